@@ -1,0 +1,51 @@
+import { type DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AuditEvent, AuditRecord } from '../../domain/audit';
+import type { Clock } from '../../domain/clock';
+import { ValidationError } from '../../domain/errors';
+import { timeOrderedId } from '../../domain/ids';
+import type { AuditLog, Page, PageRequest } from '../../domain/ports';
+
+/** Append-only audit trail, one item per event, keyed by subject and a time-ordered id. */
+export class DynamoAuditLog implements AuditLog {
+  constructor(
+    private readonly db: DynamoDBClient,
+    private readonly table: string,
+    private readonly clock: Clock,
+  ) {}
+
+  async append(event: AuditEvent): Promise<void> {
+    const record: AuditRecord = { ...event, eventId: timeOrderedId('evt', this.clock.now()) };
+    await this.db.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: marshall(record, { removeUndefinedValues: true }),
+        // Append-only: an event id is never written twice.
+        ConditionExpression: 'attribute_not_exists(eventId)',
+      }),
+    );
+  }
+
+  async list(subject: AuditEvent['subject'], page: PageRequest): Promise<Page<AuditRecord>> {
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'subject = :subject',
+        ExpressionAttributeValues: marshall({ ':subject': subject }),
+        Limit: page.limit,
+        ExclusiveStartKey: page.cursor ? decodeAuditCursor(page.cursor, subject) : undefined,
+      }),
+    );
+    const last = result.LastEvaluatedKey ? unmarshall(result.LastEvaluatedKey) : undefined;
+    return {
+      items: (result.Items ?? []).map((item) => unmarshall(item) as AuditRecord),
+      ...(last ? { nextCursor: Buffer.from(String(last.eventId)).toString('base64url') } : {}),
+    };
+  }
+}
+
+function decodeAuditCursor(cursor: string, subject: string) {
+  const eventId = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^evt_[0-9a-z]{26}$/.test(eventId)) throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this API issued' }]);
+  return marshall({ subject, eventId });
+}

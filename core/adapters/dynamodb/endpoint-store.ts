@@ -1,0 +1,117 @@
+import { type DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Clock } from '../../domain/clock';
+import type { Endpoint } from '../../domain/endpoint';
+import { ConflictError, NotFoundError } from '../../domain/errors';
+import { timeOrderedId } from '../../domain/ids';
+import type { AuditLog, EndpointChanges, EndpointStore, NewEndpoint, Page, PageRequest } from '../../domain/ports';
+import { isConditionFailed } from './client';
+import { decodeCursor, encodeCursor } from './pagination';
+
+/**
+ * Endpoints keyed by (customerId, endpointId): every read and write names the
+ * customer, so one customer's request cannot reach another's endpoint.
+ */
+export class DynamoEndpointStore implements EndpointStore {
+  constructor(
+    private readonly db: DynamoDBClient,
+    private readonly table: string,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(input: NewEndpoint, actor: string): Promise<Endpoint> {
+    const nowMs = this.clock.now();
+    const now = new Date(nowMs).toISOString();
+    const endpoint: Endpoint = { ...input, endpointId: timeOrderedId('ep', nowMs), createdAt: now, updatedAt: now, version: 1 };
+    await this.db.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: marshall(endpoint, { removeUndefinedValues: true }),
+        ConditionExpression: 'attribute_not_exists(endpointId)',
+      }),
+    );
+    await this.audit.append({
+      subject: `endpoint#${endpoint.endpointId}`,
+      customerId: endpoint.customerId,
+      actor,
+      action: 'endpoint.created',
+      at: now,
+      details: { status: endpoint.status },
+    });
+    return endpoint;
+  }
+
+  async get(customerId: string, endpointId: string): Promise<Endpoint | undefined> {
+    const result = await this.db.send(
+      new GetItemCommand({ TableName: this.table, Key: marshall({ customerId, endpointId }), ConsistentRead: true }),
+    );
+    return result.Item ? (unmarshall(result.Item) as Endpoint) : undefined;
+  }
+
+  async list(customerId: string, page: PageRequest): Promise<Page<Endpoint>> {
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'customerId = :customerId',
+        ExpressionAttributeValues: marshall({ ':customerId': customerId }),
+        Limit: page.limit,
+        ExclusiveStartKey: decodeCursor(page.cursor, customerId),
+      }),
+    );
+    const nextCursor = encodeCursor(result.LastEvaluatedKey);
+    return { items: (result.Items ?? []).map((i) => unmarshall(i) as Endpoint), ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  async update(
+    customerId: string,
+    endpointId: string,
+    expectedVersion: number,
+    changes: EndpointChanges,
+    actor: string,
+    action: string,
+  ): Promise<Endpoint> {
+    const now = new Date(this.clock.now()).toISOString();
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':now': now, ':expected': expectedVersion, ':one': 1 };
+    const sets = ['updatedAt = :now', 'version = version + :one'];
+    const removes: string[] = [];
+    Object.entries(changes).forEach(([field, value], i) => {
+      names[`#f${i}`] = field;
+      if (value === undefined) {
+        removes.push(`#f${i}`);
+      } else {
+        sets.push(`#f${i} = :v${i}`);
+        values[`:v${i}`] = value;
+      }
+    });
+    try {
+      const result = await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall({ customerId, endpointId }),
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: 'attribute_exists(endpointId) AND version = :expected',
+          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+          ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const endpoint = unmarshall(result.Attributes ?? {}) as Endpoint;
+      await this.audit.append({
+        subject: `endpoint#${endpointId}`,
+        customerId,
+        actor,
+        action,
+        at: now,
+        details: { fields: Object.keys(changes).sort(), status: endpoint.status },
+      });
+      return endpoint;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const current = await this.get(customerId, endpointId);
+      if (!current) throw new NotFoundError(`endpoint ${endpointId} not found`);
+      throw new ConflictError(`endpoint ${endpointId} was changed concurrently (now version ${current.version}); retry`, 'VERSION_CONFLICT');
+    }
+  }
+}

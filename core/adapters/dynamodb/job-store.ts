@@ -1,0 +1,195 @@
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Clock } from '../../domain/clock';
+import { ConflictError, IllegalTransitionError, NotFoundError, StaleOwnerError } from '../../domain/errors';
+import { sha256Hex } from '../../domain/ids';
+import { ENTERED_FROM, type JobStatus, type TransferJob, isTerminal, jobIdFor, partitionIdFor } from '../../domain/job';
+import type { AuditLog, JobKey, JobStore, NewJob, Page, PageRequest, TransitionOptions } from '../../domain/ports';
+import { isConditionFailed } from './client';
+import { decodeCursor, encodeCursor } from './pagination';
+
+/** GSI that lists a customer's jobs by the request that created them. */
+const BY_REQUEST_INDEX = 'byRequest';
+
+function fingerprint(job: NewJob): string {
+  return sha256Hex(
+    JSON.stringify([job.sourceEndpointId, job.sourcePath, job.targetEndpointId, job.targetPath, job.policyId ?? null]),
+  );
+}
+
+/**
+ * Jobs in DynamoDB with single-item conditional writes only (global tables do not
+ * make transactions atomic across regions):
+ * - the job id is derived from customer + idempotency key, so creation is one
+ *   conditional put and concurrent duplicates collapse onto one item;
+ * - each transition is conditional on the current status being one the target may
+ *   be entered from, and (under a lease) on no newer fencing epoch having written.
+ */
+export class DynamoJobStore implements JobStore {
+  constructor(
+    private readonly db: DynamoDBClient,
+    private readonly table: string,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(input: NewJob, actor: string): Promise<{ job: TransferJob; created: boolean }> {
+    const now = new Date(this.clock.now()).toISOString();
+    const job: TransferJob = {
+      ...input,
+      jobId: jobIdFor(input.customerId, input.idempotencyKey),
+      partitionId: partitionIdFor(input.customerId, input.sourceEndpointId, input.targetEndpointId),
+      requestFingerprint: fingerprint(input),
+      status: 'RECEIVED',
+      attempts: 0,
+      createdAt: now,
+      updatedAt: now,
+      transitions: [{ status: 'RECEIVED', at: now, region: input.executionRegion ?? 'unknown', actor }],
+    };
+    const item = { ...job, ...(job.requestId ? { requestKey: `${job.customerId}#${job.requestId}` } : {}) };
+    try {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: marshall(item, { removeUndefinedValues: true }),
+          ConditionExpression: 'attribute_not_exists(jobId)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const existing = await this.get(job);
+      if (!existing) throw error; // cannot happen: the condition failed because the item exists
+      if (existing.requestFingerprint !== job.requestFingerprint) {
+        throw new ConflictError('the idempotency key was already used for a different transfer', 'IDEMPOTENCY_KEY_REUSED');
+      }
+      return { job: existing, created: false };
+    }
+    await this.audit.append({ subject: `job#${job.jobId}`, customerId: job.customerId, actor, action: 'job.created', at: now });
+    return { job, created: true };
+  }
+
+  async get(key: JobKey): Promise<TransferJob | undefined> {
+    const result = await this.db.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item ? toJob(result.Item) : undefined;
+  }
+
+  async transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob> {
+    const now = new Date(this.clock.now()).toISOString();
+    const from = ENTERED_FROM[to];
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = {
+      ':to': to,
+      ':now': now,
+      ':transition': [{ status: to, at: now, region: options.region, actor: options.actor }],
+    };
+    const sets = ['#status = :to', 'updatedAt = :now', 'transitions = list_append(transitions, :transition)'];
+    from.forEach((status, i) => {
+      values[`:from${i}`] = status;
+    });
+    const conditions = [from.length ? `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})` : 'attribute_not_exists(jobId)'];
+
+    if (to === 'RUNNING') {
+      sets.push('startedAt = if_not_exists(startedAt, :now)', 'executionRegion = :region', 'attempts = attempts + :one');
+      values[':region'] = options.region;
+      values[':one'] = 1;
+    }
+    if (isTerminal(to)) sets.push('completedAt = :now');
+    if (options.errorCode) {
+      sets.push('errorCode = :errorCode', 'errorMessage = :errorMessage');
+      values[':errorCode'] = options.errorCode;
+      values[':errorMessage'] = options.errorMessage ?? options.errorCode;
+    }
+    if (options.fence) {
+      sets.push('fenceEpoch = :epoch');
+      values[':epoch'] = options.fence.epoch;
+      conditions.push('(attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)');
+    }
+
+    try {
+      const result = await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: `attribute_exists(jobId) AND ${conditions.join(' AND ')}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: marshall(values),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const job = toJob(result.Attributes ?? {});
+      await this.audit.append({
+        subject: `job#${job.jobId}`,
+        customerId: job.customerId,
+        actor: options.actor,
+        action: `job.${to.toLowerCase()}`,
+        at: now,
+        ...(options.errorCode ? { details: { errorCode: options.errorCode } } : {}),
+      });
+      return job;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      throw await this.explainRefusal(key, to, options);
+    }
+  }
+
+  async list(
+    customerId: string,
+    filter: { status?: JobStatus; requestId?: string },
+    page: PageRequest,
+  ): Promise<Page<TransferJob>> {
+    const values: Record<string, unknown> = {};
+    let keyCondition: string;
+    if (filter.requestId) {
+      keyCondition = 'requestKey = :requestKey';
+      values[':requestKey'] = `${customerId}#${filter.requestId}`;
+    } else {
+      keyCondition = 'customerId = :customerId';
+      values[':customerId'] = customerId;
+    }
+    if (filter.status) values[':status'] = filter.status;
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        ...(filter.requestId ? { IndexName: BY_REQUEST_INDEX } : {}),
+        KeyConditionExpression: keyCondition,
+        ...(filter.status ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } } : {}),
+        ExpressionAttributeValues: marshall(values),
+        Limit: page.limit,
+        ExclusiveStartKey: decodeCursor(page.cursor, customerId),
+      }),
+    );
+    const nextCursor = encodeCursor(result.LastEvaluatedKey);
+    return { items: (result.Items ?? []).map(toJob), ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /** Turns a failed condition into the error that says why. */
+  private async explainRefusal(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<Error> {
+    const current = await this.get(key);
+    if (!current) return new NotFoundError(`job ${key.jobId} not found`);
+    if (options.fence && (current.fenceEpoch ?? 0) > options.fence.epoch) {
+      return new StaleOwnerError(
+        `job ${key.jobId} was written under lease epoch ${current.fenceEpoch}; epoch ${options.fence.epoch} is stale`,
+      );
+    }
+    return new IllegalTransitionError(key.jobId, current.status, to);
+  }
+}
+
+function toJob(item: Record<string, AttributeValue>): TransferJob {
+  const { requestKey: _requestKey, ...job } = unmarshall(item);
+  return job as TransferJob;
+}

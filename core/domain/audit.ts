@@ -1,0 +1,13 @@
+/** An append-only record of a change to an endpoint or a job (spec 8.10). */
+export interface AuditEvent {
+  subject: `endpoint#${string}` | `job#${string}`;
+  customerId: string;
+  actor: string;
+  action: string;
+  at: string;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEvent {
+  eventId: string;
+}

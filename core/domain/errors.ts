@@ -1,0 +1,77 @@
+/**
+ * Typed errors of the engine. Each carries a stable reason `code` that jobs
+ * record and the HTTP layer maps to a status in one place (core/http).
+ * Messages must never contain secret material.
+ */
+export abstract class EftError extends Error {
+  abstract readonly code: string;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+export class ValidationError extends EftError {
+  readonly code = 'VALIDATION_FAILED';
+  constructor(readonly issues: FieldIssue[]) {
+    super(issues.map((i) => `${i.field}: ${i.message}`).join('; ') || 'invalid request');
+  }
+}
+
+export class NotFoundError extends EftError {
+  readonly code = 'NOT_FOUND';
+}
+
+/** A request that conflicts with the current state (e.g. cancel after start). */
+export class ConflictError extends EftError {
+  readonly code: string;
+  constructor(message: string, code = 'CONFLICT') {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** A job transition that the lifecycle does not allow from the job's current state. */
+export class IllegalTransitionError extends ConflictError {
+  constructor(
+    readonly jobId: string,
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`job ${jobId} cannot move from ${from} to ${to}`, 'ILLEGAL_TRANSITION');
+  }
+}
+
+/** A write by a holder whose lease (fencing epoch) is no longer current. */
+export class StaleOwnerError extends ConflictError {
+  constructor(message: string) {
+    super(message, 'STALE_OWNER');
+  }
+}
+
+/** The partition lease is held by someone else and has not expired. */
+export class LeaseHeldError extends ConflictError {
+  constructor(
+    readonly partitionId: string,
+    readonly holder: { ownerId: string; ownerRegion: string; expiresAt: number },
+  ) {
+    super(`partition lease is held by ${holder.ownerRegion} until ${new Date(holder.expiresAt).toISOString()}`, 'LEASE_HELD');
+  }
+}
+
+export class UnauthorizedError extends EftError {
+  readonly code = 'UNAUTHORIZED';
+}
+
+export class ForbiddenError extends EftError {
+  readonly code = 'FORBIDDEN';
+}
+
+export class PayloadTooLargeError extends EftError {
+  readonly code = 'PAYLOAD_TOO_LARGE';
+}

@@ -1,0 +1,39 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
+
+/** Lower-case Crockford base32: URL- and DynamoDB-key-safe, no ambiguous letters. */
+function base32(bytes: Uint8Array, length: number): string {
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < length) {
+      out += CROCKFORD[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** A deterministic id: the same parts always give the same id. */
+export function deterministicId(prefix: string, ...parts: string[]): string {
+  const digest = createHash('sha256').update(parts.join('\u0000')).digest();
+  return `${prefix}_${base32(digest, 26)}`;
+}
+
+/**
+ * A random id that sorts by creation time (48-bit ms timestamp first), so
+ * listings and audit trails come back in order.
+ */
+export function timeOrderedId(prefix: string, nowMs: number): string {
+  const time = Buffer.alloc(6);
+  time.writeUIntBE(nowMs, 0, 6);
+  return `${prefix}_${base32(Buffer.concat([time, randomBytes(10)]), 26)}`;
+}

@@ -1,0 +1,120 @@
+import { deterministicId, sha256Hex } from './ids';
+
+export const JOB_STATUSES = ['RECEIVED', 'QUEUED', 'RUNNING', 'VERIFYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const FLOW_TYPES = ['SFTP_TO_SFTP', 'SFTP_TO_S3', 'S3_TO_S3', 'S3_TO_SFTP'] as const;
+export type FlowType = (typeof FLOW_TYPES)[number];
+
+/**
+ * The lifecycle, as the set of states each state may be entered from.
+ * Monotonic: no state can be re-entered and nothing leaves a terminal state.
+ * CANCELLED is only possible before execution starts.
+ */
+export const ENTERED_FROM: Record<JobStatus, readonly JobStatus[]> = {
+  RECEIVED: [],
+  QUEUED: ['RECEIVED'],
+  RUNNING: ['QUEUED'],
+  VERIFYING: ['RUNNING'],
+  SUCCEEDED: ['VERIFYING'],
+  FAILED: ['RECEIVED', 'QUEUED', 'RUNNING', 'VERIFYING'],
+  CANCELLED: ['RECEIVED', 'QUEUED'],
+};
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export function canTransition(from: JobStatus, to: JobStatus): boolean {
+  return ENTERED_FROM[to].includes(from);
+}
+
+export interface JobTransition {
+  status: JobStatus;
+  at: string;
+  region: string;
+  actor: string;
+}
+
+export interface TransferJob {
+  jobId: string;
+  customerId: string;
+  requestId?: string;
+  flowType: FlowType;
+  sourceEndpointId: string;
+  sourcePath: string;
+  targetEndpointId: string;
+  targetPath: string;
+  policyId?: string;
+  partitionId: string;
+  idempotencyKey: string;
+  /** Hash of the parameters the key was first used with; a key reused for other parameters is refused. */
+  requestFingerprint: string;
+  status: JobStatus;
+  attempts: number;
+  errorCode?: string;
+  errorMessage?: string;
+  createdAt: string;
+  startedAt?: string;
+  completedAt?: string;
+  updatedAt: string;
+  executionRegion?: string;
+  /** Every state change, oldest first. */
+  transitions: JobTransition[];
+  /** Epoch of the partition lease under which the job was last written; lower epochs are refused. */
+  fenceEpoch?: number;
+  bytesTransferred?: number;
+  bytesTotal?: number;
+  /** The job this one re-drives, when it was created by a re-drive. */
+  redriveOf?: string;
+  /** Flow-specific checkpoint (e.g. completed multipart parts, staged object). */
+  checkpoint?: Record<string, unknown>;
+}
+
+/** What the source file looked like when the job was requested. */
+export interface FileVersion {
+  size?: number;
+  /** Modification time (SFTP) in ms since the epoch. */
+  modifiedAt?: number;
+  /** S3 version id or ETag. */
+  version?: string;
+}
+
+export interface IdempotencyInputs {
+  sourceEndpointId: string;
+  targetEndpointId: string;
+  sourcePath: string;
+  targetPath: string;
+  file?: FileVersion;
+}
+
+/**
+ * The idempotency key of spec 8.4.1: deterministic in source, target, path and
+ * file metadata, so an event replayed or an API call retried maps to the same job,
+ * while a new version of the same file gets a new job.
+ */
+export function deriveIdempotencyKey(inputs: IdempotencyInputs): string {
+  const file = inputs.file ?? {};
+  return sha256Hex(
+    JSON.stringify([
+      inputs.sourceEndpointId,
+      inputs.sourcePath,
+      inputs.targetEndpointId,
+      inputs.targetPath,
+      file.size ?? null,
+      file.modifiedAt ?? null,
+      file.version ?? null,
+    ]),
+  );
+}
+
+/** Job ids are derived from customer and key, so creation is one conditional put. */
+export function jobIdFor(customerId: string, idempotencyKey: string): string {
+  return deterministicId('job', customerId, idempotencyKey);
+}
+
+export function partitionIdFor(customerId: string, sourceEndpointId: string, targetEndpointId: string): string {
+  return `${customerId}#${sourceEndpointId}#${targetEndpointId}`;
+}

@@ -1,0 +1,68 @@
+import type { AuditEvent, AuditRecord } from './audit';
+import type { Endpoint } from './endpoint';
+import type { JobStatus, TransferJob } from './job';
+import type { Lease, LeaseOwner, LeaseToken } from './lease';
+
+/** A page of results and the opaque cursor of the next page, if any. */
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string;
+}
+
+export interface AuditLog {
+  append(event: AuditEvent): Promise<void>;
+  list(subject: AuditEvent['subject'], page: PageRequest): Promise<Page<AuditRecord>>;
+}
+
+export type NewJob = Omit<
+  TransferJob,
+  'jobId' | 'partitionId' | 'status' | 'attempts' | 'createdAt' | 'updatedAt' | 'transitions' | 'requestFingerprint'
+>;
+
+export interface TransitionOptions {
+  actor: string;
+  region: string;
+  /** The lease under which the change is made; a job already written under a newer epoch refuses it. */
+  fence?: LeaseToken;
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+export interface JobKey {
+  customerId: string;
+  jobId: string;
+}
+
+export interface JobStore {
+  /** Creates the job, or returns the one that already has its idempotency key. */
+  create(job: NewJob, actor: string): Promise<{ job: TransferJob; created: boolean }>;
+  get(key: JobKey): Promise<TransferJob | undefined>;
+  transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob>;
+  list(customerId: string, filter: { status?: JobStatus; requestId?: string }, page: PageRequest): Promise<Page<TransferJob>>;
+}
+
+export type NewEndpoint = Omit<Endpoint, 'endpointId' | 'createdAt' | 'updatedAt' | 'version'>;
+export type EndpointChanges = Partial<Omit<Endpoint, 'customerId' | 'endpointId' | 'type' | 'createdAt' | 'updatedAt' | 'version'>>;
+
+export interface EndpointStore {
+  create(endpoint: NewEndpoint, actor: string): Promise<Endpoint>;
+  get(customerId: string, endpointId: string): Promise<Endpoint | undefined>;
+  list(customerId: string, page: PageRequest): Promise<Page<Endpoint>>;
+  /** Applies the changes if the endpoint is still at `expectedVersion`. */
+  update(customerId: string, endpointId: string, expectedVersion: number, changes: EndpointChanges, actor: string, action: string): Promise<Endpoint>;
+}
+
+export interface LeaseStore {
+  /** Takes the lease if it is free, expired, or already ours; throws LeaseHeldError otherwise. */
+  acquire(partitionId: string, owner: LeaseOwner, ttlMs: number): Promise<Lease>;
+  /** Extends the lease; throws StaleOwnerError if it has moved to another owner or epoch. */
+  renew(token: LeaseToken, ttlMs: number): Promise<Lease>;
+  /** Gives the lease up; throws StaleOwnerError if it is no longer ours. */
+  release(token: LeaseToken): Promise<void>;
+  get(partitionId: string): Promise<Lease | undefined>;
+}
