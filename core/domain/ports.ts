@@ -24,9 +24,13 @@ export type NewJob = Omit<
   'jobId' | 'partitionId' | 'status' | 'attempts' | 'createdAt' | 'updatedAt' | 'transitions' | 'requestFingerprint'
 >;
 
-export interface TransitionOptions {
+/** Who made a change, and in which region. */
+export interface ChangeOrigin {
   actor: string;
   region: string;
+}
+
+export interface TransitionOptions extends ChangeOrigin {
   /** The lease under which the change is made; a job already written under a newer epoch refuses it. */
   fence?: LeaseToken;
   errorCode?: string;
@@ -40,21 +44,30 @@ export interface JobKey {
 
 export interface JobStore {
   /** Creates the job, or returns the one that already has its idempotency key. */
-  create(job: NewJob, actor: string): Promise<{ job: TransferJob; created: boolean }>;
+  create(job: NewJob, origin: ChangeOrigin): Promise<{ job: TransferJob; created: boolean }>;
   get(key: JobKey): Promise<TransferJob | undefined>;
   transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob>;
   list(customerId: string, filter: { status?: JobStatus; requestId?: string }, page: PageRequest): Promise<Page<TransferJob>>;
 }
 
 export type NewEndpoint = Omit<Endpoint, 'endpointId' | 'createdAt' | 'updatedAt' | 'version'>;
-export type EndpointChanges = Partial<Omit<Endpoint, 'customerId' | 'endpointId' | 'type' | 'createdAt' | 'updatedAt' | 'version'>>;
+export type EndpointChanges = Partial<
+  Omit<Endpoint, 'customerId' | 'endpointId' | 'type' | 'createdAt' | 'updatedAt' | 'version'>
+>;
 
 export interface EndpointStore {
   create(endpoint: NewEndpoint, actor: string): Promise<Endpoint>;
   get(customerId: string, endpointId: string): Promise<Endpoint | undefined>;
   list(customerId: string, page: PageRequest): Promise<Page<Endpoint>>;
   /** Applies the changes if the endpoint is still at `expectedVersion`. */
-  update(customerId: string, endpointId: string, expectedVersion: number, changes: EndpointChanges, actor: string, action: string): Promise<Endpoint>;
+  update(
+    customerId: string,
+    endpointId: string,
+    expectedVersion: number,
+    changes: EndpointChanges,
+    actor: string,
+    action: string,
+  ): Promise<Endpoint>;
 }
 
 export interface LeaseStore {

@@ -1,9 +1,9 @@
+import { currentRegion, tableNamesFromEnv } from '../adapters/config';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { createDynamoClient } from '../adapters/dynamodb/client';
 import { DynamoEndpointStore } from '../adapters/dynamodb/endpoint-store';
 import { DynamoJobStore } from '../adapters/dynamodb/job-store';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store';
-import { currentRegion, tableNamesFromEnv } from '../adapters/config';
 import { type Clock, systemClock } from '../domain/clock';
 
 /**
@@ -14,7 +14,7 @@ import { type Clock, systemClock } from '../domain/clock';
 export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock = systemClock) {
   const tables = tableNamesFromEnv(env);
   const region = currentRegion(env);
-  const db = createDynamoClient(region);
+  const db = createDynamoClient(env);
   const audit = new DynamoAuditLog(db, tables.audit, clock);
   return {
     region,

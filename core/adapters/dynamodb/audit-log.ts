@@ -46,6 +46,7 @@ export class DynamoAuditLog implements AuditLog {
 
 function decodeAuditCursor(cursor: string, subject: string) {
   const eventId = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^evt_[0-9a-z]{26}$/.test(eventId)) throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this API issued' }]);
+  if (!/^evt_[0-9a-z]{26}$/.test(eventId))
+    throw new ValidationError([{ field: 'cursor', message: 'is not a cursor this API issued' }]);
   return marshall({ subject, eventId });
 }

@@ -1,12 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { awsClientConfig } from '../aws-client-config';
 
-/**
- * One client per process. The endpoint comes from the SDK's own
- * AWS_ENDPOINT_URL_DYNAMODB when set, which is how the local runtime points the
- * same code at its emulator.
- */
-export function createDynamoClient(region?: string): DynamoDBClient {
-  return new DynamoDBClient({ region, maxAttempts: 5 });
+/** One client per process (or per simulated region locally), built from the function's environment. */
+export function createDynamoClient(env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
+  return new DynamoDBClient({ ...awsClientConfig('DYNAMODB', env), maxAttempts: 5 });
 }
 
 /** True for the error DynamoDB returns when a ConditionExpression is not met. */

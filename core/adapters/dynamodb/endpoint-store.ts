@@ -111,7 +111,10 @@ export class DynamoEndpointStore implements EndpointStore {
       if (!isConditionFailed(error)) throw error;
       const current = await this.get(customerId, endpointId);
       if (!current) throw new NotFoundError(`endpoint ${endpointId} not found`);
-      throw new ConflictError(`endpoint ${endpointId} was changed concurrently (now version ${current.version}); retry`, 'VERSION_CONFLICT');
+      throw new ConflictError(
+        `endpoint ${endpointId} was changed concurrently (now version ${current.version}); retry`,
+        'VERSION_CONFLICT',
+      );
     }
   }
 }

@@ -10,8 +10,8 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Clock } from '../../domain/clock';
 import { ConflictError, IllegalTransitionError, NotFoundError, StaleOwnerError } from '../../domain/errors';
 import { sha256Hex } from '../../domain/ids';
-import { ENTERED_FROM, type JobStatus, type TransferJob, isTerminal, jobIdFor, partitionIdFor } from '../../domain/job';
-import type { AuditLog, JobKey, JobStore, NewJob, Page, PageRequest, TransitionOptions } from '../../domain/ports';
+import { ENTERED_FROM, isTerminal, type JobStatus, jobIdFor, partitionIdFor, type TransferJob } from '../../domain/job';
+import type { AuditLog, ChangeOrigin, JobKey, JobStore, NewJob, Page, PageRequest, TransitionOptions } from '../../domain/ports';
 import { isConditionFailed } from './client';
 import { decodeCursor, encodeCursor } from './pagination';
 
@@ -40,7 +40,7 @@ export class DynamoJobStore implements JobStore {
     private readonly clock: Clock,
   ) {}
 
-  async create(input: NewJob, actor: string): Promise<{ job: TransferJob; created: boolean }> {
+  async create(input: NewJob, { actor, region }: ChangeOrigin): Promise<{ job: TransferJob; created: boolean }> {
     const now = new Date(this.clock.now()).toISOString();
     const job: TransferJob = {
       ...input,
@@ -51,7 +51,7 @@ export class DynamoJobStore implements JobStore {
       attempts: 0,
       createdAt: now,
       updatedAt: now,
-      transitions: [{ status: 'RECEIVED', at: now, region: input.executionRegion ?? 'unknown', actor }],
+      transitions: [{ status: 'RECEIVED', at: now, region, actor }],
     };
     const item = { ...job, ...(job.requestId ? { requestKey: `${job.customerId}#${job.requestId}` } : {}) };
     try {
@@ -99,7 +99,9 @@ export class DynamoJobStore implements JobStore {
     from.forEach((status, i) => {
       values[`:from${i}`] = status;
     });
-    const conditions = [from.length ? `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})` : 'attribute_not_exists(jobId)'];
+    const conditions = [
+      from.length ? `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})` : 'attribute_not_exists(jobId)',
+    ];
 
     if (to === 'RUNNING') {
       sets.push('startedAt = if_not_exists(startedAt, :now)', 'executionRegion = :region', 'attempts = attempts + :one');

@@ -100,7 +100,9 @@ export class DynamoLeaseStore implements LeaseStore {
 
   private async staleOwner(token: LeaseToken, action: string): Promise<StaleOwnerError> {
     const current = await this.get(token.partitionId);
-    const now = current ? `now epoch ${current.epoch}${current.ownerId ? ` held by ${current.ownerRegion}` : ', released'}` : 'no lease';
+    const now = current
+      ? `now epoch ${current.epoch}${current.ownerId ? ` held by ${current.ownerRegion}` : ', released'}`
+      : 'no lease';
     return new StaleOwnerError(`cannot ${action} lease ${token.partitionId} at epoch ${token.epoch}: ${now}`);
   }
 }

@@ -1,0 +1,49 @@
+/**
+ * `npm start`: runs the engine locally on its embedded stand-ins (no AWS account,
+ * no Docker), shows it working, and keeps running until Ctrl-C.
+ * `npm start -- --once` runs the walkthrough and stops.
+ */
+import { join } from 'node:path';
+import { type LocalStack, startLocalStack } from './stack';
+import { runWalkthrough } from './walkthrough';
+
+async function main(): Promise<void> {
+  const once = process.argv.includes('--once');
+  const started = Date.now();
+  const stack: LocalStack = await startLocalStack();
+  const { info } = stack;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await stack.close();
+    console.log('eft local: stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  console.log(`eft local: started in ${Date.now() - started} ms`);
+  console.log(`  DynamoDB (dynalite)     ${info.dynamodb.endpoint}   tables: ${Object.values(info.tables).join(', ')}`);
+  console.log(`  S3 (s3rver)             ${info.s3.endpoint}`);
+  for (const [region, r] of Object.entries(info.regions)) console.log(`    ${region} staging bucket: ${r.stagingBucket}`);
+  console.log(`    customer buckets: ${info.customerBuckets.join(', ')}`);
+  console.log(
+    `  Partner SFTP (embedded) sftp://${info.partnerSftp.username}@${info.partnerSftp.host}:${info.partnerSftp.port}  host key ${info.partnerSftp.hostKeyFingerprint}`,
+  );
+  console.log(`  Addresses and credentials: ${join('.eft', 'local.json')}\n`);
+
+  try {
+    await runWalkthrough(info);
+  } catch (error) {
+    console.error('eft local: walkthrough failed:', error);
+    await stop(1);
+  }
+  if (once) await stop(0);
+  else console.log('\neft local: running. Press Ctrl-C to stop.');
+}
+
+main().catch((error) => {
+  console.error('eft local: failed to start:', error);
+  process.exit(1);
+});

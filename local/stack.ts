@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { utils } from 'ssh2';
+import type { TableNames } from '../core/adapters/config';
+import { LOCAL_ACCOUNT_ID, type LocalPseudoParameters, resolveEnvironment } from './cfn-values';
+import { type LocalDynamo, startDynamo } from './dynamodb';
+import { type LocalS3, startS3 } from './s3';
+import { loadServiceConfig, PROJECT_ROOT, type RegionFile, type ServiceConfig } from './service-config';
+import { type EmbeddedSftpServer, startSftpServer } from './sftp-server';
+import { createTables, LOCAL_CREDENTIALS, tableDefinitions } from './tables';
+
+export const REGIONS: Record<RegionFile, string> = { west: 'us-gov-west-1', east: 'us-gov-east-1' };
+
+/** What the local runtime tells scripts and tests (written to .eft/local.json). */
+export interface LocalStackInfo {
+  stage: string;
+  dynamodb: { endpoint: string };
+  s3: { endpoint: string };
+  credentials: typeof LOCAL_CREDENTIALS;
+  tables: TableNames;
+  /** A partner's SFTP server, embedded. */
+  partnerSftp: {
+    host: string;
+    port: number;
+    username: string;
+    password: string;
+    privateKeyPath: string;
+    hostKeyFingerprint: string;
+    root: string;
+  };
+  /** Per region: the environment its functions and workers get, and its staging bucket. */
+  regions: Record<string, { stagingBucket: string; environment: Record<string, string> }>;
+  /** Buckets that stand in for customers' own S3 endpoints. */
+  customerBuckets: string[];
+}
+
+export interface LocalStack {
+  info: LocalStackInfo;
+  configs: Record<RegionFile, ServiceConfig>;
+  s3: LocalS3;
+  close(): Promise<void>;
+}
+
+export interface LocalStackOptions {
+  /** Where data, keys and local.json go. Default: .eft in the project. */
+  stateDir?: string;
+  stage?: string;
+  ports?: { dynamodb?: number; s3?: number; sftp?: number };
+}
+
+const CUSTOMER_BUCKETS = ['customer-a-outbox', 'customer-a-inbox', 'customer-b-inbox'];
+
+/** A key or password kept across runs, so pinned fingerprints and saved credentials stay valid. */
+async function persistent(path: string, make: () => string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    const value = make();
+    await writeFile(path, value, { mode: 0o600 });
+    return value;
+  }
+}
+
+/**
+ * Starts the engine's AWS stand-ins on loopback: dynalite with the tables of
+ * resources/, s3rver with each region's staging bucket and demo customer
+ * buckets, and an embedded SFTP server standing in for a partner.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const stateDir = options.stateDir ?? join(PROJECT_ROOT, '.eft');
+  const stage = options.stage ?? 'local';
+  const keysDir = join(stateDir, 'keys');
+  const sftpRoot = join(stateDir, 'data', 'sftp');
+  await Promise.all([mkdir(keysDir, { recursive: true }), mkdir(sftpRoot, { recursive: true })]);
+
+  const [west, east] = await Promise.all([loadServiceConfig('west', stage), loadServiceConfig('east', stage)]);
+  const configs = { west, east };
+  const regions: LocalStackInfo['regions'] = {};
+  for (const [file, config] of Object.entries(configs) as Array<[RegionFile, ServiceConfig]>) {
+    const pseudo: LocalPseudoParameters = { region: REGIONS[file], accountId: LOCAL_ACCOUNT_ID, partition: 'aws-us-gov' };
+    const environment = resolveEnvironment(config.provider.environment, pseudo, config.resources.Resources);
+    regions[REGIONS[file]] = { stagingBucket: environment.STAGING_BUCKET ?? '', environment };
+  }
+
+  const started: Array<{ close(): Promise<void> }> = [];
+  try {
+    const dynamo: LocalDynamo = await startDynamo(options.ports?.dynamodb);
+    started.push(dynamo);
+    // Global tables: one set of tables serves both regions, as replicas would.
+    await createTables(dynamo.endpoint, tableDefinitions(west.resources.Resources));
+
+    const s3 = await startS3({
+      directory: join(stateDir, 'data', 's3'),
+      buckets: [...Object.values(regions).map((r) => r.stagingBucket), ...CUSTOMER_BUCKETS],
+      port: options.ports?.s3,
+    });
+    started.push(s3);
+
+    const partnerKey = await persistent(join(keysDir, 'partner_ed25519'), () => utils.generateKeyPairSync('ed25519').private);
+    const partnerPassword = await persistent(join(keysDir, 'partner.password'), () => randomBytes(18).toString('base64url'));
+    const hostKey = await persistent(join(keysDir, 'sftp_host_ed25519'), () => utils.generateKeyPairSync('ed25519').private);
+    const publicKey = publicKeyLine(partnerKey);
+    const sftp: EmbeddedSftpServer = await startSftpServer({
+      root: sftpRoot,
+      port: options.ports?.sftp,
+      hostKey,
+      users: [{ username: 'partner', password: partnerPassword, publicKey }],
+    });
+    started.push(sftp);
+
+    const env = west.provider.environment ?? {};
+    const info: LocalStackInfo = {
+      stage,
+      dynamodb: { endpoint: dynamo.endpoint },
+      s3: { endpoint: s3.endpoint },
+      credentials: LOCAL_CREDENTIALS,
+      tables: {
+        endpoints: String(env.ENDPOINTS_TABLE),
+        jobs: String(env.JOBS_TABLE),
+        leases: String(env.LEASES_TABLE),
+        audit: String(env.AUDIT_TABLE),
+      },
+      partnerSftp: {
+        host: sftp.host,
+        port: sftp.port,
+        username: 'partner',
+        password: partnerPassword,
+        privateKeyPath: join(keysDir, 'partner_ed25519'),
+        hostKeyFingerprint: sftp.hostKeyFingerprint,
+        root: sftpRoot,
+      },
+      regions: Object.fromEntries(
+        Object.entries(regions).map(([region, r]) => [
+          region,
+          { ...r, environment: { ...r.environment, ...awsEnvironment(region, dynamo.endpoint, s3.endpoint) } },
+        ]),
+      ),
+      customerBuckets: CUSTOMER_BUCKETS,
+    };
+    await writeFile(join(stateDir, 'local.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+    return {
+      info,
+      configs,
+      s3,
+      close: () => closeAll(started),
+    };
+  } catch (error) {
+    await closeAll(started);
+    throw error;
+  }
+}
+
+/** What the AWS SDK in a function reads to reach the local stand-ins instead of AWS. */
+function awsEnvironment(region: string, dynamoEndpoint: string, s3Endpoint: string): Record<string, string> {
+  return {
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
+    // s3rver serves buckets by path, not by virtual host.
+    EFT_S3_FORCE_PATH_STYLE: 'true',
+  };
+}
+
+function publicKeyLine(privateKey: string): string {
+  const parsed = utils.parseKey(privateKey);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || key instanceof Error) throw new Error('cannot read the local partner key');
+  return `${key.type} ${key.getPublicSSH().toString('base64')} eft-local-partner`;
+}
+
+async function closeAll(started: Array<{ close(): Promise<void> }>): Promise<void> {
+  await Promise.allSettled(started.reverse().map((s) => s.close()));
+}

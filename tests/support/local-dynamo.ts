@@ -1,0 +1,35 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { TableNames } from '../../core/adapters/config';
+import { startDynamo } from '../../local/dynamodb';
+import { loadServiceConfig } from '../../local/service-config';
+import { createTables, LOCAL_CREDENTIALS, tableDefinitions } from '../../local/tables';
+
+export interface TestDynamo {
+  endpoint: string;
+  db: DynamoDBClient;
+  tables: TableNames;
+  close(): Promise<void>;
+}
+
+/** A private dynalite with the deployed tables (from resources/ via the resolved service config). */
+export async function startTestDynamo(): Promise<TestDynamo> {
+  const config = await loadServiceConfig('west');
+  const dynamo = await startDynamo();
+  await createTables(dynamo.endpoint, tableDefinitions(config.resources.Resources));
+  const env = config.provider.environment ?? {};
+  const db = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-gov-west-1', credentials: LOCAL_CREDENTIALS });
+  return {
+    endpoint: dynamo.endpoint,
+    db,
+    tables: {
+      endpoints: String(env.ENDPOINTS_TABLE),
+      jobs: String(env.JOBS_TABLE),
+      leases: String(env.LEASES_TABLE),
+      audit: String(env.AUDIT_TABLE),
+    },
+    close: async () => {
+      db.destroy();
+      await dynamo.close();
+    },
+  };
+}
