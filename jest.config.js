@@ -12,6 +12,8 @@ const shared = {
   transform,
   transformIgnorePatterns: ['/node_modules/(?!(@middy|aws-local-stepfunctions)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+  // Middy publishes only an "import" export condition, which jest's CommonJS resolver skips.
+  moduleNameMapper: { '^@middy/([^/]+)$': '<rootDir>/node_modules/@middy/$1/index.js' },
 };
 
 module.exports = {

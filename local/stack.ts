@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { utils } from 'ssh2';
-import type { TableNames } from '../core/adapters/config';
+import { type TableNames, tableNamesFromEnv } from '../core/adapters/config';
+import { DynamoPrincipalDirectory } from '../core/adapters/dynamodb/principal-directory';
 import { LOCAL_ACCOUNT_ID, type LocalPseudoParameters, resolveEnvironment } from './cfn-values';
+import { startChildService } from './child-service';
 import { type LocalDynamo, startDynamo } from './dynamodb';
 import { type LocalS3, startS3 } from './s3';
 import { loadServiceConfig, PROJECT_ROOT, type RegionFile, type ServiceConfig } from './service-config';
-import { type EmbeddedSftpServer, startSftpServer } from './sftp-server';
+import { type EmbeddedSftpServer, generateEd25519KeyPair, startSftpServer } from './sftp-server';
+import type { LocalPrincipal } from './sigv4';
 import { createTables, LOCAL_CREDENTIALS, tableDefinitions } from './tables';
 
 export const REGIONS: Record<RegionFile, string> = { west: 'us-gov-west-1', east: 'us-gov-east-1' };
@@ -33,12 +37,18 @@ export interface LocalStackInfo {
   regions: Record<string, { stagingBucket: string; environment: Record<string, string> }>;
   /** Buckets that stand in for customers' own S3 endpoints. */
   customerBuckets: string[];
+  /** Each region's REST API base URL (SigV4, service execute-api, that region). */
+  apis: Record<string, string>;
+  /** Demo customers and the AWS credentials their requests are signed with. */
+  customers: Array<{ customerId: string } & LocalPrincipal>;
 }
 
 export interface LocalStack {
   info: LocalStackInfo;
   configs: Record<RegionFile, ServiceConfig>;
   s3: LocalS3;
+  /** Every line the local functions printed (their CloudWatch logs, locally). */
+  logs(): string[];
   close(): Promise<void>;
 }
 
@@ -47,9 +57,15 @@ export interface LocalStackOptions {
   stateDir?: string;
   stage?: string;
   ports?: { dynamodb?: number; s3?: number; sftp?: number };
+  /** Echo the functions' log lines to this process's stderr (the run command does; tests do not). */
+  echoLogs?: boolean;
 }
 
 const CUSTOMER_BUCKETS = ['customer-a-outbox', 'customer-a-inbox', 'customer-b-inbox'];
+const DEMO_CUSTOMERS = [
+  { customerId: 'customer-a', user: 'alice' },
+  { customerId: 'customer-b', user: 'bob' },
+];
 
 /** A key or password kept across runs, so pinned fingerprints and saved credentials stay valid. */
 async function persistent(path: string, make: () => string): Promise<string> {
@@ -97,9 +113,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.push(s3);
 
-    const partnerKey = await persistent(join(keysDir, 'partner_ed25519'), () => utils.generateKeyPairSync('ed25519').private);
+    const partnerKey = await persistent(join(keysDir, 'partner_ed25519'), () => generateEd25519KeyPair().private);
     const partnerPassword = await persistent(join(keysDir, 'partner.password'), () => randomBytes(18).toString('base64url'));
-    const hostKey = await persistent(join(keysDir, 'sftp_host_ed25519'), () => utils.generateKeyPairSync('ed25519').private);
+    const hostKey = await persistent(join(keysDir, 'sftp_host_ed25519'), () => generateEd25519KeyPair().private);
     const publicKey = publicKeyLine(partnerKey);
     const sftp: EmbeddedSftpServer = await startSftpServer({
       root: sftpRoot,
@@ -109,18 +125,44 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     started.push(sftp);
 
-    const env = west.provider.environment ?? {};
+    const customers = await demoCustomers(keysDir);
+    const principals = new DynamoPrincipalDirectory(
+      new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGIONS.west, credentials: LOCAL_CREDENTIALS }),
+      tableNamesFromEnv(regions[REGIONS.west]?.environment).principals,
+    );
+    for (const customer of customers) await principals.register(customer.principalArn, customer.customerId);
+
+    const logLines: string[] = [];
+    const apis: Record<string, string> = {};
+    const functionEnvironment = (region: string): Record<string, string> => ({
+      ...regions[region]?.environment,
+      ...awsEnvironment(region, dynamo.endpoint, s3.endpoint),
+      EFT_LOCAL_SECRETS_DIR: join(stateDir, 'secrets'),
+      // The local partner servers listen on loopback, which the SSRF guard refuses by default.
+      EFT_ALLOWED_NETWORKS: '127.0.0.0/8',
+    });
+    for (const [regionFile, region] of Object.entries(REGIONS) as Array<[RegionFile, string]>) {
+      const api = await startChildService<{ url: string }>(
+        join(__dirname, 'api-process.ts'),
+        { regionFile, region, stage, environment: functionEnvironment(region), principals: customers },
+        {
+          execArgv: ['--import', 'tsx'],
+          onLine: (line) => {
+            logLines.push(line);
+            if (options.echoLogs) process.stderr.write(`[api ${region}] ${line}\n`);
+          },
+        },
+      );
+      started.push(api);
+      apis[region] = api.ready.url;
+    }
+
     const info: LocalStackInfo = {
       stage,
       dynamodb: { endpoint: dynamo.endpoint },
       s3: { endpoint: s3.endpoint },
       credentials: LOCAL_CREDENTIALS,
-      tables: {
-        endpoints: String(env.ENDPOINTS_TABLE),
-        jobs: String(env.JOBS_TABLE),
-        leases: String(env.LEASES_TABLE),
-        audit: String(env.AUDIT_TABLE),
-      },
+      tables: tableNamesFromEnv(regions[REGIONS.west]?.environment),
       partnerSftp: {
         host: sftp.host,
         port: sftp.port,
@@ -131,18 +173,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         root: sftpRoot,
       },
       regions: Object.fromEntries(
-        Object.entries(regions).map(([region, r]) => [
+        Object.keys(regions).map((region) => [
           region,
-          { ...r, environment: { ...r.environment, ...awsEnvironment(region, dynamo.endpoint, s3.endpoint) } },
+          { stagingBucket: regions[region]?.stagingBucket ?? '', environment: functionEnvironment(region) },
         ]),
       ),
       customerBuckets: CUSTOMER_BUCKETS,
+      apis,
+      customers,
     };
     await writeFile(join(stateDir, 'local.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
     return {
       info,
       configs,
       s3,
+      logs: () => [...logLines],
       close: () => closeAll(started),
     };
   } catch (error) {
@@ -164,6 +209,21 @@ function awsEnvironment(region: string, dynamoEndpoint: string, s3Endpoint: stri
   };
 }
 
+/** Demo customers with stable local access keys (kept in .eft/keys/customers.json). */
+async function demoCustomers(keysDir: string): Promise<LocalStackInfo['customers']> {
+  const saved = await persistent(join(keysDir, 'customers.json'), () =>
+    JSON.stringify(
+      DEMO_CUSTOMERS.map(({ customerId, user }) => ({
+        customerId,
+        principalArn: `arn:aws-us-gov:iam::${LOCAL_ACCOUNT_ID}:user/${user}`,
+        accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`,
+        secretAccessKey: randomBytes(30).toString('base64'),
+      })),
+    ),
+  );
+  return JSON.parse(saved) as LocalStackInfo['customers'];
+}
+
 function publicKeyLine(privateKey: string): string {
   const parsed = utils.parseKey(privateKey);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
@@ -172,5 +232,7 @@ function publicKeyLine(privateKey: string): string {
 }
 
 async function closeAll(started: Array<{ close(): Promise<void> }>): Promise<void> {
-  await Promise.allSettled(started.reverse().map((s) => s.close()));
+  // Emptied as it goes, so closing twice is harmless.
+  const services = started.splice(0).reverse();
+  await Promise.allSettled(services.map((s) => s.close()));
 }

@@ -16,6 +16,7 @@ export interface TableNames {
   jobs: string;
   leases: string;
   audit: string;
+  principals: string;
 }
 
 /** Table names as serverless.yml passes them to every function and the worker. */
@@ -25,6 +26,7 @@ export function tableNamesFromEnv(env: NodeJS.ProcessEnv = process.env): TableNa
     jobs: requireEnv('JOBS_TABLE', env),
     leases: requireEnv('LEASES_TABLE', env),
     audit: requireEnv('AUDIT_TABLE', env),
+    principals: requireEnv('PRINCIPALS_TABLE', env),
   };
 }
 

@@ -35,6 +35,38 @@ export interface SftpCapabilities {
   checkFile: boolean;
 }
 
+export const VALIDATION_REASONS = [
+  'DNS_FAILURE',
+  'CONNECTION_REFUSED',
+  'TIMEOUT',
+  'AUTH_FAILED',
+  'HOST_KEY_MISMATCH',
+  'HOST_KEY_UNCONFIRMED',
+  'HOST_NOT_ALLOWED',
+  'PATH_MISSING',
+  'PERMISSION_DENIED',
+  'BUCKET_MISSING',
+  'ACCESS_DENIED',
+  'UNKNOWN',
+] as const;
+export type ValidationReason = (typeof VALIDATION_REASONS)[number];
+
+/** What a connectivity check found (spec FR-5). */
+export type ProbeOutcome =
+  | { ok: true; capabilities?: SftpCapabilities }
+  | { ok: false; reason: ValidationReason; message: string; offeredHostKeyFingerprint?: string };
+
+/** The last validation, bound to the connection settings it checked. */
+export interface ValidationRecord {
+  ok: boolean;
+  at: string;
+  reason?: ValidationReason;
+  message?: string;
+  offeredHostKeyFingerprint?: string;
+  /** Hash of the connection settings validated; activation needs it to match the current ones. */
+  settingsHash: string;
+}
+
 export interface Endpoint {
   customerId: string;
   endpointId: string;
@@ -50,6 +82,9 @@ export interface Endpoint {
   s3?: S3Location;
   sftp?: SftpLocation;
   capabilities?: SftpCapabilities;
+  validation?: ValidationRecord;
+  /** When the credentials were last set or rotated (the secret itself is elsewhere). */
+  credentialsUpdatedAt?: string;
   createdAt: string;
   updatedAt: string;
   /** Optimistic concurrency: every write increments it and is conditional on it. */

@@ -15,6 +15,8 @@ function base32(bytes: Uint8Array, length: number): string {
       bits -= 5;
     }
   }
+  // The last, partial group of bits (zero-padded), if the length wants it.
+  if (bits > 0 && out.length < length) out += CROCKFORD[(value << (5 - bits)) & 31];
   return out;
 }
 

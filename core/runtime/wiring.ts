@@ -1,19 +1,27 @@
-import { currentRegion, tableNamesFromEnv } from '../adapters/config';
+import { requireEnv, tableNamesFromEnv } from '../adapters/config';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { createDynamoClient } from '../adapters/dynamodb/client';
 import { DynamoEndpointStore } from '../adapters/dynamodb/endpoint-store';
 import { DynamoJobStore } from '../adapters/dynamodb/job-store';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store';
+import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directory';
+import { createS3Client } from '../adapters/s3/client';
+import { LocalFileSecretStore } from '../adapters/secrets/local-file-store';
+import { SecretsManagerStore } from '../adapters/secrets/secrets-manager';
+import { EndpointProbe } from '../connectivity/endpoint-probe';
+import { checkLiteralHost, networkPolicyFromEnv } from '../connectivity/network-policy';
 import { type Clock, systemClock } from '../domain/clock';
+import type { SecretStore } from '../domain/secrets';
+import type { EndpointDeps } from '../endpoints/service';
 
 /**
  * The composition root: builds the real adapters from the environment that
- * serverless.yml (or the local runtime) gives a function. Handlers call it once
- * at module scope, so clients are built once per container, not per request.
+ * serverless.yml (or the local runtime) gives a function. Handlers call these
+ * once at module scope, so clients are built once per container, not per request.
  */
 export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock = systemClock) {
   const tables = tableNamesFromEnv(env);
-  const region = currentRegion(env);
+  const region = requireEnv('AWS_REGION', env);
   const db = createDynamoClient(env);
   const audit = new DynamoAuditLog(db, tables.audit, clock);
   return {
@@ -23,7 +31,33 @@ export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock =
     jobs: new DynamoJobStore(db, tables.jobs, audit, clock),
     endpoints: new DynamoEndpointStore(db, tables.endpoints, audit, clock),
     leases: new DynamoLeaseStore(db, tables.leases, clock),
+    principals: new DynamoPrincipalDirectory(db, tables.principals),
   };
 }
 
 export type Stores = ReturnType<typeof buildStores>;
+
+/** Secrets Manager in AWS; the local runtime's file store when EFT_LOCAL_SECRETS_DIR is set. */
+export function buildSecretStore(env: NodeJS.ProcessEnv = process.env): SecretStore {
+  if (env.EFT_LOCAL_SECRETS_DIR) return new LocalFileSecretStore(env.EFT_LOCAL_SECRETS_DIR);
+  return new SecretsManagerStore(env, requireEnv('SECRETS_KMS_KEY_ID', env), env.PEER_REGION);
+}
+
+/** What every endpoint API handler needs, built once per container. */
+export function buildEndpointApi(env: NodeJS.ProcessEnv = process.env) {
+  const stores = buildStores(env);
+  const networkPolicy = networkPolicyFromEnv(env);
+  const deps: EndpointDeps = {
+    endpoints: stores.endpoints,
+    audit: stores.audit,
+    secrets: buildSecretStore(env),
+    probe: new EndpointProbe(createS3Client(env), networkPolicy),
+    clock: stores.clock,
+    secretNamePrefix: requireEnv('SECRET_NAME_PREFIX', env),
+    refuseHost: (host) => {
+      const check = checkLiteralHost(host, networkPolicy);
+      return check.ok ? undefined : check.message;
+    },
+  };
+  return { deps, principals: stores.principals };
+}

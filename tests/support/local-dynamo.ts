@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { TableNames } from '../../core/adapters/config';
+import { type TableNames, tableNamesFromEnv } from '../../core/adapters/config';
 import { startDynamo } from '../../local/dynamodb';
 import { loadServiceConfig } from '../../local/service-config';
 import { createTables, LOCAL_CREDENTIALS, tableDefinitions } from '../../local/tables';
@@ -16,17 +16,11 @@ export async function startTestDynamo(): Promise<TestDynamo> {
   const config = await loadServiceConfig('west');
   const dynamo = await startDynamo();
   await createTables(dynamo.endpoint, tableDefinitions(config.resources.Resources));
-  const env = config.provider.environment ?? {};
   const db = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-gov-west-1', credentials: LOCAL_CREDENTIALS });
   return {
     endpoint: dynamo.endpoint,
     db,
-    tables: {
-      endpoints: String(env.ENDPOINTS_TABLE),
-      jobs: String(env.JOBS_TABLE),
-      leases: String(env.LEASES_TABLE),
-      audit: String(env.AUDIT_TABLE),
-    },
+    tables: tableNamesFromEnv(config.provider.environment as NodeJS.ProcessEnv),
     close: async () => {
       db.destroy();
       await dynamo.close();

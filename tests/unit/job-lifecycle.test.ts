@@ -1,3 +1,4 @@
+import { timeOrderedId } from '../../core/domain/ids';
 import {
   canTransition,
   deriveIdempotencyKey,
@@ -81,5 +82,13 @@ describe('idempotency key', () => {
 
   it('partitions by customer, source and target', () => {
     expect(partitionIdFor('c', 's', 't')).toBe('c#s#t');
+  });
+});
+
+describe('ids', () => {
+  it('gives time-ordered ids of a fixed length that sort by creation time', () => {
+    const ids = [1, 2, 1000, 2 ** 40].map((t) => timeOrderedId('ep', t));
+    for (const id of ids) expect(id).toMatch(/^ep_[0-9a-z]{26}$/);
+    expect([...ids].sort()).toEqual(ids);
   });
 });

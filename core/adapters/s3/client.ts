@@ -1,0 +1,17 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { awsClientConfig } from '../aws-client-config';
+
+/**
+ * One client per process (or per simulated region locally), built from the
+ * function's environment. Checksums only when an operation requires them: with
+ * the SDK's default (WHEN_SUPPORTED) a stream of unknown length fails
+ * client-side, and transfers stream from SFTP without knowing the length.
+ * Path-style addressing is for the local emulator (EFT_S3_FORCE_PATH_STYLE=true).
+ */
+export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
+  return new S3Client({
+    ...awsClientConfig('S3', env),
+    forcePathStyle: env.EFT_S3_FORCE_PATH_STYLE === 'true',
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+}

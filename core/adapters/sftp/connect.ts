@@ -1,0 +1,251 @@
+/**
+ * The one way the engine opens SFTP sessions (endpoint validation now, the
+ * Fargate transfer worker later). In order:
+ *
+ * 1. the host goes through the SSRF guard, and the socket connects to the
+ *    vetted address, never to the name again (no DNS-rebinding window);
+ * 2. the socket has TCP_NODELAY from the first byte: without it Nagle's
+ *    algorithm holds back SFTP's small requests and streams crawl at 1-2 MiB/s;
+ * 3. the server's host key must match the pinned fingerprint; without a pinned
+ *    fingerprint the connection is refused too, and the offered fingerprint is
+ *    reported so the customer can confirm and pin it (no silent trust on first use);
+ * 4. failures become typed errors with stable codes (core/connectivity/errors.ts)
+ *    whose messages never carry the password, passphrase or private key.
+ */
+import { createHash } from 'node:crypto';
+import * as net from 'node:net';
+import type { SFTPWrapper } from 'ssh2';
+import { utils } from 'ssh2';
+import SftpClient from 'ssh2-sftp-client';
+import {
+  AuthenticationFailedError,
+  ConnectionFailedError,
+  ConnectionRefusedError,
+  ConnectionTimeoutError,
+  DnsFailureError,
+  HostKeyMismatchError,
+  HostKeyUnconfirmedError,
+} from '../../connectivity/errors';
+import { type HostResolver, type NetworkPolicy, vetHost } from '../../connectivity/network-policy';
+
+export interface SftpCredentials {
+  password?: string;
+  /** PEM or OpenSSH format. */
+  privateKey?: string;
+  passphrase?: string;
+}
+
+export interface SftpTarget {
+  host: string;
+  port: number;
+  username: string;
+  credentials: SftpCredentials;
+  /** "SHA256:<base64 without padding>", as OpenSSH prints it. */
+  hostKeyFingerprint?: string;
+  networkPolicy: NetworkPolicy;
+  /** Budget for DNS, TCP connect, SSH handshake and authentication together. Default 10 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface OpenSftpOptions {
+  /** DNS resolver for the SSRF guard (tests). Default: the system resolver. */
+  resolver?: HostResolver;
+}
+
+export interface SftpSession {
+  /** The ssh2-sftp-client instance: put/get/list/rename/... */
+  client: SftpClient;
+  /** The raw ssh2 SFTP channel, for requests the library does not expose and exact status codes. */
+  sftp: SFTPWrapper;
+  /** Extensions the server advertised in its SFTP VERSION packet (name → data), e.g. posix-rename@openssh.com. */
+  supportedExtensions: Readonly<Record<string, string>>;
+  /** The verified host key fingerprint. */
+  hostKeyFingerprint: string;
+  /** The vetted IP address the session is connected to. */
+  address: string;
+  /** Ends the session; safe to call more than once, never throws. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_READY_TIMEOUT_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/** OpenSSH-style "SHA256:…" fingerprint of a host key blob in SSH wire format. */
+export function fingerprintOf(publicKeyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(publicKeyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** Tolerates padding and surrounding space in a pinned fingerprint; the "SHA256:" prefix is case-insensitive. */
+function normalizeFingerprint(fingerprint: string): string {
+  const trimmed = fingerprint.trim().replace(/=+$/, '');
+  return /^sha256:/i.test(trimmed) ? `SHA256:${trimmed.slice(7)}` : trimmed;
+}
+
+/**
+ * Replaces any secret of `credentials` that appears in `text` (the password,
+ * the passphrase, any line of the private key) with "[redacted]". A second
+ * line of defence for messages that quote a library or a server.
+ */
+export function scrubSecrets(text: string, credentials: SftpCredentials): string {
+  const secrets = [credentials.password, credentials.passphrase, ...(credentials.privateKey?.split(/\r?\n/) ?? [])]
+    .map((s) => s?.trim())
+    .filter((s): s is string => s !== undefined && s.length >= 4 && !/^-----(BEGIN|END) /.test(s))
+    .sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join('[redacted]');
+  return out;
+}
+
+type HostKeyVerdict = { offered: string; accepted: boolean };
+type SshError = Error & { level?: string; code?: string | number };
+
+/** Races a promise against a deadline; the loser is ignored. */
+function withDeadline<T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function checkCredentials(target: SftpTarget): void {
+  const { username, credentials } = target;
+  if (!credentials.password && !credentials.privateKey) {
+    throw new AuthenticationFailedError(`no password or private key is configured for user '${username}'`);
+  }
+  if (credentials.privateKey) {
+    const parsed = utils.parseKey(credentials.privateKey, credentials.passphrase);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (parsed instanceof Error || !key || key.getPrivatePEM() === null) {
+      const reason = parsed instanceof Error ? `: ${scrubSecrets(parsed.message, credentials)}` : '';
+      throw new AuthenticationFailedError(
+        `the private key configured for user '${username}' cannot be used${reason}; check the key and its passphrase`,
+      );
+    }
+  }
+}
+
+function classify(raw: SshError | undefined, hostKey: HostKeyVerdict | undefined, target: SftpTarget): Error {
+  const where = `${target.host}:${target.port}`;
+  if (hostKey && !hostKey.accepted) {
+    if (target.hostKeyFingerprint) {
+      const pinned = normalizeFingerprint(target.hostKeyFingerprint);
+      return new HostKeyMismatchError(
+        hostKey.offered,
+        pinned,
+        `host key ${hostKey.offered} offered by ${where} does not match the pinned ${pinned}; if the partner changed its key, confirm the new fingerprint with them and update the endpoint`,
+      );
+    }
+    return new HostKeyUnconfirmedError(
+      hostKey.offered,
+      `no host key is pinned for ${where}; the server offered ${hostKey.offered}: confirm it with the partner and pin it on the endpoint`,
+    );
+  }
+  const code = raw?.code;
+  if (raw?.level === 'client-authentication') {
+    return new AuthenticationFailedError(
+      `authentication failed for user '${target.username}' at ${where}: check the ${describeCredentials(target.credentials)}`,
+    );
+  }
+  if (raw?.level === 'client-timeout' || code === 'ETIMEDOUT') {
+    return new ConnectionTimeoutError(
+      `no SSH session with ${where} within ${target.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS} ms: check the host, the port and that the partner's firewall allows the engine's addresses`,
+    );
+  }
+  if (code === 'ECONNREFUSED') {
+    return new ConnectionRefusedError(`connection refused by ${where}: check the port and that the SFTP server is running`);
+  }
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+    return new ConnectionRefusedError(`${where} is unreachable from the engine's network: check the host and routing`);
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE') {
+    return new ConnectionRefusedError(
+      `${where} closed the connection before the SSH session was set up: check that it is an SFTP server and that its firewall allows the engine's addresses`,
+    );
+  }
+  const detail = raw?.message ? `: ${scrubSecrets(raw.message, target.credentials)}` : '';
+  return new ConnectionFailedError(`could not set up an SFTP session with ${where}${detail}`);
+}
+
+function describeCredentials(credentials: SftpCredentials): string {
+  if (credentials.privateKey && credentials.password) return 'user name, private key and password';
+  return credentials.privateKey ? 'user name and private key' : 'user name and password';
+}
+
+/** Reads the extensions from ssh2's SFTP channel (parsed from the VERSION packet; not in ssh2's public API). */
+function advertisedExtensions(sftp: SFTPWrapper): Record<string, string> {
+  const extensions = (sftp as unknown as { _extensions?: unknown })._extensions;
+  if (!extensions || typeof extensions !== 'object') return {};
+  return Object.fromEntries(Object.entries(extensions).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/** Opens an SFTP session to `target`, or throws a ConnectivityError (core/connectivity/errors.ts). */
+export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}): Promise<SftpSession> {
+  checkCredentials(target);
+  const readyTimeout = target.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+  const deadline = Date.now() + readyTimeout;
+  const address = await withDeadline(
+    vetHost(target.host, target.networkPolicy, options.resolver),
+    deadline,
+    () => new DnsFailureError(target.host, `could not resolve host '${target.host}': the DNS lookup timed out`),
+  );
+
+  const noop = () => {};
+  // Quiet global listeners: the library's defaults write every error/end/close to the console.
+  const client = new SftpClient('eft', { error: noop, end: noop, close: noop });
+  let hostKey: HostKeyVerdict | undefined;
+  let rawError: SshError | undefined;
+  // Prepended, so it sees ssh2's own error (with its `level`) before the library rewraps it.
+  const captureError = (err: SshError) => {
+    rawError ??= err;
+  };
+  client.on('error', captureError);
+
+  const sock = net.connect({ host: address, port: target.port, noDelay: true });
+  sock.setNoDelay(true);
+  const { password, privateKey, passphrase } = target.credentials;
+  try {
+    const connecting = client.connect({
+      sock,
+      host: address,
+      port: target.port,
+      username: target.username,
+      ...(password !== undefined ? { password } : {}),
+      ...(privateKey !== undefined ? { privateKey, ...(passphrase !== undefined ? { passphrase } : {}) } : {}),
+      // Covers the TCP connect, the handshake and authentication (ssh2 starts it on connect()).
+      readyTimeout: Math.max(1, deadline - Date.now()),
+      // Called with the key before the server has proven it holds the private
+      // half; ssh2 verifies that signature afterwards, so a pinned key cannot
+      // be impersonated. An unpinned offer is only reported, never trusted.
+      hostVerifier: (key: Buffer) => {
+        const offered = fingerprintOf(key);
+        const pinned = target.hostKeyFingerprint ? normalizeFingerprint(target.hostKeyFingerprint) : undefined;
+        hostKey = { offered, accepted: pinned !== undefined && pinned === offered };
+        return hostKey.accepted;
+      },
+    });
+    // ssh2's readyTimeout ends at authentication; opening the SFTP channel is bounded here.
+    const sftp = await withDeadline(connecting, deadline, () =>
+      Object.assign(new Error('timed out opening the SFTP channel'), { level: 'client-timeout' }),
+    );
+    const session: SftpSession = {
+      client,
+      sftp,
+      supportedExtensions: Object.freeze(advertisedExtensions(sftp)),
+      hostKeyFingerprint: (hostKey as HostKeyVerdict | undefined)?.offered ?? '',
+      address,
+      close: async () => {
+        // A polite SSH disconnect, bounded: a peer that never closes must not hold us.
+        await withDeadline(client.end(), Date.now() + CLOSE_TIMEOUT_MS, () => new Error('close timed out')).catch(() => false);
+        sock.destroy();
+      },
+    };
+    return session;
+  } catch (err) {
+    sock.destroy();
+    await client.end().catch(() => false);
+    throw classify(rawError ?? (err as SshError), hostKey, target);
+  } finally {
+    client.removeListener('error', captureError);
+  }
+}

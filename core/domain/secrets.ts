@@ -1,0 +1,16 @@
+/** An endpoint's credentials. Lives only in the secret store; never in a record, log or response. */
+export interface EndpointCredentials {
+  password?: string;
+  privateKey?: string;
+  passphrase?: string;
+}
+
+/** Where credentials live: Secrets Manager in AWS, a local file store locally. */
+export interface SecretStore {
+  /** Stores a new secret and returns its reference (an ARN in AWS). */
+  create(name: string, value: EndpointCredentials, tags: Record<string, string>): Promise<string>;
+  /** Rotation: a new version becomes current; readers from then on get it. */
+  putVersion(ref: string, value: EndpointCredentials): Promise<void>;
+  read(ref: string): Promise<EndpointCredentials>;
+  remove(ref: string): Promise<void>;
+}

@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../domain/clock';
+import type { Endpoint, ProbeOutcome } from '../domain/endpoint';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
+import { sha256Hex } from '../domain/ids';
+import type { AuditLog, EndpointChanges, EndpointStore, Page, PageRequest } from '../domain/ports';
+import type { EndpointCredentials, SecretStore } from '../domain/secrets';
+import type { Caller } from '../http/identity';
+import type { CreateEndpointRequest, UpdateEndpointRequest } from './schemas';
+import { type EndpointView, toView } from './view';
+
+/** Checks that an endpoint can be reached and used (SFTP or S3). */
+export interface ConnectivityProbe {
+  probe(endpoint: Endpoint, credentials: EndpointCredentials | undefined): Promise<ProbeOutcome>;
+}
+
+export interface EndpointDeps {
+  endpoints: EndpointStore;
+  audit: AuditLog;
+  secrets: SecretStore;
+  probe: ConnectivityProbe;
+  clock: Clock;
+  /** Secrets are named `<prefix>/<customer>/<uuid>`, e.g. eft/prod/endpoints. */
+  secretNamePrefix: string;
+  /** Why a host may not be used (SSRF guard at input time), or undefined if it may. */
+  refuseHost(host: string): string | undefined;
+}
+
+function checkHost(deps: EndpointDeps, host: string | undefined): void {
+  const refusal = host === undefined ? undefined : deps.refuseHost(host);
+  if (refusal) throw new ValidationError([{ field: 'sftp.host', message: refusal }]);
+}
+
+/** Validation is bound to what was validated: a change of host, path, bucket… needs a new one. */
+function settingsHash(endpoint: Pick<Endpoint, 's3' | 'sftp'>): string {
+  return sha256Hex(JSON.stringify([endpoint.s3 ?? null, endpoint.sftp ?? null]));
+}
+
+async function load(deps: EndpointDeps, caller: Caller, endpointId: string): Promise<Endpoint> {
+  const endpoint = await deps.endpoints.get(caller.customerId, endpointId);
+  // Another customer's endpoint is indistinguishable from a missing one.
+  if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
+  return endpoint;
+}
+
+export async function createEndpoint(deps: EndpointDeps, caller: Caller, request: CreateEndpointRequest): Promise<EndpointView> {
+  const base = {
+    customerId: caller.customerId,
+    name: request.name,
+    direction: request.direction,
+    status: 'PENDING' as const,
+    maxConcurrency: request.maxConcurrency,
+    ...(request.preferredRegion ? { preferredRegion: request.preferredRegion } : {}),
+  };
+  if (request.type === 'S3') {
+    return toView(await deps.endpoints.create({ ...base, type: 'S3', s3: request.s3 }, caller.principalArn));
+  }
+  checkHost(deps, request.sftp.host);
+  const secretRef = await deps.secrets.create(
+    `${deps.secretNamePrefix}/${caller.customerId}/${randomUUID()}`,
+    request.credentials,
+    {
+      customer: caller.customerId,
+    },
+  );
+  try {
+    const endpoint = await deps.endpoints.create(
+      {
+        ...base,
+        type: request.type,
+        secretRef,
+        credentialsUpdatedAt: new Date(deps.clock.now()).toISOString(),
+        sftp: { ...request.sftp, authType: request.credentials.privateKey ? 'PRIVATE_KEY' : 'PASSWORD' },
+      },
+      caller.principalArn,
+    );
+    return toView(endpoint);
+  } catch (error) {
+    await deps.secrets.remove(secretRef).catch(() => undefined);
+    throw error;
+  }
+}
+
+export async function getEndpoint(deps: EndpointDeps, caller: Caller, endpointId: string): Promise<EndpointView> {
+  return toView(await load(deps, caller, endpointId));
+}
+
+export async function listEndpoints(deps: EndpointDeps, caller: Caller, page: PageRequest): Promise<Page<EndpointView>> {
+  const result = await deps.endpoints.list(caller.customerId, page);
+  return { ...result, items: result.items.map(toView) };
+}
+
+export async function updateEndpoint(
+  deps: EndpointDeps,
+  caller: Caller,
+  endpointId: string,
+  patch: UpdateEndpointRequest,
+): Promise<EndpointView> {
+  const current = await load(deps, caller, endpointId);
+  const isS3 = current.type === 'S3';
+  if (patch.s3 && !isS3) throw new ValidationError([{ field: 's3', message: `does not apply to a ${current.type} endpoint` }]);
+  if ((patch.sftp || patch.credentials) && isS3) {
+    throw new ValidationError([{ field: patch.sftp ? 'sftp' : 'credentials', message: 'does not apply to an S3 endpoint' }]);
+  }
+
+  checkHost(deps, patch.sftp?.host);
+  const { status, s3, sftp, credentials, ...plain } = patch;
+  const changes: EndpointChanges = { ...plain };
+  const next = {
+    s3: s3 && current.s3 ? { ...current.s3, ...s3 } : current.s3,
+    sftp:
+      (sftp || credentials) && current.sftp
+        ? {
+            ...current.sftp,
+            ...sftp,
+            ...(credentials ? { authType: credentials.privateKey ? ('PRIVATE_KEY' as const) : ('PASSWORD' as const) } : {}),
+          }
+        : current.sftp,
+  };
+  const settingsChanged = settingsHash(next) !== settingsHash(current);
+  if (JSON.stringify(next.s3) !== JSON.stringify(current.s3)) changes.s3 = next.s3;
+  if (JSON.stringify(next.sftp) !== JSON.stringify(current.sftp)) changes.sftp = next.sftp;
+  if (settingsChanged) {
+    // New connection settings are unproven: the endpoint takes no new jobs until validated again.
+    Object.assign(changes, { status: 'PENDING', statusReason: 'connection settings changed; validate the endpoint' });
+  }
+
+  let action = 'endpoint.updated';
+  if (status === 'ACTIVE') {
+    if (!current.validation?.ok || current.validation.settingsHash !== settingsHash(next)) {
+      throw new ConflictError('the endpoint must pass validation before it can be activated', 'NOT_VALIDATED');
+    }
+    Object.assign(changes, { status: 'ACTIVE', statusReason: undefined });
+    action = 'endpoint.activated';
+  } else if (status === 'DISABLED') {
+    Object.assign(changes, { status: 'DISABLED', statusReason: 'disabled by the customer' });
+    action = 'endpoint.deactivated';
+  }
+
+  if (credentials) {
+    // A new version of the same secret: jobs started from now on read it; none need recreating.
+    if (!current.secretRef) throw new ConflictError('the endpoint has no credentials to rotate', 'NO_SECRET');
+    await deps.secrets.putVersion(current.secretRef, credentials);
+    changes.credentialsUpdatedAt = new Date(deps.clock.now()).toISOString();
+    if (action === 'endpoint.updated' && Object.keys(changes).length === 1) action = 'endpoint.credentials_rotated';
+  }
+  return toView(
+    await deps.endpoints.update(caller.customerId, endpointId, current.version, changes, caller.principalArn, action),
+  );
+}
+
+/** DELETE disables: running jobs finish, new jobs are refused; the record and its audit trail stay. */
+export async function disableEndpoint(deps: EndpointDeps, caller: Caller, endpointId: string): Promise<EndpointView> {
+  const current = await load(deps, caller, endpointId);
+  if (current.status === 'DISABLED') return toView(current);
+  const changes: EndpointChanges = { status: 'DISABLED', statusReason: 'deleted by the customer' };
+  return toView(
+    await deps.endpoints.update(
+      caller.customerId,
+      endpointId,
+      current.version,
+      changes,
+      caller.principalArn,
+      'endpoint.disabled',
+    ),
+  );
+}
+
+export async function validateEndpoint(
+  deps: EndpointDeps,
+  caller: Caller,
+  endpointId: string,
+): Promise<{ endpoint: EndpointView; validation: ProbeOutcome }> {
+  const current = await load(deps, caller, endpointId);
+  const credentials = current.secretRef ? await deps.secrets.read(current.secretRef) : undefined;
+  const outcome = await deps.probe.probe(current, credentials);
+  const at = new Date(deps.clock.now()).toISOString();
+  const validation = outcome.ok
+    ? { ok: true, at, settingsHash: settingsHash(current) }
+    : {
+        ok: false,
+        at,
+        settingsHash: settingsHash(current),
+        reason: outcome.reason,
+        message: outcome.message,
+        ...(outcome.offeredHostKeyFingerprint ? { offeredHostKeyFingerprint: outcome.offeredHostKeyFingerprint } : {}),
+      };
+  const changes: EndpointChanges = { validation };
+  if (current.status !== 'DISABLED') {
+    if (outcome.ok) {
+      Object.assign(changes, { status: 'ACTIVE', statusReason: undefined, capabilities: outcome.capabilities });
+    } else if (outcome.reason === 'HOST_KEY_UNCONFIRMED') {
+      // Trust on first use is the customer's explicit step: pin the offered key, then validate again.
+      Object.assign(changes, { status: 'PENDING', statusReason: outcome.message });
+    } else {
+      Object.assign(changes, { status: 'VALIDATION_FAILED', statusReason: outcome.message });
+    }
+  }
+  const action = outcome.ok ? 'endpoint.validated' : 'endpoint.validation_failed';
+  const endpoint = await deps.endpoints.update(
+    caller.customerId,
+    endpointId,
+    current.version,
+    changes,
+    caller.principalArn,
+    action,
+  );
+  return { endpoint: toView(endpoint), validation: outcome };
+}
+
+export async function endpointAudit(deps: EndpointDeps, caller: Caller, endpointId: string, page: PageRequest) {
+  await load(deps, caller, endpointId);
+  const trail = await deps.audit.list(`endpoint#${endpointId}`, page);
+  return { ...trail, items: trail.items.map(({ subject: _subject, customerId: _customerId, ...event }) => event) };
+}

@@ -1,0 +1,69 @@
+import {
+  ConflictError,
+  EftError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  ValidationError,
+} from '../domain/errors';
+import type { Logger } from '../observability/logger';
+
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The one place where errors become HTTP statuses. */
+function statusOf(error: EftError): number {
+  if (error instanceof ValidationError) return 400;
+  if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof ForbiddenError) return 403;
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof ConflictError) return 409;
+  if (error instanceof PayloadTooLargeError) return 413;
+  return 500;
+}
+
+export function jsonResponse(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return {
+    statusCode,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/**
+ * Maps an error to a response. 4xx bodies say what was wrong (and, for bad
+ * input, which fields); a 5xx body says nothing about internals, only the
+ * request id to quote to an operator.
+ */
+export function errorResponse(error: unknown, requestId: string, log: Logger): HttpResponse {
+  if (error instanceof EftError) {
+    const status = statusOf(error);
+    if (status < 500) {
+      return jsonResponse(status, {
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(error instanceof ValidationError ? { fields: error.issues } : {}),
+        },
+      });
+    }
+  }
+  // Errors raised by Middy's own middleware carry an HTTP status (e.g. malformed JSON).
+  const http = error as { statusCode?: number; message?: string };
+  if (typeof http.statusCode === 'number' && http.statusCode >= 400 && http.statusCode < 500) {
+    const malformed = http.statusCode === 422;
+    return jsonResponse(malformed ? 400 : http.statusCode, {
+      error: {
+        code: malformed ? 'MALFORMED_JSON' : 'BAD_REQUEST',
+        message: malformed ? 'the request body is not valid JSON' : (http.message ?? 'bad request'),
+        ...(malformed ? { fields: [{ field: 'body', message: 'is not valid JSON' }] } : {}),
+      },
+    });
+  }
+  log.error('request failed', { requestId, error });
+  return jsonResponse(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } });
+}

@@ -1,0 +1,15 @@
+import { EndpointPathSchema, PageQuerySchema } from '../../core/endpoints/schemas';
+import { endpointAudit } from '../../core/endpoints/service';
+import { httpApi } from '../../core/http/api';
+import { buildEndpointApi } from '../../core/runtime/wiring';
+
+const { deps, principals } = buildEndpointApi();
+
+/** GET /endpoints/{id}/audit: who changed what, when. */
+export const handler = httpApi(
+  { principals, path: EndpointPathSchema, query: PageQuerySchema },
+  async ({ caller, path, query }) => ({
+    status: 200,
+    body: await endpointAudit(deps, caller, path.id, query),
+  }),
+);

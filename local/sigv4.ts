@@ -1,0 +1,107 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+/** A demo customer's access key, and the principal API Gateway would report for it. */
+export interface LocalPrincipal {
+  accessKeyId: string;
+  secretAccessKey: string;
+  principalArn: string;
+}
+
+export interface IncomingSignedRequest {
+  method: string;
+  /** Path as sent on the wire, without the query string. */
+  path: string;
+  query: Record<string, string | string[]>;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export class SignatureError extends Error {
+  constructor(
+    readonly statusCode: 401 | 403,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+function header(headers: IncomingSignedRequest['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/**
+ * Verifies an AWS Signature Version 4 the way API Gateway's AWS_IAM
+ * authorization does (service execute-api, this region, 5 minutes of clock
+ * skew), by signing the same canonical request with the principal's secret and
+ * comparing. Returns the principal the request is from.
+ */
+export async function verifySigV4(
+  request: IncomingSignedRequest,
+  region: string,
+  principals: LocalPrincipal[],
+  now = Date.now(),
+): Promise<LocalPrincipal> {
+  const authorization = header(request.headers, 'authorization');
+  if (!authorization) throw new SignatureError(401, 'Missing Authentication Token');
+  const match = AUTHORIZATION.exec(authorization);
+  if (!match) throw new SignatureError(403, 'Authorization header is not a valid AWS Signature Version 4');
+  const [, accessKeyId, , scopeRegion, scopeService, signedHeaderList = '', signature = ''] = match;
+  const principal = principals.find((p) => p.accessKeyId === accessKeyId);
+  if (!principal) throw new SignatureError(403, 'The security token included in the request is invalid');
+  if (scopeRegion !== region || scopeService !== 'execute-api') {
+    throw new SignatureError(403, `Credential should be scoped to a valid region and the execute-api service (${region})`);
+  }
+  const amzDate = header(request.headers, 'x-amz-date') ?? '';
+  const signedAt = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+  if (!Number.isFinite(signedAt) || Math.abs(now - signedAt) > MAX_CLOCK_SKEW_MS) {
+    throw new SignatureError(403, 'Signature expired or x-amz-date missing');
+  }
+  const signedHeaders = signedHeaderList.split(';');
+  if (!signedHeaders.includes('host')) throw new SignatureError(403, 'The host header must be signed');
+  const payloadHash = header(request.headers, 'x-amz-content-sha256');
+  if (
+    payloadHash &&
+    payloadHash !== 'UNSIGNED-PAYLOAD' &&
+    payloadHash !== createHash('sha256').update(request.body).digest('hex')
+  ) {
+    throw new SignatureError(403, 'x-amz-content-sha256 does not match the body');
+  }
+
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey },
+    region,
+    service: 'execute-api',
+    sha256: Sha256,
+    uriEscapePath: true,
+  });
+  const headers = Object.fromEntries(signedHeaders.map((name) => [name, header(request.headers, name) ?? '']));
+  const host = headers.host ?? '';
+  const expected = await signer.sign(
+    {
+      method: request.method,
+      protocol: 'http:',
+      hostname: host.replace(/:\d+$/, ''),
+      path: request.path,
+      query: request.query,
+      headers,
+      body: request.body.length ? request.body : undefined,
+    },
+    { signingDate: new Date(signedAt), signableHeaders: new Set(signedHeaders) },
+  );
+  const expectedSignature = /Signature=([0-9a-f]{64})/.exec(String(expected.headers.authorization))?.[1] ?? '';
+  const expectedHeaders = /SignedHeaders=([a-z0-9;-]+)/.exec(String(expected.headers.authorization))?.[1];
+  if (
+    expectedHeaders !== signedHeaderList ||
+    !timingSafeEqual(Buffer.from(expectedSignature.padEnd(64, '0')), Buffer.from(signature))
+  ) {
+    throw new SignatureError(403, 'The request signature we calculated does not match the signature you provided');
+  }
+  return principal;
+}

@@ -1,0 +1,907 @@
+/**
+ * What `osls package` generates from serverless.west.yml / serverless.east.yml:
+ * the CloudFormation each region stack would deploy. Both regions are packaged
+ * (in parallel, offline, without AWS credentials) once for the whole file, and
+ * the templates are checked for GovCloud partitions, regions, table and bucket
+ * settings, the endpoint REST API (AWS_IAM on every method), and least-privilege IAM.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+const ROOT = resolve(__dirname, '..', '..');
+const STAGE = 'citest';
+const WEST = 'us-gov-west-1';
+const EAST = 'us-gov-east-1';
+const REGIONS = { west: { region: WEST, peer: EAST }, east: { region: EAST, peer: WEST } } as const;
+type RegionKey = keyof typeof REGIONS;
+
+const TABLE_NAMES = {
+  endpoints: `eft-${STAGE}-endpoints`,
+  jobs: `eft-${STAGE}-jobs`,
+  leases: `eft-${STAGE}-leases`,
+  audit: `eft-${STAGE}-audit`,
+  principals: `eft-${STAGE}-principals`,
+};
+const LEASE_FUNCTIONS = {
+  acquireLease: 'functions/leases/acquire.handler',
+  renewLease: 'functions/leases/renew.handler',
+  releaseLease: 'functions/leases/release.handler',
+};
+/** The endpoint-onboarding REST API (functions/endpoints.yml): one function per route. */
+const ENDPOINT_FUNCTIONS = {
+  createEndpoint: { handler: 'functions/endpoints/create.handler', route: 'POST /endpoints' },
+  listEndpoints: { handler: 'functions/endpoints/list.handler', route: 'GET /endpoints' },
+  getEndpoint: { handler: 'functions/endpoints/get.handler', route: 'GET /endpoints/{id}' },
+  updateEndpoint: { handler: 'functions/endpoints/update.handler', route: 'PATCH /endpoints/{id}' },
+  deleteEndpoint: { handler: 'functions/endpoints/delete.handler', route: 'DELETE /endpoints/{id}' },
+  validateEndpoint: { handler: 'functions/endpoints/validate.handler', route: 'POST /endpoints/{id}/validate' },
+  endpointAudit: { handler: 'functions/endpoints/audit.handler', route: 'GET /endpoints/{id}/audit' },
+} as const;
+type EndpointFunction = keyof typeof ENDPOINT_FUNCTIONS;
+const SECRET_NAME_PREFIX = `eft/${STAGE}/endpoints`;
+/** The only actions an execution role may be granted on Resource '*': X-Ray has no resource-level permissions. */
+const STAR_RESOURCE_ALLOWED = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+/**
+ * The one grant on all buckets: validateEndpoint probes CUSTOMER buckets (list, write and delete one object).
+ * Their names are arbitrary and they belong to the customers, who grant the engine's role in their bucket
+ * policies, so the identity policy cannot name them. It excludes the buckets of the engine's own account.
+ */
+const NOT_THIS_ACCOUNT = JSON.stringify({ StringNotEquals: { 's3:ResourceAccount': { Ref: 'AWS::AccountId' } } });
+const CUSTOMER_BUCKET_GRANTS = [
+  `s3:ListBucket arn:\${AWS::Partition}:s3:::* if ${NOT_THIS_ACCOUNT}`,
+  `s3:PutObject arn:\${AWS::Partition}:s3:::*/* if ${NOT_THIS_ACCOUNT}`,
+  `s3:DeleteObject arn:\${AWS::Partition}:s3:::*/* if ${NOT_THIS_ACCOUNT}`,
+];
+/** Created by osls' core template; encrypted with SSE-S3, not the stack key (it must exist before the key does). */
+const DEPLOYMENT_BUCKET = 'ServerlessDeploymentBucket';
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped
+type Json = any;
+interface Resource {
+  Type: string;
+  Properties?: Json;
+  DeletionPolicy?: string;
+  DependsOn?: string | string[];
+}
+interface Template {
+  Resources: Record<string, Resource>;
+  Outputs?: Record<string, { Value: Json }>;
+}
+interface Packaged {
+  template: Template;
+  state: Json;
+  durationMs: number;
+  stderr: string;
+}
+
+let workDir: string;
+let fakeHome: string;
+let childEnv: NodeJS.ProcessEnv;
+const packaged = {} as Record<RegionKey, Packaged>;
+
+/** The environment osls runs in: no AWS credentials or profiles, and a HOME with no ~/.aws or ~/.serverless. */
+function credentialFreeEnv(home: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(AWS_|SLS_|SERVERLESS_)/.test(key)) continue;
+    env[key] = value;
+  }
+  return {
+    ...env,
+    HOME: home,
+    USERPROFILE: home,
+    // Point the SDK's config files at files that do not exist, and never ask instance metadata.
+    AWS_CONFIG_FILE: join(home, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
+/**
+ * A directory that looks like the project (a symlink to each top-level entry)
+ * with scratch directories of its own: osls empties and writes
+ * <service dir>/.serverless (and serverless-esbuild <service dir>/.esbuild) even
+ * with --package, so two packages run in the same directory at once, or next to
+ * a developer's own `osls package`, would delete each other's files.
+ */
+function serviceDirFor(key: RegionKey): string {
+  const dir = join(workDir, `${key}-service`);
+  mkdirSync(dir);
+  for (const entry of readdirSync(ROOT)) {
+    if (entry === '.serverless' || entry === '.esbuild' || entry === '.git') continue;
+    symlinkSync(join(ROOT, entry), join(dir, entry));
+  }
+  return dir;
+}
+
+async function packageRegion(key: RegionKey): Promise<Packaged> {
+  const out = join(workDir, key);
+  const cwd = serviceDirFor(key);
+  const started = Date.now();
+  const { stderr } = await run(
+    'npx',
+    ['--no', 'osls', 'package', '--config', `serverless.${key}.yml`, '--stage', STAGE, '--package', out],
+    { cwd, env: childEnv, maxBuffer: 16 * 1024 * 1024 },
+  ).catch((error: Error & { stdout?: string; stderr?: string }) => {
+    throw new Error(
+      `osls package failed for serverless.${key}.yml:\n${error.stderr ?? ''}\n${error.stdout ?? ''}\n${error.message}`,
+    );
+  });
+  return {
+    template: JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')),
+    state: JSON.parse(readFileSync(join(out, 'serverless-state.json'), 'utf8')),
+    durationMs: Date.now() - started,
+    stderr,
+  };
+}
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), 'eft-templates-'));
+  fakeHome = join(workDir, 'home');
+  childEnv = credentialFreeEnv(fakeHome);
+  const [west, east] = await Promise.all([packageRegion('west'), packageRegion('east')]);
+  packaged.west = west;
+  packaged.east = east;
+}, 120_000);
+
+afterAll(() => {
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------- helpers
+
+function resourcesOfType(template: Template, type: string): [string, Resource][] {
+  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+}
+
+function asArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Fn::Join rendered as one string, with references written as ${Name}, so an ARN split over parts is checked whole. */
+function renderJoin(join: Json): string {
+  const [delimiter, parts] = join as [string, Json[]];
+  return parts
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      if (part && typeof part === 'object' && 'Ref' in part) return `\${${part.Ref}}`;
+      if (part && typeof part === 'object' && 'Fn::GetAtt' in part) return `\${${asArray(part['Fn::GetAtt']).join('.')}}`;
+      return `\${?}`;
+    })
+    .join(delimiter);
+}
+
+interface FoundString {
+  path: string;
+  value: string;
+  /** True when CloudFormation substitutes ${...} in it (Fn::Sub template, Fn::Join rendering). */
+  substituted: boolean;
+}
+
+/** Every string value in the template: plain strings, Fn::Sub templates, and Fn::Join results. */
+function allStrings(node: Json, path = '$', out: FoundString[] = []): FoundString[] {
+  if (typeof node === 'string') {
+    out.push({ path, value: node, substituted: false });
+  } else if (Array.isArray(node)) {
+    node.forEach((item, i) => {
+      allStrings(item, `${path}[${i}]`, out);
+    });
+  } else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      const at = `${path}.${key}`;
+      if (key === 'Fn::Sub') {
+        const [template, variables] = asArray(value) as [Json, Json];
+        if (typeof template === 'string') out.push({ path: at, value: template, substituted: true });
+        else allStrings(template, at, out);
+        if (variables) allStrings(variables, `${at}[1]`, out);
+      } else if (key === 'Fn::Join' && Array.isArray(value) && Array.isArray(value[1])) {
+        out.push({ path: at, value: renderJoin(value), substituted: true });
+        // Still walk non-string parts (nested Fn::Sub and the like).
+        value[1].forEach((part: Json, i: number) => {
+          if (typeof part !== 'string') allStrings(part, `${at}[1][${i}]`, out);
+        });
+      } else {
+        allStrings(value, at, out);
+      }
+    }
+  }
+  return out;
+}
+
+interface Statement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action?: string | string[];
+  Resource?: Json;
+  Principal?: Json;
+  Condition?: Json;
+}
+
+/** Allow statements of every identity policy in the template (roles' inline policies, IAM policies). */
+function identityStatements(template: Template): { where: string; statement: Statement }[] {
+  const found: { where: string; statement: Statement }[] = [];
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    const documents: [string, Json][] = [];
+    if (resource.Type === 'AWS::IAM::Role') {
+      for (const policy of asArray(resource.Properties?.Policies)) {
+        documents.push([`${id}/${policy.PolicyName}`, policy.PolicyDocument]);
+      }
+    } else if (resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy') {
+      documents.push([id, resource.Properties?.PolicyDocument]);
+    }
+    for (const [where, document] of documents) {
+      for (const statement of asArray<Statement>(document?.Statement)) found.push({ where, statement });
+    }
+  }
+  return found;
+}
+
+function subOf(value: Json): string | undefined {
+  return value && typeof value === 'object' && typeof value['Fn::Sub'] === 'string' ? value['Fn::Sub'] : undefined;
+}
+
+function lambdaFunctions(template: Template): [string, Resource][] {
+  return resourcesOfType(template, 'AWS::Lambda::Function');
+}
+
+function functionNamed(template: Template, name: string): Resource {
+  const fn = lambdaFunctions(template).find(([, r]) => r.Properties.FunctionName === `eft-${STAGE}-${name}`);
+  if (!fn) throw new Error(`no Lambda function eft-${STAGE}-${name} in the template`);
+  return fn[1];
+}
+
+/** What a role may do, one line per action and resource: `action resource` (and ` if <condition>` when conditioned). */
+function grantsOf(roleId: string, role: Resource): string[] {
+  return identityStatements({ Resources: { [roleId]: role } })
+    .filter(({ statement }) => statement.Effect === 'Allow')
+    .flatMap(({ statement }) =>
+      asArray(statement.Action).flatMap((action) =>
+        asArray<Json>(statement.Resource).map((resource) => {
+          const grant = `${action} ${subOf(resource) ?? resource}`;
+          return statement.Condition ? `${grant} if ${JSON.stringify(statement.Condition)}` : grant;
+        }),
+      ),
+    )
+    .sort();
+}
+
+/** "METHOD /path" of an API Gateway method, the path rebuilt from the Resource chain up to the root. */
+function routeOf(template: Template, method: Resource): string {
+  const parts: string[] = [];
+  let parent: Json = method.Properties.ResourceId;
+  while (parent && typeof parent === 'object' && 'Ref' in parent) {
+    const resource = template.Resources[parent.Ref];
+    if (resource?.Type !== 'AWS::ApiGateway::Resource') throw new Error(`method resource ${parent.Ref} is not an API resource`);
+    parts.unshift(resource.Properties.PathPart);
+    parent = resource.Properties.ParentId;
+  }
+  expect(parent).toEqual({ 'Fn::GetAtt': ['ApiGatewayRestApi', 'RootResourceId'] });
+  return `${method.Properties.HttpMethod} /${parts.join('/')}`;
+}
+
+function roleOf(template: Template, fn: Resource): [string, Resource] {
+  const role = fn.Properties.Role;
+  const roleId = role?.['Fn::GetAtt']?.[0];
+  if (typeof roleId !== 'string') throw new Error(`function role is not a role of this stack: ${JSON.stringify(role)}`);
+  const resource = template.Resources[roleId];
+  if (resource?.Type !== 'AWS::IAM::Role') throw new Error(`${roleId} is not an AWS::IAM::Role in the template`);
+  return [roleId, resource];
+}
+
+// ---------------------------------------------------------------- tests
+
+describe('osls package', () => {
+  test('needs no AWS credentials, profile or user home', () => {
+    // beforeAll packaged both regions with this environment: no AWS_* variable but the three that point away from any config.
+    const aws = Object.keys(childEnv).filter((k) => k.startsWith('AWS_'));
+    expect(aws.sort()).toEqual(['AWS_CONFIG_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_SHARED_CREDENTIALS_FILE']);
+    expect(childEnv.HOME).toBe(fakeHome);
+    // Nothing was read from or written to a real ~/.aws: the temporary home has none either.
+    expect(existsSync(join(fakeHome, '.aws'))).toBe(false);
+    for (const key of Object.keys(REGIONS) as RegionKey[]) {
+      expect(packaged[key].template.Resources).toBeDefined();
+      console.info(`osls package serverless.${key}.yml took ${packaged[key].durationMs} ms`);
+    }
+  });
+
+  test.each(Object.keys(REGIONS) as RegionKey[])('%s: packages the region from its own region file', (key) => {
+    const { state } = packaged[key];
+    expect(state.service.service).toBe('eft');
+    expect(state.service.provider.region).toBe(REGIONS[key].region);
+    expect(state.service.provider.stage).toBe(STAGE);
+    expect(state.service.provider.runtime).toBe('nodejs24.x');
+  });
+
+  test('the east stack is the west stack without the global tables (one shared definition)', () => {
+    // osls names the API deployment ApiGatewayDeployment<package time in ms> (a new deployment per package).
+    const ids = (t: Template) =>
+      Object.keys(t.Resources)
+        .map((id) => id.replace(/^ApiGatewayDeployment\d+$/, 'ApiGatewayDeployment<time>'))
+        .sort();
+    const west = ids(packaged.west.template);
+    const east = ids(packaged.east.template);
+    expect(east.filter((id) => !west.includes(id))).toEqual([]);
+    const westOnly = west.filter((id) => !east.includes(id));
+    expect(westOnly.map((id) => packaged.west.template.Resources[id]?.Type)).toEqual(
+      westOnly.map(() => 'AWS::DynamoDB::GlobalTable'),
+    );
+    expect(westOnly.sort()).toEqual(['AuditTable', 'EndpointsTable', 'JobsTable', 'LeasesTable', 'PrincipalsTable']);
+  });
+});
+
+describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
+  const { region, peer } = REGIONS[key];
+  const template = () => packaged[key].template;
+
+  describe('GovCloud partition', () => {
+    test('has no literal aws partition (arn:aws: or arn:aws-us-gov:)', () => {
+      const text = JSON.stringify(template());
+      const literal = text.match(/.{0,80}arn:aws[:-].{0,40}/g) ?? [];
+      expect(literal).toEqual([]);
+    });
+
+    test('builds every ARN with the AWS::Partition pseudo parameter inside Fn::Sub or Fn::Join', () => {
+      const offending = allStrings(template())
+        .filter(({ value }) => /\barn:/.test(value))
+        .filter(({ value, substituted }) => {
+          if (!substituted) return true; // a plain string cannot substitute the partition
+          return [...value.matchAll(/\barn:/g)].some((m) => !value.startsWith(`arn:\${AWS::Partition}:`, m.index));
+        })
+        .map(({ path, value }) => `${path}: ${value}`);
+      expect(offending).toEqual([]);
+    });
+
+    test('mentions no region outside GovCloud and no other GovCloud region than the two', () => {
+      const regions = new Set(JSON.stringify(template()).match(/\b[a-z]{2}(?:-gov)?-[a-z]+-\d\b/g) ?? []);
+      expect([...regions].filter((r) => r !== WEST && r !== EAST)).toEqual([]);
+    });
+  });
+
+  describe('region', () => {
+    test(`functions run ${region} with PEER_REGION ${peer}, shared settings and the table names`, () => {
+      const fns = lambdaFunctions(template());
+      expect(fns.length).toBe(Object.keys(LEASE_FUNCTIONS).length + Object.keys(ENDPOINT_FUNCTIONS).length);
+      for (const [id, fn] of fns) {
+        const env = fn.Properties.Environment?.Variables ?? {};
+        expect({ id, peer: env.PEER_REGION }).toEqual({ id, peer });
+        expect({
+          id,
+          ENDPOINTS_TABLE: env.ENDPOINTS_TABLE,
+          JOBS_TABLE: env.JOBS_TABLE,
+          LEASES_TABLE: env.LEASES_TABLE,
+          AUDIT_TABLE: env.AUDIT_TABLE,
+          PRINCIPALS_TABLE: env.PRINCIPALS_TABLE,
+        }).toEqual({
+          id,
+          ENDPOINTS_TABLE: TABLE_NAMES.endpoints,
+          JOBS_TABLE: TABLE_NAMES.jobs,
+          LEASES_TABLE: TABLE_NAMES.leases,
+          AUDIT_TABLE: TABLE_NAMES.audit,
+          PRINCIPALS_TABLE: TABLE_NAMES.principals,
+        });
+        // Endpoint secrets: names under the prefix the roles are scoped to, the stack key by its alias
+        // (the same alias name in both regions, which replica creation in the peer region relies on).
+        expect({ id, prefix: env.SECRET_NAME_PREFIX, key: env.SECRETS_KMS_KEY_ID }).toEqual({
+          id,
+          prefix: SECRET_NAME_PREFIX,
+          key: `alias/eft-${STAGE}`,
+        });
+        // The staging bucket of THIS region stack.
+        expect({ id, bucket: env.STAGING_BUCKET }).toEqual({
+          id,
+          bucket: { 'Fn::Sub': `eft-${STAGE}-staging-\${AWS::Region}-\${AWS::AccountId}` },
+        });
+        expect({ id, runtime: fn.Properties.Runtime, arch: fn.Properties.Architectures }).toEqual({
+          id,
+          runtime: 'nodejs24.x',
+          arch: ['arm64'],
+        });
+        expect({ id, tracing: fn.Properties.TracingConfig }).toEqual({ id, tracing: { Mode: 'Active' } });
+      }
+      expect(template().Outputs?.PeerRegion?.Value).toBe(peer);
+    });
+
+    test('declares the lease functions with their handlers', () => {
+      for (const [name, handler] of Object.entries(LEASE_FUNCTIONS)) {
+        expect({ name, handler: functionNamed(template(), name).Properties.Handler }).toEqual({ name, handler });
+      }
+    });
+
+    test('functions use the leases table by name in the stack region (this region’s replica)', () => {
+      for (const name of Object.keys(LEASE_FUNCTIONS)) {
+        const [roleId, role] = roleOf(template(), functionNamed(template(), name));
+        const dynamo = identityStatements({ Resources: { [roleId]: role } }).filter(({ statement }) =>
+          asArray(statement.Action).some((a) => a.startsWith('dynamodb:')),
+        );
+        const resources = dynamo.flatMap(({ statement }) => asArray(statement.Resource).map(subOf));
+        // ${AWS::Region} is the region the stack is deployed to, which is `region` (see serverless-state.json above).
+        expect({ name, resources }).toEqual({
+          name,
+          resources: [`arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${TABLE_NAMES.leases}`],
+        });
+      }
+    });
+
+    if (key === 'west') {
+      test('creates the global tables with replicas in both GovCloud regions', () => {
+        const tables = resourcesOfType(template(), 'AWS::DynamoDB::GlobalTable');
+        expect(tables.length).toBe(Object.keys(TABLE_NAMES).length);
+        for (const [id, table] of tables) {
+          const replicas = (table.Properties.Replicas as Json[]).map((r) => r.Region).sort();
+          expect({ id, replicas }).toEqual({ id, replicas: [EAST, WEST] });
+        }
+      });
+    } else {
+      test('creates no tables (the west stack owns the global tables)', () => {
+        const tables = Object.entries(template().Resources).filter(([, r]) => r.Type.startsWith('AWS::DynamoDB::'));
+        expect(tables.map(([id]) => id)).toEqual([]);
+        // The names the functions use are exactly the global tables the west stack creates.
+        const westNames = resourcesOfType(packaged.west.template, 'AWS::DynamoDB::GlobalTable')
+          .map(([, t]) => t.Properties.TableName)
+          .sort();
+        expect(westNames).toEqual(Object.values(TABLE_NAMES).sort());
+      });
+    }
+  });
+
+  if (key === 'west') {
+    describe('DynamoDB global tables', () => {
+      const expected: Record<
+        string,
+        { keys: [string, 'HASH' | 'RANGE'][]; attributes: string[]; indexes?: Record<string, [string, string][]> }
+      > = {
+        [TABLE_NAMES.endpoints]: {
+          keys: [
+            ['customerId', 'HASH'],
+            ['endpointId', 'RANGE'],
+          ],
+          attributes: ['customerId', 'endpointId'],
+        },
+        [TABLE_NAMES.jobs]: {
+          keys: [
+            ['customerId', 'HASH'],
+            ['jobId', 'RANGE'],
+          ],
+          attributes: ['customerId', 'jobId', 'requestKey'],
+          indexes: {
+            byRequest: [
+              ['requestKey', 'HASH'],
+              ['jobId', 'RANGE'],
+            ],
+          },
+        },
+        [TABLE_NAMES.leases]: { keys: [['partitionId', 'HASH']], attributes: ['partitionId'] },
+        [TABLE_NAMES.audit]: {
+          keys: [
+            ['subject', 'HASH'],
+            ['eventId', 'RANGE'],
+          ],
+          attributes: ['subject', 'eventId'],
+        },
+        [TABLE_NAMES.principals]: { keys: [['principalArn', 'HASH']], attributes: ['principalArn'] },
+      };
+      const tableByName = (name: string) => {
+        const found = resourcesOfType(template(), 'AWS::DynamoDB::GlobalTable').find(([, t]) => t.Properties.TableName === name);
+        if (!found) throw new Error(`no global table named ${name}`);
+        return found[1];
+      };
+
+      test.each(Object.keys(expected))('%s has exactly the key schema the code uses', (name) => {
+        const table = tableByName(name);
+        const want = expected[name];
+        if (!want) throw new Error(`unexpected table ${name}`);
+        const keys = (table.Properties.KeySchema as Json[]).map((k) => [k.AttributeName, k.KeyType]);
+        expect(keys).toEqual(want.keys);
+        const attributes = (table.Properties.AttributeDefinitions as Json[])
+          .map((a) => `${a.AttributeName}:${a.AttributeType}`)
+          .sort();
+        expect(attributes).toEqual(want.attributes.map((a) => `${a}:S`).sort());
+        const indexes = Object.fromEntries(
+          asArray<Json>(table.Properties.GlobalSecondaryIndexes).map((index) => {
+            expect({ index: index.IndexName, projection: index.Projection }).toEqual({
+              index: index.IndexName,
+              projection: { ProjectionType: 'ALL' },
+            });
+            return [index.IndexName, (index.KeySchema as Json[]).map((k) => [k.AttributeName, k.KeyType])];
+          }),
+        );
+        expect(indexes).toEqual(want.indexes ?? {});
+        expect(asArray(table.Properties.LocalSecondaryIndexes)).toEqual([]);
+      });
+
+      test.each(Object.keys(expected))('%s: on-demand, KMS encryption, streams, PITR and deletion protection', (name) => {
+        const table = tableByName(name);
+        expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+        expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: true, SSEType: 'KMS' });
+        expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+        expect(table.DeletionPolicy).toBe('Retain');
+        for (const replica of table.Properties.Replicas as Json[]) {
+          expect({
+            region: replica.Region,
+            pitr: replica.PointInTimeRecoverySpecification,
+            deletionProtection: replica.DeletionProtectionEnabled,
+          }).toEqual({
+            region: replica.Region,
+            pitr: { PointInTimeRecoveryEnabled: true },
+            deletionProtection: true,
+          });
+        }
+      });
+    });
+  }
+
+  describe('endpoint API (REST, AWS_IAM)', () => {
+    const methods = () => resourcesOfType(template(), 'AWS::ApiGateway::Method');
+
+    test('one REGIONAL REST API named eft-<stage> (GovCloud has no edge-optimized endpoints)', () => {
+      const apis = resourcesOfType(template(), 'AWS::ApiGateway::RestApi');
+      expect(apis.map(([id]) => id)).toEqual(['ApiGatewayRestApi']);
+      const api = apis[0]?.[1].Properties;
+      expect(api.Name).toBe(`eft-${STAGE}`);
+      expect(api.EndpointConfiguration).toEqual({ Types: ['REGIONAL'] });
+      expect(api.MinimumCompressionSize).toBe(1024);
+      // HTTP APIs (ApiGatewayV2) would not support AWS_IAM per method the same way; none is declared.
+      expect(Object.values(template().Resources).filter((r) => r.Type.startsWith('AWS::ApiGatewayV2::'))).toEqual([]);
+    });
+
+    test('every method requires AWS_IAM (SigV4) authorization: no open method, no other authorizer, no API key', () => {
+      expect(methods().length).toBe(Object.keys(ENDPOINT_FUNCTIONS).length);
+      for (const [id, method] of methods()) {
+        expect({ id, auth: method.Properties.AuthorizationType, authorizer: method.Properties.AuthorizerId }).toEqual({
+          id,
+          auth: 'AWS_IAM',
+          authorizer: undefined,
+        });
+        expect({ id, apiKey: method.Properties.ApiKeyRequired }).toEqual({ id, apiKey: false });
+      }
+      expect(resourcesOfType(template(), 'AWS::ApiGateway::Authorizer')).toEqual([]);
+    });
+
+    test('routes: exactly the seven, each a Lambda proxy integration of its own function', () => {
+      const routes = Object.fromEntries(
+        methods().map(([, method]) => {
+          const integration = method.Properties.Integration;
+          expect(integration.Type).toBe('AWS_PROXY');
+          const target = (integration.Uri['Fn::Join'][1] as Json[]).find((part) => part?.['Fn::GetAtt'])?.['Fn::GetAtt'][0];
+          const fn = template().Resources[target];
+          expect(fn?.Type).toBe('AWS::Lambda::Function');
+          return [routeOf(template(), method), fn?.Properties.FunctionName];
+        }),
+      );
+      expect(routes).toEqual(
+        Object.fromEntries(Object.entries(ENDPOINT_FUNCTIONS).map(([name, { route }]) => [route, `eft-${STAGE}-${name}`])),
+      );
+    });
+
+    test('declares the endpoint functions with their handlers; validateEndpoint (SFTP probes) gets 30 s', () => {
+      for (const [name, { handler }] of Object.entries(ENDPOINT_FUNCTIONS)) {
+        const fn = functionNamed(template(), name);
+        expect({ name, handler: fn.Properties.Handler }).toEqual({ name, handler });
+        expect({ name, timeout: fn.Properties.Timeout }).toEqual({ name, timeout: name === 'validateEndpoint' ? 30 : 10 });
+      }
+    });
+
+    test('API Gateway may invoke each endpoint function from this API only', () => {
+      const permissions = resourcesOfType(template(), 'AWS::Lambda::Permission');
+      expect(permissions.length).toBe(Object.keys(ENDPOINT_FUNCTIONS).length);
+      for (const [id, permission] of permissions) {
+        const p = permission.Properties;
+        expect({ id, principal: p.Principal, action: p.Action }).toEqual({
+          id,
+          principal: 'apigateway.amazonaws.com',
+          action: 'lambda:InvokeFunction',
+        });
+        expect({ id, source: renderJoin(p.SourceArn['Fn::Join']) }).toEqual({
+          id,
+          source: `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${ApiGatewayRestApi}/*/*`,
+        });
+      }
+    });
+
+    test('access and execution logs (no bodies), X-Ray, and no account-wide CloudWatch role custom resource', () => {
+      // osls applies stage logging and tracing with the API Gateway SDK after the deployment, from these settings.
+      const { provider } = packaged[key].state.service;
+      expect(provider.tracing.apiGateway).toBe(true);
+      const logs = provider.logs.restApi;
+      expect({
+        access: logs.accessLogging,
+        execution: logs.executionLogging,
+        fullExecutionData: logs.fullExecutionData,
+        roleManagedExternally: logs.roleManagedExternally,
+      }).toEqual({ access: true, execution: true, fullExecutionData: false, roleManagedExternally: true });
+      const format = JSON.parse(logs.format);
+      expect(format.requestId).toBe('$context.requestId');
+      expect(format.userArn).toBe('$context.identity.userArn');
+      // The access log group is the stack's own.
+      expect(template().Resources.ApiGatewayLogGroup?.Properties).toEqual({
+        LogGroupName: `/aws/api-gateway/eft-${STAGE}`,
+        RetentionInDays: 365,
+      });
+      // Without roleManagedExternally osls would add a custom resource (a Lambda function whose role may
+      // iam:CreateRole/AttachRolePolicy/PassRole on role/*) to set the account's API Gateway logging role.
+      expect(Object.entries(template().Resources).filter(([, r]) => r.Type.startsWith('Custom::'))).toEqual([]);
+    });
+  });
+
+  describe('S3 buckets', () => {
+    const buckets = () => resourcesOfType(template(), 'AWS::S3::Bucket');
+    const stackKeyIds = () => resourcesOfType(template(), 'AWS::KMS::Key').map(([id]) => id);
+
+    test('there is exactly one staging bucket, named per stage, region and account', () => {
+      const staging = buckets().filter(([id]) => id !== DEPLOYMENT_BUCKET);
+      expect(staging.map(([id]) => id)).toEqual(['StagingBucket']);
+      expect(staging[0]?.[1].Properties.BucketName).toEqual({
+        'Fn::Sub': `eft-${STAGE}-staging-\${AWS::Region}-\${AWS::AccountId}`,
+      });
+    });
+
+    test('every bucket is versioned, fully private and encrypted', () => {
+      for (const [id, bucket] of buckets()) {
+        const p = bucket.Properties;
+        expect({ id, versioning: p.VersioningConfiguration }).toEqual({ id, versioning: { Status: 'Enabled' } });
+        expect({ id, block: p.PublicAccessBlockConfiguration }).toEqual({
+          id,
+          block: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        });
+        const rules = p.BucketEncryption?.ServerSideEncryptionConfiguration as Json[] | undefined;
+        expect({ id, rules: rules?.length ?? 0 }).toEqual({ id, rules: 1 });
+      }
+    });
+
+    test('staging buckets use SSE-KMS with this stack’s key and bucket keys', () => {
+      expect(stackKeyIds()).toHaveLength(1);
+      for (const [id, bucket] of buckets().filter(([id]) => id !== DEPLOYMENT_BUCKET)) {
+        const [rule] = bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration as Json[];
+        expect({ id, rule }).toEqual({
+          id,
+          rule: {
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: { 'Fn::GetAtt': [stackKeyIds()[0], 'Arn'] },
+            },
+          },
+        });
+        expect({ id, ownership: bucket.Properties.OwnershipControls }).toEqual({
+          id,
+          ownership: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        });
+        const abort = (bucket.Properties.LifecycleConfiguration?.Rules as Json[] | undefined)?.find(
+          (r) => r.AbortIncompleteMultipartUpload,
+        );
+        expect({ id, abort: abort?.AbortIncompleteMultipartUpload, status: abort?.Status }).toEqual({
+          id,
+          abort: { DaysAfterInitiation: 7 },
+          status: 'Enabled',
+        });
+      }
+    });
+
+    test('the deployment bucket (osls core template) is encrypted with SSE-S3', () => {
+      const bucket = template().Resources[DEPLOYMENT_BUCKET];
+      expect(bucket?.Properties.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+        { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+      ]);
+    });
+
+    test('every bucket has a policy denying requests without TLS, on the bucket and its objects', () => {
+      const policies = resourcesOfType(template(), 'AWS::S3::BucketPolicy');
+      for (const [id] of buckets()) {
+        const policy = policies.find(([, p]) => p.Properties.Bucket?.Ref === id)?.[1];
+        expect({ id, hasPolicy: Boolean(policy) }).toEqual({ id, hasPolicy: true });
+        const statements = asArray<Statement>(policy?.Properties.PolicyDocument.Statement);
+        const denyTls = statements.find(
+          (s) =>
+            s.Effect === 'Deny' &&
+            String(s.Condition?.Bool?.['aws:SecureTransport']) === 'false' &&
+            asArray(s.Action).includes('s3:*') &&
+            (s.Principal === '*' || s.Principal?.AWS === '*'),
+        );
+        expect({ id, denyTls: Boolean(denyTls) }).toEqual({ id, denyTls: true });
+        const resources = asArray<Json>(denyTls?.Resource).map(
+          (r) => subOf(r) ?? (r['Fn::Join'] ? renderJoin(r['Fn::Join']) : r),
+        );
+        expect({ id, resources: resources.sort() }).toEqual({
+          id,
+          resources: [`arn:\${AWS::Partition}:s3:::\${${id}}`, `arn:\${AWS::Partition}:s3:::\${${id}}/*`],
+        });
+      }
+    });
+  });
+
+  describe('KMS', () => {
+    test('one rotating customer-managed key with alias/eft-<stage>', () => {
+      const keys = resourcesOfType(template(), 'AWS::KMS::Key');
+      expect(keys).toHaveLength(1);
+      const [keyId, key] = keys[0] as [string, Resource];
+      expect(key.Properties.EnableKeyRotation).toBe(true);
+      const aliases = resourcesOfType(template(), 'AWS::KMS::Alias').map(([, a]) => a.Properties);
+      expect(aliases).toEqual([{ AliasName: `alias/eft-${STAGE}`, TargetKeyId: { Ref: keyId } }]);
+    });
+
+    test('the key policy gives the account root, and anyone else only under conditions', () => {
+      const [, key] = resourcesOfType(template(), 'AWS::KMS::Key')[0] as [string, Resource];
+      const statements = asArray<Statement>(key.Properties.KeyPolicy.Statement);
+      const root = statements.find((s) => subOf(s.Principal?.AWS) === `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:root`);
+      expect(root?.Action).toBe('kms:*');
+      for (const s of statements.filter((st) => st !== root)) {
+        expect({ sid: s.Sid, conditioned: Boolean(s.Condition && Object.keys(s.Condition).length) }).toEqual({
+          sid: s.Sid,
+          conditioned: true,
+        });
+        expect({ sid: s.Sid, actions: asArray(s.Action).filter((a) => a === 'kms:*' || a === '*') }).toEqual({
+          sid: s.Sid,
+          actions: [],
+        });
+      }
+      const services = statements.flatMap((s) =>
+        asArray<Json>(s.Condition?.StringEquals?.['kms:ViaService']).map((v) => subOf(v)?.split('.')[0]),
+      );
+      expect(services.sort()).toEqual(['dynamodb', 's3', 'secretsmanager', 'sqs']);
+      const logs = statements.find((s) => subOf(s.Principal?.Service) === `logs.\${AWS::Region}.amazonaws.com`);
+      expect(logs?.Condition?.ArnLike?.['kms:EncryptionContext:aws:logs:arn']).toBeDefined();
+    });
+  });
+
+  describe('IAM least privilege', () => {
+    test('no provider-wide execution role: every function has a role of its own', () => {
+      expect(template().Resources.IamRoleLambdaExecution).toBeUndefined();
+      const roles = lambdaFunctions(template()).map(([id, fn]) => [id, roleOf(template(), fn)[0]]);
+      const shared = roles.filter(([, role], i) => roles.findIndex(([, r]) => r === role) !== i);
+      expect(shared).toEqual([]);
+    });
+
+    test('no wildcard actions, and Resource "*" only for the whitelisted actions that need it', () => {
+      const problems: string[] = [];
+      for (const { where, statement } of identityStatements(template())) {
+        if (statement.Effect !== 'Allow') continue;
+        const actions = asArray(statement.Action);
+        for (const action of actions) {
+          if (action === '*' || action.endsWith(':*')) problems.push(`${where} ${statement.Sid ?? ''}: Action ${action}`);
+        }
+        if ('NotAction' in statement || 'NotResource' in statement) problems.push(`${where}: NotAction/NotResource`);
+        const resources = asArray<Json>(statement.Resource);
+        if (resources.some((r) => r === '*')) {
+          const notAllowed = actions.filter((a) => !STAR_RESOURCE_ALLOWED.has(a));
+          if (notAllowed.length) problems.push(`${where} ${statement.Sid ?? ''}: ${notAllowed.join(', ')} on Resource *`);
+        }
+      }
+      expect(problems).toEqual([]);
+    });
+
+    test('roles attach no managed policies and trust only Lambda', () => {
+      for (const [id, role] of resourcesOfType(template(), 'AWS::IAM::Role')) {
+        expect({ id, managed: asArray(role.Properties.ManagedPolicyArns) }).toEqual({ id, managed: [] });
+        const trust = asArray<Statement>(role.Properties.AssumeRolePolicyDocument.Statement);
+        expect({ id, trust: trust.map((s) => [s.Effect, s.Principal, s.Action]) }).toEqual({
+          id,
+          trust: [['Allow', { Service: 'lambda.amazonaws.com' }, 'sts:AssumeRole']],
+        });
+      }
+    });
+
+    test('every resource pattern names something specific, but X-Ray and validateEndpoint’s customer-bucket probe', () => {
+      const problems: string[] = [];
+      for (const [roleId, role] of resourcesOfType(template(), 'AWS::IAM::Role')) {
+        for (const grant of grantsOf(roleId, role)) {
+          const [action = '', resource = ''] = grant.split(' ');
+          if (resource === '*') {
+            if (!STAR_RESOURCE_ALLOWED.has(action)) problems.push(`${roleId}: ${grant}`);
+            continue;
+          }
+          if (roleId === 'ValidateEndpointRole' && CUSTOMER_BUCKET_GRANTS.includes(grant)) continue;
+          // arn:partition:service:region:account:resource, where resource may be type/name or type:name (S3: just name).
+          const [, , service, arnRegion = '', account = '', ...rest] = resource.split(':');
+          const name = rest.join(':').replace(service === 's3' ? /^/ : /^[a-z-]+[/:]/, '');
+          if (arnRegion.includes('*') || account.includes('*') || name === '' || name.startsWith('*')) {
+            problems.push(`${roleId}: ${grant}`);
+          }
+        }
+      }
+      expect(problems).toEqual([]);
+    });
+
+    test('secret ARNs are built with the partition, in this account, under the endpoint secret prefix', () => {
+      const secretResources = identityStatements(template())
+        .filter(({ statement }) => asArray(statement.Action).some((a) => a.startsWith('secretsmanager:')))
+        .flatMap(({ where, statement }) => asArray<Json>(statement.Resource).map((r) => ({ where, arn: subOf(r) ?? r })));
+      expect(secretResources.length).toBeGreaterThan(0);
+      for (const { where, arn } of secretResources) {
+        expect({ where, arn }).toEqual({
+          where,
+          arn: expect.stringMatching(
+            new RegExp(
+              `^arn:\\$\\{AWS::Partition\\}:secretsmanager:(\\$\\{AWS::Region\\}|${peer}):\\$\\{AWS::AccountId\\}:secret:${SECRET_NAME_PREFIX}/\\*$`,
+            ),
+          ),
+        });
+      }
+    });
+
+    describe('endpoint functions: exactly what each needs, on this region’s tables and the endpoint secrets', () => {
+      const table = (name: string) => `arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${name}`;
+      const secretsIn = (r: string) =>
+        `arn:\${AWS::Partition}:secretsmanager:${r}:\${AWS::AccountId}:secret:${SECRET_NAME_PREFIX}/*`;
+      const secrets = secretsIn(`\${AWS::Region}`);
+      const { endpoints, audit, principals } = TABLE_NAMES;
+      const expected: Record<EndpointFunction, string[]> = {
+        createEndpoint: [
+          `dynamodb:PutItem ${table(endpoints)}`,
+          `dynamodb:PutItem ${table(audit)}`,
+          `dynamodb:GetItem ${table(principals)}`,
+          // The secret here, and its replica under the same name in the peer region.
+          ...['CreateSecret', 'TagResource', 'ReplicateSecretToRegions', 'RemoveRegionsFromReplication', 'DeleteSecret'].flatMap(
+            (a) => [`secretsmanager:${a} ${secrets}`, `secretsmanager:${a} ${secretsIn(peer)}`],
+          ),
+        ],
+        listEndpoints: [`dynamodb:Query ${table(endpoints)}`, `dynamodb:GetItem ${table(principals)}`],
+        getEndpoint: [`dynamodb:GetItem ${table(endpoints)}`, `dynamodb:GetItem ${table(principals)}`],
+        updateEndpoint: [
+          `dynamodb:GetItem ${table(endpoints)}`,
+          `dynamodb:UpdateItem ${table(endpoints)}`,
+          `dynamodb:PutItem ${table(audit)}`,
+          `dynamodb:GetItem ${table(principals)}`,
+          // The primary is in whichever region created the endpoint.
+          `secretsmanager:PutSecretValue ${secrets}`,
+          `secretsmanager:PutSecretValue ${secretsIn(peer)}`,
+        ],
+        deleteEndpoint: [
+          `dynamodb:GetItem ${table(endpoints)}`,
+          `dynamodb:UpdateItem ${table(endpoints)}`,
+          `dynamodb:PutItem ${table(audit)}`,
+          `dynamodb:GetItem ${table(principals)}`,
+        ],
+        validateEndpoint: [
+          `dynamodb:GetItem ${table(endpoints)}`,
+          `dynamodb:UpdateItem ${table(endpoints)}`,
+          `dynamodb:PutItem ${table(audit)}`,
+          `dynamodb:GetItem ${table(principals)}`,
+          `secretsmanager:GetSecretValue ${secrets}`,
+          ...CUSTOMER_BUCKET_GRANTS,
+        ],
+        endpointAudit: [
+          `dynamodb:Query ${table(audit)}`,
+          `dynamodb:GetItem ${table(endpoints)}`,
+          `dynamodb:GetItem ${table(principals)}`,
+        ],
+      };
+
+      test.each(Object.keys(ENDPOINT_FUNCTIONS) as EndpointFunction[])('%s', (name) => {
+        const [roleId, role] = roleOf(template(), functionNamed(template(), name));
+        const logGroup = `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/eft-${STAGE}-${name}:*`;
+        expect(grantsOf(roleId, role)).toEqual(
+          [
+            ...expected[name],
+            `logs:CreateLogStream ${logGroup}`,
+            `logs:PutLogEvents ${logGroup}`,
+            'xray:PutTelemetryRecords *',
+            'xray:PutTraceSegments *',
+          ].sort(),
+        );
+      });
+    });
+
+    test.each(Object.keys(LEASE_FUNCTIONS))('%s may only GetItem/UpdateItem the leases table, its own logs and X-Ray', (name) => {
+      const [roleId, role] = roleOf(template(), functionNamed(template(), name));
+      const grants = grantsOf(roleId, role);
+      const leases = `arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${TABLE_NAMES.leases}`;
+      const logGroup = `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/eft-${STAGE}-${name}:*`;
+      expect(grants).toEqual(
+        [
+          `dynamodb:GetItem ${leases}`,
+          `dynamodb:UpdateItem ${leases}`,
+          `logs:CreateLogStream ${logGroup}`,
+          `logs:PutLogEvents ${logGroup}`,
+          'xray:PutTelemetryRecords *',
+          'xray:PutTraceSegments *',
+        ].sort(),
+      );
+    });
+  });
+});

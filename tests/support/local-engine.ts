@@ -1,0 +1,37 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LocalStack, REGIONS, startLocalStack } from '../../local/stack';
+import { ApiClient } from './api-client';
+
+export interface TestEngine {
+  stack: LocalStack;
+  /** customer-a's client against each region's API */
+  alice: { west: ApiClient; east: ApiClient };
+  /** customer-b's client */
+  bob: { west: ApiClient; east: ApiClient };
+  close(): Promise<void>;
+}
+
+/** The whole local engine (emulators + both regions' APIs) in a private state directory. */
+export async function startTestEngine(): Promise<TestEngine> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'eft-engine-'));
+  const stack = await startLocalStack({ stateDir });
+  const clientsOf = (customerId: string) => {
+    const customer = stack.info.customers.find((c) => c.customerId === customerId);
+    if (!customer) throw new Error(`no demo customer ${customerId}`);
+    return {
+      west: new ApiClient(stack.info.apis[REGIONS.west] ?? '', REGIONS.west, customer),
+      east: new ApiClient(stack.info.apis[REGIONS.east] ?? '', REGIONS.east, customer),
+    };
+  };
+  return {
+    stack,
+    alice: clientsOf('customer-a'),
+    bob: clientsOf('customer-b'),
+    close: async () => {
+      await stack.close();
+      await rm(stateDir, { recursive: true, force: true });
+    },
+  };
+}
