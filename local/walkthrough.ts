@@ -3,6 +3,7 @@ import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/clien
 import SftpClient from 'ssh2-sftp-client';
 import { LeaseHeldError } from '../core/domain/errors';
 import { deriveIdempotencyKey } from '../core/domain/job';
+import { tokenOf } from '../core/domain/lease';
 import { acquireLease } from '../core/domain/lease-service';
 import { buildStores } from '../core/runtime/wiring';
 import type { LocalStackInfo } from './stack';
@@ -33,16 +34,17 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<void> {
     `job ${first.job.jobId} created in ${west.region} (${first.job.status}); the same file submitted in ${east.region} maps to the same job: created=${replay.created}`,
   );
 
-  const lease = await acquireLease(west, { partitionId: first.job.partitionId, ownerId: `demo-west-${Date.now()}` });
+  const westExecution = `demo-west-${Date.now()}`;
+  const lease = await acquireLease(west, { partitionId: first.job.partitionId, executionId: westExecution });
   step(`${west.region} holds the partition lease ${lease.partitionId} at epoch ${lease.epoch}`);
   try {
-    await acquireLease(east, { partitionId: first.job.partitionId, ownerId: `demo-east-${Date.now()}` });
+    await acquireLease(east, { partitionId: first.job.partitionId, executionId: `demo-east-${Date.now()}` });
     throw new Error('both regions got the lease');
   } catch (error) {
     if (!(error instanceof LeaseHeldError)) throw error;
     step(`${east.region} is refused while the lease is live: ${error.message}`);
   }
-  await west.leases.release({ partitionId: lease.partitionId, ownerId: lease.ownerId, epoch: lease.epoch });
+  await west.leases.release(tokenOf(lease, westExecution));
 
   for (const status of ['QUEUED', 'RUNNING', 'VERIFYING', 'SUCCEEDED'] as const) {
     await west.jobs.transition(first.job, status, { actor: 'demo', region: west.region });

@@ -58,7 +58,7 @@ export class StaleOwnerError extends ConflictError {
 export class LeaseHeldError extends ConflictError {
   constructor(
     readonly partitionId: string,
-    readonly holder: { ownerId: string; ownerRegion: string; expiresAt: number },
+    readonly holder: { ownerRegion: string; expiresAt: number },
   ) {
     super(`partition lease is held by ${holder.ownerRegion} until ${new Date(holder.expiresAt).toISOString()}`, 'LEASE_HELD');
   }

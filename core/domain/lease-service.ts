@@ -7,7 +7,7 @@ export const DEFAULT_LEASE_TTL_MS = 5 * 60_000;
 export interface AcquireLeaseRequest {
   partitionId: string;
   /** The execution that will do the work (its ARN or name). */
-  ownerId: string;
+  executionId: string;
   ttlMs?: number;
 }
 
@@ -19,7 +19,7 @@ export interface LeaseDeps {
 export function acquireLease(deps: LeaseDeps, request: AcquireLeaseRequest): Promise<Lease> {
   return deps.leases.acquire(
     request.partitionId,
-    { ownerId: request.ownerId, ownerRegion: deps.region },
+    { executionId: request.executionId, region: deps.region },
     request.ttlMs ?? DEFAULT_LEASE_TTL_MS,
   );
 }

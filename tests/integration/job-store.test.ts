@@ -153,16 +153,16 @@ describe('job transitions', () => {
   it('refuses a write from an older lease epoch once a newer one has written', async () => {
     const { job } = await jobs.create(newJob(), ALICE);
     const partitionId = job.partitionId;
-    await jobs.transition(job, 'QUEUED', { ...WEST, fence: { partitionId, ownerId: 'west-1', epoch: 1 } });
+    await jobs.transition(job, 'QUEUED', { ...WEST, fence: { partitionId, executionId: 'west-1', region: 'us-gov-west-1', epoch: 1 } });
     await jobs.transition(job, 'RUNNING', {
       actor: 'sfn:east',
       region: 'us-gov-east-1',
-      fence: { partitionId, ownerId: 'east-1', epoch: 2 },
+      fence: { partitionId, executionId: 'east-1', region: 'us-gov-east-1', epoch: 2 },
     });
     const stale = jobs.transition(job, 'FAILED', {
       ...WEST,
       errorCode: 'X',
-      fence: { partitionId, ownerId: 'west-1', epoch: 1 },
+      fence: { partitionId, executionId: 'west-1', region: 'us-gov-west-1', epoch: 1 },
     });
     await expect(stale).rejects.toBeInstanceOf(StaleOwnerError);
     expect(await jobs.get(job)).toMatchObject({ status: 'RUNNING', fenceEpoch: 2, executionRegion: 'us-gov-east-1' });

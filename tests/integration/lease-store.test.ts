@@ -1,16 +1,16 @@
 import { DynamoLeaseStore } from '../../core/adapters/dynamodb/lease-store';
 import { ManualClock } from '../../core/domain/clock';
 import { LeaseHeldError, StaleOwnerError } from '../../core/domain/errors';
-import { tokenOf } from '../../core/domain/lease';
-import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
+import { type Lease, tokenOf } from '../../core/domain/lease';
+import { type TestDynamo, startTestDynamo } from '../support/local-dynamo';
 
 const TTL = 30_000;
 let dynamo: TestDynamo;
 let clock: ManualClock;
 let leases: DynamoLeaseStore;
 let partitionSeq = 0;
-const west = (n = 1) => ({ ownerId: `west-exec-${n}`, ownerRegion: 'us-gov-west-1' });
-const east = (n = 1) => ({ ownerId: `east-exec-${n}`, ownerRegion: 'us-gov-east-1' });
+const west = (n = 1) => ({ executionId: `west-exec-${n}`, region: 'us-gov-west-1' });
+const east = (n = 1) => ({ executionId: `east-exec-${n}`, region: 'us-gov-east-1' });
 
 beforeAll(async () => {
   dynamo = await startTestDynamo();
@@ -22,80 +22,94 @@ beforeEach(() => {
 });
 const newPartition = () => `cust#src#dst-${++partitionSeq}`;
 
+function settle(results: PromiseSettledResult<Lease>[]) {
+  const won = results.filter((r): r is PromiseFulfilledResult<Lease> => r.status === 'fulfilled').map((r) => r.value);
+  const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+  return { won, lost };
+}
+
 describe('partition leases against the local DynamoDB', () => {
   it('gives a free partition to its first acquirer at epoch 1', async () => {
     const lease = await leases.acquire(newPartition(), west(), TTL);
-    expect(lease).toMatchObject({ ownerId: 'west-exec-1', ownerRegion: 'us-gov-west-1', epoch: 1, expiresAt: clock.now() + TTL });
+    expect(lease).toMatchObject({ ownerRegion: 'us-gov-west-1', epoch: 1, expiresAt: clock.now() + TTL, executions: ['west-exec-1'] });
   });
 
-  it('lets exactly one of many concurrent acquirers win', async () => {
+  it('lets exactly one region win when both regions race for a partition', async () => {
     const partitionId = newPartition();
     const contenders = Array.from({ length: 20 }, (_, i) => (i % 2 ? west(i) : east(i)));
-    const results = await Promise.allSettled(contenders.map((owner) => leases.acquire(partitionId, owner, TTL)));
-    const winners = results.filter((r) => r.status === 'fulfilled');
-    const losers = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    expect(winners).toHaveLength(1);
-    expect(losers).toHaveLength(19);
-    for (const loser of losers) expect(loser.reason).toBeInstanceOf(LeaseHeldError);
+    const { won, lost } = settle(await Promise.allSettled(contenders.map((owner) => leases.acquire(partitionId, owner, TTL))));
+    const winningRegion = won[0]?.ownerRegion;
+    expect(won.length).toBeGreaterThan(0);
+    expect(won.every((lease) => lease.ownerRegion === winningRegion && lease.epoch === 1)).toBe(true);
+    expect(won.length + lost.length).toBe(20);
+    for (const reason of lost) expect(reason).toBeInstanceOf(LeaseHeldError);
+    // Every execution of the winning region holds it, none of the other.
     const stored = await leases.get(partitionId);
-    expect(stored?.ownerId).toBe((winners[0] as PromiseFulfilledResult<{ ownerId: string }>).value.ownerId);
-    expect(stored?.epoch).toBe(1);
+    const winners = contenders.filter((c) => c.region === winningRegion).map((c) => c.executionId);
+    expect(stored?.executions.sort()).toEqual(winners.sort());
   });
 
-  it('keeps the epoch when the holder re-acquires (a retried acquire step)', async () => {
+  it('lets executions of the owning region share the lease at the same epoch', async () => {
     const partitionId = newPartition();
-    const first = await leases.acquire(partitionId, west(), TTL);
+    const first = await leases.acquire(partitionId, west(1), TTL);
     clock.advance(1000);
-    const again = await leases.acquire(partitionId, west(), TTL);
-    expect(again.epoch).toBe(first.epoch);
-    expect(again.expiresAt).toBe(clock.now() + TTL);
+    const second = await leases.acquire(partitionId, west(2), TTL);
+    expect(second.epoch).toBe(first.epoch);
+    expect(second.executions.sort()).toEqual(['west-exec-1', 'west-exec-2']);
+    expect(second.expiresAt).toBe(clock.now() + TTL);
   });
 
-  it('refuses a contender while the holder keeps renewing', async () => {
+  it('refuses the other region while the holder keeps renewing', async () => {
     const partitionId = newPartition();
     const lease = await leases.acquire(partitionId, west(), TTL);
     for (let i = 0; i < 3; i++) {
       clock.advance(TTL - 1000);
-      await leases.renew(tokenOf(lease), TTL);
+      await leases.renew(tokenOf(lease, 'west-exec-1'), TTL);
       await expect(leases.acquire(partitionId, east(), TTL)).rejects.toBeInstanceOf(LeaseHeldError);
     }
   });
 
-  it('hands an expired lease to a contender with a higher epoch', async () => {
+  it('hands an expired lease to the other region with a higher epoch', async () => {
     const partitionId = newPartition();
     const stale = await leases.acquire(partitionId, west(), TTL);
     clock.advance(TTL - 1);
     await expect(leases.acquire(partitionId, east(), TTL)).rejects.toBeInstanceOf(LeaseHeldError);
     clock.advance(2);
     const taken = await leases.acquire(partitionId, east(), TTL);
-    expect(taken.ownerRegion).toBe('us-gov-east-1');
-    expect(taken.epoch).toBe(stale.epoch + 1);
+    expect(taken).toMatchObject({ ownerRegion: 'us-gov-east-1', epoch: stale.epoch + 1, executions: ['east-exec-1'] });
   });
 
-  it('lets exactly one of many contenders take over an expired lease', async () => {
+  it('gives an expired lease to one region only when both race to take it over', async () => {
     const partitionId = newPartition();
     await leases.acquire(partitionId, west(), TTL);
     clock.advance(TTL + 1);
-    const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => leases.acquire(partitionId, east(i + 2), TTL)));
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect((await leases.get(partitionId))?.epoch).toBe(2);
+    const contenders = Array.from({ length: 12 }, (_, i) => (i % 2 ? west(i + 2) : east(i + 2)));
+    const { won } = settle(await Promise.allSettled(contenders.map((owner) => leases.acquire(partitionId, owner, TTL))));
+    expect(new Set(won.map((lease) => lease.ownerRegion)).size).toBe(1);
+    expect(new Set(won.map((lease) => lease.epoch))).toEqual(new Set([2]));
+    expect((await leases.get(partitionId))?.executions.every((e) => e.startsWith(won[0]?.ownerRegion === 'us-gov-west-1' ? 'west' : 'east'))).toBe(
+      true,
+    );
   });
 
   it('refuses the stale holder’s renew and release after a takeover', async () => {
     const partitionId = newPartition();
-    const stale = await leases.acquire(partitionId, west(), TTL);
+    const stale = tokenOf(await leases.acquire(partitionId, west(), TTL), 'west-exec-1');
     clock.advance(TTL + 1);
     const current = await leases.acquire(partitionId, east(), TTL);
-    await expect(leases.renew(tokenOf(stale), TTL)).rejects.toBeInstanceOf(StaleOwnerError);
-    await expect(leases.release(tokenOf(stale))).rejects.toBeInstanceOf(StaleOwnerError);
-    expect(await leases.get(partitionId)).toMatchObject({ ownerId: current.ownerId, epoch: current.epoch });
+    await expect(leases.renew(stale, TTL)).rejects.toBeInstanceOf(StaleOwnerError);
+    await expect(leases.release(stale)).rejects.toBeInstanceOf(StaleOwnerError);
+    expect(await leases.get(partitionId)).toMatchObject({ ownerRegion: 'us-gov-east-1', epoch: current.epoch });
   });
 
-  it('frees the partition on release and never reuses an epoch', async () => {
+  it('frees the partition when its last execution releases it, and never reuses an epoch', async () => {
     const partitionId = newPartition();
-    const first = await leases.acquire(partitionId, west(), TTL);
-    await leases.release(tokenOf(first));
-    await expect(leases.renew(tokenOf(first), TTL)).rejects.toBeInstanceOf(StaleOwnerError);
+    const first = tokenOf(await leases.acquire(partitionId, west(1), TTL), 'west-exec-1');
+    const second = tokenOf(await leases.acquire(partitionId, west(2), TTL), 'west-exec-2');
+    await leases.release(first);
+    await expect(leases.acquire(partitionId, east(), TTL)).rejects.toBeInstanceOf(LeaseHeldError);
+    await leases.release(second);
+    await expect(leases.renew(second, TTL)).rejects.toBeInstanceOf(StaleOwnerError);
     const next = await leases.acquire(partitionId, east(), TTL);
     expect(next.epoch).toBe(first.epoch + 1);
   });

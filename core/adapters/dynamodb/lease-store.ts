@@ -13,9 +13,9 @@ import type { LeaseStore } from '../../domain/ports';
 import { isConditionFailed } from './client';
 
 /**
- * Partition leases with fencing, each operation one conditional UpdateItem.
- * A released lease keeps its item (with expiresAt 0) so its epoch never goes
- * back: a holder from before the release can never match a later epoch.
+ * Partition leases with fencing, each operation a conditional UpdateItem.
+ * A released lease keeps its item (expiresAt 0) so its epoch never goes back:
+ * a holder from before the release can never match a later epoch.
  */
 export class DynamoLeaseStore implements LeaseStore {
   constructor(
@@ -24,31 +24,32 @@ export class DynamoLeaseStore implements LeaseStore {
     private readonly clock: Clock,
   ) {}
 
-  async acquire(partitionId: string, owner: LeaseOwner, ttlMs: number, attemptsLeft = 3): Promise<Lease> {
-    const now = this.clock.now();
-    const values = { ':owner': owner.ownerId, ':region': owner.ownerRegion, ':now': now, ':expires': now + ttlMs };
-    // Re-acquiring our own live lease (a retried acquire step) keeps the epoch.
-    const renewed = await this.tryUpdate({
-      Key: marshall({ partitionId }),
-      UpdateExpression: 'SET expiresAt = :expires, heartbeatAt = :now',
-      ConditionExpression: 'ownerId = :owner AND expiresAt >= :now',
-      ExpressionAttributeValues: marshall({ ':owner': owner.ownerId, ':now': now, ':expires': now + ttlMs }),
-    });
-    if (renewed) return renewed;
-    // A new owner: only if the lease is free or expired; the epoch moves on.
-    const taken = await this.tryUpdate({
-      Key: marshall({ partitionId }),
-      UpdateExpression:
-        'SET ownerId = :owner, ownerRegion = :region, expiresAt = :expires, heartbeatAt = :now, acquiredAt = :now, epoch = if_not_exists(epoch, :zero) + :one',
-      ConditionExpression: 'attribute_not_exists(partitionId) OR expiresAt < :now',
-      ExpressionAttributeValues: marshall({ ...values, ':zero': 0, ':one': 1 }),
-    });
-    if (taken) return taken;
-    const holder = await this.get(partitionId);
-    if (holder?.ownerId && holder.expiresAt >= now) throw new LeaseHeldError(partitionId, { ...holder, ownerId: holder.ownerId });
-    // Released or expired between our writes: look again rather than report a phantom holder.
-    if (attemptsLeft > 1) return this.acquire(partitionId, owner, ttlMs, attemptsLeft - 1);
-    throw new LeaseHeldError(partitionId, holder ?? { ownerId: 'unknown', ownerRegion: 'unknown', expiresAt: now });
+  async acquire(partitionId: string, owner: LeaseOwner, ttlMs: number): Promise<Lease> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = this.clock.now();
+      const values = { ':region': owner.region, ':now': now, ':expires': now + ttlMs, ':execution': new Set([owner.executionId]) };
+      // The owning region's executions join the live lease; the epoch stays.
+      const joined = await this.tryUpdate({
+        Key: marshall({ partitionId }),
+        UpdateExpression: 'SET expiresAt = :expires, heartbeatAt = :now ADD executions :execution',
+        ConditionExpression: 'ownerRegion = :region AND expiresAt >= :now',
+        ExpressionAttributeValues: marshall(values),
+      });
+      if (joined) return joined;
+      // A new owner: only if the lease is free or expired; the epoch moves on.
+      const taken = await this.tryUpdate({
+        Key: marshall({ partitionId }),
+        UpdateExpression:
+          'SET ownerRegion = :region, expiresAt = :expires, heartbeatAt = :now, acquiredAt = :now, executions = :execution, epoch = if_not_exists(epoch, :zero) + :one',
+        ConditionExpression: 'attribute_not_exists(partitionId) OR expiresAt < :now',
+        ExpressionAttributeValues: marshall({ ...values, ':zero': 0, ':one': 1 }),
+      });
+      if (taken) return taken;
+      const holder = await this.get(partitionId);
+      // Held by the other region: refused. Otherwise it changed between our writes: look again.
+      if (holder && holder.ownerRegion !== owner.region && holder.expiresAt >= now) throw new LeaseHeldError(partitionId, holder);
+    }
+    throw new LeaseHeldError(partitionId, (await this.get(partitionId)) ?? { ownerRegion: 'unknown', expiresAt: 0 });
   }
 
   async renew(token: LeaseToken, ttlMs: number): Promise<Lease> {
@@ -56,34 +57,39 @@ export class DynamoLeaseStore implements LeaseStore {
     const lease = await this.tryUpdate({
       Key: marshall({ partitionId: token.partitionId }),
       UpdateExpression: 'SET expiresAt = :expires, heartbeatAt = :now',
-      // Same owner and epoch: nobody has taken over, so extending is safe even past expiry.
-      ConditionExpression: 'ownerId = :owner AND epoch = :epoch AND expiresAt > :released',
-      ExpressionAttributeValues: marshall({
-        ':owner': token.ownerId,
-        ':epoch': token.epoch,
-        ':now': now,
-        ':expires': now + ttlMs,
-        ':released': 0,
-      }),
+      // Same region and epoch: nobody has taken over, so extending is safe even past expiry.
+      ConditionExpression: 'ownerRegion = :region AND epoch = :epoch AND expiresAt > :released',
+      ExpressionAttributeValues: marshall({ ':region': token.region, ':epoch': token.epoch, ':now': now, ':expires': now + ttlMs, ':released': 0 }),
     });
     if (!lease) throw await this.staleOwner(token, 'renew');
     return lease;
   }
 
   async release(token: LeaseToken): Promise<void> {
-    const released = await this.tryUpdate({
+    const left = await this.tryUpdate({
       Key: marshall({ partitionId: token.partitionId }),
-      UpdateExpression: 'SET expiresAt = :released REMOVE ownerId',
-      ConditionExpression: 'ownerId = :owner AND epoch = :epoch',
-      ExpressionAttributeValues: marshall({ ':owner': token.ownerId, ':epoch': token.epoch, ':released': 0 }),
+      UpdateExpression: 'DELETE executions :execution',
+      ConditionExpression: 'ownerRegion = :region AND epoch = :epoch AND expiresAt > :released',
+      ExpressionAttributeValues: marshall({
+        ':execution': new Set([token.executionId]),
+        ':region': token.region,
+        ':epoch': token.epoch,
+        ':released': 0,
+      }),
     });
-    if (!released) throw await this.staleOwner(token, 'release');
+    if (!left) throw await this.staleOwner(token, 'release');
+    if (left.executions.length > 0) return;
+    // The last execution out frees the partition, unless another joined meanwhile.
+    await this.tryUpdate({
+      Key: marshall({ partitionId: token.partitionId }),
+      UpdateExpression: 'SET expiresAt = :released',
+      ConditionExpression: 'epoch = :epoch AND attribute_not_exists(executions)',
+      ExpressionAttributeValues: marshall({ ':epoch': token.epoch, ':released': 0 }),
+    });
   }
 
   async get(partitionId: string): Promise<Lease | undefined> {
-    const result = await this.db.send(
-      new GetItemCommand({ TableName: this.table, Key: marshall({ partitionId }), ConsistentRead: true }),
-    );
+    const result = await this.db.send(new GetItemCommand({ TableName: this.table, Key: marshall({ partitionId }), ConsistentRead: true }));
     return result.Item ? toLease(result.Item) : undefined;
   }
 
@@ -100,13 +106,14 @@ export class DynamoLeaseStore implements LeaseStore {
 
   private async staleOwner(token: LeaseToken, action: string): Promise<StaleOwnerError> {
     const current = await this.get(token.partitionId);
-    const now = current
-      ? `now epoch ${current.epoch}${current.ownerId ? ` held by ${current.ownerRegion}` : ', released'}`
+    const state = current
+      ? `now epoch ${current.epoch}${current.expiresAt > 0 ? ` held by ${current.ownerRegion}` : ', released'}`
       : 'no lease';
-    return new StaleOwnerError(`cannot ${action} lease ${token.partitionId} at epoch ${token.epoch}: ${now}`);
+    return new StaleOwnerError(`cannot ${action} lease ${token.partitionId} at epoch ${token.epoch}: ${state}`);
   }
 }
 
 function toLease(item: Record<string, AttributeValue>): Lease {
-  return unmarshall(item) as Lease;
+  const { executions, ...lease } = unmarshall(item);
+  return { ...(lease as Omit<Lease, 'executions'>), executions: [...((executions as Set<string> | undefined) ?? [])] };
 }
