@@ -69,8 +69,35 @@ export interface TransferJob {
   bytesTotal?: number;
   /** The job this one re-drives, when it was created by a re-drive. */
   redriveOf?: string;
-  /** Flow-specific checkpoint (e.g. completed multipart parts, staged object). */
+  /** Flow-specific checkpoint (e.g. completed multipart parts, staged object), so a retry continues. */
   checkpoint?: Record<string, unknown>;
+  /** What the data plane delivered; the VERIFYING step checks the destination against it. */
+  result?: TransferResult;
+  /** The data plane's reason for failing, recorded before it exits. */
+  lastError?: { code: string; message: string };
+}
+
+/** What arrived at the destination. */
+export interface TransferResult {
+  bytes: number;
+  /** SHA-256 of the content (hex), where the flow computed one (every streamed hop does). */
+  sha256?: string;
+  /** The destination object's ETag / version (S3 targets). */
+  etag?: string;
+  versionId?: string;
+  /** Where it was delivered, e.g. s3://bucket/key or sftp://host/path. */
+  location: string;
+  /** True when the destination already held the same content and nothing was written (no second delivery). */
+  alreadyPresent: boolean;
+}
+
+/** Data-plane updates to a RUNNING job, made under its lease. */
+export interface JobWork {
+  bytesTransferred?: number;
+  bytesTotal?: number;
+  checkpoint?: Record<string, unknown>;
+  result?: TransferResult;
+  lastError?: { code: string; message: string };
 }
 
 /** What the source file looked like when the job was requested. */

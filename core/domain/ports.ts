@@ -1,6 +1,6 @@
 import type { AuditEvent, AuditRecord } from './audit';
 import type { Endpoint } from './endpoint';
-import type { JobStatus, TransferJob } from './job';
+import type { JobStatus, JobWork, TransferJob } from './job';
 import type { Lease, LeaseOwner, LeaseToken } from './lease';
 
 /** A page of results and the opaque cursor of the next page, if any. */
@@ -47,6 +47,12 @@ export interface JobStore {
   create(job: NewJob, origin: ChangeOrigin): Promise<{ job: TransferJob; created: boolean }>;
   get(key: JobKey): Promise<TransferJob | undefined>;
   transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob>;
+  /**
+   * Records progress, checkpoints, results or errors of a RUNNING job; refused
+   * (StaleOwnerError) once a newer lease epoch has written the job, so a region
+   * that lost its lease cannot change anything.
+   */
+  recordWork(key: JobKey, fence: LeaseToken, work: JobWork): Promise<TransferJob>;
   list(customerId: string, filter: { status?: JobStatus; requestId?: string }, page: PageRequest): Promise<Page<TransferJob>>;
 }
 

@@ -10,7 +10,8 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Clock } from '../../domain/clock';
 import { ConflictError, IllegalTransitionError, NotFoundError, StaleOwnerError } from '../../domain/errors';
 import { sha256Hex } from '../../domain/ids';
-import { ENTERED_FROM, isTerminal, type JobStatus, jobIdFor, partitionIdFor, type TransferJob } from '../../domain/job';
+import { ENTERED_FROM, isTerminal, type JobStatus, type JobWork, jobIdFor, partitionIdFor, type TransferJob } from '../../domain/job';
+import type { LeaseToken } from '../../domain/lease';
 import type { AuditLog, ChangeOrigin, JobKey, JobStore, NewJob, Page, PageRequest, TransitionOptions } from '../../domain/ports';
 import { isConditionFailed } from './client';
 import { decodeCursor, encodeCursor } from './pagination';
@@ -145,6 +146,35 @@ export class DynamoJobStore implements JobStore {
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       throw await this.explainRefusal(key, to, options);
+    }
+  }
+
+  async recordWork(key: JobKey, fence: LeaseToken, work: JobWork): Promise<TransferJob> {
+    const entries = Object.entries(work).filter(([, value]) => value !== undefined);
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = { ':running': 'RUNNING', ':epoch': fence.epoch, ':now': new Date(this.clock.now()).toISOString() };
+    const sets = ['updatedAt = :now'];
+    entries.forEach(([field, value], i) => {
+      names[`#w${i}`] = field;
+      values[`:w${i}`] = value;
+      sets.push(`#w${i} = :w${i}`);
+    });
+    try {
+      const result = await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: '#status = :running AND (attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toJob(result.Attributes ?? {});
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      throw await this.explainRefusal(key, 'RUNNING', { actor: 'data-plane', region: fence.region, fence });
     }
   }
 
