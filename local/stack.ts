@@ -39,6 +39,8 @@ export interface LocalStackInfo {
   customerBuckets: string[];
   /** Each region's REST API base URL (SigV4, service execute-api, that region). */
   apis: Record<string, string>;
+  /** Each region's local Step Functions endpoint (StartExecution, DescribeExecution). */
+  stepFunctions: Record<string, string>;
   /** Demo customers and the AWS credentials their requests are signed with. */
   customers: Array<{ customerId: string } & LocalPrincipal>;
 }
@@ -57,8 +59,10 @@ export interface LocalStackOptions {
   stateDir?: string;
   stage?: string;
   ports?: { dynamodb?: number; s3?: number; sftp?: number };
-  /** Echo the functions' log lines to this process's stderr (the run command does; tests do not). */
+  /** Echo the functions' log lines to this process's stderr. */
   echoLogs?: boolean;
+  /** Extra environment for every local function and worker (tests: small multipart sizes, short retries). */
+  functionEnvironment?: Record<string, string>;
 }
 
 const CUSTOMER_BUCKETS = ['customer-a-outbox', 'customer-a-inbox', 'customer-b-inbox'];
@@ -134,27 +138,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const logLines: string[] = [];
     const apis: Record<string, string> = {};
+    const stepFunctions: Record<string, string> = {};
     const functionEnvironment = (region: string): Record<string, string> => ({
       ...regions[region]?.environment,
       ...awsEnvironment(region, dynamo.endpoint, s3.endpoint),
       EFT_LOCAL_SECRETS_DIR: join(stateDir, 'secrets'),
       // The local partner servers listen on loopback, which the SSRF guard refuses by default.
       EFT_ALLOWED_NETWORKS: '127.0.0.0/8',
+      ...options.functionEnvironment,
     });
     for (const [regionFile, region] of Object.entries(REGIONS) as Array<[RegionFile, string]>) {
-      const api = await startChildService<{ url: string }>(
-        join(__dirname, 'api-process.ts'),
+      const regionProcess = await startChildService<{ api: string; stepFunctions: string }>(
+        join(__dirname, 'region-process.ts'),
         { regionFile, region, stage, environment: functionEnvironment(region), principals: customers },
         {
           execArgv: ['--import', 'tsx'],
           onLine: (line) => {
             logLines.push(line);
-            if (options.echoLogs) process.stderr.write(`[api ${region}] ${line}\n`);
+            if (options.echoLogs) process.stderr.write(`[${region}] ${line}\n`);
           },
         },
       );
-      started.push(api);
-      apis[region] = api.ready.url;
+      started.push(regionProcess);
+      apis[region] = regionProcess.ready.api;
+      stepFunctions[region] = regionProcess.ready.stepFunctions;
     }
 
     const info: LocalStackInfo = {
@@ -180,6 +187,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ),
       customerBuckets: CUSTOMER_BUCKETS,
       apis,
+      stepFunctions,
       customers,
     };
     await writeFile(join(stateDir, 'local.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });

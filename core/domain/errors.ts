@@ -75,3 +75,13 @@ export class ForbiddenError extends EftError {
 export class PayloadTooLargeError extends EftError {
   readonly code = 'PAYLOAD_TOO_LARGE';
 }
+
+/** A failure worth retrying (throttling, 5xx, a dropped connection): the state machine retries it. */
+export class TransientError extends EftError {
+  readonly code = 'TRANSIENT';
+}
+
+/** The destination does not hold what the data plane reported delivering. */
+export class VerificationError extends EftError {
+  readonly code = 'VERIFICATION_FAILED';
+}

@@ -53,6 +53,12 @@ export interface JobStore {
    * that lost its lease cannot change anything.
    */
   recordWork(key: JobKey, fence: LeaseToken, work: JobWork): Promise<TransferJob>;
+  /**
+   * A new execution takes over a job left RUNNING by one that stopped (a crashed
+   * task, a region that failed over): the job is re-stamped with the new lease
+   * epoch, so the old holder's later writes are refused, and its attempt counted.
+   */
+  resume(key: JobKey, fence: LeaseToken, actor: string): Promise<TransferJob>;
   list(customerId: string, filter: { status?: JobStatus; requestId?: string }, page: PageRequest): Promise<Page<TransferJob>>;
 }
 

@@ -8,11 +8,17 @@ import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directo
 import { createS3Client } from '../adapters/s3/client';
 import { LocalFileSecretStore } from '../adapters/secrets/local-file-store';
 import { SecretsManagerStore } from '../adapters/secrets/secrets-manager';
+import { StepFunctionsStarter } from '../adapters/step-functions';
 import { EndpointProbe } from '../connectivity/endpoint-probe';
 import { checkLiteralHost, networkPolicyFromEnv } from '../connectivity/network-policy';
 import { type Clock, systemClock } from '../domain/clock';
+import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
 import type { SecretStore } from '../domain/secrets';
 import type { EndpointDeps } from '../endpoints/service';
+import { LiveDestinationInspector } from '../transfers/destination-inspector';
+import { s3CopyConfigFromEnv } from '../transfers/s3-copy-config';
+import type { TransferDeps } from '../transfers/service';
+import { LiveSourceCatalog } from '../transfers/source-catalog';
 
 /**
  * The composition root: builds the real adapters from the environment that
@@ -60,4 +66,34 @@ export function buildEndpointApi(env: NodeJS.ProcessEnv = process.env) {
     },
   };
   return { deps, principals: stores.principals };
+}
+
+/** What the transfer API handlers need, built once per container. */
+export function buildTransferApi(env: NodeJS.ProcessEnv = process.env) {
+  const stores = buildStores(env);
+  const deps: TransferDeps = {
+    jobs: stores.jobs,
+    endpoints: stores.endpoints,
+    catalog: new LiveSourceCatalog(createS3Client(env), buildSecretStore(env), networkPolicyFromEnv(env)),
+    executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
+    clock: stores.clock,
+    region: stores.region,
+  };
+  return { deps, principals: stores.principals };
+}
+
+/** What the state machine's tasks need, built once per container. */
+export function buildOrchestration(env: NodeJS.ProcessEnv = process.env) {
+  const stores = buildStores(env);
+  const s3 = createS3Client(env);
+  return {
+    s3,
+    jobs: stores.jobs,
+    endpoints: stores.endpoints,
+    leases: stores.leases,
+    region: stores.region,
+    leaseTtlMs: Number(env.EFT_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS),
+    copyConfig: s3CopyConfigFromEnv(env),
+    inspector: new LiveDestinationInspector(s3, buildSecretStore(env), networkPolicyFromEnv(env)),
+  };
 }

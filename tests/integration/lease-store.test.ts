@@ -2,7 +2,7 @@ import { DynamoLeaseStore } from '../../core/adapters/dynamodb/lease-store';
 import { ManualClock } from '../../core/domain/clock';
 import { LeaseHeldError, StaleOwnerError } from '../../core/domain/errors';
 import { type Lease, tokenOf } from '../../core/domain/lease';
-import { type TestDynamo, startTestDynamo } from '../support/local-dynamo';
+import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
 
 const TTL = 30_000;
 let dynamo: TestDynamo;
@@ -31,7 +31,12 @@ function settle(results: PromiseSettledResult<Lease>[]) {
 describe('partition leases against the local DynamoDB', () => {
   it('gives a free partition to its first acquirer at epoch 1', async () => {
     const lease = await leases.acquire(newPartition(), west(), TTL);
-    expect(lease).toMatchObject({ ownerRegion: 'us-gov-west-1', epoch: 1, expiresAt: clock.now() + TTL, executions: ['west-exec-1'] });
+    expect(lease).toMatchObject({
+      ownerRegion: 'us-gov-west-1',
+      epoch: 1,
+      expiresAt: clock.now() + TTL,
+      executions: ['west-exec-1'],
+    });
   });
 
   it('lets exactly one region win when both regions race for a partition', async () => {
@@ -87,9 +92,11 @@ describe('partition leases against the local DynamoDB', () => {
     const { won } = settle(await Promise.allSettled(contenders.map((owner) => leases.acquire(partitionId, owner, TTL))));
     expect(new Set(won.map((lease) => lease.ownerRegion)).size).toBe(1);
     expect(new Set(won.map((lease) => lease.epoch))).toEqual(new Set([2]));
-    expect((await leases.get(partitionId))?.executions.every((e) => e.startsWith(won[0]?.ownerRegion === 'us-gov-west-1' ? 'west' : 'east'))).toBe(
-      true,
-    );
+    expect(
+      (await leases.get(partitionId))?.executions.every((e) =>
+        e.startsWith(won[0]?.ownerRegion === 'us-gov-west-1' ? 'west' : 'east'),
+      ),
+    ).toBe(true);
   });
 
   it('refuses the stale holder’s renew and release after a takeover', async () => {

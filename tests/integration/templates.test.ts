@@ -3,7 +3,8 @@
  * the CloudFormation each region stack would deploy. Both regions are packaged
  * (in parallel, offline, without AWS credentials) once for the whole file, and
  * the templates are checked for GovCloud partitions, regions, table and bucket
- * settings, the endpoint REST API (AWS_IAM on every method), and least-privilege IAM.
+ * settings, the REST API (endpoints and transfers, AWS_IAM on every method), the
+ * transfer state machine and its Fargate worker, and least-privilege IAM.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -43,19 +44,77 @@ const ENDPOINT_FUNCTIONS = {
   endpointAudit: { handler: 'functions/endpoints/audit.handler', route: 'GET /endpoints/{id}/audit' },
 } as const;
 type EndpointFunction = keyof typeof ENDPOINT_FUNCTIONS;
+/** The transfer API (functions/transfers.yml), on the same REST API. */
+const TRANSFER_FUNCTIONS = {
+  createTransfers: { handler: 'functions/transfers/create.handler', route: 'POST /transfers' },
+  listJobs: { handler: 'functions/jobs/list.handler', route: 'GET /jobs' },
+  getJob: { handler: 'functions/jobs/get.handler', route: 'GET /jobs/{jobId}' },
+  cancelJob: { handler: 'functions/jobs/cancel.handler', route: 'POST /jobs/{jobId}/cancel' },
+  redriveJob: { handler: 'functions/jobs/redrive.handler', route: 'POST /jobs/{jobId}/redrive' },
+} as const;
+type TransferFunction = keyof typeof TRANSFER_FUNCTIONS;
+/** Every REST route: one function each. */
+const API_FUNCTIONS = { ...ENDPOINT_FUNCTIONS, ...TRANSFER_FUNCTIONS };
+/** The state machine's own tasks (functions/orchestration.yml; releaseLease is a lease function). */
+const ORCHESTRATION_FUNCTIONS = {
+  startTransfer: { handler: 'functions/orchestration/start.handler', timeout: 30, memory: 256 },
+  copyS3Object: { handler: 'functions/orchestration/copy-s3.handler', timeout: 900, memory: 512 },
+  verifyTransfer: { handler: 'functions/orchestration/verify.handler', timeout: 120, memory: 256 },
+  failTransfer: { handler: 'functions/orchestration/fail.handler', timeout: 30, memory: 256 },
+} as const;
+type OrchestrationFunction = keyof typeof ORCHESTRATION_FUNCTIONS;
+/** The functions the transfer state machine invokes, by its Task states. */
+const STATE_MACHINE_FUNCTIONS = ['startTransfer', 'copyS3Object', 'verifyTransfer', 'releaseLease', 'failTransfer'];
+const STATE_MACHINE_NAME = `eft-${STAGE}-transfer`;
+const STATE_MACHINE_ARN = `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${STATE_MACHINE_NAME}`;
+const WORKER_FAMILY = `eft-${STAGE}-worker`;
 const SECRET_NAME_PREFIX = `eft/${STAGE}/endpoints`;
 /** The only actions an execution role may be granted on Resource '*': X-Ray has no resource-level permissions. */
 const STAR_RESOURCE_ALLOWED = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
+/** Further actions on Resource '*', by role: none of them supports resource-level permissions. */
+const STAR_RESOURCE_ALLOWED_FOR: Record<string, string[]> = {
+  // X-Ray sampling, and the vended-log delivery Step Functions sets up for its log group.
+  TransferStateMachineExecutionRole: [
+    'xray:GetSamplingRules',
+    'xray:GetSamplingTargets',
+    'logs:CreateLogDelivery',
+    'logs:GetLogDelivery',
+    'logs:UpdateLogDelivery',
+    'logs:DeleteLogDelivery',
+    'logs:ListLogDeliveries',
+    'logs:PutResourcePolicy',
+    'logs:DescribeResourcePolicies',
+    'logs:DescribeLogGroups',
+  ],
+  // The ECR registry login token.
+  WorkerExecutionRole: ['ecr:GetAuthorizationToken'],
+};
+function starAllowed(roleId: string, action: string): boolean {
+  return STAR_RESOURCE_ALLOWED.has(action) || (STAR_RESOURCE_ALLOWED_FOR[roleId] ?? []).includes(action);
+}
 /**
- * The one grant on all buckets: validateEndpoint probes CUSTOMER buckets (list, write and delete one object).
- * Their names are arbitrary and they belong to the customers, who grant the engine's role in their bucket
- * policies, so the identity policy cannot name them. It excludes the buckets of the engine's own account.
+ * The only grants on all buckets: CUSTOMER buckets. Their names are arbitrary and they belong to the
+ * customers, who grant the engine's roles in their bucket policies, so the identity policies cannot name
+ * them. Every such grant excludes the buckets of the engine's own account.
  */
 const NOT_THIS_ACCOUNT = JSON.stringify({ StringNotEquals: { 's3:ResourceAccount': { Ref: 'AWS::AccountId' } } });
+/** `action` on every bucket (`buckets`) or every object (`objects`) but this account's. */
+function customerBucket(action: string, on: 'buckets' | 'objects'): string {
+  return `${action} arn:\${AWS::Partition}:s3:::${on === 'buckets' ? '*' : '*/*'} if ${NOT_THIS_ACCOUNT}`;
+}
+/** validateEndpoint's probe: list, write and delete one object. */
 const CUSTOMER_BUCKET_GRANTS = [
-  `s3:ListBucket arn:\${AWS::Partition}:s3:::* if ${NOT_THIS_ACCOUNT}`,
-  `s3:PutObject arn:\${AWS::Partition}:s3:::*/* if ${NOT_THIS_ACCOUNT}`,
-  `s3:DeleteObject arn:\${AWS::Partition}:s3:::*/* if ${NOT_THIS_ACCOUNT}`,
+  customerBucket('s3:ListBucket', 'buckets'),
+  customerBucket('s3:PutObject', 'objects'),
+  customerBucket('s3:DeleteObject', 'objects'),
+];
+/** The roles that reach customer buckets at all. */
+const CUSTOMER_BUCKET_ROLES = [
+  'ValidateEndpointRole',
+  'CreateTransfersRole',
+  'CopyS3ObjectRole',
+  'VerifyTransferRole',
+  'WorkerTaskRole',
 ];
 /** Created by osls' core template; encrypted with SSE-S3, not the stack key (it must exist before the key does). */
 const DEPLOYMENT_BUCKET = 'ServerlessDeploymentBucket';
@@ -147,7 +206,8 @@ beforeAll(async () => {
   const [west, east] = await Promise.all([packageRegion('west'), packageRegion('east')]);
   packaged.west = west;
   packaged.east = east;
-}, 120_000);
+  // 19 functions bundled per region: about a minute each (in parallel) on a quiet machine.
+}, 240_000);
 
 afterAll(() => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
@@ -246,6 +306,14 @@ function subOf(value: Json): string | undefined {
   return value && typeof value === 'object' && typeof value['Fn::Sub'] === 'string' ? value['Fn::Sub'] : undefined;
 }
 
+/** A policy resource as a string: an Fn::Sub template as written, an Fn::GetAtt as ${Resource.Attribute}. */
+function resourceText(value: Json): string {
+  const sub = subOf(value);
+  if (sub !== undefined) return sub;
+  if (value && typeof value === 'object' && Array.isArray(value['Fn::GetAtt'])) return `\${${value['Fn::GetAtt'].join('.')}}`;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 function lambdaFunctions(template: Template): [string, Resource][] {
   return resourcesOfType(template, 'AWS::Lambda::Function');
 }
@@ -263,7 +331,7 @@ function grantsOf(roleId: string, role: Resource): string[] {
     .flatMap(({ statement }) =>
       asArray(statement.Action).flatMap((action) =>
         asArray<Json>(statement.Resource).map((resource) => {
-          const grant = `${action} ${subOf(resource) ?? resource}`;
+          const grant = `${action} ${resourceText(resource)}`;
           return statement.Condition ? `${grant} if ${JSON.stringify(statement.Condition)}` : grant;
         }),
       ),
@@ -292,6 +360,42 @@ function roleOf(template: Template, fn: Resource): [string, Resource] {
   const resource = template.Resources[roleId];
   if (resource?.Type !== 'AWS::IAM::Role') throw new Error(`${roleId} is not an AWS::IAM::Role in the template`);
   return [roleId, resource];
+}
+
+/** This region's replica of a table, as the roles name it. */
+function tableArn(name: string): string {
+  return `arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${name}`;
+}
+/** The endpoint secrets in this region. */
+const ENDPOINT_SECRETS = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${SECRET_NAME_PREFIX}/*`;
+/** What every function role has: its own log group and X-Ray. */
+function functionBasics(name: string): string[] {
+  const logGroup = `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/eft-${STAGE}-${name}:*`;
+  return [
+    `logs:CreateLogStream ${logGroup}`,
+    `logs:PutLogEvents ${logGroup}`,
+    'xray:PutTelemetryRecords *',
+    'xray:PutTraceSegments *',
+  ];
+}
+/** A function's ARN, built from its name (as the state machine role names them). */
+function functionArn(name: string): string {
+  return `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:eft-${STAGE}-${name}`;
+}
+
+/** The state machine's definition (a DefinitionString Fn::Sub), and the intrinsics the plugin substituted into it. */
+function transferDefinition(template: Template): { definition: Json; text: string; params: Record<string, Json> } {
+  const machine = template.Resources.TransferStateMachine;
+  if (machine?.Type !== 'AWS::StepFunctions::StateMachine') throw new Error('no TransferStateMachine in the template');
+  const sub = machine.Properties.DefinitionString['Fn::Sub'];
+  const [text, params] = (Array.isArray(sub) ? sub : [sub, {}]) as [string, Record<string, Json>];
+  return { definition: JSON.parse(text), text, params };
+}
+
+/** A definition value, with a whole-string `${name}` replaced by the intrinsic the plugin substituted there. */
+function resolvedIn(params: Record<string, Json>, value: Json): Json {
+  const placeholder = typeof value === 'string' ? /^\$\{([^}]+)\}$/.exec(value) : null;
+  return placeholder?.[1] && placeholder[1] in params ? params[placeholder[1]] : value;
 }
 
 // ---------------------------------------------------------------- tests
@@ -366,7 +470,12 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
   describe('region', () => {
     test(`functions run ${region} with PEER_REGION ${peer}, shared settings and the table names`, () => {
       const fns = lambdaFunctions(template());
-      expect(fns.length).toBe(Object.keys(LEASE_FUNCTIONS).length + Object.keys(ENDPOINT_FUNCTIONS).length);
+      expect(fns.length).toBe(
+        Object.keys(LEASE_FUNCTIONS).length +
+          Object.keys(ENDPOINT_FUNCTIONS).length +
+          Object.keys(TRANSFER_FUNCTIONS).length +
+          Object.keys(ORCHESTRATION_FUNCTIONS).length,
+      );
       for (const [id, fn] of fns) {
         const env = fn.Properties.Environment?.Variables ?? {};
         expect({ id, peer: env.PEER_REGION }).toEqual({ id, peer });
@@ -403,6 +512,12 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           arch: ['arm64'],
         });
         expect({ id, tracing: fn.Properties.TracingConfig }).toEqual({ id, tracing: { Mode: 'Active' } });
+        // The transfer state machine's ARN, built from its name: a Ref would make the state machine
+        // (which references the functions) and the functions depend on each other.
+        expect({ id, stateMachine: env.TRANSFER_STATE_MACHINE_ARN }).toEqual({
+          id,
+          stateMachine: { 'Fn::Sub': STATE_MACHINE_ARN },
+        });
       }
       expect(template().Outputs?.PeerRegion?.Value).toBe(peer);
     });
@@ -536,7 +651,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     });
   }
 
-  describe('endpoint API (REST, AWS_IAM)', () => {
+  describe('REST API: endpoints and transfers (AWS_IAM)', () => {
     const methods = () => resourcesOfType(template(), 'AWS::ApiGateway::Method');
 
     test('one REGIONAL REST API named eft-<stage> (GovCloud has no edge-optimized endpoints)', () => {
@@ -551,7 +666,8 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     });
 
     test('every method requires AWS_IAM (SigV4) authorization: no open method, no other authorizer, no API key', () => {
-      expect(methods().length).toBe(Object.keys(ENDPOINT_FUNCTIONS).length);
+      expect(methods().length).toBe(12);
+      expect(methods().length).toBe(Object.keys(API_FUNCTIONS).length);
       for (const [id, method] of methods()) {
         expect({ id, auth: method.Properties.AuthorizationType, authorizer: method.Properties.AuthorizerId }).toEqual({
           id,
@@ -563,7 +679,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect(resourcesOfType(template(), 'AWS::ApiGateway::Authorizer')).toEqual([]);
     });
 
-    test('routes: exactly the seven, each a Lambda proxy integration of its own function', () => {
+    test('routes: exactly the twelve, each a Lambda proxy integration of its own function', () => {
       const routes = Object.fromEntries(
         methods().map(([, method]) => {
           const integration = method.Properties.Integration;
@@ -575,7 +691,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         }),
       );
       expect(routes).toEqual(
-        Object.fromEntries(Object.entries(ENDPOINT_FUNCTIONS).map(([name, { route }]) => [route, `eft-${STAGE}-${name}`])),
+        Object.fromEntries(Object.entries(API_FUNCTIONS).map(([name, { route }]) => [route, `eft-${STAGE}-${name}`])),
       );
     });
 
@@ -587,9 +703,17 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       }
     });
 
-    test('API Gateway may invoke each endpoint function from this API only', () => {
+    test('declares the transfer functions with their handlers; createTransfers (source listing) gets 29 s', () => {
+      for (const [name, { handler }] of Object.entries(TRANSFER_FUNCTIONS)) {
+        const fn = functionNamed(template(), name);
+        expect({ name, handler: fn.Properties.Handler }).toEqual({ name, handler });
+        expect({ name, timeout: fn.Properties.Timeout }).toEqual({ name, timeout: name === 'createTransfers' ? 29 : 10 });
+      }
+    });
+
+    test('API Gateway may invoke each API function from this API only', () => {
       const permissions = resourcesOfType(template(), 'AWS::Lambda::Permission');
-      expect(permissions.length).toBe(Object.keys(ENDPOINT_FUNCTIONS).length);
+      expect(permissions.length).toBe(Object.keys(API_FUNCTIONS).length);
       for (const [id, permission] of permissions) {
         const p = permission.Properties;
         expect({ id, principal: p.Principal, action: p.Action }).toEqual({
@@ -768,34 +892,72 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         if ('NotAction' in statement || 'NotResource' in statement) problems.push(`${where}: NotAction/NotResource`);
         const resources = asArray<Json>(statement.Resource);
         if (resources.some((r) => r === '*')) {
-          const notAllowed = actions.filter((a) => !STAR_RESOURCE_ALLOWED.has(a));
+          const roleId = where.split('/')[0] ?? '';
+          const notAllowed = actions.filter((a) => !starAllowed(roleId, a));
           if (notAllowed.length) problems.push(`${where} ${statement.Sid ?? ''}: ${notAllowed.join(', ')} on Resource *`);
         }
       }
       expect(problems).toEqual([]);
     });
 
-    test('roles attach no managed policies and trust only Lambda', () => {
+    test('roles attach no managed policies; Lambda roles trust only Lambda, the others only their service', () => {
+      // The state machine's role and the worker's two roles; every other role is a function's.
+      const services: Record<string, string> = {
+        TransferStateMachineExecutionRole: 'states.amazonaws.com',
+        WorkerTaskRole: 'ecs-tasks.amazonaws.com',
+        WorkerExecutionRole: 'ecs-tasks.amazonaws.com',
+      };
       for (const [id, role] of resourcesOfType(template(), 'AWS::IAM::Role')) {
         expect({ id, managed: asArray(role.Properties.ManagedPolicyArns) }).toEqual({ id, managed: [] });
         const trust = asArray<Statement>(role.Properties.AssumeRolePolicyDocument.Statement);
         expect({ id, trust: trust.map((s) => [s.Effect, s.Principal, s.Action]) }).toEqual({
           id,
-          trust: [['Allow', { Service: 'lambda.amazonaws.com' }, 'sts:AssumeRole']],
+          trust: [['Allow', { Service: services[id] ?? 'lambda.amazonaws.com' }, 'sts:AssumeRole']],
         });
       }
+      const functionRoles = lambdaFunctions(template()).map(([, fn]) => roleOf(template(), fn)[0]);
+      const allRoles = resourcesOfType(template(), 'AWS::IAM::Role').map(([id]) => id);
+      expect(allRoles.filter((id) => !functionRoles.includes(id)).sort()).toEqual(Object.keys(services).sort());
     });
 
-    test('every resource pattern names something specific, but X-Ray and validateEndpoint’s customer-bucket probe', () => {
+    test('the state machine and worker task roles can only be assumed for this account (confused deputy)', () => {
+      const conditionOf = (id: string) => template().Resources[id]?.Properties.AssumeRolePolicyDocument.Statement[0].Condition;
+      expect(conditionOf('TransferStateMachineExecutionRole')).toEqual({
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: {
+          'aws:SourceArn': { 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:*` },
+        },
+      });
+      expect(conditionOf('WorkerTaskRole')).toEqual({
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': { 'Fn::Sub': `arn:\${AWS::Partition}:ecs:\${AWS::Region}:\${AWS::AccountId}:*` } },
+      });
+    });
+
+    test('every resource pattern names something specific, but the whitelisted Resource "*" and customer buckets', () => {
       const problems: string[] = [];
+      const customerBucketRoles = new Set<string>();
+      const resourceIds = Object.keys(template().Resources);
       for (const [roleId, role] of resourcesOfType(template(), 'AWS::IAM::Role')) {
         for (const grant of grantsOf(roleId, role)) {
           const [action = '', resource = ''] = grant.split(' ');
           if (resource === '*') {
-            if (!STAR_RESOURCE_ALLOWED.has(action)) problems.push(`${roleId}: ${grant}`);
+            if (!starAllowed(roleId, action)) problems.push(`${roleId}: ${grant}`);
             continue;
           }
-          if (roleId === 'ValidateEndpointRole' && CUSTOMER_BUCKET_GRANTS.includes(grant)) continue;
+          // Customer buckets: only S3 actions, only with the exclusion of this account's buckets.
+          if (resource === `arn:\${AWS::Partition}:s3:::*` || resource === `arn:\${AWS::Partition}:s3:::*/*`) {
+            const on = resource.endsWith('/*') ? 'objects' : 'buckets';
+            if (!action.startsWith('s3:') || grant !== customerBucket(action, on)) problems.push(`${roleId}: ${grant}`);
+            customerBucketRoles.add(roleId);
+            continue;
+          }
+          // The ARN of a resource of this stack (iam:PassRole of the worker's roles).
+          const getAtt = /^\$\{([A-Za-z0-9]+)\.Arn\}$/.exec(resource);
+          if (getAtt) {
+            if (!resourceIds.includes(getAtt[1] ?? '')) problems.push(`${roleId}: ${grant}`);
+            continue;
+          }
           // arn:partition:service:region:account:resource, where resource may be type/name or type:name (S3: just name).
           const [, , service, arnRegion = '', account = '', ...rest] = resource.split(':');
           const name = rest.join(':').replace(service === 's3' ? /^/ : /^[a-z-]+[/:]/, '');
@@ -805,6 +967,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         }
       }
       expect(problems).toEqual([]);
+      expect([...customerBucketRoles].sort()).toEqual([...CUSTOMER_BUCKET_ROLES].sort());
     });
 
     test('secret ARNs are built with the partition, in this account, under the endpoint secret prefix', () => {
@@ -900,6 +1063,348 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           `logs:PutLogEvents ${logGroup}`,
           'xray:PutTelemetryRecords *',
           'xray:PutTraceSegments *',
+        ].sort(),
+      );
+    });
+
+    describe('transfer API functions: exactly what each needs', () => {
+      const { endpoints, jobs, audit, principals } = TABLE_NAMES;
+      const expected: Record<TransferFunction, string[]> = {
+        createTransfers: [
+          `dynamodb:GetItem ${tableArn(endpoints)}`,
+          `dynamodb:PutItem ${tableArn(jobs)}`,
+          `dynamodb:GetItem ${tableArn(jobs)}`,
+          `dynamodb:UpdateItem ${tableArn(jobs)}`,
+          `dynamodb:PutItem ${tableArn(audit)}`,
+          `dynamodb:GetItem ${tableArn(principals)}`,
+          `states:StartExecution ${STATE_MACHINE_ARN}`,
+          // SFTP sources: stat/readdir with the endpoint's credentials; S3 sources: HeadObject, ListObjectsV2.
+          `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
+          customerBucket('s3:GetObject', 'objects'),
+          customerBucket('s3:ListBucket', 'buckets'),
+        ],
+        listJobs: [
+          `dynamodb:Query ${tableArn(jobs)}`,
+          `dynamodb:Query ${tableArn(jobs)}/index/byRequest`,
+          `dynamodb:GetItem ${tableArn(principals)}`,
+        ],
+        getJob: [`dynamodb:GetItem ${tableArn(jobs)}`, `dynamodb:GetItem ${tableArn(principals)}`],
+        cancelJob: [
+          `dynamodb:GetItem ${tableArn(jobs)}`,
+          `dynamodb:UpdateItem ${tableArn(jobs)}`,
+          `dynamodb:PutItem ${tableArn(audit)}`,
+          `dynamodb:GetItem ${tableArn(principals)}`,
+        ],
+        redriveJob: [
+          `dynamodb:GetItem ${tableArn(jobs)}`,
+          `dynamodb:PutItem ${tableArn(jobs)}`,
+          `dynamodb:UpdateItem ${tableArn(jobs)}`,
+          `dynamodb:PutItem ${tableArn(audit)}`,
+          `dynamodb:GetItem ${tableArn(principals)}`,
+          `states:StartExecution ${STATE_MACHINE_ARN}`,
+        ],
+      };
+
+      test.each(Object.keys(TRANSFER_FUNCTIONS) as TransferFunction[])('%s', (name) => {
+        const [roleId, role] = roleOf(template(), functionNamed(template(), name));
+        expect(roleId).toBe(`${name[0]?.toUpperCase()}${name.slice(1)}Role`);
+        expect(grantsOf(roleId, role)).toEqual([...expected[name], ...functionBasics(name)].sort());
+      });
+    });
+
+    describe('state machine task functions: exactly what each needs', () => {
+      const { endpoints, jobs, leases, audit } = TABLE_NAMES;
+      const jobChange = [`dynamodb:GetItem ${tableArn(jobs)}`, `dynamodb:UpdateItem ${tableArn(jobs)}`];
+      const leaseChange = [`dynamodb:GetItem ${tableArn(leases)}`, `dynamodb:UpdateItem ${tableArn(leases)}`];
+      const auditAppend = `dynamodb:PutItem ${tableArn(audit)}`;
+      const expected: Record<OrchestrationFunction, string[]> = {
+        startTransfer: [...jobChange, ...leaseChange, auditAppend],
+        copyS3Object: [
+          ...jobChange,
+          `dynamodb:GetItem ${tableArn(endpoints)}`,
+          ...leaseChange,
+          auditAppend,
+          customerBucket('s3:ListBucket', 'buckets'),
+          customerBucket('s3:ListBucketMultipartUploads', 'buckets'),
+          ...['GetObject', 'GetObjectVersion', 'PutObject', 'AbortMultipartUpload', 'ListMultipartUploadParts'].map((a) =>
+            customerBucket(`s3:${a}`, 'objects'),
+          ),
+        ],
+        verifyTransfer: [
+          ...jobChange,
+          `dynamodb:GetItem ${tableArn(endpoints)}`,
+          auditAppend,
+          `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
+          // HeadObject of what was delivered: in this region's staging bucket or a customer bucket.
+          `s3:GetObject arn:\${AWS::Partition}:s3:::\${StagingBucket}/*`,
+          customerBucket('s3:GetObject', 'objects'),
+        ],
+        failTransfer: [...jobChange, ...leaseChange, auditAppend],
+      };
+
+      test.each(Object.keys(ORCHESTRATION_FUNCTIONS) as OrchestrationFunction[])('%s', (name) => {
+        const [roleId, role] = roleOf(template(), functionNamed(template(), name));
+        expect(grantsOf(roleId, role)).toEqual([...expected[name], ...functionBasics(name)].sort());
+      });
+
+      test('handlers, memory and timeouts; no events (only the state machine invokes them)', () => {
+        for (const [name, { handler, timeout, memory }] of Object.entries(ORCHESTRATION_FUNCTIONS)) {
+          const fn = functionNamed(template(), name);
+          expect({
+            name,
+            handler: fn.Properties.Handler,
+            timeout: fn.Properties.Timeout,
+            memory: fn.Properties.MemorySize,
+          }).toEqual({
+            name,
+            handler,
+            timeout,
+            memory,
+          });
+          expect({ name, state: packaged[key].state.service.functions[name].events }).toEqual({ name, state: [] });
+          // The copy keeps its tuning defaults (core/transfers/s3-copy-config.ts).
+          const env = Object.keys(fn.Properties.Environment?.Variables ?? {});
+          expect({ name, copyTuning: env.filter((v) => v.startsWith('COPY_')) }).toEqual({ name, copyTuning: [] });
+        }
+      });
+    });
+  });
+
+  describe('transfer state machine', () => {
+    const machine = () => template().Resources.TransferStateMachine as Resource;
+    const states = () => transferDefinition(template()).definition.States as Record<string, Json>;
+    const resolved = (value: Json) => resolvedIn(transferDefinition(template()).params, value);
+
+    test('one state machine, eft-<stage>-transfer, with its own role, X-Ray, and ERROR logs without execution data', () => {
+      expect(resourcesOfType(template(), 'AWS::StepFunctions::StateMachine').map(([id]) => id)).toEqual(['TransferStateMachine']);
+      const p = machine().Properties;
+      expect(p.StateMachineName).toBe(STATE_MACHINE_NAME);
+      expect(p.StateMachineType ?? 'STANDARD').toBe('STANDARD');
+      expect(p.RoleArn).toEqual({ 'Fn::GetAtt': ['TransferStateMachineExecutionRole', 'Arn'] });
+      expect(p.TracingConfiguration).toEqual({ Enabled: true });
+      expect(p.LoggingConfiguration).toEqual({
+        Level: 'ERROR',
+        IncludeExecutionData: false,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['TransferStateMachineLogGroup', 'Arn'] } } }],
+      });
+      expect(template().Resources.TransferStateMachineLogGroup?.Properties).toEqual(
+        expect.objectContaining({
+          LogGroupName: `/aws/vendedlogs/states/${STATE_MACHINE_NAME}`,
+          RetentionInDays: 365,
+          KmsKeyId: { 'Fn::GetAtt': ['EftKey', 'Arn'] },
+        }),
+      );
+      // The ARN the functions are given is the one this name yields.
+      expect(template().Outputs?.TransferStateMachineArn?.Value).toEqual({ Ref: 'TransferStateMachine' });
+    });
+
+    test('has the states of statemachines/transfer.yml, from StartTransfer to FailTransfer', () => {
+      const { definition } = transferDefinition(template());
+      expect(definition.StartAt).toBe('StartTransfer');
+      expect(Object.keys(states())).toEqual([
+        'StartTransfer',
+        'ShouldRun',
+        'Skipped',
+        'ChooseFlow',
+        'CopyS3Object',
+        'RunWorker',
+        'VerifyTransfer',
+        'ReleaseLease',
+        'Succeeded',
+        'FailTransfer',
+        'Failed',
+      ]);
+    });
+
+    test('its Lambda tasks invoke this stack’s five task functions', () => {
+      const lambdaTasks = Object.fromEntries(
+        Object.entries(states())
+          .filter(([name, state]) => state.Type === 'Task' && name !== 'RunWorker')
+          .map(([name, state]) => {
+            const target = resolved(state.Resource);
+            const fn = template().Resources[target?.['Fn::GetAtt']?.[0]];
+            expect({ name, target: target?.['Fn::GetAtt']?.[1], type: fn?.Type }).toEqual({
+              name,
+              target: 'Arn',
+              type: 'AWS::Lambda::Function',
+            });
+            return [name, fn?.Properties.FunctionName];
+          }),
+      );
+      expect(lambdaTasks).toEqual({
+        StartTransfer: `eft-${STAGE}-startTransfer`,
+        CopyS3Object: `eft-${STAGE}-copyS3Object`,
+        VerifyTransfer: `eft-${STAGE}-verifyTransfer`,
+        ReleaseLease: `eft-${STAGE}-releaseLease`,
+        FailTransfer: `eft-${STAGE}-failTransfer`,
+      });
+    });
+
+    test('RunWorker runs the worker task definition in the worker cluster (.sync), in the operator’s subnets, no public IP', () => {
+      const run = states().RunWorker;
+      expect(run.Resource).toBe(`arn:\${AWS::Partition}:states:::ecs:runTask.sync`);
+      expect(run.Parameters.LaunchType).toBe('FARGATE');
+      expect(resolved(run.Parameters.Cluster)).toEqual({ 'Fn::GetAtt': ['WorkerCluster', 'Arn'] });
+      expect(resolved(run.Parameters.TaskDefinition)).toEqual({ Ref: 'WorkerTaskDefinition' });
+      const network = run.Parameters.NetworkConfiguration.AwsvpcConfiguration;
+      // Lists (the region files' params; placeholders unless the operator sets them).
+      expect(network.Subnets).toEqual([expect.stringMatching(/^subnet-[0-9a-f]+$/)]);
+      expect(network.SecurityGroups).toEqual([expect.stringMatching(/^sg-[0-9a-f]+$/)]);
+      expect(network.AssignPublicIp).toBe('DISABLED');
+      // The overrides name the task definition's one container.
+      const containers = template().Resources.WorkerTaskDefinition?.Properties.ContainerDefinitions as Json[];
+      expect(run.Parameters.Overrides.ContainerOverrides.map((o: Json) => o.Name)).toEqual(containers.map((c) => c.Name));
+      // Nothing in the definition names a partition literally.
+      expect(transferDefinition(template()).text).not.toMatch(/arn:aws[:-]/);
+    });
+
+    test('its role grants exactly what the tasks need: five functions, the worker task and its two roles, the .sync rule', () => {
+      const roleId = 'TransferStateMachineExecutionRole';
+      const role = template().Resources[roleId] as Resource;
+      const cluster = JSON.stringify({ ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': ['WorkerCluster', 'Arn'] } } });
+      const passedToEcs = JSON.stringify({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+      expect(grantsOf(roleId, role)).toEqual(
+        [
+          ...STATE_MACHINE_FUNCTIONS.map((name) => `lambda:InvokeFunction ${functionArn(name)}`),
+          // Any revision of the worker's family, only in the worker cluster.
+          `ecs:RunTask arn:\${AWS::Partition}:ecs:\${AWS::Region}:\${AWS::AccountId}:task-definition/${WORKER_FAMILY}:* if ${cluster}`,
+          `ecs:DescribeTasks arn:\${AWS::Partition}:ecs:\${AWS::Region}:\${AWS::AccountId}:task/\${WorkerCluster}/*`,
+          `ecs:StopTask arn:\${AWS::Partition}:ecs:\${AWS::Region}:\${AWS::AccountId}:task/\${WorkerCluster}/*`,
+          `iam:PassRole \${WorkerTaskRole.Arn} if ${passedToEcs}`,
+          `iam:PassRole \${WorkerExecutionRole.Arn} if ${passedToEcs}`,
+          ...['PutTargets', 'PutRule', 'DescribeRule'].map(
+            (a) =>
+              `events:${a} arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/StepFunctionsGetEventsForECSTaskRule`,
+          ),
+          ...['PutTraceSegments', 'PutTelemetryRecords', 'GetSamplingRules', 'GetSamplingTargets'].map((a) => `xray:${a} *`),
+          ...[
+            'CreateLogDelivery',
+            'GetLogDelivery',
+            'UpdateLogDelivery',
+            'DeleteLogDelivery',
+            'ListLogDeliveries',
+            'PutResourcePolicy',
+            'DescribeResourcePolicies',
+            'DescribeLogGroups',
+          ].map((a) => `logs:${a} *`),
+        ].sort(),
+      );
+      // The functions it may invoke are exactly those the definition names; the roles it may pass exactly the worker's.
+      const invoked = Object.values(states())
+        .filter((state) => state.Type === 'Task' && typeof resolved(state.Resource) === 'object')
+        .map((state) =>
+          functionArn(
+            template().Resources[resolved(state.Resource)['Fn::GetAtt'][0]]?.Properties.FunctionName.replace(`eft-${STAGE}-`, ''),
+          ),
+        )
+        .sort();
+      expect(invoked).toEqual(STATE_MACHINE_FUNCTIONS.map(functionArn).sort());
+      const task = template().Resources.WorkerTaskDefinition?.Properties;
+      expect([task.TaskRoleArn, task.ExecutionRoleArn]).toEqual([
+        { 'Fn::GetAtt': ['WorkerTaskRole', 'Arn'] },
+        { 'Fn::GetAtt': ['WorkerExecutionRole', 'Arn'] },
+      ]);
+      // The task definition family the role allows is the worker's.
+      expect(task.Family).toBe(WORKER_FAMILY);
+    });
+  });
+
+  describe('Fargate worker', () => {
+    const task = () => template().Resources.WorkerTaskDefinition as Resource;
+    const container = () => (task().Properties.ContainerDefinitions as Json[])[0];
+
+    test('a cluster with Container Insights, and a log group kept 365 days, encrypted with the stack key', () => {
+      expect(resourcesOfType(template(), 'AWS::ECS::Cluster').map(([id]) => id)).toEqual(['WorkerCluster']);
+      expect(template().Resources.WorkerCluster?.Properties.ClusterSettings).toEqual([
+        { Name: 'containerInsights', Value: 'enabled' },
+      ]);
+      expect(template().Resources.WorkerLogGroup?.Properties).toEqual(
+        expect.objectContaining({ RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': ['EftKey', 'Arn'] } }),
+      );
+    });
+
+    test('the task definition: Fargate, awsvpc, 1 vCPU / 2 GB, Linux on ARM64', () => {
+      expect(resourcesOfType(template(), 'AWS::ECS::TaskDefinition').map(([id]) => id)).toEqual(['WorkerTaskDefinition']);
+      const p = task().Properties;
+      expect({
+        compatibilities: p.RequiresCompatibilities,
+        network: p.NetworkMode,
+        cpu: p.Cpu,
+        memory: p.Memory,
+        platform: p.RuntimePlatform,
+      }).toEqual({
+        compatibilities: ['FARGATE'],
+        network: 'awsvpc',
+        cpu: '1024',
+        memory: '2048',
+        platform: { OperatingSystemFamily: 'LINUX', CpuArchitecture: 'ARM64' },
+      });
+    });
+
+    test('one container, worker: the ECR image, non-root, read-only root filesystem, no capabilities, awslogs to its log group', () => {
+      expect((task().Properties.ContainerDefinitions as Json[]).length).toBe(1);
+      const c = container();
+      expect(c.Name).toBe('worker');
+      // The default of the region files' workerImage param: this account's ECR in this region.
+      expect(c.Image).toEqual({ 'Fn::Sub': `\${AWS::AccountId}.dkr.ecr.\${AWS::Region}.\${AWS::URLSuffix}/eft-worker:${STAGE}` });
+      expect(c.User).toBe('10001');
+      expect(c.ReadonlyRootFilesystem).toBe(true);
+      expect(c.Privileged).toBeUndefined();
+      expect(c.LinuxParameters?.Capabilities).toEqual({ Drop: ['ALL'] });
+      expect(c.PortMappings).toBeUndefined();
+      expect(c.LogConfiguration).toEqual({
+        LogDriver: 'awslogs',
+        Options: {
+          'awslogs-group': { Ref: 'WorkerLogGroup' },
+          'awslogs-region': { Ref: 'AWS::Region' },
+          'awslogs-stream-prefix': 'worker',
+        },
+      });
+    });
+
+    test('its environment is the functions’ (tables, staging bucket, peer region, secrets), but the state machine ARN', () => {
+      const env = Object.fromEntries((container().Environment as Json[]).map((v) => [v.Name, v.Value]));
+      const { TRANSFER_STATE_MACHINE_ARN, ...functionEnv } = functionNamed(template(), 'startTransfer').Properties.Environment
+        .Variables;
+      expect(TRANSFER_STATE_MACHINE_ARN).toBeDefined();
+      expect(env).toEqual(functionEnv);
+      expect(env.JOBS_TABLE).toBe(TABLE_NAMES.jobs);
+      expect(env.PEER_REGION).toBe(peer);
+      // ECS sets AWS_REGION itself.
+      expect(env.AWS_REGION).toBeUndefined();
+    });
+
+    test('its execution role may only pull the worker image and write the worker’s logs', () => {
+      expect(grantsOf('WorkerExecutionRole', template().Resources.WorkerExecutionRole as Resource)).toEqual(
+        [
+          'ecr:GetAuthorizationToken *',
+          ...['BatchCheckLayerAvailability', 'GetDownloadUrlForLayer', 'BatchGetImage'].map(
+            (a) => `ecr:${a} arn:\${AWS::Partition}:ecr:\${AWS::Region}:\${AWS::AccountId}:repository/eft-worker`,
+          ),
+          ...['CreateLogStream', 'PutLogEvents'].map(
+            (a) => `logs:${a} arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:\${WorkerLogGroup}:*`,
+          ),
+        ].sort(),
+      );
+    });
+
+    test('its task role: the job, its endpoints, lease and audit, endpoint secrets, the staging and customer buckets', () => {
+      const { endpoints, jobs, leases, audit } = TABLE_NAMES;
+      const objectActions = ['GetObject', 'PutObject', 'DeleteObject', 'AbortMultipartUpload', 'ListMultipartUploadParts'];
+      const bucketActions = ['ListBucket', 'ListBucketMultipartUploads'];
+      expect(grantsOf('WorkerTaskRole', template().Resources.WorkerTaskRole as Resource)).toEqual(
+        [
+          `dynamodb:GetItem ${tableArn(jobs)}`,
+          `dynamodb:UpdateItem ${tableArn(jobs)}`,
+          `dynamodb:GetItem ${tableArn(endpoints)}`,
+          `dynamodb:GetItem ${tableArn(leases)}`,
+          `dynamodb:UpdateItem ${tableArn(leases)}`,
+          `dynamodb:PutItem ${tableArn(audit)}`,
+          `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
+          ...bucketActions.map((a) => `s3:${a} arn:\${AWS::Partition}:s3:::\${StagingBucket}`),
+          ...objectActions.map((a) => `s3:${a} arn:\${AWS::Partition}:s3:::\${StagingBucket}/*`),
+          ...bucketActions.map((a) => customerBucket(`s3:${a}`, 'buckets')),
+          ...objectActions.map((a) => customerBucket(`s3:${a}`, 'objects')),
         ].sort(),
       );
     });

@@ -14,9 +14,9 @@ export interface TestEngine {
 }
 
 /** The whole local engine (emulators + both regions' APIs) in a private state directory. */
-export async function startTestEngine(): Promise<TestEngine> {
+export async function startTestEngine(functionEnvironment: Record<string, string> = {}): Promise<TestEngine> {
   const stateDir = await mkdtemp(join(tmpdir(), 'eft-engine-'));
-  const stack = await startLocalStack({ stateDir });
+  const stack = await startLocalStack({ stateDir, functionEnvironment });
   const clientsOf = (customerId: string) => {
     const customer = stack.info.customers.find((c) => c.customerId === customerId);
     if (!customer) throw new Error(`no demo customer ${customerId}`);

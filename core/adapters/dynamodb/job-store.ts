@@ -10,7 +10,15 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Clock } from '../../domain/clock';
 import { ConflictError, IllegalTransitionError, NotFoundError, StaleOwnerError } from '../../domain/errors';
 import { sha256Hex } from '../../domain/ids';
-import { ENTERED_FROM, isTerminal, type JobStatus, type JobWork, jobIdFor, partitionIdFor, type TransferJob } from '../../domain/job';
+import {
+  ENTERED_FROM,
+  isTerminal,
+  type JobStatus,
+  type JobWork,
+  jobIdFor,
+  partitionIdFor,
+  type TransferJob,
+} from '../../domain/job';
 import type { LeaseToken } from '../../domain/lease';
 import type { AuditLog, ChangeOrigin, JobKey, JobStore, NewJob, Page, PageRequest, TransitionOptions } from '../../domain/ports';
 import { isConditionFailed } from './client';
@@ -152,7 +160,11 @@ export class DynamoJobStore implements JobStore {
   async recordWork(key: JobKey, fence: LeaseToken, work: JobWork): Promise<TransferJob> {
     const entries = Object.entries(work).filter(([, value]) => value !== undefined);
     const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = { ':running': 'RUNNING', ':epoch': fence.epoch, ':now': new Date(this.clock.now()).toISOString() };
+    const values: Record<string, unknown> = {
+      ':running': 'RUNNING',
+      ':epoch': fence.epoch,
+      ':now': new Date(this.clock.now()).toISOString(),
+    };
     const sets = ['updatedAt = :now'];
     entries.forEach(([field, value], i) => {
       names[`#w${i}`] = field;
@@ -175,6 +187,42 @@ export class DynamoJobStore implements JobStore {
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       throw await this.explainRefusal(key, 'RUNNING', { actor: 'data-plane', region: fence.region, fence });
+    }
+  }
+
+  async resume(key: JobKey, fence: LeaseToken, actor: string): Promise<TransferJob> {
+    const now = new Date(this.clock.now()).toISOString();
+    try {
+      const result = await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
+          UpdateExpression: 'SET fenceEpoch = :epoch, executionRegion = :region, attempts = attempts + :one, updatedAt = :now',
+          ConditionExpression: '#status = :running AND (attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: marshall({
+            ':running': 'RUNNING',
+            ':epoch': fence.epoch,
+            ':region': fence.region,
+            ':one': 1,
+            ':now': now,
+          }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const job = toJob(result.Attributes ?? {});
+      await this.audit.append({
+        subject: `job#${job.jobId}`,
+        customerId: job.customerId,
+        actor,
+        action: 'job.resumed',
+        at: now,
+        details: { region: fence.region, epoch: fence.epoch },
+      });
+      return job;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      throw await this.explainRefusal(key, 'RUNNING', { actor, region: fence.region, fence });
     }
   }
 

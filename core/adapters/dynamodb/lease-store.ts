@@ -27,7 +27,12 @@ export class DynamoLeaseStore implements LeaseStore {
   async acquire(partitionId: string, owner: LeaseOwner, ttlMs: number): Promise<Lease> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = this.clock.now();
-      const values = { ':region': owner.region, ':now': now, ':expires': now + ttlMs, ':execution': new Set([owner.executionId]) };
+      const values = {
+        ':region': owner.region,
+        ':now': now,
+        ':expires': now + ttlMs,
+        ':execution': new Set([owner.executionId]),
+      };
       // The owning region's executions join the live lease; the epoch stays.
       const joined = await this.tryUpdate({
         Key: marshall({ partitionId }),
@@ -59,7 +64,13 @@ export class DynamoLeaseStore implements LeaseStore {
       UpdateExpression: 'SET expiresAt = :expires, heartbeatAt = :now',
       // Same region and epoch: nobody has taken over, so extending is safe even past expiry.
       ConditionExpression: 'ownerRegion = :region AND epoch = :epoch AND expiresAt > :released',
-      ExpressionAttributeValues: marshall({ ':region': token.region, ':epoch': token.epoch, ':now': now, ':expires': now + ttlMs, ':released': 0 }),
+      ExpressionAttributeValues: marshall({
+        ':region': token.region,
+        ':epoch': token.epoch,
+        ':now': now,
+        ':expires': now + ttlMs,
+        ':released': 0,
+      }),
     });
     if (!lease) throw await this.staleOwner(token, 'renew');
     return lease;
@@ -89,7 +100,9 @@ export class DynamoLeaseStore implements LeaseStore {
   }
 
   async get(partitionId: string): Promise<Lease | undefined> {
-    const result = await this.db.send(new GetItemCommand({ TableName: this.table, Key: marshall({ partitionId }), ConsistentRead: true }));
+    const result = await this.db.send(
+      new GetItemCommand({ TableName: this.table, Key: marshall({ partitionId }), ConsistentRead: true }),
+    );
     return result.Item ? toLease(result.Item) : undefined;
   }
 

@@ -1,0 +1,255 @@
+import type { Clock } from '../domain/clock';
+import type { Endpoint } from '../domain/endpoint';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
+import { deterministicId } from '../domain/ids';
+import { deriveIdempotencyKey, type FlowType, type TransferJob } from '../domain/job';
+import type { EndpointStore, JobKey, JobStore, PageRequest } from '../domain/ports';
+import type { Caller } from '../http/identity';
+import { type Location, resolveLocation } from './locations';
+import type { CreateTransferRequest } from './schemas';
+
+/** A file found at the source, with what makes its version distinct. */
+export interface SourceFile {
+  /** Path relative to the endpoint, as a job's sourcePath. */
+  path: string;
+  /** File name (relative to the listed folder), appended to the target folder. */
+  name: string;
+  size: number;
+  modifiedAt?: number;
+  version?: string;
+}
+
+/** Looks at the source at request time: one file's metadata, or a folder's files. */
+export interface SourceCatalog {
+  stat(endpoint: Endpoint, location: Location, path: string): Promise<SourceFile | undefined>;
+  list(
+    endpoint: Endpoint,
+    location: Location,
+    folderPath: string,
+    pattern: string | undefined,
+    limit: number,
+  ): Promise<SourceFile[]>;
+}
+
+/** Starts the job's state machine execution; starting one twice is harmless (execution name = job id). */
+export interface ExecutionStarter {
+  start(job: JobKey): Promise<void>;
+}
+
+export interface TransferDeps {
+  jobs: JobStore;
+  endpoints: EndpointStore;
+  catalog: SourceCatalog;
+  executions: ExecutionStarter;
+  clock: Clock;
+  region: string;
+}
+
+/** One request fans out to at most this many jobs (one per file). */
+export const MAX_FILES_PER_REQUEST = 10_000;
+const START_CONCURRENCY = 16;
+
+const FLOW: Record<string, FlowType> = {
+  'SFTP>SFTP': 'SFTP_TO_SFTP',
+  'SFTP>S3': 'SFTP_TO_S3',
+  'S3>S3': 'S3_TO_S3',
+  'S3>SFTP': 'S3_TO_SFTP',
+};
+const kindOf = (endpoint: Endpoint) => (endpoint.type === 'S3' ? 'S3' : 'SFTP');
+
+async function usableEndpoint(
+  deps: TransferDeps,
+  caller: Caller,
+  endpointId: string,
+  role: 'source' | 'target',
+): Promise<Endpoint> {
+  const endpoint = await deps.endpoints.get(caller.customerId, endpointId);
+  if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
+  if (endpoint.status !== 'ACTIVE') {
+    throw new ConflictError(
+      `${role} endpoint ${endpointId} is ${endpoint.status}; only ACTIVE endpoints take new jobs`,
+      'ENDPOINT_NOT_ACTIVE',
+    );
+  }
+  const allowed = role === 'source' ? ['OUTBOUND', 'BOTH'] : ['INBOUND', 'BOTH'];
+  if (!allowed.includes(endpoint.direction)) {
+    throw new ValidationError([
+      { field: `${role}.endpointId`, message: `endpoint direction ${endpoint.direction} does not allow it as a ${role}` },
+    ]);
+  }
+  return endpoint;
+}
+
+const isFolder = (request: CreateTransferRequest) => request.source.path.endsWith('/') || request.source.pattern !== undefined;
+
+function joinPath(folder: string, name: string): string {
+  return `${folder.replace(/\/+$/, '')}/${name}`;
+}
+
+/** Runs `work` over `items` with at most `limit` at a time. */
+async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/**
+ * POST /transfers: one job per file (a folder fans out), all under one request
+ * id. Each job's idempotency key comes from source, target, path and the file's
+ * version, or from the caller's Idempotency-Key, so a retried request maps onto
+ * the same jobs and never creates new ones. Jobs are persisted (RECEIVED),
+ * queued, and only then is their execution started.
+ */
+export async function createTransfers(
+  deps: TransferDeps,
+  caller: Caller,
+  request: CreateTransferRequest,
+  clientKey: string | undefined,
+): Promise<{ created: boolean; requestId: string; jobs: TransferJob[] }> {
+  const [source, target] = await Promise.all([
+    usableEndpoint(deps, caller, request.source.endpointId, 'source'),
+    usableEndpoint(deps, caller, request.target.endpointId, 'target'),
+  ]);
+  const flowType = FLOW[`${kindOf(source)}>${kindOf(target)}`] as FlowType;
+  const sourceLocation = resolveLocation(source, request.source.path.replace(/\/+$/, ''), 'source.path');
+  resolveLocation(target, request.target.path, 'target.path');
+
+  let files: SourceFile[];
+  if (isFolder(request)) {
+    files = await deps.catalog.list(
+      source,
+      sourceLocation,
+      request.source.path,
+      request.source.pattern,
+      MAX_FILES_PER_REQUEST + 1,
+    );
+    if (files.length > MAX_FILES_PER_REQUEST) {
+      throw new ValidationError([
+        { field: 'source.path', message: `matches more than ${MAX_FILES_PER_REQUEST} files; narrow it with a pattern` },
+      ]);
+    }
+  } else {
+    const file = await deps.catalog.stat(source, sourceLocation, request.source.path);
+    if (!file) throw new ValidationError([{ field: 'source.path', message: 'does not exist at the source endpoint' }]);
+    files = [file];
+  }
+
+  const requestId = clientKey
+    ? deterministicId('req', caller.customerId, 'client-key', clientKey)
+    : deterministicId(
+        'req',
+        caller.customerId,
+        JSON.stringify(request),
+        ...files.map((f) => `${f.path}:${f.size}:${f.modifiedAt}:${f.version}`),
+      );
+  const origin = { actor: caller.principalArn, region: deps.region };
+  const results = await inParallel(files, START_CONCURRENCY, async (file) => {
+    const targetPath = isFolder(request) ? joinPath(request.target.path, file.name) : request.target.path;
+    const identity = {
+      sourceEndpointId: source.endpointId,
+      sourcePath: file.path,
+      targetEndpointId: target.endpointId,
+      targetPath,
+    };
+    const idempotencyKey = clientKey
+      ? deterministicId('key', clientKey, file.path)
+      : deriveIdempotencyKey({ ...identity, file: { size: file.size, modifiedAt: file.modifiedAt, version: file.version } });
+    const outcome = await deps.jobs.create(
+      { ...identity, customerId: caller.customerId, requestId, flowType, idempotencyKey, bytesTotal: file.size },
+      origin,
+    );
+    return { ...outcome, job: await queueAndStart(deps, outcome.job, origin) };
+  });
+  return { created: results.some((r) => r.created), requestId, jobs: results.map((r) => r.job) };
+}
+
+/**
+ * RECEIVED → QUEUED, then start the execution. Also done for a replayed request
+ * whose jobs never got that far (a crash between the put and the start).
+ */
+async function queueAndStart(
+  deps: TransferDeps,
+  job: TransferJob,
+  origin: { actor: string; region: string },
+): Promise<TransferJob> {
+  if (job.status !== 'RECEIVED' && job.status !== 'QUEUED') return job;
+  let queued = job;
+  if (job.status === 'RECEIVED') {
+    queued = await deps.jobs.transition(job, 'QUEUED', origin).catch(async () => (await deps.jobs.get(job)) ?? job);
+  }
+  if (queued.status === 'QUEUED') await deps.executions.start(queued);
+  return queued;
+}
+
+async function loadJob(deps: Pick<TransferDeps, 'jobs'>, caller: Caller, jobId: string): Promise<TransferJob> {
+  const job = await deps.jobs.get({ customerId: caller.customerId, jobId });
+  // Another customer's job is indistinguishable from a missing one.
+  if (!job) throw new NotFoundError(`job ${jobId} not found`);
+  return job;
+}
+
+export function getJob(deps: Pick<TransferDeps, 'jobs'>, caller: Caller, jobId: string): Promise<TransferJob> {
+  return loadJob(deps, caller, jobId);
+}
+
+export function listJobs(
+  deps: Pick<TransferDeps, 'jobs'>,
+  caller: Caller,
+  filter: { status?: TransferJob['status']; requestId?: string },
+  page: PageRequest,
+) {
+  return deps.jobs.list(caller.customerId, filter, page);
+}
+
+/** Allowed before execution starts (RECEIVED, QUEUED); 409 afterwards. */
+export async function cancelJob(deps: TransferDeps, caller: Caller, jobId: string): Promise<TransferJob> {
+  const job = await loadJob(deps, caller, jobId);
+  if (job.status === 'CANCELLED') return job;
+  return deps.jobs.transition(job, 'CANCELLED', { actor: caller.principalArn, region: deps.region });
+}
+
+/**
+ * A re-drive is a new job that references the original (spec 8.2.2). It
+ * inherits the original's checkpoint, so an SFTP→SFTP re-drive delivers from
+ * the staged copy instead of pulling from the source again. Re-driving the same
+ * job twice (with the same Idempotency-Key, or none) returns the same new job.
+ */
+export async function redriveJob(
+  deps: TransferDeps,
+  caller: Caller,
+  jobId: string,
+  clientKey: string | undefined,
+): Promise<{ created: boolean; job: TransferJob }> {
+  const original = await loadJob(deps, caller, jobId);
+  if (original.status !== 'FAILED' && original.status !== 'CANCELLED') {
+    throw new ConflictError(
+      `job ${jobId} is ${original.status}; only FAILED or CANCELLED jobs can be re-driven`,
+      'NOT_REDRIVABLE',
+    );
+  }
+  const origin = { actor: caller.principalArn, region: deps.region };
+  const outcome = await deps.jobs.create(
+    {
+      customerId: original.customerId,
+      flowType: original.flowType,
+      sourceEndpointId: original.sourceEndpointId,
+      sourcePath: original.sourcePath,
+      targetEndpointId: original.targetEndpointId,
+      targetPath: original.targetPath,
+      idempotencyKey: deterministicId('redrive', original.jobId, clientKey ?? ''),
+      redriveOf: original.jobId,
+      ...(original.requestId ? { requestId: original.requestId } : {}),
+      ...(original.bytesTotal !== undefined ? { bytesTotal: original.bytesTotal } : {}),
+      ...(original.checkpoint ? { checkpoint: original.checkpoint } : {}),
+    },
+    origin,
+  );
+  return { created: outcome.created, job: await queueAndStart(deps, outcome.job, origin) };
+}

@@ -1,0 +1,94 @@
+import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type SftpClient from 'ssh2-sftp-client';
+import { openSftp } from '../adapters/sftp/connect';
+import type { NetworkPolicy } from '../connectivity/network-policy';
+import type { Endpoint } from '../domain/endpoint';
+import type { SecretStore } from '../domain/secrets';
+import type { Location } from './locations';
+import type { SourceCatalog, SourceFile } from './service';
+
+/** Shell glob (* and ?) for one path level, as a RegExp. */
+export function globToRegExp(pattern: string): RegExp {
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]');
+  return new RegExp(`^${escaped}$`);
+}
+
+const folderOf = (path: string) => (path.endsWith('/') ? path : `${path}/`);
+
+/** Source metadata from S3 (HeadObject, ListObjectsV2) or SFTP (stat, readdir), at request time. */
+export class LiveSourceCatalog implements SourceCatalog {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly secrets: SecretStore,
+    private readonly networkPolicy: NetworkPolicy,
+  ) {}
+
+  async stat(endpoint: Endpoint, location: Location, path: string): Promise<SourceFile | undefined> {
+    const name = path.split('/').pop() ?? path;
+    if (location.kind === 's3') {
+      try {
+        const head = await this.s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }));
+        return { path, name, size: head.ContentLength ?? 0, version: head.VersionId ?? head.ETag };
+      } catch (error) {
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
+        throw error;
+      }
+    }
+    return this.withSftp(endpoint, async (client) => {
+      if ((await client.exists(location.path)) !== '-') return undefined;
+      const stats = await client.stat(location.path);
+      return { path, name, size: stats.size, modifiedAt: stats.modifyTime };
+    });
+  }
+
+  async list(
+    endpoint: Endpoint,
+    location: Location,
+    folderPath: string,
+    pattern: string | undefined,
+    limit: number,
+  ): Promise<SourceFile[]> {
+    const matches = pattern ? globToRegExp(pattern) : undefined;
+    const files: SourceFile[] = [];
+    const add = (name: string, size: number, extra: Partial<SourceFile>) => {
+      if (!matches || matches.test(name)) files.push({ path: `${folderOf(folderPath)}${name}`, name, size, ...extra });
+    };
+    if (location.kind === 's3') {
+      const prefix = folderOf(location.key);
+      let token: string | undefined;
+      do {
+        const page = await this.s3.send(
+          new ListObjectsV2Command({ Bucket: location.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }),
+        );
+        for (const object of page.Contents ?? []) {
+          const name = (object.Key ?? '').slice(prefix.length);
+          if (name) add(name, object.Size ?? 0, { version: object.ETag });
+        }
+        token = page.NextContinuationToken;
+      } while (token && files.length < limit);
+      return files.slice(0, limit);
+    }
+    return this.withSftp(endpoint, async (client) => {
+      for (const entry of await client.list(location.path)) {
+        if (entry.type === '-') add(entry.name, entry.size, { modifiedAt: entry.modifyTime });
+        if (files.length >= limit) break;
+      }
+      return files;
+    });
+  }
+
+  private async withSftp<T>(endpoint: Endpoint, work: (client: SftpClient) => Promise<T>): Promise<T> {
+    const sftp = endpoint.sftp;
+    if (!sftp) throw new Error(`endpoint ${endpoint.endpointId} has no SFTP settings`);
+    const credentials = endpoint.secretRef ? await this.secrets.read(endpoint.secretRef) : {};
+    const session = await openSftp({ ...sftp, credentials, networkPolicy: this.networkPolicy });
+    try {
+      return await work(session.client);
+    } finally {
+      await session.close();
+    }
+  }
+}

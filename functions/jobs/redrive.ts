@@ -1,0 +1,14 @@
+import { httpApi, parseOrThrow } from '../../core/http/api';
+import { buildTransferApi } from '../../core/runtime/wiring';
+import { IdempotencyKeyHeader, JobPathSchema } from '../../core/transfers/schemas';
+import { redriveJob } from '../../core/transfers/service';
+import { toJobView } from '../../core/transfers/view';
+
+const { deps, principals } = buildTransferApi();
+
+/** POST /jobs/{jobId}/redrive: a new job referencing the failed or cancelled one. */
+export const handler = httpApi({ principals, path: JobPathSchema }, async ({ caller, path, headers }) => {
+  const clientKey = parseOrThrow(IdempotencyKeyHeader, headers['idempotency-key'], 'Idempotency-Key');
+  const { created, job } = await redriveJob(deps, caller, path.jobId, clientKey);
+  return { status: created ? 201 : 200, body: toJobView(job) };
+});

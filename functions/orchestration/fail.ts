@@ -1,0 +1,10 @@
+import middy from '@middy/core';
+import type { LeaseToken } from '../../core/domain/lease';
+import type { JobKey } from '../../core/domain/ports';
+import { buildOrchestration } from '../../core/runtime/wiring';
+import { failTransfer, type StateError } from '../../core/transfers/orchestration';
+
+const deps = buildOrchestration();
+
+/** State machine task: record why the job failed, release the lease. */
+export const handler = middy<JobKey & { lease?: LeaseToken; error?: StateError }>().handler((input) => failTransfer(deps, input));

@@ -1,0 +1,9 @@
+import middy from '@middy/core';
+import type { JobKey } from '../../core/domain/ports';
+import { buildOrchestration } from '../../core/runtime/wiring';
+import { startTransfer } from '../../core/transfers/orchestration';
+
+const deps = buildOrchestration();
+
+/** State machine task: lease + RUNNING (or SKIP a finished job). LeaseHeldError makes it wait and retry. */
+export const handler = middy<JobKey & { executionId: string }>().handler((input) => startTransfer(deps, input));

@@ -1,0 +1,196 @@
+import { StateMachine } from 'aws-local-stepfunctions';
+import { loadServiceConfig } from '../../local/service-config';
+import { prepareStateMachine } from '../../local/step-functions';
+
+/**
+ * The deployed state machine definition (statemachines/transfer.yml, as the
+ * framework resolves it) run by the local interpreter with scripted task
+ * results: every Choice branch, Retry and Catch.
+ */
+type Script = Record<string, (input: Record<string, unknown>) => unknown>;
+
+const LEASE = { partitionId: 'c#s#t', executionId: 'exec', region: 'us-gov-west-1', epoch: 1 };
+const START = { customerId: 'c', jobId: 'job_1' };
+
+function named(name: string, message = name): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+let prepared: ReturnType<typeof prepareStateMachine>;
+beforeAll(async () => {
+  prepared = prepareStateMachine(await loadServiceConfig('west'), 'transfer', 'us-gov-west-1');
+}, 60_000);
+
+/** Runs the definition; every task is scripted (a missing script fails the test). Returns output and the calls made. */
+async function run(script: Script) {
+  const calls: Array<{ state: string; input: Record<string, unknown> }> = [];
+  const handlers = Object.fromEntries(
+    Object.keys(prepared.tasks).map((state) => [
+      state,
+      async (input: Record<string, unknown>) => {
+        calls.push({ state, input });
+        const step = script[state];
+        if (!step) throw new Error(`unexpected task ${state}`);
+        return step(input);
+      },
+    ]),
+  );
+  const retryIntervalOverrides = Object.fromEntries(Object.keys(prepared.tasks).map((state) => [state, 0]));
+  const machine = new StateMachine(prepared.definition, { validationOptions: { checkArn: false } });
+  const execution = machine.run(START, {
+    overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
+    context: { Execution: { Id: 'arn:aws-us-gov:states:us-gov-west-1:000000000000:execution:eft-local-transfer:job_1' } },
+  });
+  const outcome = await execution.result.then(
+    (output) => ({ ok: true as const, output }),
+    // The interpreter wraps the Fail state's error in an ExecutionError.
+    (error: Error) => ({ ok: false as const, error: (error.cause as Error | undefined)?.name ?? error.name }),
+  );
+  return { ...outcome, states: calls.map((c) => c.state), calls };
+}
+
+const started = (flowType: string) => () => ({ action: 'RUN', ...START, flowType, lease: LEASE, job: START });
+const ok = () => ({});
+
+describe('the transfer state machine', () => {
+  it('runs S3→S3 through the copy, verifies, and releases the lease', async () => {
+    const result = await run({ StartTransfer: started('S3_TO_S3'), CopyS3Object: ok, VerifyTransfer: ok, ReleaseLease: ok });
+    expect(result.ok).toBe(true);
+    expect(result.states).toEqual(['StartTransfer', 'CopyS3Object', 'VerifyTransfer', 'ReleaseLease']);
+    expect(result.calls[0]?.input).toEqual({ ...START, executionId: expect.stringContaining(':execution:') });
+    expect(result.calls[1]?.input).toEqual({ ...START, lease: LEASE });
+    expect(result.calls[3]?.input).toEqual(LEASE);
+  });
+
+  it.each(['SFTP_TO_S3', 'S3_TO_SFTP', 'SFTP_TO_SFTP'])(
+    'runs %s on the Fargate worker with the job and lease in its environment',
+    async (flowType) => {
+      const result = await run({ StartTransfer: started(flowType), RunWorker: ok, VerifyTransfer: ok, ReleaseLease: ok });
+      expect(result.states).toEqual(['StartTransfer', 'RunWorker', 'VerifyTransfer', 'ReleaseLease']);
+      const task = result.calls[1]?.input as {
+        LaunchType: string;
+        Overrides: { ContainerOverrides: Array<{ Name: string; Environment: unknown[] }> };
+      };
+      expect(task.LaunchType).toBe('FARGATE');
+      expect(task.Overrides.ContainerOverrides[0]).toEqual({
+        Name: 'worker',
+        Environment: [
+          { Name: 'EFT_JOB', Value: JSON.stringify(START) },
+          { Name: 'EFT_LEASE', Value: JSON.stringify(LEASE) },
+        ],
+      });
+    },
+  );
+
+  it('skips a job that is already finished without touching the data plane', async () => {
+    const result = await run({ StartTransfer: () => ({ action: 'SKIP', ...START, reason: 'job is already SUCCEEDED' }) });
+    expect(result.ok).toBe(true);
+    expect(result.states).toEqual(['StartTransfer']);
+  });
+
+  it('goes straight to verification for a job taken over after its data was delivered', async () => {
+    const result = await run({
+      StartTransfer: () => ({ action: 'VERIFY', ...START, flowType: 'S3_TO_S3', lease: LEASE, job: START }),
+      VerifyTransfer: ok,
+      ReleaseLease: ok,
+    });
+    expect(result.states).toEqual(['StartTransfer', 'VerifyTransfer', 'ReleaseLease']);
+  });
+
+  it('waits while the other region holds the lease, then runs', async () => {
+    let attempts = 0;
+    const result = await run({
+      StartTransfer: (input) => {
+        if (++attempts < 4) throw named('LeaseHeldError', 'partition lease is held by us-gov-east-1');
+        return started('S3_TO_S3')();
+      },
+      CopyS3Object: ok,
+      VerifyTransfer: ok,
+      ReleaseLease: ok,
+    });
+    expect(result.ok).toBe(true);
+    expect(result.states.filter((s) => s === 'StartTransfer')).toHaveLength(4);
+  });
+
+  it('gives up waiting for a lease after its retries and fails the job without a lease', async () => {
+    const result = await run({
+      StartTransfer: () => {
+        throw named('LeaseHeldError');
+      },
+      FailTransfer: ok,
+    });
+    expect(result).toMatchObject({ ok: false, error: 'TransferFailed' });
+    expect(result.states.filter((s) => s === 'StartTransfer')).toHaveLength(13);
+    expect(result.calls.at(-1)?.input).toEqual({ ...START, error: { Error: 'LeaseHeldError', Cause: 'LeaseHeldError' } });
+  });
+
+  it('retries a transient copy failure and then succeeds', async () => {
+    let copies = 0;
+    const result = await run({
+      StartTransfer: started('S3_TO_S3'),
+      CopyS3Object: () => {
+        if (++copies < 3) throw named('TransientError', 'S3 said SlowDown');
+        return {};
+      },
+      VerifyTransfer: ok,
+      ReleaseLease: ok,
+    });
+    expect(result.ok).toBe(true);
+    expect(copies).toBe(3);
+  });
+
+  it('does not retry a permanent copy failure: it fails the job with the error and the lease', async () => {
+    const result = await run({
+      StartTransfer: started('S3_TO_S3'),
+      CopyS3Object: () => {
+        throw named('TargetExistsError', 'a different object is already at the target');
+      },
+      FailTransfer: ok,
+    });
+    expect(result).toMatchObject({ ok: false, error: 'TransferFailed' });
+    expect(result.states).toEqual(['StartTransfer', 'CopyS3Object', 'FailTransfer']);
+    expect(result.calls[2]?.input).toMatchObject({
+      lease: LEASE,
+      error: { Error: 'TargetExistsError', Cause: 'a different object is already at the target' },
+    });
+  });
+
+  it('fails the job when the worker task fails', async () => {
+    const result = await run({
+      StartTransfer: started('SFTP_TO_S3'),
+      RunWorker: () => {
+        throw named('States.TaskFailed', '{"StopCode":"EssentialContainerExited"}');
+      },
+      FailTransfer: ok,
+    });
+    expect(result.states).toEqual(['StartTransfer', 'RunWorker', 'FailTransfer']);
+    expect(result.calls[2]?.input).toMatchObject({ error: { Error: 'States.TaskFailed' } });
+  });
+
+  it('fails the job when verification finds a mismatch', async () => {
+    const result = await run({
+      StartTransfer: started('S3_TO_S3'),
+      CopyS3Object: ok,
+      VerifyTransfer: () => {
+        throw named('VerificationError', 'holds 10 bytes, 12 were delivered');
+      },
+      FailTransfer: ok,
+    });
+    expect(result.states).toEqual(['StartTransfer', 'CopyS3Object', 'VerifyTransfer', 'FailTransfer']);
+    expect(result.ok).toBe(false);
+  });
+
+  it('still succeeds when the lease cannot be released (it expires)', async () => {
+    const result = await run({
+      StartTransfer: started('S3_TO_S3'),
+      CopyS3Object: ok,
+      VerifyTransfer: ok,
+      ReleaseLease: () => {
+        throw named('StaleOwnerError');
+      },
+    });
+    expect(result.ok).toBe(true);
+  });
+});
