@@ -31,15 +31,18 @@ async function main(): Promise<void> {
   console.log(
     `  Partner SFTP (embedded) sftp://${info.partnerSftp.username}@${info.partnerSftp.host}:${info.partnerSftp.port}  host key ${info.partnerSftp.hostKeyFingerprint}`,
   );
+  for (const [region, url] of Object.entries(info.apis))
+    console.log(`  REST API ${region}  ${url}  (SigV4, service execute-api)`);
   console.log(`  Addresses and credentials: ${join('.eft', 'local.json')}\n`);
 
+  let ok = false;
   try {
-    await runWalkthrough(info);
+    ok = await runWalkthrough(info);
   } catch (error) {
     console.error('eft local: walkthrough failed:', error);
-    await stop(1);
   }
-  if (once) await stop(0);
+  if (!ok) console.error('eft local: the walkthrough did not complete every transfer intact');
+  if (once) await stop(ok ? 0 : 1);
   else console.log('\neft local: running. Press Ctrl-C to stop.');
 }
 

@@ -1,82 +1,158 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import SftpClient from 'ssh2-sftp-client';
-import { LeaseHeldError } from '../core/domain/errors';
-import { deriveIdempotencyKey } from '../core/domain/job';
-import { tokenOf } from '../core/domain/lease';
-import { acquireLease } from '../core/domain/lease-service';
-import { buildStores } from '../core/runtime/wiring';
-import type { LocalStackInfo } from './stack';
+import { ApiClient } from './api-client';
+import { awaitJob } from './jobs';
+import { type LocalStackInfo, REGIONS } from './stack';
 
 const step = (text: string) => console.log(`• ${text}`);
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /**
- * What `npm start` shows: the engine's core guarantees working against the
- * local stand-ins, the way the deployed functions use them.
+ * What `npm start` shows: a customer onboarding endpoints and moving files
+ * through all four flows, over the REST API (SigV4), exactly as against AWS.
  */
-export async function runWalkthrough(info: LocalStackInfo): Promise<void> {
-  const [westRegion, eastRegion] = Object.keys(info.regions);
-  const west = buildStores(info.regions[westRegion ?? '']?.environment);
-  const east = buildStores(info.regions[eastRegion ?? '']?.environment);
-
-  const request = {
-    customerId: 'customer-a',
-    flowType: 'SFTP_TO_S3' as const,
-    sourceEndpointId: 'ep_partner_sftp',
-    sourcePath: '/outbound/report.csv',
-    targetEndpointId: 'ep_customer_bucket',
-    targetPath: 'inbox/report.csv',
-  };
-  const idempotencyKey = deriveIdempotencyKey({ ...request, file: { size: 1024, modifiedAt: 1_700_000_000_000 } });
-  const first = await west.jobs.create({ ...request, idempotencyKey }, { actor: 'customer:demo', region: west.region });
-  const replay = await east.jobs.create({ ...request, idempotencyKey }, { actor: 'customer:demo', region: east.region });
-  step(
-    `job ${first.job.jobId} created in ${west.region} (${first.job.status}); the same file submitted in ${east.region} maps to the same job: created=${replay.created}`,
-  );
-
-  const westExecution = `demo-west-${Date.now()}`;
-  const lease = await acquireLease(west, { partitionId: first.job.partitionId, executionId: westExecution });
-  step(`${west.region} holds the partition lease ${lease.partitionId} at epoch ${lease.epoch}`);
-  try {
-    await acquireLease(east, { partitionId: first.job.partitionId, executionId: `demo-east-${Date.now()}` });
-    throw new Error('both regions got the lease');
-  } catch (error) {
-    if (!(error instanceof LeaseHeldError)) throw error;
-    step(`${east.region} is refused while the lease is live: ${error.message}`);
-  }
-  await west.leases.release(tokenOf(lease, westExecution));
-
-  for (const status of ['QUEUED', 'RUNNING', 'VERIFYING', 'SUCCEEDED'] as const) {
-    await west.jobs.transition(first.job, status, { actor: 'demo', region: west.region });
-  }
-  const done = await west.jobs.get(first.job);
-  step(`lifecycle: ${done?.transitions.map((t) => t.status).join(' → ')}`);
-
+export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
+  const alice = info.customers.find((c) => c.customerId === 'customer-a');
+  if (!alice) throw new Error('no demo customer');
+  const api = new ApiClient(info.apis[REGIONS.west] ?? '', REGIONS.west, alice);
   const s3 = new S3Client({
     endpoint: info.s3.endpoint,
-    region: westRegion,
+    region: REGIONS.west,
     forcePathStyle: true,
     credentials: info.credentials,
   });
-  const bucket = info.regions[westRegion ?? '']?.stagingBucket;
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'walkthrough/hello.txt', Body: 'hello from eft\n' }));
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'walkthrough/' }));
-  step(`S3: s3://${bucket}/ holds ${listed.Contents?.map((o) => `${o.Key} (${o.Size} B)`).join(', ')}`);
-  s3.destroy();
-
+  const partner = info.partnerSftp;
   const sftp = new SftpClient();
   await sftp.connect({
-    host: info.partnerSftp.host,
-    port: info.partnerSftp.port,
-    username: info.partnerSftp.username,
-    privateKey: await readFile(info.partnerSftp.privateKeyPath),
+    host: partner.host,
+    port: partner.port,
+    username: partner.username,
+    privateKey: await readFile(partner.privateKeyPath),
   });
   try {
-    await sftp.mkdir('/outbound', true);
-    await sftp.put(Buffer.from('id,amount\n1,100\n'), '/outbound/report.csv');
-    const files = await sftp.list('/outbound');
-    step(`partner SFTP: /outbound holds ${files.map((f) => `${f.name} (${f.size} B)`).join(', ')}`);
+    // The partner and the customer's own bucket have files waiting.
+    const run = Date.now().toString(36);
+    const report = Buffer.from(`id,amount\n${Array.from({ length: 2000 }, (_, i) => `${i},${i * 7}`).join('\n')}\n`);
+    const ledger = randomBytes(3 * 1024 * 1024);
+    for (const dir of ['/outbound', '/inbound', '/archive']) await sftp.mkdir(dir, true);
+    await sftp.put(report, `/outbound/report-${run}.csv`);
+    await s3.send(new PutObjectCommand({ Bucket: 'customer-a-outbox', Key: `out/ledger-${run}.bin`, Body: ledger }));
+
+    step('onboarding endpoints (POST /endpoints, then POST /endpoints/{id}/validate)');
+    const onboard = async (body: Record<string, unknown>) => {
+      const created = await api.post('/endpoints', body);
+      if (created.status !== 201) throw new Error(`could not create endpoint: ${created.text}`);
+      const validated = await api.post(`/endpoints/${created.body.id}/validate`);
+      const endpoint = validated.body.endpoint;
+      step(
+        `  ${endpoint.name}: ${endpoint.status}${
+          endpoint.capabilities
+            ? ` (partner allows: ${Object.entries(endpoint.capabilities)
+                .filter(([, v]) => v)
+                .map(([k]) => k)
+                .join(', ')})`
+            : ''
+        }`,
+      );
+      return endpoint.id as string;
+    };
+    const privateKey = await readFile(partner.privateKeyPath, 'utf8');
+    const sftpEndpoint = (name: string, basePath: string) => ({
+      type: 'SFTP',
+      name,
+      direction: 'BOTH',
+      sftp: {
+        host: partner.host,
+        port: partner.port,
+        username: partner.username,
+        basePath,
+        hostKeyFingerprint: partner.hostKeyFingerprint,
+      },
+      credentials: { privateKey },
+    });
+    const partnerOut = await onboard(sftpEndpoint('partner outbound', '/outbound'));
+    const partnerIn = await onboard(sftpEndpoint('partner inbound', '/inbound'));
+    const partnerArchive = await onboard(sftpEndpoint('partner archive', '/archive'));
+    const outbox = await onboard({
+      type: 'S3',
+      name: 'customer outbox',
+      direction: 'OUTBOUND',
+      s3: { bucket: 'customer-a-outbox', prefix: 'out/', region: REGIONS.west },
+    });
+    const inbox = await onboard({
+      type: 'S3',
+      name: 'customer inbox',
+      direction: 'INBOUND',
+      s3: { bucket: 'customer-a-inbox', prefix: 'in/', region: REGIONS.west },
+    });
+
+    const flows = [
+      {
+        label: 'S3 → S3 (server-side copy)',
+        source: [outbox, `ledger-${run}.bin`],
+        target: [inbox, `ledger-${run}.bin`],
+        expected: ledger,
+      },
+      { label: 'SFTP → S3', source: [partnerOut, `report-${run}.csv`], target: [inbox, `report-${run}.csv`], expected: report },
+      {
+        label: 'S3 → SFTP (.tmp, then rename)',
+        source: [outbox, `ledger-${run}.bin`],
+        target: [partnerIn, `ledger-${run}.bin`],
+        expected: ledger,
+      },
+      {
+        label: 'SFTP → SFTP (staged in S3)',
+        source: [partnerOut, `report-${run}.csv`],
+        target: [partnerArchive, `report-${run}.csv`],
+        expected: report,
+      },
+    ];
+    step('starting transfers (POST /transfers)');
+    const started = await Promise.all(
+      flows.map(async (flow) => {
+        const body = {
+          source: { endpointId: flow.source[0], path: flow.source[1] },
+          target: { endpointId: flow.target[0], path: flow.target[1] },
+        };
+        const response = await api.post('/transfers', body);
+        if (response.status !== 201) throw new Error(`${flow.label}: ${response.text}`);
+        return { flow, body, jobId: response.body.jobs[0].jobId as string };
+      }),
+    );
+    let allSucceeded = true;
+    for (const { flow, jobId } of started) {
+      const job = await awaitJob(api, jobId, 120_000);
+      const arrived = job.status === 'SUCCEEDED' ? await fetchDelivered(s3, sftp, job.result.location) : undefined;
+      const intact = arrived?.equals(flow.expected) ?? false;
+      allSucceeded &&= intact;
+      step(`  ${flow.label}: ${job.transitions.map((t: { status: string }) => t.status).join(' → ')}`);
+      if (arrived)
+        step(
+          `    ${job.result.location}: ${arrived.length} bytes, sha256 ${sha256(arrived)} ${intact ? '= source' : '≠ SOURCE'}`,
+        );
+      else step(`    ${job.error?.code}: ${job.error?.message}`);
+    }
+
+    const replay = await api.post('/transfers', started[0]?.body);
+    step(
+      `the same S3 → S3 request again: HTTP ${replay.status}, job ${replay.body.jobs[0].jobId === started[0]?.jobId ? 'is the same one' : 'IS NEW'}: no second delivery`,
+    );
+    return allSucceeded;
   } finally {
     await sftp.end();
+    s3.destroy();
   }
+}
+
+/** Downloads what a job delivered, to show it arrived intact. */
+async function fetchDelivered(s3: S3Client, sftp: SftpClient, location: string): Promise<Buffer> {
+  const s3Match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
+  if (s3Match) {
+    const object = await s3.send(new GetObjectCommand({ Bucket: s3Match[1], Key: s3Match[2] }));
+    return Buffer.from(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+  }
+  const path = new URL(location).pathname;
+  return (await sftp.get(path)) as Buffer;
 }

@@ -7,7 +7,7 @@ import {
   type SftpServerOptions,
   startSftpServer,
 } from '../../local/sftp-server';
-import type { ApiClient, ApiResponse } from '../support/api-client';
+import type { ApiClient, ApiResponse } from '../../local/api-client';
 import { startTestEngine, type TestEngine } from '../support/local-engine';
 import { type Sshd, startSshd } from '../support/sshd';
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ApiClient, type Credentials } from '../support/api-client';
+import { ApiClient, type Credentials } from '../../local/api-client';
 import { startTestEngine, type TestEngine } from '../support/local-engine';
 
 let engine: TestEngine;

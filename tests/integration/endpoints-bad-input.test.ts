@@ -1,4 +1,4 @@
-import type { ApiClient } from '../support/api-client';
+import type { ApiClient } from '../../local/api-client';
 import { startTestEngine, type TestEngine } from '../support/local-engine';
 
 let engine: TestEngine;

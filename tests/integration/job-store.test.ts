@@ -153,7 +153,10 @@ describe('job transitions', () => {
   it('refuses a write from an older lease epoch once a newer one has written', async () => {
     const { job } = await jobs.create(newJob(), ALICE);
     const partitionId = job.partitionId;
-    await jobs.transition(job, 'QUEUED', { ...WEST, fence: { partitionId, executionId: 'west-1', region: 'us-gov-west-1', epoch: 1 } });
+    await jobs.transition(job, 'QUEUED', {
+      ...WEST,
+      fence: { partitionId, executionId: 'west-1', region: 'us-gov-west-1', epoch: 1 },
+    });
     await jobs.transition(job, 'RUNNING', {
       actor: 'sfn:east',
       region: 'us-gov-east-1',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utils } from 'ssh2';
 import { type EmbeddedSftpServer, generateEd25519KeyPair, startSftpServer } from '../../local/sftp-server';
-import type { ApiResponse } from '../support/api-client';
+import type { ApiResponse } from '../../local/api-client';
 import { startTestEngine, type TestEngine } from '../support/local-engine';
 
 let engine: TestEngine;

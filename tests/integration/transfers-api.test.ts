@@ -3,8 +3,8 @@ import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { ApiClient } from '../support/api-client';
-import { awaitJob } from '../support/jobs';
+import type { ApiClient } from '../../local/api-client';
+import { awaitJob } from '../../local/jobs';
 import { startTestEngine, type TestEngine } from '../support/local-engine';
 
 const MiB = 1024 * 1024;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalStack, REGIONS, startLocalStack } from '../../local/stack';
-import { ApiClient } from './api-client';
+import { ApiClient } from '../../local/api-client';
 
 export interface TestEngine {
   stack: LocalStack;

@@ -1,0 +1,113 @@
+/**
+ * A TCP proxy on loopback for fault injection between the worker and a peer:
+ * it forwards connections to the target and, when armed, cuts a connection
+ * (TCP RST on both sides) or holds it (stops forwarding, like a stalled link)
+ * once that connection has carried a given number of bytes in either direction.
+ * Each arming applies to one connection, the first to cross the threshold;
+ * later connections pass through untouched.
+ */
+import * as net from 'node:net';
+
+export interface TcpProxy {
+  host: string;
+  port: number;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  /** Cuts the first connection to have carried `bytes` in total (both directions); resolves when it has been cut. */
+  cutAfter(bytes: number): Promise<void>;
+  /** Stops forwarding on the first connection to have carried `bytes` in total; resolves when it is held. */
+  holdAfter(bytes: number): Promise<void>;
+  /** Resumes a held connection. */
+  release(): void;
+  close(): Promise<void>;
+}
+
+type Trigger = { kind: 'cut' | 'hold'; bytes: number; fired: () => void };
+
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const sockets = new Set<net.Socket>();
+  let accepted = 0;
+  let trigger: Trigger | undefined;
+  let heldPair: [net.Socket, net.Socket] | undefined;
+
+  const server = net.createServer((client) => {
+    accepted++;
+    client.setNoDelay(true);
+    const upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
+    sockets.add(client);
+    sockets.add(upstream);
+    let carried = 0;
+    const onClose = () => {
+      sockets.delete(client);
+      sockets.delete(upstream);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', onClose);
+    upstream.on('close', onClose);
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+
+    const forward = (from: net.Socket, to: net.Socket) => {
+      from.on('data', (chunk: Buffer) => {
+        carried += chunk.length;
+        const armed = trigger;
+        if (armed && carried >= armed.bytes) {
+          trigger = undefined;
+          if (armed.kind === 'cut') {
+            client.resetAndDestroy();
+            upstream.resetAndDestroy();
+            armed.fired();
+            return;
+          }
+          client.pause();
+          upstream.pause();
+          heldPair = [client, upstream];
+          to.write(chunk);
+          armed.fired();
+          return;
+        }
+        // Backpressure both ways, so a slow side slows the other instead of filling memory here.
+        if (!to.write(chunk)) {
+          from.pause();
+          to.once('drain', () => {
+            if (heldPair?.[0] !== client) from.resume();
+          });
+        }
+      });
+    };
+    forward(client, upstream);
+    forward(upstream, client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as net.AddressInfo;
+
+  const arm = (kind: Trigger['kind'], bytes: number) =>
+    new Promise<void>((resolve) => {
+      trigger = { kind, bytes, fired: resolve };
+    });
+
+  return {
+    host: '127.0.0.1',
+    port,
+    get connections() {
+      return accepted;
+    },
+    cutAfter: (bytes) => arm('cut', bytes),
+    holdAfter: (bytes) => arm('hold', bytes),
+    release: () => {
+      const pair = heldPair;
+      heldPair = undefined;
+      pair?.[0].resume();
+      pair?.[1].resume();
+    },
+    close: async () => {
+      trigger = undefined;
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
