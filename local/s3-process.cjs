@@ -3,11 +3,97 @@
 // it here means no other process of the engine or the tests needs that flag.
 // Protocol: argv[2] is a JSON options object; prints one JSON line {port} when
 // listening; forwards S3 events to the parent over IPC; exits on SIGTERM.
+//
+// s3rver 5 lacks operations the engine uses (ListParts, ListMultipartUploads,
+// AbortMultipartUpload answer 405/501) and ignores If-None-Match. They are
+// served here, as S3 documents them, from s3rver's own store, so the engine's
+// code runs unchanged against the emulator.
+const fs = require('node:fs/promises');
+const path = require('node:path');
 const S3rver = require('@20minutes/s3rver');
 
 const options = JSON.parse(process.argv[2]);
 const server = new S3rver({ ...options, silent: true, allowMismatchedSignatures: true, vhostBuckets: false });
 server.on('event', (event) => process.send?.({ records: event.Records }));
+
+const xml = (ctx, status, body) => {
+  ctx.status = status;
+  ctx.type = 'application/xml';
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
+};
+const escape = (text) => String(text).replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+const s3Error = (ctx, status, code, message) =>
+  xml(ctx, status, `<Error><Code>${code}</Code><Message>${escape(message)}</Message></Error>`);
+
+function uploadsDir(bucket) {
+  return server.store.getResourcePath(bucket, undefined, 'uploads');
+}
+
+async function listParts(ctx, bucket, key, uploadId) {
+  const dir = path.join(uploadsDir(bucket), uploadId);
+  const files = await fs.readdir(dir).catch(() => undefined);
+  if (!files) return s3Error(ctx, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+  const numbers = files
+    .filter((f) => /^\d+$/.test(f))
+    .map(Number)
+    .sort((a, b) => a - b);
+  const parts = await Promise.all(
+    numbers.map(async (n) => {
+      const { size } = await fs.stat(path.join(dir, String(n)));
+      const md5 = await fs.readFile(path.join(dir, `${n}.md5`), 'utf8');
+      return `<Part><PartNumber>${n}</PartNumber><ETag>"${md5}"</ETag><Size>${size}</Size></Part>`;
+    }),
+  );
+  xml(
+    ctx,
+    200,
+    `<ListPartsResult><Bucket>${escape(bucket)}</Bucket><Key>${escape(key)}</Key><UploadId>${escape(uploadId)}</UploadId><IsTruncated>false</IsTruncated>${parts.join('')}</ListPartsResult>`,
+  );
+}
+
+async function listUploads(ctx, bucket, prefix) {
+  const ids = await fs.readdir(uploadsDir(bucket)).catch(() => []);
+  const uploads = [];
+  for (const id of ids) {
+    const key = await fs.readFile(path.join(uploadsDir(bucket), id, 'key'), 'utf8').catch(() => undefined);
+    if (key === undefined || !key.startsWith(prefix)) continue;
+    const { birthtime } = await fs.stat(path.join(uploadsDir(bucket), id));
+    uploads.push(
+      `<Upload><Key>${escape(key)}</Key><UploadId>${escape(id)}</UploadId><Initiated>${birthtime.toISOString()}</Initiated></Upload>`,
+    );
+  }
+  xml(
+    ctx,
+    200,
+    `<ListMultipartUploadsResult><Bucket>${escape(bucket)}</Bucket><Prefix>${escape(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${uploads.join('')}</ListMultipartUploadsResult>`,
+  );
+}
+
+async function abortUpload(ctx, bucket, uploadId) {
+  const dir = path.join(uploadsDir(bucket), uploadId);
+  if (!(await fs.stat(dir).catch(() => undefined)))
+    return s3Error(ctx, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+  await fs.rm(dir, { recursive: true, force: true });
+  ctx.status = 204;
+}
+
+async function missingOperations(ctx, next) {
+  const [, bucket = '', ...rest] = ctx.path.split('/');
+  const key = decodeURIComponent(rest.join('/'));
+  const { query, method } = ctx;
+  if (method === 'GET' && key === '' && 'uploads' in query) return listUploads(ctx, bucket, query.prefix ?? '');
+  if (method === 'GET' && key && query.uploadId) return listParts(ctx, bucket, key, query.uploadId);
+  if (method === 'DELETE' && key && query.uploadId) return abortUpload(ctx, bucket, query.uploadId);
+  // Conditional writes: If-None-Match: * refuses to replace an existing object (PutObject, CopyObject, CompleteMultipartUpload).
+  const writes = method === 'PUT' ? !query.partNumber : method === 'POST' && query.uploadId;
+  if (writes && key && ctx.get('if-none-match') === '*' && (await server.store.existsObject(bucket, key))) {
+    return s3Error(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+  }
+  return next();
+}
+// Koa composes middleware when the server starts: put ours before s3rver's router.
+server.middleware.unshift(missingOperations);
+
 server.run().then(
   (address) => process.stdout.write(`${JSON.stringify({ port: address.port })}\n`),
   (error) => {

@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LocalStack, REGIONS, startLocalStack } from '../../local/stack';
+import { buildStores, type Stores } from '../../core/runtime/wiring';
 import { ApiClient } from '../../local/api-client';
+import { type LocalStack, REGIONS, startLocalStack } from '../../local/stack';
 
 export interface TestEngine {
   stack: LocalStack;
@@ -10,6 +11,8 @@ export interface TestEngine {
   alice: { west: ApiClient; east: ApiClient };
   /** customer-b's client */
   bob: { west: ApiClient; east: ApiClient };
+  /** The engine's own stores (as us-gov-west-1 builds them), for assertions on internals. */
+  stores: Stores;
   close(): Promise<void>;
 }
 
@@ -29,6 +32,7 @@ export async function startTestEngine(functionEnvironment: Record<string, string
     stack,
     alice: clientsOf('customer-a'),
     bob: clientsOf('customer-b'),
+    stores: buildStores(stack.info.regions[REGIONS.west]?.environment),
     close: async () => {
       await stack.close();
       await rm(stateDir, { recursive: true, force: true });
