@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -71,7 +72,7 @@ export function prepareStateMachine(config: ServiceConfig, id: string, region: s
 }
 
 /** Runs the Fargate worker as a child process with the task's environment overrides, like ECS RunTask(.sync). */
-export function localWorkerLauncher(root: string, onLine: (line: string) => void): TaskHandler {
+export function localWorkerLauncher(root: string, onLine: (line: string) => void, running: Set<ChildProcess>): TaskHandler {
   return (input) =>
     new Promise((resolve, reject) => {
       const overrides =
@@ -129,7 +130,9 @@ export async function startStepFunctions(options: {
   port?: number;
 }): Promise<{ url: string; executions: Map<string, Execution>; close(): Promise<void> }> {
   const machines = new Map<string, { prepared: PreparedMachine; machine: StateMachine; handlers: Record<string, TaskHandler> }>();
-  const launchWorker = localWorkerLauncher(options.root, options.onLine);
+  // Workers still running when the region stops get SIGTERM, as ECS stops a task.
+  const workers = new Set<ChildProcess>();
+  const launchWorker = localWorkerLauncher(options.root, options.onLine, workers);
   for (const id of Object.keys(options.config.stepFunctions?.stateMachines ?? {})) {
     const prepared = prepareStateMachine(options.config, id, options.region);
     const handlers: Record<string, TaskHandler> = {};
@@ -222,11 +225,19 @@ export async function startStepFunctions(options: {
   return {
     url: `http://127.0.0.1:${port}`,
     executions,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await Promise.all(
+        [...workers].map((worker) => {
+          const exited = once(worker, 'close');
+          worker.kill('SIGTERM');
+          return exited;
+        }),
+      );
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }
 

@@ -68,6 +68,7 @@ describe('endpoint store', () => {
 
   it('appends every change to the audit trail with its actor', async () => {
     const endpoint = await endpoints.create(sftpEndpoint('cust-audit'), 'customer:alice');
+    clock.advance(1);
     await endpoints.update('cust-audit', endpoint.endpointId, 1, { status: 'DISABLED' }, 'customer:carol', 'endpoint.disabled');
     const trail = await audit.list(`endpoint#${endpoint.endpointId}`, { limit: 10 });
     expect(trail.items.map((e) => [e.action, e.actor, e.customerId])).toEqual([
