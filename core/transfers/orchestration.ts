@@ -101,7 +101,10 @@ export async function failTransfer(
   const key = { customerId: input.customerId, jobId: input.jobId };
   const job = await deps.jobs.get(key);
   let failed = false;
-  if (job && !isTerminal(job.status)) {
+  // Without a lease this execution never started the job: a RUNNING or VERIFYING job
+  // belongs to whoever holds the lease (perhaps the other region), not to us.
+  const ours = input.lease !== undefined || job?.status === 'RECEIVED' || job?.status === 'QUEUED';
+  if (job && !isTerminal(job.status) && ours) {
     const errorCode = job.lastError?.code ?? codeOf(input.error);
     const errorMessage = job.lastError?.message ?? messageOf(input.error);
     try {

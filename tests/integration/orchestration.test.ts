@@ -1,0 +1,198 @@
+import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
+import { DynamoEndpointStore } from '../../core/adapters/dynamodb/endpoint-store';
+import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
+import { DynamoLeaseStore } from '../../core/adapters/dynamodb/lease-store';
+import { ManualClock } from '../../core/domain/clock';
+import { LeaseHeldError, VerificationError } from '../../core/domain/errors';
+import { deriveIdempotencyKey, type TransferJob } from '../../core/domain/job';
+import type { LeaseToken } from '../../core/domain/lease';
+import {
+  type DestinationInspector,
+  failTransfer,
+  type OrchestrationDeps,
+  startTransfer,
+  verifyTransfer,
+} from '../../core/transfers/orchestration';
+import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
+
+const TTL = 60_000;
+let dynamo: TestDynamo;
+let clock: ManualClock;
+let west: OrchestrationDeps;
+let east: OrchestrationDeps;
+let targetEndpointId: string;
+let seq = 0;
+
+beforeAll(async () => {
+  dynamo = await startTestDynamo();
+  clock = new ManualClock();
+  const audit = new DynamoAuditLog(dynamo.db, dynamo.tables.audit, clock);
+  const shared = {
+    jobs: new DynamoJobStore(dynamo.db, dynamo.tables.jobs, audit, clock),
+    endpoints: new DynamoEndpointStore(dynamo.db, dynamo.tables.endpoints, audit, clock),
+    leases: new DynamoLeaseStore(dynamo.db, dynamo.tables.leases, clock),
+    leaseTtlMs: TTL,
+  };
+  west = { ...shared, region: 'us-gov-west-1' };
+  east = { ...shared, region: 'us-gov-east-1' };
+  const target = await shared.endpoints.create(
+    {
+      customerId: 'cust',
+      name: 'inbox',
+      type: 'S3',
+      direction: 'INBOUND',
+      status: 'ACTIVE',
+      maxConcurrency: 4,
+      s3: { bucket: 'b', prefix: 'in/', region: 'us-gov-west-1' },
+    },
+    'test',
+  );
+  targetEndpointId = target.endpointId;
+});
+afterAll(() => dynamo.close());
+
+/** A QUEUED job in a partition of its own. */
+async function queuedJob(): Promise<TransferJob> {
+  const n = ++seq;
+  const identity = { sourceEndpointId: `ep_src${n}`, sourcePath: `f${n}.csv`, targetEndpointId, targetPath: `f${n}.csv` };
+  const { job } = await west.jobs.create(
+    { ...identity, customerId: 'cust', flowType: 'S3_TO_S3', idempotencyKey: deriveIdempotencyKey(identity) },
+    { actor: 'customer', region: 'us-gov-west-1' },
+  );
+  return west.jobs.transition(job, 'QUEUED', { actor: 'api', region: 'us-gov-west-1' });
+}
+
+async function started(deps: OrchestrationDeps, job: TransferJob, executionId: string): Promise<LeaseToken> {
+  const result = await startTransfer(deps, { customerId: job.customerId, jobId: job.jobId, executionId });
+  if (result.action === 'SKIP') throw new Error('skipped');
+  return result.lease;
+}
+
+describe('startTransfer', () => {
+  it('moves a queued job to RUNNING under the lease epoch', async () => {
+    const job = await queuedJob();
+    const result = await startTransfer(west, { ...job, executionId: 'west-1' });
+    expect(result).toMatchObject({
+      action: 'RUN',
+      flowType: 'S3_TO_S3',
+      lease: { region: 'us-gov-west-1', epoch: 1, executionId: 'west-1' },
+    });
+    expect(await west.jobs.get(job)).toMatchObject({
+      status: 'RUNNING',
+      fenceEpoch: 1,
+      attempts: 1,
+      executionRegion: 'us-gov-west-1',
+    });
+  });
+
+  it('skips a job that is already terminal, taking no lease', async () => {
+    const job = await queuedJob();
+    await west.jobs.transition(job, 'CANCELLED', { actor: 'customer', region: 'us-gov-west-1' });
+    expect(await startTransfer(east, { ...job, executionId: 'east-1' })).toMatchObject({ action: 'SKIP' });
+    expect(await east.leases.get(job.partitionId)).toBeUndefined();
+  });
+
+  it('refuses to start while the other region holds the partition, leaving the job queued', async () => {
+    const job = await queuedJob();
+    const other = await queuedJob();
+    await east.leases.acquire(job.partitionId, { executionId: 'east-9', region: 'us-gov-east-1' }, TTL);
+    await expect(startTransfer(west, { ...job, executionId: 'west-2' })).rejects.toBeInstanceOf(LeaseHeldError);
+    expect((await west.jobs.get(job))?.status).toBe('QUEUED');
+    expect((await startTransfer(west, { ...other, executionId: 'west-3' })).action).toBe('RUN');
+  });
+
+  it('resumes a job left RUNNING by a region whose lease expired, fencing the old holder out', async () => {
+    const job = await queuedJob();
+    const stale = await started(west, job, 'west-4');
+    clock.advance(TTL + 1);
+    const takeover = await started(east, job, 'east-4');
+    expect(takeover.epoch).toBe(stale.epoch + 1);
+    expect(await west.jobs.get(job)).toMatchObject({
+      status: 'RUNNING',
+      attempts: 2,
+      executionRegion: 'us-gov-east-1',
+      fenceEpoch: takeover.epoch,
+    });
+    await expect(west.jobs.recordWork(job, stale, { bytesTransferred: 1 })).rejects.toMatchObject({ code: 'STALE_OWNER' });
+  });
+});
+
+describe('verifyTransfer', () => {
+  const inspector = (found: { bytes: number; etag?: string } | undefined): DestinationInspector => ({
+    inspect: async () => found,
+  });
+
+  it('succeeds the job when the destination holds what was delivered', async () => {
+    const job = await queuedJob();
+    const lease = await started(west, job, 'west-5');
+    await west.jobs.recordWork(job, lease, {
+      result: { bytes: 10, etag: '"e"', location: 's3://b/in/x', alreadyPresent: false },
+    });
+    const done = await verifyTransfer({ ...west, inspector: inspector({ bytes: 10, etag: '"e"' }) }, { ...job, lease });
+    expect(done.transitions.map((t) => t.status)).toEqual(['RECEIVED', 'QUEUED', 'RUNNING', 'VERIFYING', 'SUCCEEDED']);
+  });
+
+  it.each([
+    ['nothing at the destination', undefined],
+    ['a different size', { bytes: 9 }],
+    ['a different ETag', { bytes: 10, etag: '"other"' }],
+  ])('refuses %s', async (_case, found) => {
+    const job = await queuedJob();
+    const lease = await started(west, job, `west-v-${seq}`);
+    await west.jobs.recordWork(job, lease, {
+      result: { bytes: 10, etag: '"e"', location: 's3://b/in/x', alreadyPresent: false },
+    });
+    await expect(verifyTransfer({ ...west, inspector: inspector(found) }, { ...job, lease })).rejects.toBeInstanceOf(
+      VerificationError,
+    );
+    expect((await west.jobs.get(job))?.status).toBe('VERIFYING');
+  });
+});
+
+describe('failTransfer', () => {
+  it('fails the job with the reason the data plane recorded and releases the lease', async () => {
+    const job = await queuedJob();
+    const lease = await started(west, job, 'west-6');
+    await west.jobs.recordWork(job, lease, { lastError: { code: 'AUTH_FAILED', message: 'authentication failed for user x' } });
+    await failTransfer(west, { ...job, lease, error: { Error: 'States.TaskFailed', Cause: '{}' } });
+    expect(await west.jobs.get(job)).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'AUTH_FAILED',
+      errorMessage: 'authentication failed for user x',
+    });
+    expect((await west.leases.get(job.partitionId))?.expiresAt).toBe(0);
+  });
+
+  it('turns a state error into a reason code when nothing was recorded', async () => {
+    const job = await queuedJob();
+    const lease = await started(west, job, 'west-7');
+    await failTransfer(west, {
+      ...job,
+      lease,
+      error: { Error: 'TargetExistsError', Cause: JSON.stringify({ errorMessage: 'a different object is there' }) },
+    });
+    expect(await west.jobs.get(job)).toMatchObject({ errorCode: 'TARGET_EXISTS', errorMessage: 'a different object is there' });
+  });
+
+  it('leaves alone a job the other region is running when this execution never got the lease', async () => {
+    const job = await queuedJob();
+    await started(east, job, 'east-8');
+    await failTransfer(west, { ...job, error: { Error: 'LeaseHeldError', Cause: 'held by us-gov-east-1' } });
+    expect(await west.jobs.get(job)).toMatchObject({ status: 'RUNNING', executionRegion: 'us-gov-east-1' });
+  });
+
+  it('fails a job that never started when the lease could not be had', async () => {
+    const job = await queuedJob();
+    await failTransfer(west, { ...job, error: { Error: 'LeaseHeldError', Cause: 'held by us-gov-east-1' } });
+    expect(await west.jobs.get(job)).toMatchObject({ status: 'FAILED', errorCode: 'LEASE_HELD' });
+  });
+
+  it('does not fail a job that a newer lease holder has taken over', async () => {
+    const job = await queuedJob();
+    const stale = await started(west, job, 'west-9');
+    clock.advance(TTL + 1);
+    await started(east, job, 'east-9');
+    await failTransfer(west, { ...job, lease: stale, error: { Error: 'TransientError' } });
+    expect(await west.jobs.get(job)).toMatchObject({ status: 'RUNNING', executionRegion: 'us-gov-east-1' });
+  });
+});
