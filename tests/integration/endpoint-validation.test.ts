@@ -1,13 +1,13 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ApiClient, ApiResponse } from '../../local/api-client';
 import {
   type EmbeddedSftpServer,
   generateEd25519KeyPair,
   type SftpServerOptions,
   startSftpServer,
 } from '../../local/sftp-server';
-import type { ApiClient, ApiResponse } from '../../local/api-client';
 import { startTestEngine, type TestEngine } from '../support/local-engine';
 import { type Sshd, startSshd } from '../support/sshd';
 

@@ -203,3 +203,34 @@ describe('job listing', () => {
     await expect(jobs.list('cust-other', {}, { limit: 1, cursor: page.nextCursor })).rejects.toBeInstanceOf(ValidationError);
   });
 });
+
+describe('data-plane work on a running job', () => {
+  it('records progress and results under the lease, and clears an earlier attempt’s error', async () => {
+    const { job } = await jobs.create(newJob(), ALICE);
+    const fence = { partitionId: job.partitionId, executionId: 'west-1', region: 'us-gov-west-1', epoch: 1 };
+    await jobs.transition(job, 'QUEUED', WEST);
+    await jobs.transition(job, 'RUNNING', { ...WEST, fence });
+    await jobs.recordWork(job, fence, {
+      bytesTransferred: 5,
+      bytesTotal: 10,
+      lastError: { code: 'CONNECTION_LOST', message: 'reset' },
+    });
+    const done = await jobs.recordWork(job, fence, {
+      bytesTransferred: 10,
+      result: { bytes: 10, location: 's3://b/k', alreadyPresent: false },
+    });
+    expect(done).toMatchObject({ bytesTransferred: 10, bytesTotal: 10, result: { bytes: 10 } });
+    expect(done.lastError).toBeUndefined();
+  });
+
+  it('refuses work from an older epoch and on a job that is not running', async () => {
+    const { job } = await jobs.create(newJob(), ALICE);
+    const old = { partitionId: job.partitionId, executionId: 'west-1', region: 'us-gov-west-1', epoch: 1 };
+    const current = { ...old, executionId: 'east-1', region: 'us-gov-east-1', epoch: 2 };
+    await expect(jobs.recordWork(job, old, { bytesTransferred: 1 })).rejects.toBeInstanceOf(IllegalTransitionError);
+    await jobs.transition(job, 'QUEUED', WEST);
+    await jobs.transition(job, 'RUNNING', { ...WEST, fence: current });
+    await expect(jobs.recordWork(job, old, { bytesTransferred: 1 })).rejects.toBeInstanceOf(StaleOwnerError);
+    expect((await jobs.get(job))?.bytesTransferred).toBeUndefined();
+  });
+});

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utils } from 'ssh2';
-import { type EmbeddedSftpServer, generateEd25519KeyPair, startSftpServer } from '../../local/sftp-server';
 import type { ApiResponse } from '../../local/api-client';
+import { type EmbeddedSftpServer, generateEd25519KeyPair, startSftpServer } from '../../local/sftp-server';
 import { startTestEngine, type TestEngine } from '../support/local-engine';
 
 let engine: TestEngine;

@@ -19,6 +19,8 @@ export interface TcpProxy {
   holdAfter(bytes: number): Promise<void>;
   /** Resumes a held connection. */
   release(): void;
+  /** Cuts the held connection (TCP RST on both sides). */
+  cutHeld(): void;
   close(): Promise<void>;
 }
 
@@ -103,6 +105,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       heldPair = undefined;
       pair?.[0].resume();
       pair?.[1].resume();
+    },
+    cutHeld: () => {
+      const pair = heldPair;
+      heldPair = undefined;
+      pair?.[0].resetAndDestroy();
+      pair?.[1].resetAndDestroy();
     },
     close: async () => {
       trigger = undefined;

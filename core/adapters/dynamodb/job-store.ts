@@ -176,7 +176,8 @@ export class DynamoJobStore implements JobStore {
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          // A delivered result supersedes the error of an earlier attempt.
+          UpdateExpression: `SET ${sets.join(', ')}${work.result && !work.lastError ? ' REMOVE lastError' : ''}`,
           ConditionExpression: '#status = :running AND (attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),

@@ -1,0 +1,99 @@
+/**
+ * The worker's tunables, with the defaults sized for files up to 30 GB in a
+ * Fargate task of 1 GB memory:
+ *
+ * - S3 parts of 16 MiB, 4 uploading at once: a 30 GB file is 1,920 parts (of
+ *   S3's 10,000) and the upload side holds at most (4 + 1) x 16 MiB = 80 MiB.
+ *   For larger files the part size grows so the parts still fit (see partSizeFor).
+ * - SFTP: 64 requests of up to 255 KiB in flight each way (what OpenSSH's sftp
+ *   does), at most 16 MiB per stream, enough to fill a 100 ms x 1 Gbit/s link.
+ * - Lease renewed every TTL/3; progress written at most once a second.
+ *
+ * Every value can be overridden by an environment variable (EFT_*), which the
+ * tests use to force small parts, short leases and fast retries.
+ */
+import { ConfigurationError } from '../adapters/config';
+import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
+
+export interface WorkerConfig {
+  leaseTtlMs: number;
+  heartbeatMs: number;
+  progressIntervalMs: number;
+  partSizeBytes: number;
+  partConcurrency: number;
+  sftpRequestBytes: number;
+  sftpMaxInFlight: number;
+  /** Attempts of one hop in a row without progress before a transient failure becomes final. */
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** A hop that moves no byte for this long is treated as a dead connection (TIMEOUT) and retried. */
+  stallTimeoutMs: number;
+  /** Budget to open one SFTP session (DNS, TCP, SSH handshake, authentication). */
+  connectTimeoutMs: number;
+  /** How often the hash state is snapshotted on S3→SFTP hops (resume granularity). */
+  hashMarkBytes: number;
+}
+
+const MiB = 1024 * 1024;
+
+/** S3's limits on multipart uploads. */
+export const S3_MAX_PARTS = 10_000;
+export const S3_MIN_PART_BYTES = 5 * MiB;
+
+export const DEFAULT_WORKER_CONFIG: WorkerConfig = {
+  leaseTtlMs: DEFAULT_LEASE_TTL_MS,
+  heartbeatMs: Math.floor(DEFAULT_LEASE_TTL_MS / 3),
+  progressIntervalMs: 1000,
+  partSizeBytes: 16 * MiB,
+  partConcurrency: 4,
+  sftpRequestBytes: 255 * 1024,
+  sftpMaxInFlight: 64,
+  maxAttempts: 5,
+  retryBaseMs: 1000,
+  retryMaxMs: 30_000,
+  stallTimeoutMs: 120_000,
+  connectTimeoutMs: 20_000,
+  hashMarkBytes: 8 * MiB,
+};
+
+const ENV_NAMES: Record<keyof WorkerConfig, string> = {
+  leaseTtlMs: 'EFT_LEASE_TTL_MS',
+  heartbeatMs: 'EFT_HEARTBEAT_MS',
+  progressIntervalMs: 'EFT_PROGRESS_INTERVAL_MS',
+  partSizeBytes: 'EFT_PART_SIZE_BYTES',
+  partConcurrency: 'EFT_PART_CONCURRENCY',
+  sftpRequestBytes: 'EFT_SFTP_REQUEST_BYTES',
+  sftpMaxInFlight: 'EFT_SFTP_MAX_IN_FLIGHT',
+  maxAttempts: 'EFT_MAX_ATTEMPTS',
+  retryBaseMs: 'EFT_RETRY_BASE_MS',
+  retryMaxMs: 'EFT_RETRY_MAX_MS',
+  stallTimeoutMs: 'EFT_STALL_TIMEOUT_MS',
+  connectTimeoutMs: 'EFT_CONNECT_TIMEOUT_MS',
+  hashMarkBytes: 'EFT_HASH_MARK_BYTES',
+};
+
+/** The configuration from EFT_* variables over the defaults; a malformed value fails fast. */
+export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const config = { ...DEFAULT_WORKER_CONFIG };
+  for (const [key, name] of Object.entries(ENV_NAMES) as [keyof WorkerConfig, string][]) {
+    const text = env[name];
+    if (text === undefined || text === '') continue;
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value <= 0) throw new ConfigurationError(`${name} must be a positive integer`);
+    config[key] = value;
+  }
+  // A shorter lease implies faster heartbeats unless they are set explicitly.
+  if (env.EFT_LEASE_TTL_MS && !env.EFT_HEARTBEAT_MS) config.heartbeatMs = Math.max(1, Math.floor(config.leaseTtlMs / 3));
+  return config;
+}
+
+/**
+ * The part size for an object of `size` bytes: the configured size, grown
+ * (to a whole MiB) when the object would otherwise need more than 10,000 parts.
+ */
+export function partSizeFor(config: WorkerConfig, size: number): number {
+  const needed = Math.ceil(size / S3_MAX_PARTS);
+  if (needed <= config.partSizeBytes) return config.partSizeBytes;
+  return Math.ceil(needed / MiB) * MiB;
+}

@@ -1,0 +1,181 @@
+/**
+ * The worker's side of the lease: it renews the partition lease every
+ * heartbeat while the transfer runs, writes progress at a bounded rate and
+ * checkpoints when asked, all through the fenced job store. The moment the
+ * store says the lease or the job has moved on (StaleOwnerError, or the job is
+ * no longer RUNNING), it calls `onLost`, which aborts the transfer: nothing is
+ * committed after that. A lease that cannot be renewed for a whole TTL (e.g.
+ * DynamoDB unreachable) counts as lost too, since another region may take it.
+ */
+import type { Clock } from '../domain/clock';
+import { IllegalTransitionError, NotFoundError, StaleOwnerError } from '../domain/errors';
+import type { JobWork, TransferJob } from '../domain/job';
+import type { LeaseToken } from '../domain/lease';
+import type { JobKey, JobStore, LeaseStore } from '../domain/ports';
+import type { Logger } from '../observability/logger';
+import { LeaseLostError, toTransferError } from './errors';
+
+export interface LivenessDeps {
+  jobs: JobStore;
+  leases: LeaseStore;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface LivenessConfig {
+  leaseTtlMs: number;
+  heartbeatMs: number;
+  progressIntervalMs: number;
+}
+
+export type Checkpoint = Record<string, unknown>;
+
+/** Errors from the fenced store that mean: this worker no longer has the right to write. */
+function lostMandate(err: unknown): LeaseLostError | undefined {
+  if (err instanceof LeaseLostError) return err;
+  if (err instanceof StaleOwnerError) return new LeaseLostError(err.message, err);
+  if (err instanceof IllegalTransitionError || err instanceof NotFoundError) {
+    return new LeaseLostError(`the job is no longer RUNNING under this lease: ${err.message}`, err);
+  }
+  return undefined;
+}
+
+export class Liveness {
+  private checkpointState: Checkpoint;
+  private progressState: { bytesTransferred: number; bytesTotal?: number } | undefined;
+  private lastProgressWrite = 0;
+  private progressTimer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private lastRenewal: number;
+  private writes: Promise<unknown> = Promise.resolve();
+  private lost: LeaseLostError | undefined;
+  private stopped = false;
+  private progressClosed = false;
+
+  constructor(
+    private readonly deps: LivenessDeps,
+    private readonly key: JobKey,
+    private readonly lease: LeaseToken,
+    private readonly config: LivenessConfig,
+    private readonly onLost: (error: LeaseLostError) => void,
+    checkpoint: Checkpoint = {},
+  ) {
+    this.checkpointState = { ...checkpoint };
+    this.lastRenewal = deps.clock.now();
+  }
+
+  get checkpoint(): Readonly<Checkpoint> {
+    return this.checkpointState;
+  }
+
+  /** Renews once now (so a lost lease stops the worker before it touches anything), then every heartbeat. */
+  async start(): Promise<void> {
+    await this.confirmLease();
+    this.heartbeat = setInterval(() => void this.beat(), this.config.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Stops the timers and waits for writes under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.progressTimer);
+    await this.writes.catch(() => undefined);
+  }
+
+  /** Renews the lease now; throws LeaseLostError if it has moved on. Called right before committing. */
+  async confirmLease(): Promise<void> {
+    if (this.lost) throw this.lost;
+    try {
+      await this.deps.leases.renew(this.lease, this.config.leaseTtlMs);
+      this.lastRenewal = this.deps.clock.now();
+    } catch (err) {
+      throw this.fail(err) ?? toTransferError(err);
+    }
+  }
+
+  /** Notes progress; written at most once per progress interval. */
+  progress(bytesTransferred: number, bytesTotal?: number): void {
+    if (this.progressClosed) return;
+    this.progressState = { bytesTransferred, ...(bytesTotal !== undefined ? { bytesTotal } : {}) };
+    if (this.progressTimer || this.stopped) return;
+    const wait = Math.max(0, this.lastProgressWrite + this.config.progressIntervalMs - this.deps.clock.now());
+    this.progressTimer = setTimeout(() => {
+      this.progressTimer = undefined;
+      this.lastProgressWrite = this.deps.clock.now();
+      const state = this.progressState;
+      if (!state || this.stopped || this.progressClosed) return;
+      this.record(state).catch((err: unknown) => {
+        if (!lostMandate(err)) this.deps.logger.warn('progress not recorded', { error: toTransferError(err).message });
+      });
+    }, wait);
+    this.progressTimer.unref();
+  }
+
+  /**
+   * No more progress writes: the next write is the outcome, and a progress
+   * write timed after it must not overwrite its byte counts.
+   */
+  closeProgress(): void {
+    this.progressClosed = true;
+    clearTimeout(this.progressTimer);
+    this.progressTimer = undefined;
+  }
+
+  /** Merges `patch` into the job's checkpoint (undefined removes a field) and writes it now. */
+  async saveCheckpoint(patch: Checkpoint): Promise<void> {
+    const next: Checkpoint = { ...this.checkpointState };
+    for (const [field, value] of Object.entries(patch)) {
+      if (value === undefined) delete next[field];
+      else next[field] = value;
+    }
+    this.checkpointState = next;
+    await this.record({ checkpoint: next });
+  }
+
+  /**
+   * One fenced write, after those already under way (so a slow progress write
+   * can never land after the result). Loss of the lease aborts the transfer.
+   */
+  record(work: JobWork): Promise<TransferJob> {
+    if (this.lost) return Promise.reject(this.lost);
+    const write = this.writes.then(async () => {
+      if (this.lost) throw this.lost;
+      try {
+        return await this.deps.jobs.recordWork(this.key, this.lease, work);
+      } catch (err) {
+        throw this.fail(err) ?? err;
+      }
+    });
+    this.writes = write.catch(() => undefined);
+    return write;
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped || this.lost) return;
+    try {
+      await this.deps.leases.renew(this.lease, this.config.leaseTtlMs);
+      this.lastRenewal = this.deps.clock.now();
+    } catch (err) {
+      if (this.fail(err)) return;
+      const silentFor = this.deps.clock.now() - this.lastRenewal;
+      this.deps.logger.warn('lease renewal failed', { error: toTransferError(err).message, silentForMs: silentFor });
+      if (silentFor >= this.config.leaseTtlMs) {
+        this.fail(new LeaseLostError(`the lease could not be renewed for ${silentFor} ms; another region may have taken it`));
+      }
+    }
+  }
+
+  /** Records the loss of the mandate (once) and tells the owner; undefined for other errors. */
+  private fail(err: unknown): LeaseLostError | undefined {
+    const lost = lostMandate(err);
+    if (!lost) return undefined;
+    if (!this.lost) {
+      this.lost = lost;
+      clearInterval(this.heartbeat);
+      clearTimeout(this.progressTimer);
+      this.onLost(lost);
+    }
+    return this.lost;
+  }
+}

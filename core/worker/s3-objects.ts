@@ -1,0 +1,51 @@
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { s3Failure, s3HttpStatus } from './errors';
+
+export interface S3ObjectRef {
+  bucket: string;
+  key: string;
+}
+
+export const s3Location = (ref: S3ObjectRef): string => `s3://${ref.bucket}/${ref.key}`;
+
+/** HeadObject, or undefined when there is no such object. */
+export async function headObject(
+  s3: S3Client,
+  ref: S3ObjectRef,
+  signal: AbortSignal,
+): Promise<HeadObjectCommandOutput | undefined> {
+  try {
+    return await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: signal });
+  } catch (err) {
+    if (s3HttpStatus(err) === 404) return undefined;
+    throw s3Failure(err, s3Location(ref));
+  }
+}
+
+/**
+ * The object's bytes from `start` as a stream, only if it still has `etag`
+ * (If-Match), so a resumed read can never splice two versions together. No
+ * Range header from offset 0: a range on an empty object is a 416.
+ */
+export async function readObject(
+  s3: S3Client,
+  ref: S3ObjectRef,
+  options: { start: number; etag?: string },
+  signal: AbortSignal,
+): Promise<Readable> {
+  try {
+    const got = await s3.send(
+      new GetObjectCommand({
+        Bucket: ref.bucket,
+        Key: ref.key,
+        ...(options.etag ? { IfMatch: options.etag } : {}),
+        ...(options.start > 0 ? { Range: `bytes=${options.start}-` } : {}),
+      }),
+      { abortSignal: signal },
+    );
+    return got.Body as Readable;
+  } catch (err) {
+    throw s3Failure(err, s3Location(ref), 'SOURCE_MISSING');
+  }
+}

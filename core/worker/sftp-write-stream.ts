@@ -1,0 +1,223 @@
+/**
+ * A pipelined SFTP file writer: a Node Writable over the raw ssh2 channel that
+ * keeps up to `maxInFlight` WRITE requests outstanding at increasing offsets.
+ *
+ * Why: ssh2's createWriteStream waits for each WRITE's reply before sending
+ * the next, so throughput is requestSize / RTT. Here WRITEs are sent as long
+ * as fewer than `maxInFlight` are unanswered, which keeps the link full; when
+ * the window is full, the rest of the current chunk waits for replies and its
+ * write callback is held back: Node's backpressure on the producer (S3
+ * GetObject, or the staging download).
+ *
+ * Small chunks (HTTP bodies arrive in ~16-64 KiB pieces) are coalesced into
+ * requests of `requestBytes`, so the request count stays low. ssh2 copies the
+ * data into its packet when a WRITE is sent, so the coalescing buffer is
+ * reused at once. Memory is bounded by maxInFlight x requestBytes.
+ *
+ * `acknowledgedOffset` is the resume point: every byte below it has been
+ * acknowledged by the server. `_final` waits for all replies and closes the
+ * handle, reporting a failed CLOSE (some servers report write errors there);
+ * only then has the stream finished. Any error reply, or the channel closing,
+ * destroys the stream with that error.
+ */
+import { Writable } from 'node:stream';
+import type { SFTPWrapper } from 'ssh2';
+import { connectionLost } from './errors';
+import { maxWriteLength, OPEN_FLAGS, onChannelLost, requestError, SftpChannel } from './sftp-channel';
+
+export interface SftpWriteStreamOptions {
+  /** SSH_FXF_* open flags. Default WRITE | CREAT | TRUNC. Use EXCL to refuse an existing file. */
+  flags?: number;
+  /** Offset of the first byte written (to resume; open without TRUNC then). Default 0. */
+  start?: number;
+  /** Permissions of a created file. Default 0o644. */
+  mode?: number;
+  /** Bytes per WRITE; clamped to what ssh2 sends as one request on this channel. Default 255 KiB. */
+  requestBytes?: number;
+  /** WRITE requests outstanding at once. Default 64. */
+  maxInFlight?: number;
+  /** fsync@openssh.com before closing, so the data is durable before the file is renamed into place. */
+  fsync?: boolean;
+  /** For error messages, e.g. "sftp://host:22". */
+  where?: string;
+}
+
+export const DEFAULT_WRITE_REQUEST_BYTES = 255 * 1024;
+export const DEFAULT_WRITE_MAX_IN_FLIGHT = 64;
+
+type Done = (error?: Error | null) => void;
+
+export class SftpWriteStream extends Writable {
+  private readonly channel: SftpChannel;
+  private readonly requestBytes: number;
+  private readonly maxInFlight: number;
+  private readonly where: string;
+  private handle: Buffer | undefined;
+  private offset: number;
+  private readonly coalesce: Buffer;
+  private coalesced = 0;
+  /** Start offsets of the WRITEs not yet answered. */
+  private readonly outstanding = new Set<number>();
+  /** The chunk being sent, when the window filled up before all of it was. */
+  private current: { chunk: Buffer; at: number; done: Done } | undefined;
+  /** _final's continuation, waiting for the window to have room or be empty. */
+  private held: { ready: () => boolean; done: () => void } | undefined;
+  private stopWatching: (() => void) | undefined;
+
+  constructor(
+    private readonly sftp: SFTPWrapper,
+    private readonly path: string,
+    private readonly options: SftpWriteStreamOptions = {},
+  ) {
+    const requestBytes = Math.max(1, Math.min(options.requestBytes ?? DEFAULT_WRITE_REQUEST_BYTES, maxWriteLength(sftp)));
+    super({ highWaterMark: requestBytes, decodeStrings: true });
+    this.requestBytes = requestBytes;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_WRITE_MAX_IN_FLIGHT);
+    this.offset = options.start ?? 0;
+    this.where = options.where ?? 'the SFTP server';
+    this.channel = new SftpChannel(sftp, this.where);
+    this.coalesce = Buffer.allocUnsafe(requestBytes);
+  }
+
+  /** Every byte below this file offset has been written and acknowledged. */
+  get acknowledgedOffset(): number {
+    let lowest = this.offset - this.coalesced;
+    for (const start of this.outstanding) lowest = Math.min(lowest, start);
+    return lowest;
+  }
+
+  override _construct(callback: Done): void {
+    this.stopWatching = onChannelLost(this.sftp, () => this.destroy(connectionLost(this.where)));
+    const flags = this.options.flags ?? OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC;
+    this.channel.open(this.path, flags, this.options.mode ?? 0o644).then(
+      (handle) => {
+        this.handle = handle;
+        callback();
+      },
+      (err: Error) => callback(err),
+    );
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Done): void {
+    this.current = { chunk, at: 0, done: callback };
+    this.consume();
+  }
+
+  override _final(callback: Done): void {
+    // The last partial request needs a free slot; then every reply must be in.
+    this.hold(
+      () => this.outstanding.size < this.maxInFlight,
+      () => {
+        this.flushCoalesced();
+        this.hold(
+          () => this.outstanding.size === 0,
+          () =>
+            this.finishFile().then(
+              () => callback(),
+              (e: Error) => callback(e),
+            ),
+        );
+      },
+    );
+  }
+
+  /**
+   * Sends as much of the current chunk as the window allows; the rest waits
+   * for replies (release). The chunk's callback runs once all of it is sent
+   * or coalesced, which is what lets the producer go on.
+   */
+  private consume(): void {
+    const current = this.current;
+    if (!current) return;
+    const { chunk } = current;
+    while (current.at < chunk.length) {
+      if (this.outstanding.size >= this.maxInFlight) return;
+      if (this.coalesced === 0 && chunk.length - current.at >= this.requestBytes) {
+        // A whole request's worth: send straight from the chunk (ssh2 copies it).
+        this.send(chunk, current.at, this.requestBytes);
+        current.at += this.requestBytes;
+        continue;
+      }
+      const n = Math.min(this.requestBytes - this.coalesced, chunk.length - current.at);
+      chunk.copy(this.coalesce, this.coalesced, current.at, current.at + n);
+      this.coalesced += n;
+      current.at += n;
+      if (this.coalesced === this.requestBytes) this.flushCoalesced();
+    }
+    this.current = undefined;
+    current.done();
+  }
+
+  override _destroy(error: Error | null, callback: Done): void {
+    this.stopWatching?.();
+    this.held = undefined;
+    this.current = undefined;
+    const handle = this.handle;
+    this.handle = undefined;
+    // Sent, not awaited: a stalled or dead connection must not hold up the
+    // abort, and the server handles the CLOSE before any later request (such
+    // as the removal of the partial file) anyway.
+    if (handle) this.channel.close(handle).catch(() => undefined);
+    callback(error);
+  }
+
+  private async finishFile(): Promise<void> {
+    const handle = this.handle as Buffer;
+    if (this.options.fsync) {
+      await new Promise<void>((resolve, reject) => {
+        const stop = onChannelLost(this.sftp, () => reject(connectionLost(this.where)));
+        this.sftp.ext_openssh_fsync(handle, (err) => {
+          stop();
+          if (err) reject(requestError(err, this.where));
+          else resolve();
+        });
+      });
+    }
+    this.handle = undefined;
+    await this.channel.close(handle);
+  }
+
+  private flushCoalesced(): void {
+    if (this.coalesced === 0) return;
+    const length = this.coalesced;
+    this.coalesced = 0;
+    this.send(this.coalesce, 0, length);
+  }
+
+  private send(buffer: Buffer, from: number, length: number): void {
+    const start = this.offset;
+    this.offset += length;
+    this.outstanding.add(start);
+    try {
+      this.sftp.write(this.handle as Buffer, buffer, from, length, start, (err) => {
+        if (this.destroyed) return;
+        if (err) {
+          this.destroy(requestError(err, this.where));
+          return;
+        }
+        this.outstanding.delete(start);
+        this.release();
+      });
+    } catch (err) {
+      this.destroy(err as Error);
+    }
+  }
+
+  private hold(ready: () => boolean, done: () => void): void {
+    if (ready()) {
+      done();
+      return;
+    }
+    this.held = { ready, done };
+  }
+
+  /** A reply freed a slot: carry on with the current chunk, or with _final. */
+  private release(): void {
+    this.consume();
+    const held = this.held;
+    if (held?.ready()) {
+      this.held = undefined;
+      held.done();
+    }
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The pipelined SFTP reader and writer against real servers: the embedded
+ * SFTP server and OpenSSH's sshd (which advertises limits@openssh.com), plus a
+ * connection cut mid-stream by a TCP proxy.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { openSftp, type SftpSession, type SftpTarget } from '../../core/adapters/sftp/connect';
+import { maxReadLength } from '../../core/worker/sftp-channel';
+import { SftpReadStream } from '../../core/worker/sftp-read-stream';
+import { SftpWriteStream } from '../../core/worker/sftp-write-stream';
+import { type EmbeddedSftpServer, startSftpServer } from '../../local/sftp-server';
+import { type Sshd, startSshd } from '../support/sshd';
+import { startTcpProxy } from '../support/tcp-proxy';
+
+const LOOPBACK = { allowedCidrs: ['127.0.0.0/8'] };
+const PASSWORD = 'worker-streams-password';
+
+let tmp: string;
+let embedded: EmbeddedSftpServer;
+let embeddedRoot: string;
+let sshd: Sshd;
+
+beforeAll(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'eft-worker-streams-'));
+  embeddedRoot = path.join(tmp, 'root');
+  await fs.mkdir(embeddedRoot);
+  [embedded, sshd] = await Promise.all([
+    startSftpServer({ root: embeddedRoot, users: [{ username: 'partner', password: PASSWORD }] }),
+    startSshd(),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all([embedded?.close(), sshd?.stop()]);
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+interface Peer {
+  name: string;
+  target(overrides?: Partial<SftpTarget>): SftpTarget;
+  /** The path a client uses for a file, and where it lives on disk. */
+  remote(name: string): string;
+  local(name: string): string;
+}
+
+const peers: Peer[] = [
+  {
+    name: 'embedded server',
+    target: (o) => ({
+      host: embedded.host,
+      port: embedded.port,
+      username: 'partner',
+      credentials: { password: PASSWORD },
+      hostKeyFingerprint: embedded.hostKeyFingerprint,
+      networkPolicy: LOOPBACK,
+      ...o,
+    }),
+    remote: (name) => `/${name}`,
+    local: (name) => path.join(embeddedRoot, name),
+  },
+  {
+    name: 'OpenSSH sshd',
+    target: (o) => ({
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      credentials: { privateKey: sshd.privateKey },
+      hostKeyFingerprint: sshd.hostKeyFingerprint,
+      networkPolicy: LOOPBACK,
+      ...o,
+    }),
+    remote: (name) => path.posix.join(sshd.dataDir, name),
+    local: (name) => path.join(sshd.dataDir, name),
+  },
+];
+
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+async function readAll(session: SftpSession, remote: string, options = {}): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await pipeline(
+    new SftpReadStream(session.sftp, remote, options),
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    }),
+  );
+  return Buffer.concat(chunks);
+}
+
+describe.each(peers)('pipelined streams against the $name', (peer) => {
+  let session: SftpSession;
+  beforeAll(async () => {
+    session = await openSftp(peer.target());
+  });
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  test('the server lets ssh2 send 255 KiB requests (limits@openssh.com)', () => {
+    expect(maxReadLength(session.sftp)).toBe(261_120);
+  });
+
+  test.each([0, 1, 1000, 261_120, 261_120 * 3 + 11, 5 * 1024 * 1024 + 3])('reads a %i-byte file byte for byte', async (size) => {
+    const content = randomBytes(size);
+    const name = `read-${size}.bin`;
+    await fs.writeFile(peer.local(name), content);
+    const got = await readAll(session, peer.remote(name));
+    expect(got.length).toBe(size);
+    expect(sha(got)).toBe(sha(content));
+  });
+
+  test.each([0, 1, 1000, 261_120 * 2 + 5, 5 * 1024 * 1024 + 7])('writes a %i-byte file byte for byte', async (size) => {
+    const content = randomBytes(size);
+    const name = `write-${size}.bin`;
+    // Uneven pieces, as from an HTTP body.
+    const pieces = Array.from({ length: Math.ceil(size / 10_000) }, (_, i) => content.subarray(i * 10_000, (i + 1) * 10_000));
+    const writer = new SftpWriteStream(session.sftp, peer.remote(name), { fsync: true });
+    await pipeline(Readable.from(pieces), writer);
+    expect(writer.acknowledgedOffset).toBe(size);
+    const written = await fs.readFile(peer.local(name));
+    expect(written.length).toBe(size);
+    expect(sha(written)).toBe(sha(content));
+  });
+
+  test('reading a missing file fails with NO_SUCH_FILE; writing into a missing folder too', async () => {
+    await expect(readAll(session, peer.remote('no-such-file'))).rejects.toMatchObject({ code: 2 });
+    const writer = new SftpWriteStream(session.sftp, peer.remote('no/such/dir/f'));
+    await expect(pipeline(Readable.from([Buffer.from('x')]), writer)).rejects.toMatchObject({ code: 2 });
+  });
+});
+
+describe('a connection cut mid-stream', () => {
+  test('fails the reader with CONNECTION_LOST (retryable) after in-order bytes only', async () => {
+    const content = randomBytes(8 * 1024 * 1024);
+    await fs.writeFile(path.join(sshd.dataDir, 'cut-read.bin'), content);
+    const proxy = await startTcpProxy({ host: sshd.host, port: sshd.port });
+    try {
+      const session = await openSftp(peers[1]?.target({ host: proxy.host, port: proxy.port }) as SftpTarget);
+      try {
+        const cut = proxy.cutAfter(2 * 1024 * 1024);
+        const chunks: Buffer[] = [];
+        const reading = pipeline(
+          new SftpReadStream(session.sftp, path.posix.join(sshd.dataDir, 'cut-read.bin')),
+          new Writable({
+            write(chunk: Buffer, _e, cb) {
+              chunks.push(chunk);
+              cb();
+            },
+          }),
+        );
+        await expect(reading).rejects.toMatchObject({ code: 'CONNECTION_LOST', retryable: true });
+        await cut;
+        const got = Buffer.concat(chunks);
+        expect(got.length).toBeLessThan(content.length);
+        expect(got.equals(content.subarray(0, got.length))).toBe(true);
+      } finally {
+        await session.close();
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('fails the writer with CONNECTION_LOST; every byte below acknowledgedOffset is on the server', async () => {
+    const content = randomBytes(8 * 1024 * 1024);
+    const proxy = await startTcpProxy({ host: sshd.host, port: sshd.port });
+    try {
+      const session = await openSftp(peers[1]?.target({ host: proxy.host, port: proxy.port }) as SftpTarget);
+      try {
+        const cut = proxy.cutAfter(3 * 1024 * 1024);
+        const remote = path.posix.join(sshd.dataDir, 'cut-write.bin');
+        const writer = new SftpWriteStream(session.sftp, remote);
+        await expect(pipeline(Readable.from([content]), writer)).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
+        await cut;
+        const written = await fs.readFile(path.join(sshd.dataDir, 'cut-write.bin'));
+        expect(writer.acknowledgedOffset).toBeGreaterThan(0);
+        expect(writer.acknowledgedOffset).toBeLessThan(content.length);
+        expect(written.subarray(0, writer.acknowledgedOffset).equals(content.subarray(0, writer.acknowledgedOffset))).toBe(true);
+      } finally {
+        await session.close();
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+});

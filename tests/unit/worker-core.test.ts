@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import { ConnectionRefusedError, HostKeyMismatchError } from '../../core/connectivity/errors';
+import { StaleOwnerError } from '../../core/domain/errors';
+import { DEFAULT_WORKER_CONFIG, partSizeFor, S3_MAX_PARTS, workerConfigFromEnv } from '../../core/worker/config';
+import { LeaseLostError, StoppedError, TransferError, toTransferError } from '../../core/worker/errors';
+import { parseJob, parseLease } from '../../core/worker/overrides';
+import { retrying } from '../../core/worker/retry';
+import { exitCodeFor, stagingKeyFor, temporaryPathFor } from '../../core/worker/run-transfer';
+import { ResumableSha256 } from '../../core/worker/sha256';
+
+const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7) & 0xff));
+
+describe('ResumableSha256', () => {
+  test('hashes like createHash whatever the chunking', () => {
+    const hash = new ResumableSha256(1000);
+    for (let at = 0; at < data.length; at += 777) hash.update(data.subarray(at, at + 777));
+    expect(hash.hex()).toBe(sha(data));
+    expect(hash.position).toBe(data.length);
+  });
+
+  test('rewinds to the latest snapshot at or below an offset, and continues correctly from there', () => {
+    const hash = new ResumableSha256(1000);
+    hash.update(data.subarray(0, 6500));
+    expect(hash.rewind(4321)).toBe(4000);
+    expect(hash.position).toBe(4000);
+    hash.update(data.subarray(4000));
+    expect(hash.hex()).toBe(sha(data));
+  });
+
+  test('rewinds to 0 before the first snapshot, and forgets snapshots it will not need', () => {
+    const hash = new ResumableSha256(1000);
+    hash.update(data.subarray(0, 999));
+    expect(hash.rewind(999)).toBe(0);
+    hash.update(data.subarray(0, 5000));
+    hash.forgetBefore(3500);
+    // 1000 and 2000 are forgotten: resuming at 2000 must start over (never skip ahead to 3000, a hole).
+    expect(hash.rewind(2000)).toBe(0);
+    hash.update(data.subarray(0, 3500));
+    hash.forgetBefore(3500);
+    expect(hash.rewind(3999)).toBe(3000);
+    hash.update(data.subarray(3000));
+    expect(hash.hex()).toBe(sha(data));
+  });
+});
+
+describe('worker configuration', () => {
+  test('30 GB fits in S3 parts with the default part size, using 1,920 of them', () => {
+    const size = 30 * 1024 ** 3;
+    expect(partSizeFor(DEFAULT_WORKER_CONFIG, size)).toBe(16 * 1024 ** 2);
+    expect(Math.ceil(size / DEFAULT_WORKER_CONFIG.partSizeBytes)).toBe(1920);
+  });
+
+  test('the part size grows when the parts would not fit in 10,000', () => {
+    const size = 500 * 1024 ** 3;
+    const part = partSizeFor(DEFAULT_WORKER_CONFIG, size);
+    expect(Math.ceil(size / part)).toBeLessThanOrEqual(S3_MAX_PARTS);
+    expect(part % (1024 * 1024)).toBe(0);
+  });
+
+  test('EFT_* variables override the defaults; a short lease brings faster heartbeats; junk is refused', () => {
+    const config = workerConfigFromEnv({ EFT_PART_SIZE_BYTES: '65536', EFT_LEASE_TTL_MS: '900' });
+    expect(config).toMatchObject({ partSizeBytes: 65536, leaseTtlMs: 900, heartbeatMs: 300, partConcurrency: 4 });
+    expect(() => workerConfigFromEnv({ EFT_MAX_ATTEMPTS: 'many' })).toThrow('EFT_MAX_ATTEMPTS must be a positive integer');
+    expect(() => workerConfigFromEnv({ EFT_PART_CONCURRENCY: '0' })).toThrow('EFT_PART_CONCURRENCY');
+  });
+});
+
+describe('container overrides', () => {
+  test('EFT_JOB and EFT_LEASE are parsed and checked', () => {
+    expect(parseJob('{"customerId":"c1","jobId":"job_1"}')).toEqual({ customerId: 'c1', jobId: 'job_1' });
+    const lease = { partitionId: 'c1#a#b', executionId: 'arn:exec', region: 'us-gov-west-1', epoch: 3 };
+    expect(parseLease(JSON.stringify(lease))).toEqual(lease);
+    expect(() => parseJob(undefined)).toThrow('EFT_JOB is not set');
+    expect(() => parseJob('{"customerId":"c1"}')).toThrow('EFT_JOB.jobId must be a non-empty string');
+    expect(() => parseLease(JSON.stringify({ ...lease, epoch: '3' }))).toThrow('EFT_LEASE.epoch must be an integer');
+    expect(() => parseLease('not json')).toThrow('EFT_LEASE is not JSON');
+  });
+});
+
+describe('errors and exit codes', () => {
+  test('lease loss exits 3, everything else 1', () => {
+    expect(exitCodeFor(new StaleOwnerError('epoch 2 is stale'))).toBe(3);
+    expect(exitCodeFor(new LeaseLostError('gone'))).toBe(3);
+    expect(exitCodeFor(new StoppedError())).toBe(1);
+    expect(exitCodeFor(new Error('boom'))).toBe(1);
+  });
+
+  test('transient failures are retryable, configuration failures are not', () => {
+    expect(toTransferError(new ConnectionRefusedError('refused'))).toMatchObject({ code: 'CONNECTION_REFUSED', retryable: true });
+    expect(toTransferError(new HostKeyMismatchError('a', 'b', 'mismatch'))).toMatchObject({
+      code: 'HOST_KEY_MISMATCH',
+      retryable: false,
+    });
+    expect(toTransferError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toMatchObject({
+      code: 'CONNECTION_LOST',
+      retryable: true,
+    });
+    expect(toTransferError(new Error('No response from server'))).toMatchObject({ code: 'CONNECTION_LOST', retryable: true });
+    const throttled = Object.assign(new Error('slow down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+    expect(toTransferError(throttled)).toMatchObject({ code: 'S3_UNAVAILABLE', retryable: true });
+    const denied = Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    expect(toTransferError(denied)).toMatchObject({ code: 'S3_ACCESS_DENIED', retryable: false });
+  });
+
+  test('temporary and staging names are per job and stable', () => {
+    expect(temporaryPathFor('/in/a.csv', 'job_1')).toMatch(/^\/in\/a\.csv\.eft-[0-9a-f]{12}\.tmp$/);
+    expect(temporaryPathFor('/in/a.csv', 'job_1')).toBe(temporaryPathFor('/in/a.csv', 'job_1'));
+    expect(temporaryPathFor('/in/a.csv', 'job_2')).not.toBe(temporaryPathFor('/in/a.csv', 'job_1'));
+    expect(stagingKeyFor({ customerId: 'c1', jobId: 'job_1' }, 'deep/dir/a.csv')).toBe('staging/c1/job_1/a.csv');
+  });
+});
+
+describe('retrying', () => {
+  const policy = { maxAttempts: 3, baseMs: 1, maxMs: 2 };
+  const transient = () => new TransferError('CONNECTION_LOST', 'lost', { retryable: true });
+
+  test('retries transient failures, then succeeds', async () => {
+    let calls = 0;
+    const value = await retrying(policy, { signal: new AbortController().signal }, async () => {
+      if (++calls < 3) throw transient();
+      return 'done';
+    });
+    expect(value).toBe('done');
+    expect(calls).toBe(3);
+  });
+
+  test('gives up after maxAttempts failures in a row without progress', async () => {
+    let calls = 0;
+    await expect(
+      retrying(policy, { signal: new AbortController().signal }, async () => {
+        calls++;
+        throw transient();
+      }),
+    ).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
+    expect(calls).toBe(3);
+  });
+
+  test('failures that made progress do not count against the attempts', async () => {
+    let calls = 0;
+    const value = await retrying(policy, { signal: new AbortController().signal, progressed: () => true }, async () => {
+      if (++calls < 6) throw transient();
+      return calls;
+    });
+    expect(value).toBe(6);
+  });
+
+  test('permanent failures are not retried', async () => {
+    let calls = 0;
+    await expect(
+      retrying(policy, { signal: new AbortController().signal }, async () => {
+        calls++;
+        throw new TransferError('SOURCE_MISSING', 'gone');
+      }),
+    ).rejects.toMatchObject({ code: 'SOURCE_MISSING' });
+    expect(calls).toBe(1);
+  });
+
+  test('an abort stops the retries with its reason', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    await expect(
+      retrying({ ...policy, baseMs: 60_000, maxMs: 60_000 }, { signal: controller.signal }, async () => {
+        calls++;
+        queueMicrotask(() => controller.abort(new StoppedError()));
+        throw transient();
+      }),
+    ).rejects.toMatchObject({ code: 'STOPPED' });
+    expect(calls).toBe(1);
+  });
+});
