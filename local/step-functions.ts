@@ -85,8 +85,10 @@ export function localWorkerLauncher(root: string, onLine: (line: string) => void
       });
       for (const stream of [child.stdout, child.stderr])
         createInterface({ input: stream }).on('line', (line) => onLine(`[worker] ${line}`));
+      running.add(child);
       child.on('error', reject);
       child.on('close', (exitCode, signal) => {
+        running.delete(child);
         if (exitCode === 0) return resolve({ LastStatus: 'STOPPED', Containers: [{ ExitCode: 0 }] });
         // What Step Functions reports when a .sync task's container exits non-zero.
         const error = new Error(

@@ -102,7 +102,7 @@ describe('the transfer state machine', () => {
   it('waits while the other region holds the lease, then runs', async () => {
     let attempts = 0;
     const result = await run({
-      StartTransfer: (input) => {
+      StartTransfer: () => {
         if (++attempts < 4) throw named('LeaseHeldError', 'partition lease is held by us-gov-east-1');
         return started('S3_TO_S3')();
       },
