@@ -85,3 +85,23 @@ export class TransientError extends EftError {
 export class VerificationError extends EftError {
   readonly code = 'VERIFICATION_FAILED';
 }
+
+/** A source that was deleted (or never existed); retrying does not help. */
+export class SourceMissingError extends EftError {
+  readonly code = 'SOURCE_MISSING';
+}
+
+/** The source was overwritten while it was being copied; the copy would mix two versions. */
+export class SourceChangedError extends EftError {
+  readonly code = 'SOURCE_CHANGED';
+}
+
+/** The target key holds other content; the conflict policy is "fail", never overwrite. */
+export class TargetExistsError extends EftError {
+  readonly code = 'TARGET_EXISTS';
+}
+
+/** The engine's role may not read or write there (a bucket policy, a KMS key). */
+export class AccessDeniedError extends EftError {
+  readonly code = 'ACCESS_DENIED';
+}

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../domain/clock';
-import { EftError, StaleOwnerError } from '../domain/errors';
+import { AccessDeniedError, SourceChangedError, SourceMissingError, StaleOwnerError, TargetExistsError } from '../domain/errors';
 import type { TransferJob, TransferResult } from '../domain/job';
 import type { LeaseToken } from '../domain/lease';
 import type { JobStore } from '../domain/ports';
@@ -24,25 +24,6 @@ import { S3_LIMITS, type S3CopyConfig } from './s3-copy-config';
  * threshold, UploadPartCopy above it. No object bytes pass through this
  * process, which is also why no SHA-256 is computed for these transfers.
  */
-
-/** A source that was deleted (or never existed); retrying does not help. */
-export class SourceMissingError extends EftError {
-  readonly code = 'SOURCE_MISSING';
-}
-
-/** The source was overwritten while it was being copied; the copy would mix two versions. */
-export class SourceChangedError extends EftError {
-  readonly code = 'SOURCE_CHANGED';
-}
-
-/** The target key holds other content; the conflict policy is "fail", never overwrite. */
-export class TargetExistsError extends EftError {
-  readonly code = 'TARGET_EXISTS';
-}
-
-export class AccessDeniedError extends EftError {
-  readonly code = 'ACCESS_DENIED';
-}
 
 /** User metadata written on every copy: the source ETag, which a multipart copy's own ETag does not reveal. */
 export const SOURCE_ETAG_METADATA = 'eft-source-etag';
