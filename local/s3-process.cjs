@@ -21,9 +21,9 @@ const xml = (ctx, status, body) => {
   ctx.type = 'application/xml';
   ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
 };
-const escape = (text) => String(text).replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+const xmlEscape = (text) => String(text).replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 const s3Error = (ctx, status, code, message) =>
-  xml(ctx, status, `<Error><Code>${code}</Code><Message>${escape(message)}</Message></Error>`);
+  xml(ctx, status, `<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error>`);
 
 function uploadsDir(bucket) {
   return server.store.getResourcePath(bucket, undefined, 'uploads');
@@ -47,7 +47,7 @@ async function listParts(ctx, bucket, key, uploadId) {
   xml(
     ctx,
     200,
-    `<ListPartsResult><Bucket>${escape(bucket)}</Bucket><Key>${escape(key)}</Key><UploadId>${escape(uploadId)}</UploadId><IsTruncated>false</IsTruncated>${parts.join('')}</ListPartsResult>`,
+    `<ListPartsResult><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><UploadId>${xmlEscape(uploadId)}</UploadId><IsTruncated>false</IsTruncated>${parts.join('')}</ListPartsResult>`,
   );
 }
 
@@ -59,13 +59,13 @@ async function listUploads(ctx, bucket, prefix) {
     if (key === undefined || !key.startsWith(prefix)) continue;
     const { birthtime } = await fs.stat(path.join(uploadsDir(bucket), id));
     uploads.push(
-      `<Upload><Key>${escape(key)}</Key><UploadId>${escape(id)}</UploadId><Initiated>${birthtime.toISOString()}</Initiated></Upload>`,
+      `<Upload><Key>${xmlEscape(key)}</Key><UploadId>${xmlEscape(id)}</UploadId><Initiated>${birthtime.toISOString()}</Initiated></Upload>`,
     );
   }
   xml(
     ctx,
     200,
-    `<ListMultipartUploadsResult><Bucket>${escape(bucket)}</Bucket><Prefix>${escape(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${uploads.join('')}</ListMultipartUploadsResult>`,
+    `<ListMultipartUploadsResult><Bucket>${xmlEscape(bucket)}</Bucket><Prefix>${xmlEscape(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${uploads.join('')}</ListMultipartUploadsResult>`,
   );
 }
 
