@@ -1,4 +1,5 @@
 import { requireEnv, tableNamesFromEnv } from '../adapters/config';
+import { LiveDestinationInspector } from '../adapters/destination-inspector';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { createDynamoClient } from '../adapters/dynamodb/client';
 import { DynamoEndpointStore } from '../adapters/dynamodb/endpoint-store';
@@ -8,6 +9,7 @@ import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directo
 import { createS3Client } from '../adapters/s3/client';
 import { LocalFileSecretStore } from '../adapters/secrets/local-file-store';
 import { SecretsManagerStore } from '../adapters/secrets/secrets-manager';
+import { LiveSourceCatalog } from '../adapters/source-catalog';
 import { StepFunctionsStarter } from '../adapters/step-functions';
 import { EndpointProbe } from '../connectivity/endpoint-probe';
 import { checkLiteralHost, networkPolicyFromEnv } from '../connectivity/network-policy';
@@ -15,10 +17,8 @@ import { type Clock, systemClock } from '../domain/clock';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
 import type { SecretStore } from '../domain/secrets';
 import type { EndpointDeps } from '../endpoints/service';
-import { LiveDestinationInspector } from '../transfers/destination-inspector';
 import { s3CopyConfigFromEnv } from '../transfers/s3-copy-config';
 import type { TransferDeps } from '../transfers/service';
-import { LiveSourceCatalog } from '../transfers/source-catalog';
 
 /**
  * The composition root: builds the real adapters from the environment that

@@ -1,11 +1,11 @@
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type SftpClient from 'ssh2-sftp-client';
-import { openSftp } from '../adapters/sftp/connect';
 import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Endpoint } from '../domain/endpoint';
 import type { SecretStore } from '../domain/secrets';
-import type { Location } from './locations';
-import type { SourceCatalog, SourceFile } from './service';
+import type { Location } from '../transfers/locations';
+import type { SourceCatalog, SourceFile } from '../transfers/service';
+import { openSftp } from './sftp/connect';
 
 /** Shell glob (* and ?) for one path level, as a RegExp. */
 export function globToRegExp(pattern: string): RegExp {

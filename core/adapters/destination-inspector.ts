@@ -1,10 +1,10 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { openSftp } from '../adapters/sftp/connect';
 import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Endpoint } from '../domain/endpoint';
 import type { SecretStore } from '../domain/secrets';
-import type { Location } from './locations';
-import type { DestinationInspector } from './orchestration';
+import type { Location } from '../transfers/locations';
+import type { DestinationInspector } from '../transfers/orchestration';
+import { openSftp } from './sftp/connect';
 
 /** Reads the size (and ETag) of what a destination holds: HeadObject on S3, stat on SFTP. */
 export class LiveDestinationInspector implements DestinationInspector {
