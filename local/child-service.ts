@@ -18,7 +18,9 @@ export async function startChildService<Ready>(
   argument: unknown,
   options: { execArgv?: string[]; onLine?: (line: string, stream: 'stdout' | 'stderr') => void } = {},
 ): Promise<ChildService<Ready>> {
-  const child = fork(modulePath, [JSON.stringify(argument)], {
+  // Options go by environment, not argv: they can hold credentials, and argv is visible to every user (ps).
+  const child = fork(modulePath, [], {
+    env: { ...process.env, EFT_CHILD_OPTIONS: JSON.stringify(argument) },
     execArgv: options.execArgv ?? [],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

@@ -20,7 +20,8 @@ interface RegionProcessOptions {
 }
 
 async function main(): Promise<void> {
-  const options = JSON.parse(process.argv[2] ?? '{}') as RegionProcessOptions;
+  const options = JSON.parse(process.env.EFT_CHILD_OPTIONS ?? '{}') as RegionProcessOptions;
+  delete process.env.EFT_CHILD_OPTIONS;
   Object.assign(process.env, options.environment);
   const config = await loadServiceConfig(options.regionFile, options.stage);
   const stepFunctions = await startStepFunctions({

@@ -1,7 +1,7 @@
 // Runs s3rver in its own process. s3rver encrypts list continuation tokens with
 // DES, which Node's OpenSSL 3 only offers with --openssl-legacy-provider; keeping
 // it here means no other process of the engine or the tests needs that flag.
-// Protocol: argv[2] is a JSON options object; prints one JSON line {port} when
+// Protocol: EFT_CHILD_OPTIONS is a JSON options object; prints one JSON line {port} when
 // listening; forwards S3 events to the parent over IPC; exits on SIGTERM.
 //
 // s3rver 5 lacks operations the engine uses (ListParts, ListMultipartUploads,
@@ -12,7 +12,7 @@ const fs = require('node:fs/promises');
 const path = require('node:path');
 const S3rver = require('@20minutes/s3rver');
 
-const options = JSON.parse(process.argv[2]);
+const options = JSON.parse(process.env.EFT_CHILD_OPTIONS);
 const server = new S3rver({ ...options, silent: true, allowMismatchedSignatures: true, vhostBuckets: false });
 server.on('event', (event) => process.send?.({ records: event.Records }));
 
