@@ -1,0 +1,111 @@
+/**
+ * eft's SFTP leg on its own, as a child process the bench measures: the
+ * worker's own modules, assembled the way its hops assemble them, with a local
+ * file in place of S3 so the SFTP side is measured without the S3 emulator:
+ *
+ *   download: openSftp → SftpReadStream → HashingStream(SHA-256) → local file
+ *   upload:   local file → HashingStream(SHA-256) → SftpWriteStream (→ CLOSE)
+ *
+ * under runPipeline (the worker's stall watchdog), with the worker's default
+ * request size and window (core/worker/config.ts). The session is opened by
+ * openSftp exactly as the worker opens it (SSRF guard, pinned host key,
+ * TCP_NODELAY, ssh2's default algorithm preference: it takes no cipher option).
+ *
+ * Argument: one JSON object (see LegArgs). Output: JSON lines on stdout,
+ * {"event":"progress","bytes":n} a few times a second and a final
+ * {"event":"done",…} with the timings, the SHA-256 and the peak RSS.
+ */
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { openSftp } from '../core/adapters/sftp/connect';
+import { DEFAULT_WORKER_CONFIG } from '../core/worker/config';
+import { runPipeline } from '../core/worker/hop';
+import { SftpReadStream } from '../core/worker/sftp-read-stream';
+import { SftpWriteStream } from '../core/worker/sftp-write-stream';
+import { HashingStream, ResumableSha256 } from '../core/worker/sha256';
+
+export interface LegArgs {
+  direction: 'download' | 'upload';
+  host: string;
+  port: number;
+  username: string;
+  privateKeyPath: string;
+  hostKeyFingerprint: string;
+  remotePath: string;
+  localPath: string;
+  /** CIDRs the SSRF guard lets through (the worker reads them from EFT_ALLOWED_NETWORKS). */
+  allowedCidrs: string[];
+}
+
+const PROGRESS_MS = 200;
+
+function emit(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? '{}') as LegArgs;
+  const config = DEFAULT_WORKER_CONFIG;
+  const started = performance.now();
+  const session = await openSftp({
+    host: args.host,
+    port: args.port,
+    username: args.username,
+    credentials: { privateKey: readFileSync(args.privateKeyPath, 'utf8') },
+    hostKeyFingerprint: args.hostKeyFingerprint,
+    networkPolicy: { allowedCidrs: args.allowedCidrs },
+    readyTimeoutMs: config.connectTimeoutMs,
+  });
+  const connected = performance.now();
+  const where = `sftp://${args.host}:${args.port}`;
+  const hash = new ResumableSha256(config.partSizeBytes);
+  const progress = setInterval(() => emit({ event: 'progress', bytes: hash.position }), PROGRESS_MS);
+  try {
+    const streams =
+      args.direction === 'download'
+        ? [
+            new SftpReadStream(session.sftp, args.remotePath, {
+              requestBytes: config.sftpRequestBytes,
+              maxInFlight: config.sftpMaxInFlight,
+              where,
+            }),
+            new HashingStream(hash),
+            createWriteStream(args.localPath),
+          ]
+        : [
+            createReadStream(args.localPath),
+            new HashingStream(hash),
+            new SftpWriteStream(session.sftp, args.remotePath, {
+              requestBytes: config.sftpRequestBytes,
+              maxInFlight: config.sftpMaxInFlight,
+              where,
+            }),
+          ];
+    await runPipeline(streams, {
+      signal: new AbortController().signal,
+      stallTimeoutMs: config.stallTimeoutMs,
+      position: () => hash.position,
+    });
+  } finally {
+    clearInterval(progress);
+  }
+  const transferred = performance.now();
+  await session.close();
+  emit({
+    event: 'done',
+    bytes: hash.position,
+    sha256: hash.hex(),
+    connectMs: connected - started,
+    transferMs: transferred - connected,
+    totalMs: performance.now() - started,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`eft leg failed: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);
