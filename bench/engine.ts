@@ -144,16 +144,16 @@ export async function verifyAndRelease(engine: Engine, running: RunningJob): Pro
   return job;
 }
 
-let profileDir: string | undefined;
+let extraNodeArgs: string[] = [];
 
-/** With --cpu-prof DIR, every eft process the bench runs writes a V8 CPU profile there. */
-export function setEftProfileDir(dir: string | undefined): void {
-  profileDir = dir;
+/** Diagnostics for every eft process the bench runs: --cpu-prof DIR, --eft-node-arg ARG. */
+export function setEftDiagnostics(options: { cpuProfDir?: string; nodeArgs: string[] }): void {
+  extraNodeArgs = [...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []), ...options.nodeArgs];
 }
 
-/** Node's flags for an eft process: the container's (source maps), plus profiling when asked. */
+/** Node's flags for an eft process: the container's (source maps), plus any diagnostics asked for. */
 export function eftNodeArgs(): string[] {
-  return ['--enable-source-maps', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
+  return ['--enable-source-maps', ...extraNodeArgs];
 }
 
 /** What fargate-worker/Dockerfile sets in the container (glibc returns large buffers to the OS at once). */

@@ -20,7 +20,8 @@ export const USAGE = `Command line of \`npm run bench -- [options]\`.
   --cipher NAME             cipher pinned for OpenSSH (default aes128-gcm@openssh.com)
   --timeout MIN             global time budget in minutes (default 45; large profile 600)
   --no-docs                 do not rewrite docs/benchmarks.md
-  --cpu-prof DIR            write a V8 CPU profile of every eft process to DIR (slows them a little)`;
+  --cpu-prof DIR            write a V8 CPU profile of every eft process to DIR (slows them a little)
+  --eft-node-arg ARG        an extra Node flag for every eft process (repeatable), e.g. --eft-node-arg=--trace-gc`;
 
 import { GiB, KiB, MiB, parseSize } from './util';
 
@@ -48,6 +49,8 @@ export interface Options {
   docs: boolean;
   /** Directory for V8 CPU profiles of the eft processes (--cpu-prof DIR). */
   cpuProfDir?: string;
+  /** Extra Node flags for the eft processes (--eft-node-arg ARG, repeatable), e.g. --require=memlog.cjs. */
+  nodeArgs: string[];
   argv: string[];
 }
 
@@ -66,6 +69,7 @@ export function parseOptions(argv: string[]): Options {
   let profile: Options['profile'] = 'default';
   const sizes: number[] = [];
   const s3Sizes: number[] = [];
+  const nodeArgs: string[] = [];
   const raw: Record<string, string> = {};
   const flags = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
@@ -88,6 +92,9 @@ export function parseOptions(argv: string[]): Options {
       }
       case '--size':
         for (const s of value().split(',')) sizes.push(parseSize(s));
+        break;
+      case '--eft-node-arg':
+        nodeArgs.push(value());
         break;
       case '--s3-size':
         for (const s of value().split(',')) s3Sizes.push(parseSize(s));
@@ -143,6 +150,7 @@ export function parseOptions(argv: string[]): Options {
     timeoutMs: (raw['--timeout'] ? positiveInt('--timeout', raw['--timeout']) : base.timeoutMin) * 60_000,
     docs: !flags.has('--no-docs'),
     ...(raw['--cpu-prof'] ? { cpuProfDir: raw['--cpu-prof'] } : {}),
+    nodeArgs,
     argv,
   };
 }

@@ -15,7 +15,7 @@ import { startSshd } from '../tests/support/sshd';
 import { buildBundles } from './bundles';
 import { type NegotiatedCiphers, probeCiphers } from './ciphers';
 import { type BenchContext, freeBytes, note, skip } from './context';
-import { type Engine, setEftProfileDir, startEngine, stateDirOf } from './engine';
+import { type Engine, setEftDiagnostics, startEngine, stateDirOf } from './engine';
 import { describeMachine } from './machine';
 import { createLatencyNet, startNamespacedSshd } from './netns';
 import { parseOptions, USAGE } from './options';
@@ -110,7 +110,7 @@ async function latencyRun(ctx: BenchContext): Promise<void> {
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const startedAt = new Date().toISOString();
-  setEftProfileDir(options.cpuProfDir);
+  setEftDiagnostics(options);
   const timer = setTimeout(() => {
     log(`global timeout of ${options.timeoutMs / 60_000} min reached: stopping`);
     cleanUp().finally(() => process.exit(2));

@@ -53,22 +53,6 @@ export function round(value: number, digits = 1): number {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Polls `check` every `intervalMs` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  intervalMs: number,
-  check: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let attempt = 0; ; attempt++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${attempt + 1} checks)`);
-    await sleep(intervalMs);
-  }
-}
-
 /** Rotates `items` by `by` places: round r of A/B/C runs B/C/A, C/A/B…, so drift cancels across rounds. */
 export function rotate<T>(items: readonly T[], by: number): T[] {
   const n = items.length;
