@@ -11,6 +11,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { stopChild } from '../tests/support/sshd';
 import { runQuiet } from './proc';
 import { sleep } from './util';
 
@@ -63,39 +64,29 @@ export async function createLatencyNet(rttMs: number): Promise<LatencyNet> {
     await ip('-n', clientNs, 'link', 'set', clientIf, 'up');
     if (rttMs > 0) {
       const half = `${rttMs / 2}ms`;
-      // A large queue limit: netem's default (1000 packets) would drop at high rates × delay.
-      await runQuiet('ip', [
-        'netns',
-        'exec',
-        serverNs,
-        'tc',
-        'qdisc',
-        'add',
-        'dev',
-        serverIf,
-        'root',
-        'netem',
-        'delay',
-        half,
-        'limit',
-        '100000',
-      ]);
-      await runQuiet('ip', [
-        'netns',
-        'exec',
-        clientNs,
-        'tc',
-        'qdisc',
-        'add',
-        'dev',
-        clientIf,
-        'root',
-        'netem',
-        'delay',
-        half,
-        'limit',
-        '100000',
-      ]);
+      // Half the round trip on each side. A large queue limit: netem's default
+      // (1000 packets) would drop at high rates × delay.
+      for (const [ns, dev] of [
+        [serverNs, serverIf],
+        [clientNs, clientIf],
+      ] as const) {
+        await runQuiet('ip', [
+          'netns',
+          'exec',
+          ns,
+          'tc',
+          'qdisc',
+          'add',
+          'dev',
+          dev,
+          'root',
+          'netem',
+          'delay',
+          half,
+          'limit',
+          '100000',
+        ]);
+      }
     }
     // The link is up when a ping-free TCP check passes; sshd's start below waits for its port anyway.
     return {
@@ -150,14 +141,7 @@ export async function startNamespacedSshd(net: LatencyNet, privateKeyPath: strin
   child.stderr?.setEncoding('utf8').on('data', (s: string) => {
     stderr = (stderr + s).slice(-8192);
   });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const force = setTimeout(() => child.kill('SIGKILL'), 2000);
-    await exited;
-    clearTimeout(force);
-  };
+  const stop = () => stopChild(child);
   // Wait (bounded) until a client in the client namespace reaches the port.
   for (let attempt = 0; attempt < 50; attempt++) {
     if (child.exitCode !== null) throw new Error(`sshd in ${net.serverNs} exited: ${stderr}`);

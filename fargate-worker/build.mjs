@@ -1,5 +1,7 @@
 // Bundles the worker into one CommonJS file for the container image:
-//   node fargate-worker/build.mjs [outfile]     (default fargate-worker/dist/main.js)
+//   node fargate-worker/build.mjs [outfile] [entry]
+//   (defaults fargate-worker/dist/main.js and fargate-worker/main.ts; the bench
+//   bundles its own eft drivers with the same options by naming another entry)
 // Same choices as the Lambda bundling (serverless.yml custom.esbuild): node24,
 // the AWS SDK bundled (pins the tested versions), and ssh2's OPTIONAL native
 // addons left out: cpu-features and its sshcrypto.node are required inside
@@ -13,9 +15,10 @@ import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outfile = process.argv[2] ?? join(here, 'dist', 'main.js');
+const entry = process.argv[3] ?? join(here, 'main.ts');
 
 await build({
-  entryPoints: [join(here, 'main.ts')],
+  entryPoints: [entry],
   outfile,
   bundle: true,
   platform: 'node',
