@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { loadHandler } from './handlers';
 import type { ServiceConfig } from './service-config';
 import { type LocalPrincipal, SignatureError, verifySigV4 } from './sigv4';
 
@@ -61,15 +61,6 @@ function matchRoute(routes: Route[], method: string, path: string) {
   return undefined;
 }
 
-function loadHandler(handlerPath: string, root: string): LambdaHandler {
-  const dot = handlerPath.lastIndexOf('.');
-  // The same module the deployment bundles; tsx (this process's loader) compiles it.
-  const module = require(join(root, handlerPath.slice(0, dot))) as Record<string, LambdaHandler>;
-  const handler = module[handlerPath.slice(dot + 1)];
-  if (typeof handler !== 'function') throw new Error(`${handlerPath} is not a function`);
-  return handler;
-}
-
 async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -122,7 +113,7 @@ export async function startApiGateway(options: {
       const { route, parameters } = matched;
       let handler = handlers.get(route.handlerPath);
       if (!handler) {
-        handler = loadHandler(route.handlerPath, options.root);
+        handler = loadHandler<LambdaHandler>(route.handlerPath, options.root);
         handlers.set(route.handlerPath, handler);
       }
       const singleHeaders = Object.fromEntries(

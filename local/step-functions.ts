@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { loadHandler } from './handlers';
 import type { ServiceConfig } from './service-config';
 
 type TaskHandler = (input: unknown) => Promise<unknown>;
@@ -249,12 +250,7 @@ function lambdaInvoker(config: ServiceConfig, functionName: string, root: string
   if (!fn) throw new Error(`the state machine calls ${functionName}, which serverless.yml does not declare`);
   let handler: LambdaHandler | undefined;
   return async (input) => {
-    if (!handler) {
-      const dot = fn.handler.lastIndexOf('.');
-      const module = require(join(root, fn.handler.slice(0, dot))) as Record<string, LambdaHandler>;
-      handler = module[fn.handler.slice(dot + 1)];
-      if (typeof handler !== 'function') throw new Error(`${fn.handler} is not a function`);
-    }
+    handler ??= loadHandler<LambdaHandler>(fn.handler, root);
     return handler(input, { awsRequestId: randomUUID(), functionName, getRemainingTimeInMillis: () => 900_000 });
   };
 }

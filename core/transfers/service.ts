@@ -1,6 +1,6 @@
 import type { Clock } from '../domain/clock';
 import type { Endpoint } from '../domain/endpoint';
-import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
+import { ConflictError, IllegalTransitionError, NotFoundError, ValidationError } from '../domain/errors';
 import { deterministicId } from '../domain/ids';
 import { deriveIdempotencyKey, type FlowType, type TransferJob } from '../domain/job';
 import type { EndpointStore, JobKey, JobStore, PageRequest } from '../domain/ports';
@@ -182,7 +182,11 @@ async function queueAndStart(
   if (job.status !== 'RECEIVED' && job.status !== 'QUEUED') return job;
   let queued = job;
   if (job.status === 'RECEIVED') {
-    queued = await deps.jobs.transition(job, 'QUEUED', origin).catch(async () => (await deps.jobs.get(job)) ?? job);
+    // A concurrent identical request may have queued it first: then take the job as it is now.
+    queued = await deps.jobs.transition(job, 'QUEUED', origin).catch(async (error) => {
+      if (!(error instanceof IllegalTransitionError)) throw error;
+      return (await deps.jobs.get(job)) ?? job;
+    });
   }
   if (queued.status === 'QUEUED') await deps.executions.start(queued);
   return queued;
