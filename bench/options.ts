@@ -10,8 +10,7 @@ export const USAGE = `Command line of \`npm run bench -- [options]\`.
   --rounds N                rounds of each comparison (tools alternate order each round)
   --files N                 small-files scenario: number of files (default 10000)
   --file-size S             small-files scenario: size of each (default 1KiB)
-  --eft-files-budget SEC    small-files scenario: time eft may take before the rest is not submitted (default 90)
-  --eft-window N            small-files scenario: files eft runs at once (default 16, like rclone --transfers 16)
+  --eft-files-budget SEC    small-files scenario: how long to wait for eft's jobs to end (default 300)
   --clients N               job-creation load: concurrent clients (default 20)
   --requests N              job-creation load: requests in total (default 1000)
   --rtt-ms N                added round-trip time of the latency run (default 20; 0 = the namespaces without netem)
@@ -38,7 +37,6 @@ export interface Options {
   files: number;
   fileSize: number;
   eftFilesBudgetMs: number;
-  eftWindow: number;
   clients: number;
   requests: number;
   rttMs: number;
@@ -107,7 +105,6 @@ export function parseOptions(argv: string[]): Options {
       case '--files':
       case '--file-size':
       case '--eft-files-budget':
-      case '--eft-window':
       case '--clients':
       case '--requests':
       case '--rtt-ms':
@@ -139,8 +136,7 @@ export function parseOptions(argv: string[]): Options {
     rounds,
     files: raw['--files'] ? positiveInt('--files', raw['--files']) : 10_000,
     fileSize: raw['--file-size'] ? parseSize(raw['--file-size']) : KiB,
-    eftFilesBudgetMs: (raw['--eft-files-budget'] ? positiveInt('--eft-files-budget', raw['--eft-files-budget']) : 90) * 1000,
-    eftWindow: Math.max(1, raw['--eft-window'] ? positiveInt('--eft-window', raw['--eft-window']) : 16),
+    eftFilesBudgetMs: (raw['--eft-files-budget'] ? positiveInt('--eft-files-budget', raw['--eft-files-budget']) : 300) * 1000,
     clients: Math.max(1, raw['--clients'] ? positiveInt('--clients', raw['--clients']) : 20),
     requests: Math.max(1, raw['--requests'] ? positiveInt('--requests', raw['--requests']) : 1000),
     rttMs: raw['--rtt-ms'] ? positiveInt('--rtt-ms', raw['--rtt-ms']) : 20,

@@ -184,12 +184,6 @@ export function verdicts(rows: Row[], measurements: Measurement[]): Verdict[] {
   return out;
 }
 
-function duration(seconds: number): string {
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return `${round(seconds / 3600, 1)} h`;
-}
-
 function cell(s?: ToolSummary): string {
   if (!s) return '–';
   return s.runs > 1 ? `${s.mbps} (${s.mbpsMin}–${s.mbpsMax})` : `${s.mbps}`;
@@ -264,7 +258,7 @@ export function markdown(
       const d = m.detail ?? {};
       const how =
         m.tool === 'eft'
-          ? `POST /transfers per folder of ${d.window}, next folder when its jobs ended; at this rate all ${d.ofFiles} would take ${duration(Number(d.projectedSecondsForAll))}`
+          ? `one POST /transfers of the folder (answered in ${d.postSeconds} s), batched into worker tasks of ≤ 2,500 files; ${d.failed} failed`
           : `rclone copy --transfers ${d.transfers}`;
       const cpu =
         m.tool === 'eft'

@@ -1,15 +1,18 @@
 /**
- * Entry point of the Fargate transfer worker (one ECS task per job, started
- * by the state machine with RunTask; locally a child process).
+ * Entry point of the Fargate transfer worker (one ECS task per job, or per
+ * batch of small files, started by the state machine with RunTask; locally a
+ * child process).
  *
  * Environment: the functions' variables (tables, STAGING_BUCKET, AWS_REGION,
  * PEER_REGION, EFT_ALLOWED_NETWORKS, SECRETS_KMS_KEY_ID or EFT_LOCAL_SECRETS_DIR,
  * AWS_ENDPOINT_URL_* locally), the EFT_* tunables of core/worker/config.ts,
  * and two container overrides:
  *   EFT_JOB   = {"customerId":"…","jobId":"…"}
+ *     or EFT_BATCH_EXECUTION = the batch execution's ARN (its input lists the jobs)
  *   EFT_LEASE = {"partitionId":"…","executionId":"…","region":"…","epoch":N}
  *
- * Exit status: 0 when the result is recorded on the job; 3 when the lease was
+ * Exit status: 0 when the result is recorded on the job (a batch: when every
+ * job has ended, SUCCEEDED or FAILED, or was skipped); 3 when the lease was
  * lost (nothing committed, nothing recorded); 1 for every other failure,
  * including SIGTERM (lastError STOPPED). The last log line ("worker exit")
  * reports the peak RSS, so memory use is visible per transfer.
@@ -17,6 +20,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../core/adapters/s3/client';
 import { openSftp } from '../core/adapters/sftp/connect';
+import { ExecutionInputReader } from '../core/adapters/step-functions';
 import { networkPolicyFromEnv } from '../core/connectivity/network-policy';
 import type { LeaseToken } from '../core/domain/lease';
 import type { JobKey } from '../core/domain/ports';
@@ -24,58 +28,66 @@ import { createLogger, type Logger } from '../core/observability/logger';
 import { buildSecretStore, buildStores } from '../core/runtime/wiring';
 import { workerConfigFromEnv } from '../core/worker/config';
 import { StoppedError, toTransferError } from '../core/worker/errors';
-import { parseJob, parseLease } from '../core/worker/overrides';
-import { exitCodeFor, runTransfer } from '../core/worker/run-transfer';
+import { parseBatch, parseJob, parseLease } from '../core/worker/overrides';
+import { runBatch } from '../core/worker/run-batch';
+import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/worker/run-transfer';
 
 async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal): Promise<number> {
-  let key: JobKey;
   let lease: LeaseToken;
+  let job: JobKey | undefined;
   try {
-    key = parseJob(env.EFT_JOB);
     lease = parseLease(env.EFT_LEASE);
+    if (!env.EFT_BATCH_EXECUTION) job = parseJob(env.EFT_JOB);
   } catch (err) {
     logger.error('bad container overrides', { error: (err as Error).message });
     return 1;
   }
-  const jobLogger = createLogger({ service: 'eft-worker', region: env.AWS_REGION, ...key });
+  const jobLogger = job ? createLogger({ service: 'eft-worker', region: env.AWS_REGION, ...job }) : logger;
   try {
-    const stores = buildStores(env);
-    const clients = new Map<string, S3Client>();
-    const s3 = (region: string): S3Client => {
-      let client = clients.get(region);
-      if (!client) {
-        client = createS3Client({ ...env, AWS_REGION: region });
-        clients.set(region, client);
-      }
-      return client;
-    };
-    const stagingBucket = env.STAGING_BUCKET;
-    if (!stagingBucket) throw new Error('STAGING_BUCKET is not set');
-    await runTransfer(
-      {
-        jobs: stores.jobs,
-        endpoints: stores.endpoints,
-        leases: stores.leases,
-        secrets: buildSecretStore(env),
-        s3,
-        openSftp: (target) => openSftp(target),
-        networkPolicy: networkPolicyFromEnv(env),
-        clock: stores.clock,
-        logger: jobLogger,
-        config: workerConfigFromEnv(env),
-        stagingBucket,
-        region: stores.region,
-      },
-      key,
-      lease,
-      { signal },
-    );
+    const deps = workerDeps(env, jobLogger);
+    if (job) {
+      await runTransfer(deps, job, lease, { signal });
+      return 0;
+    }
+    const batch = parseBatch(await new ExecutionInputReader(env).read(env.EFT_BATCH_EXECUTION as string));
+    logger.info('batch started', { batchId: batch.batchId, jobs: batch.jobIds.length });
+    const summary = await runBatch(deps, batch, lease, { signal });
+    logger.info('batch finished', { batchId: batch.batchId, ...summary });
     return 0;
   } catch (err) {
     const error = toTransferError(err);
     jobLogger.error('worker failed', { code: error.code, error: error.message });
     return exitCodeFor(err);
   }
+}
+
+function workerDeps(env: NodeJS.ProcessEnv, logger: Logger): WorkerDeps {
+  const stores = buildStores(env);
+  const clients = new Map<string, S3Client>();
+  const s3 = (region: string): S3Client => {
+    let client = clients.get(region);
+    if (!client) {
+      client = createS3Client({ ...env, AWS_REGION: region });
+      clients.set(region, client);
+    }
+    return client;
+  };
+  const stagingBucket = env.STAGING_BUCKET;
+  if (!stagingBucket) throw new Error('STAGING_BUCKET is not set');
+  return {
+    jobs: stores.jobs,
+    endpoints: stores.endpoints,
+    leases: stores.leases,
+    secrets: buildSecretStore(env),
+    s3,
+    openSftp: (target) => openSftp(target),
+    networkPolicy: networkPolicyFromEnv(env),
+    clock: stores.clock,
+    logger,
+    config: workerConfigFromEnv(env),
+    stagingBucket,
+    region: stores.region,
+  };
 }
 
 function start(): void {

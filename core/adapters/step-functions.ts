@@ -1,12 +1,13 @@
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { JobKey } from '../domain/ports';
+import type { BatchInput } from '../transfers/orchestration';
 import type { ExecutionStarter } from '../transfers/service';
 import { awsClientConfig } from './aws-client-config';
 
 /**
- * Starts one execution per job, named by the job id: Step Functions refuses a
- * second execution of that name (for 90 days), one more guard against running
- * a job twice in a region.
+ * Starts one execution per job, named by the job id, or per batch of small
+ * files, named by the batch id: Step Functions refuses a second execution of
+ * a name (for 90 days), one more guard against running a job twice in a region.
  */
 export class StepFunctionsStarter implements ExecutionStarter {
   private readonly client: SFNClient;
@@ -18,18 +19,37 @@ export class StepFunctionsStarter implements ExecutionStarter {
     this.client = new SFNClient(awsClientConfig('SFN', env));
   }
 
-  async start(job: JobKey): Promise<void> {
+  start(job: JobKey): Promise<void> {
+    return this.startExecution(job.jobId, { customerId: job.customerId, jobId: job.jobId });
+  }
+
+  /** A batch of small files: named by the batch id, which is derived from its jobs. */
+  startBatch(batch: BatchInput): Promise<void> {
+    return this.startExecution(batch.batchId, batch);
+  }
+
+  private async startExecution(name: string, input: object): Promise<void> {
     try {
       await this.client.send(
-        new StartExecutionCommand({
-          stateMachineArn: this.stateMachineArn,
-          name: job.jobId,
-          input: JSON.stringify({ customerId: job.customerId, jobId: job.jobId }),
-        }),
+        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }),
       );
     } catch (error) {
       // Already started (a retried request, a replayed event): that execution runs the job.
       if (!(error instanceof ExecutionAlreadyExists)) throw error;
     }
+  }
+}
+
+/** The input an execution was started with (a batch worker reads its job ids from it). */
+export class ExecutionInputReader {
+  private readonly client: SFNClient;
+
+  constructor(env: NodeJS.ProcessEnv) {
+    this.client = new SFNClient(awsClientConfig('SFN', env));
+  }
+
+  async read(executionArn: string): Promise<string> {
+    const execution = await this.client.send(new DescribeExecutionCommand({ executionArn }));
+    return execution.input ?? '{}';
   }
 }

@@ -65,6 +65,12 @@ export interface TransferJob {
   transitions: JobTransition[];
   /** Epoch of the partition lease under which the job was last written; lower epochs are refused. */
   fenceEpoch?: number;
+  /**
+   * The execution that moved the job to RUNNING (or resumed it). Executions of
+   * one region share the lease epoch, so this is what tells another execution
+   * of the same region that the job is not its to run.
+   */
+  runningExecutionId?: string;
   bytesTransferred?: number;
   bytesTotal?: number;
   /** The job this one re-drives, when it was created by a re-drive. */

@@ -1,5 +1,5 @@
 import type { Endpoint } from '../domain/endpoint';
-import { NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../domain/errors';
+import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../domain/errors';
 import { type FlowType, isTerminal, type TransferJob, type TransferResult } from '../domain/job';
 import { type LeaseToken, tokenOf } from '../domain/lease';
 import type { EndpointStore, JobKey, JobStore, LeaseStore } from '../domain/ports';
@@ -28,27 +28,94 @@ async function loadJob(jobs: JobStore, key: JobKey): Promise<TransferJob> {
   return job;
 }
 
+/** What an execution may do with one job under its lease. */
+export type Claim = { action: 'RUN' | 'VERIFY'; job: TransferJob } | { action: 'SKIP'; reason: string };
+
+/**
+ * Takes one job for the execution holding `fence`: QUEUED → RUNNING (a
+ * conditional write, so of several executions exactly one wins), or resumes a
+ * RUNNING/VERIFYING job that was left by a lease holder of an older epoch (a
+ * crashed execution whose lease expired, a region that failed over). A job
+ * another live execution of this region runs (same epoch, other execution) is
+ * skipped, as is a finished one: a job is never run twice at once.
+ */
+export async function claimJob(jobs: JobStore, key: JobKey, fence: LeaseToken): Promise<Claim> {
+  const origin = { actor: ACTOR, region: fence.region, fence };
+  for (let look = 0; look < 3; look++) {
+    let job = await loadJob(jobs, key);
+    if (isTerminal(job.status)) return { action: 'SKIP', reason: `job is already ${job.status}` };
+    if (job.partitionId !== fence.partitionId) {
+      return { action: 'SKIP', reason: `job belongs to partition ${job.partitionId}, not to ${fence.partitionId}` };
+    }
+    try {
+      if (job.status === 'RECEIVED') job = await jobs.transition(key, 'QUEUED', origin);
+      if (job.status === 'QUEUED') return { action: 'RUN', job: await jobs.transition(key, 'RUNNING', origin) };
+    } catch (error) {
+      // Another execution moved it first: look again at what it is now.
+      if (error instanceof IllegalTransitionError) continue;
+      throw error;
+    }
+    const ours = job.runningExecutionId === fence.executionId;
+    if (!ours && (job.fenceEpoch ?? 0) >= fence.epoch) {
+      return { action: 'SKIP', reason: `job is ${job.status} in another execution (${job.runningExecutionId ?? 'unknown'})` };
+    }
+    if (job.status === 'RUNNING' && !ours) job = await jobs.resume(key, fence, ACTOR);
+    return { action: job.status === 'VERIFYING' ? 'VERIFY' : 'RUN', job };
+  }
+  throw new TransientError(`job ${key.jobId} kept changing while it was being claimed`);
+}
+
 /**
  * First task of an execution: take the partition lease for this region and
- * move the job to RUNNING under its epoch. A job that is already terminal
- * (cancelled, or finished by the other region) is skipped, never run twice.
- * A job left RUNNING by an execution that stopped is resumed under the new epoch.
+ * claim the job (see claimJob). A job that is already terminal (cancelled, or
+ * finished by the other region) or run by another execution is skipped.
  */
 export async function startTransfer(deps: OrchestrationDeps, input: JobKey & { executionId: string }): Promise<StartResult> {
   const key = { customerId: input.customerId, jobId: input.jobId };
-  let job = await loadJob(deps.jobs, key);
+  const job = await loadJob(deps.jobs, key);
   if (isTerminal(job.status)) return { action: 'SKIP', ...key, reason: `job is already ${job.status}` };
-  const lease = await deps.leases.acquire(
-    job.partitionId,
-    { executionId: input.executionId, region: deps.region },
-    deps.leaseTtlMs,
-  );
-  const fence = tokenOf(lease, input.executionId);
-  const origin = { actor: ACTOR, region: deps.region, fence };
-  if (job.status === 'RECEIVED') job = await deps.jobs.transition(key, 'QUEUED', origin);
-  if (job.status === 'QUEUED') job = await deps.jobs.transition(key, 'RUNNING', origin);
-  else if (job.status === 'RUNNING') job = await deps.jobs.resume(key, fence, ACTOR);
-  return { action: job.status === 'VERIFYING' ? 'VERIFY' : 'RUN', ...key, flowType: job.flowType, lease: fence, job: key };
+  const fence = await takeLease(deps, job.partitionId, input.executionId);
+  const claim = await claimJob(deps.jobs, key, fence);
+  if (claim.action === 'SKIP') {
+    await releaseQuietly(deps, fence);
+    return { action: 'SKIP', ...key, reason: claim.reason };
+  }
+  return { action: claim.action, ...key, flowType: claim.job.flowType, lease: fence, job: key };
+}
+
+async function takeLease(deps: OrchestrationDeps, partitionId: string, executionId: string): Promise<LeaseToken> {
+  const lease = await deps.leases.acquire(partitionId, { executionId, region: deps.region }, deps.leaseTtlMs);
+  return tokenOf(lease, executionId);
+}
+
+/** Releases the lease; one that has moved on (another region took over) is not ours to release. */
+async function releaseQuietly(deps: OrchestrationDeps, lease: LeaseToken): Promise<void> {
+  await deps.leases.release(lease).catch((error) => {
+    if (!(error instanceof StaleOwnerError)) throw error;
+  });
+}
+
+/** A batch of small files that one worker task moves (see core/transfers/batches.ts). */
+export interface BatchInput {
+  customerId: string;
+  batchId: string;
+  jobIds: string[];
+}
+
+/**
+ * First task of a batch execution: take the partition lease (all jobs of a
+ * batch share source and target, hence the partition). The jobs themselves
+ * are claimed one by one by the worker (claimJob), so this stays one lease
+ * write however large the batch. null: there is nothing to run.
+ */
+export async function startBatch(
+  deps: OrchestrationDeps,
+  input: BatchInput & { executionId: string },
+): Promise<LeaseToken | null> {
+  const first = input.jobIds[0];
+  if (!first) return null;
+  const job = await loadJob(deps.jobs, { customerId: input.customerId, jobId: first });
+  return takeLease(deps, job.partitionId, input.executionId);
 }
 
 /** Looks at what the destination holds now. */
@@ -60,9 +127,11 @@ export interface DestinationInspector {
 export async function verifyTransfer(
   deps: OrchestrationDeps & { inspector: DestinationInspector },
   input: JobKey & { lease: LeaseToken },
+  /** The job as the caller just wrote it (a batch's worker), so it is not read again. */
+  known?: TransferJob,
 ): Promise<TransferJob> {
   const key = { customerId: input.customerId, jobId: input.jobId };
-  let job = await loadJob(deps.jobs, key);
+  let job = known ?? (await loadJob(deps.jobs, key));
   const origin = { actor: ACTOR, region: deps.region, fence: input.lease };
   if (job.status === 'RUNNING') job = await deps.jobs.transition(key, 'VERIFYING', origin);
   const result = job.result;
@@ -98,33 +167,61 @@ export async function failTransfer(
   deps: OrchestrationDeps,
   input: JobKey & { lease?: LeaseToken; error?: StateError },
 ): Promise<{ failed: boolean }> {
-  const key = { customerId: input.customerId, jobId: input.jobId };
-  const job = await deps.jobs.get(key);
-  let failed = false;
-  // Without a lease this execution never started the job: a RUNNING or VERIFYING job
-  // belongs to whoever holds the lease (perhaps the other region), not to us.
-  const ours = input.lease !== undefined || job?.status === 'RECEIVED' || job?.status === 'QUEUED';
-  if (job && !isTerminal(job.status) && ours) {
-    const errorCode = job.lastError?.code ?? codeOf(input.error);
-    const errorMessage = job.lastError?.message ?? messageOf(input.error);
-    try {
-      await deps.jobs.transition(key, 'FAILED', {
-        actor: ACTOR,
-        region: deps.region,
-        errorCode,
-        errorMessage,
-        ...(input.lease ? { fence: input.lease } : {}),
-      });
-      failed = true;
-    } catch (error) {
-      if (!(error instanceof StaleOwnerError)) throw error;
-    }
-  }
-  if (input.lease)
-    await deps.leases.release(input.lease).catch((error) => {
-      if (!(error instanceof StaleOwnerError)) throw error;
-    });
+  const failed = await markFailed(deps, input, input.lease, input.error);
+  if (input.lease) await releaseQuietly(deps, input.lease);
   return { failed };
+}
+
+/**
+ * The batch's worker task failed as a whole (it could not start, crashed, or
+ * lost the lease): every job of the batch it had not finished is FAILED with
+ * the task's error (or its own recorded one), then the lease is released. Jobs
+ * the worker finished, or that another execution runs, are left as they are.
+ */
+export async function failBatch(
+  deps: OrchestrationDeps,
+  input: BatchInput & { lease?: LeaseToken; error?: StateError },
+): Promise<{ failed: number }> {
+  let failed = 0;
+  for (const jobId of input.jobIds) {
+    const key = { customerId: input.customerId, jobId };
+    if (await markFailed(deps, key, input.lease, input.error)) failed++;
+  }
+  if (input.lease) await releaseQuietly(deps, input.lease);
+  return { failed };
+}
+
+/**
+ * FAILED with a reason, if the job is this execution's to fail: without a
+ * lease only a job that never started; with one, a job it runs (or left by an
+ * older epoch). Another region's newer epoch refuses the write (StaleOwnerError).
+ */
+export async function markFailed(
+  deps: Pick<OrchestrationDeps, 'jobs' | 'region'>,
+  key: JobKey,
+  lease: LeaseToken | undefined,
+  error: StateError | undefined,
+): Promise<boolean> {
+  const job = await deps.jobs.get(key);
+  if (!job || isTerminal(job.status)) return false;
+  const started = job.status !== 'RECEIVED' && job.status !== 'QUEUED';
+  if (started && !lease) return false;
+  if (started && lease && job.runningExecutionId && job.runningExecutionId !== lease.executionId) {
+    if ((job.fenceEpoch ?? 0) >= lease.epoch) return false;
+  }
+  try {
+    await deps.jobs.transition(key, 'FAILED', {
+      actor: ACTOR,
+      region: deps.region,
+      errorCode: job.lastError?.code ?? codeOf(error),
+      errorMessage: job.lastError?.message ?? messageOf(error),
+      ...(lease ? { fence: lease } : {}),
+    });
+    return true;
+  } catch (failure) {
+    if (failure instanceof StaleOwnerError || failure instanceof IllegalTransitionError) return false;
+    throw failure;
+  }
 }
 
 /** Error names of the engine become reason codes (LeaseHeldError → LEASE_HELD); AWS ones pass through. */

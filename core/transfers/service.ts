@@ -5,7 +5,9 @@ import { deterministicId } from '../domain/ids';
 import { deriveIdempotencyKey, type FlowType, type TransferJob } from '../domain/job';
 import type { EndpointStore, JobKey, JobStore, PageRequest } from '../domain/ports';
 import type { Caller } from '../http/identity';
+import { planExecutions } from './batches';
 import { type Location, resolveLocation } from './locations';
+import type { BatchInput } from './orchestration';
 import type { CreateTransferRequest } from './schemas';
 
 /** A file found at the source, with what makes its version distinct. */
@@ -31,9 +33,10 @@ export interface SourceCatalog {
   ): Promise<SourceFile[]>;
 }
 
-/** Starts the job's state machine execution; starting one twice is harmless (execution name = job id). */
+/** Starts state machine executions; starting one twice is harmless (the execution name is the job or batch id). */
 export interface ExecutionStarter {
   start(job: JobKey): Promise<void>;
+  startBatch(batch: BatchInput): Promise<void>;
 }
 
 export interface TransferDeps {
@@ -165,31 +168,44 @@ export async function createTransfers(
       { ...identity, customerId: caller.customerId, requestId, flowType, idempotencyKey, bytesTotal: file.size },
       origin,
     );
-    return { ...outcome, job: await queueAndStart(deps, outcome.job, origin) };
+    return { ...outcome, job: await queue(deps, outcome.job, origin) };
   });
-  return { created: results.some((r) => r.created), requestId, jobs: results.map((r) => r.job) };
+  const jobs = results.map((r) => r.job);
+  await startExecutions(deps, jobs);
+  return { created: results.some((r) => r.created), requestId, jobs };
 }
 
 /**
- * RECEIVED → QUEUED, then start the execution. Also done for a replayed request
- * whose jobs never got that far (a crash between the put and the start).
+ * RECEIVED → QUEUED. Also done for a replayed request whose jobs never got
+ * that far (a crash between the put and the queueing).
  */
-async function queueAndStart(
-  deps: TransferDeps,
-  job: TransferJob,
-  origin: { actor: string; region: string },
-): Promise<TransferJob> {
-  if (job.status !== 'RECEIVED' && job.status !== 'QUEUED') return job;
-  let queued = job;
-  if (job.status === 'RECEIVED') {
-    // A concurrent identical request may have queued it first: then take the job as it is now.
-    queued = await deps.jobs.transition(job, 'QUEUED', origin).catch(async (error) => {
-      if (!(error instanceof IllegalTransitionError)) throw error;
-      return (await deps.jobs.get(job)) ?? job;
-    });
-  }
-  if (queued.status === 'QUEUED') await deps.executions.start(queued);
-  return queued;
+async function queue(deps: TransferDeps, job: TransferJob, origin: { actor: string; region: string }): Promise<TransferJob> {
+  if (job.status !== 'RECEIVED') return job;
+  // A concurrent identical request may have queued it first: then take the job as it is now.
+  return deps.jobs.transition(job, 'QUEUED', origin).catch(async (error) => {
+    if (!(error instanceof IllegalTransitionError)) throw error;
+    return (await deps.jobs.get(job)) ?? job;
+  });
+}
+
+/**
+ * One execution per large file, one per batch of small ones (planExecutions),
+ * for those with a job still QUEUED. A replay plans the same batches, so it
+ * restarts only what a crash left unstarted.
+ */
+async function startExecutions(deps: TransferDeps, jobs: TransferJob[]): Promise<void> {
+  const waiting = (job: TransferJob) => job.status === 'QUEUED';
+  await inParallel(planExecutions(jobs), START_CONCURRENCY, async (plan) => {
+    if (plan.kind === 'job') {
+      if (waiting(plan.job)) await deps.executions.start(plan.job);
+    } else if (plan.jobs.some(waiting)) {
+      await deps.executions.startBatch({
+        customerId: plan.customerId,
+        batchId: plan.batchId,
+        jobIds: plan.jobs.map((job) => job.jobId),
+      });
+    }
+  });
 }
 
 async function loadJob(deps: Pick<TransferDeps, 'jobs'>, caller: Caller, jobId: string): Promise<TransferJob> {
@@ -255,5 +271,7 @@ export async function redriveJob(
     },
     origin,
   );
-  return { created: outcome.created, job: await queueAndStart(deps, outcome.job, origin) };
+  const job = await queue(deps, outcome.job, origin);
+  if (job.status === 'QUEUED') await deps.executions.start(job);
+  return { created: outcome.created, job };
 }

@@ -8,6 +8,7 @@
 
 import { Writable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { SftpSession } from '../adapters/sftp/connect';
 import { type HopContext, retryOptions, retryPolicyOf } from './context';
 import { s3Failure } from './errors';
 import { runPipeline } from './hop';
@@ -32,8 +33,9 @@ export async function sha256OfSftpFile(
   role: 'source' | 'target',
 ): Promise<string> {
   return retrying(retryPolicyOf(ctx.config), retryOptions(ctx, `hash ${connector.locationOf(path)}`), async () => {
+    let session: SftpSession | undefined;
     try {
-      const { session } = await connector.connect();
+      ({ session } = await connector.connect());
       const hash = new ResumableSha256(NEVER_REWOUND);
       const reader = new SftpReadStream(session.sftp, path, {
         requestBytes: ctx.config.sftpRequestBytes,
@@ -47,8 +49,9 @@ export async function sha256OfSftpFile(
       });
       return hash.hex();
     } catch (err) {
-      await connector.reset();
-      throw sftpFailure(err, role, path, connector.where);
+      const failure = sftpFailure(err, role, path, connector.where);
+      if (failure.retryable) await connector.reset(session);
+      throw failure;
     }
   });
 }

@@ -1,11 +1,13 @@
 /**
- * The two container overrides the state machine gives each worker task:
- * EFT_JOB (which job) and EFT_LEASE (the lease token it runs under).
+ * The container overrides the state machine gives each worker task: EFT_JOB
+ * (which job) or EFT_BATCH_EXECUTION (the batch execution, whose input lists
+ * the jobs), and EFT_LEASE (the lease token it runs under).
  * Refused loudly when malformed: the task cannot even record why it failed.
  */
 import { ConfigurationError } from '../adapters/config';
 import type { LeaseToken } from '../domain/lease';
 import type { JobKey } from '../domain/ports';
+import type { BatchInput } from '../transfers/orchestration';
 
 function parseJson(name: string, text: string | undefined): Record<string, unknown> {
   if (!text) throw new ConfigurationError(`${name} is not set`);
@@ -41,5 +43,18 @@ export function parseLease(raw: string | undefined): LeaseToken {
     executionId: text('EFT_LEASE', lease, 'executionId'),
     region: text('EFT_LEASE', lease, 'region'),
     epoch,
+  };
+}
+
+/** A batch execution's input: { customerId, batchId, jobIds: [...] }. */
+export function parseBatch(raw: string): BatchInput {
+  const batch = parseJson('the batch execution input', raw);
+  const jobIds = batch.jobIds;
+  if (!Array.isArray(jobIds) || !jobIds.every((id) => typeof id === 'string' && id !== ''))
+    throw new ConfigurationError('the batch execution input has no jobIds list');
+  return {
+    customerId: text('the batch execution input', batch, 'customerId'),
+    batchId: text('the batch execution input', batch, 'batchId'),
+    jobIds: jobIds as string[],
   };
 }

@@ -39,7 +39,7 @@ import { LeaseLostError, TransferError, toTransferError } from './errors';
 import { Liveness } from './liveness';
 import { headObject } from './s3-objects';
 import { copyS3ToSftp } from './s3-to-sftp';
-import { type OpenSftpSession, SftpConnector } from './sftp-endpoint';
+import { type ConnectorPool, type OpenSftpSession, SftpConnector } from './sftp-endpoint';
 import { copySftpToS3, type HopOutcome } from './sftp-to-s3';
 
 export interface WorkerDeps {
@@ -62,6 +62,10 @@ export interface WorkerDeps {
 export interface RunOptions {
   /** Aborted with a StoppedError on SIGTERM. */
   signal?: AbortSignal;
+  /** SFTP sessions shared with other jobs (a batch); without it the job opens and closes its own. */
+  pool?: ConnectorPool;
+  /** The job as its claim just returned it (a batch), so it is not read again. */
+  job?: TransferJob;
 }
 
 export interface StagedObject {
@@ -94,7 +98,7 @@ export async function runTransfer(
   lease: LeaseToken,
   options: RunOptions = {},
 ): Promise<TransferResult> {
-  const job = await deps.jobs.get(key);
+  const job = options.job ?? (await deps.jobs.get(key));
   if (!job) throw new TransferError('JOB_NOT_FOUND', `job ${key.jobId} of customer ${key.customerId} does not exist`);
   if (job.status !== 'RUNNING') {
     throw new LeaseLostError(`job ${key.jobId} is ${job.status}, not RUNNING: nothing to do under this lease`);
@@ -125,7 +129,7 @@ export async function runTransfer(
   const connectors: SftpConnector[] = [];
   try {
     await liveness.start();
-    const { outcome, total, staged } = await runFlow(deps, ctx, job, connectors);
+    const { outcome, total, staged } = await runFlow(deps, ctx, job, connectors, options.pool);
     const result: TransferResult = {
       bytes: outcome.bytes,
       sha256: outcome.sha256,
@@ -146,7 +150,7 @@ export async function runTransfer(
   } catch (err) {
     const reason = controller.signal.aborted ? controller.signal.reason : err;
     const error = toTransferError(reason);
-    const message = connectors.reduce((text, c) => c.scrub(text), error.message);
+    const message = connectors.reduce((text, c) => c.scrub(text), options.pool?.scrub(error.message) ?? error.message);
     liveness.closeProgress();
     if (!(error instanceof LeaseLostError)) {
       deps.logger.error('transfer failed', { code: error.code, error: message });
@@ -203,7 +207,13 @@ interface FlowOutcome {
   staged?: StagedObject;
 }
 
-async function runFlow(deps: WorkerDeps, ctx: HopContext, job: TransferJob, connectors: SftpConnector[]): Promise<FlowOutcome> {
+async function runFlow(
+  deps: WorkerDeps,
+  ctx: HopContext,
+  job: TransferJob,
+  connectors: SftpConnector[],
+  pool: ConnectorPool | undefined,
+): Promise<FlowOutcome> {
   const flow = job.flowType;
   const sourceEndpoint = await loadEndpoint(deps, job, job.sourceEndpointId, 'source');
   const targetEndpoint = await loadEndpoint(deps, job, job.targetEndpointId, 'target');
@@ -215,7 +225,9 @@ async function runFlow(deps: WorkerDeps, ctx: HopContext, job: TransferJob, conn
     networkPolicy: deps.networkPolicy,
     connectTimeoutMs: deps.config.connectTimeoutMs,
   };
+  // Connectors this job opens are closed when it ends (`connectors`); a pool's outlive it.
   const connect = (endpoint: Endpoint) => {
+    if (pool) return pool.connectorFor(endpoint);
     const connector = new SftpConnector(sftpDeps, endpoint);
     connectors.push(connector);
     return connector;
@@ -272,7 +284,7 @@ async function runFlow(deps: WorkerDeps, ctx: HopContext, job: TransferJob, conn
           { s3: staging, bucket: deps.stagingBucket, key, mustNotExist: false },
           (done, total) => progress(Math.floor(done / 2), total),
         );
-        await sourceConnector.reset();
+        if (!pool) await sourceConnector.reset();
         if (!first.etag)
           throw new TransferError('S3_FAILURE', `S3 returned no ETag for the staged copy s3://${deps.stagingBucket}/${key}`);
         staged = { bucket: deps.stagingBucket, key, bytes: first.bytes, sha256: first.sha256, etag: first.etag };

@@ -23,6 +23,7 @@
  * left alone, since the new owner of the job writes the same temporary name.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { SftpSession } from '../adapters/sftp/connect';
 import type { SftpCapabilities } from '../domain/endpoint';
 import { sha256OfS3Object, sha256OfSftpFile } from './content-hash';
 import { type HopContext, retryOptions, retryPolicyOf } from './context';
@@ -69,12 +70,14 @@ function withTarget<T>(
 ): Promise<T> {
   const { connector } = target;
   return retrying(retryPolicyOf(ctx.config), retryOptions(ctx, what), async () => {
+    let session: SftpSession | undefined;
     try {
-      const { channel } = await connector.connect();
-      return await action(channel);
+      const connected = await connector.connect();
+      session = connected.session;
+      return await action(connected.channel);
     } catch (err) {
       const failure = sftpFailure(err, 'target', target.path, connector.where);
-      if (failure.retryable) await connector.reset();
+      if (failure.retryable) await connector.reset(session);
       throw failure;
     }
   });
@@ -181,8 +184,11 @@ export async function copyS3ToSftp(
       async () => {
         resumedAt = acknowledged;
         let writer: SftpWriteStream | undefined;
+        let session: SftpSession | undefined;
         try {
-          const { session, channel } = await connector.connect();
+          const connected = await connector.connect();
+          session = connected.session;
+          const { channel } = connected;
           if (acknowledged > 0) {
             // Resume only onto what is really there; if the file went away or shrank, start over.
             const partial = await channel.statIfExists(writePath);
@@ -198,7 +204,7 @@ export async function copyS3ToSftp(
             start,
             requestBytes: config.sftpRequestBytes,
             maxInFlight: config.sftpMaxInFlight,
-            fsync: connector.supports('fsync@openssh.com'),
+            fsync: 'fsync@openssh.com' in session.supportedExtensions,
             where: connector.where,
           });
           const w = writer;
@@ -214,8 +220,9 @@ export async function copyS3ToSftp(
           acknowledged = w.acknowledgedOffset;
         } catch (err) {
           if (writer) acknowledged = Math.max(acknowledged, writer.acknowledgedOffset);
-          await connector.reset();
-          throw sftpFailure(err, 'target', writePath, connector.where);
+          const failure = sftpFailure(err, 'target', writePath, connector.where);
+          if (failure.retryable) await connector.reset(session);
+          throw failure;
         }
       },
     );

@@ -24,7 +24,7 @@ export interface SftpEndpointDeps {
 }
 
 export class SftpConnector {
-  private session: SftpSession | undefined;
+  private session: Promise<SftpSession> | undefined;
   private credentials: SftpCredentials = {};
   /** "sftp://host:port", for messages and result locations. */
   readonly where: string;
@@ -37,33 +37,63 @@ export class SftpConnector {
     this.where = `sftp://${endpoint.sftp.host}:${endpoint.sftp.port}`;
   }
 
-  /** The open session, or a new one if there is none or its channel has closed. */
+  /**
+   * The open session, or a new one if there is none or its channel has closed.
+   * Concurrent callers (a batch moves several files at once) share one session.
+   */
   async connect(): Promise<{ session: SftpSession; channel: SftpChannel }> {
-    if (this.session && isChannelClosed(this.session.sftp)) await this.reset();
-    if (!this.session) {
-      const settings = this.endpoint.sftp as NonNullable<Endpoint['sftp']>;
-      if (!this.endpoint.secretRef) {
-        throw new TransferError('AUTH_FAILED', `endpoint ${this.endpoint.endpointId} has no credentials configured`);
+    let pending = this.session;
+    if (pending) {
+      const session = await pending.catch(() => undefined);
+      if (!session || isChannelClosed(session.sftp)) {
+        await this.reset(session);
+        pending = undefined;
       }
-      this.credentials = await this.deps.secrets.read(this.endpoint.secretRef);
-      this.session = await this.deps.openSftp({
-        host: settings.host,
-        port: settings.port,
-        username: settings.username,
-        credentials: this.credentials,
-        ...(settings.hostKeyFingerprint ? { hostKeyFingerprint: settings.hostKeyFingerprint } : {}),
-        networkPolicy: this.deps.networkPolicy,
-        readyTimeoutMs: this.deps.connectTimeoutMs,
+    }
+    if (!pending) {
+      pending = this.open();
+      this.session = pending;
+      // A failed connect is not kept: the next caller tries again.
+      pending.catch(() => {
+        if (this.session === pending) this.session = undefined;
       });
     }
-    return { session: this.session, channel: new SftpChannel(this.session.sftp, this.where) };
+    const session = await pending;
+    return { session, channel: new SftpChannel(session.sftp, this.where) };
   }
 
-  /** Closes the current session, if any; the next connect() opens a new one. */
-  async reset(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
-    await session?.close();
+  private async open(): Promise<SftpSession> {
+    const settings = this.endpoint.sftp as NonNullable<Endpoint['sftp']>;
+    if (!this.endpoint.secretRef) {
+      throw new TransferError('AUTH_FAILED', `endpoint ${this.endpoint.endpointId} has no credentials configured`);
+    }
+    this.credentials = await this.deps.secrets.read(this.endpoint.secretRef);
+    const session = await this.deps.openSftp({
+      host: settings.host,
+      port: settings.port,
+      username: settings.username,
+      credentials: this.credentials,
+      ...(settings.hostKeyFingerprint ? { hostKeyFingerprint: settings.hostKeyFingerprint } : {}),
+      networkPolicy: this.deps.networkPolicy,
+      readyTimeoutMs: this.deps.connectTimeoutMs,
+    });
+    // Every file in flight on a shared session watches it for loss (onChannelLost): not a leak.
+    session.sftp.setMaxListeners(0);
+    return session;
+  }
+
+  /**
+   * Closes the session; the next connect() opens a new one. Given the session
+   * an attempt failed on, it leaves a newer one (that another file's retry
+   * opened meanwhile) alone.
+   */
+  async reset(failed?: SftpSession): Promise<void> {
+    const pending = this.session;
+    if (!pending) return;
+    const current = await pending.catch(() => undefined);
+    if (failed && current !== failed) return;
+    if (this.session === pending) this.session = undefined;
+    await current?.close();
   }
 
   /** Removes this endpoint's secrets from a message (a second line of defence). */
@@ -75,9 +105,32 @@ export class SftpConnector {
   locationOf(path: string): string {
     return `${this.where}${posix.normalize(path)}`;
   }
+}
 
-  /** Whether the server advertised an SFTP extension (e.g. fsync@openssh.com). */
-  supports(extension: string): boolean {
-    return this.session ? extension in this.session.supportedExtensions : false;
+/**
+ * One connector per endpoint, shared by all jobs of a batch (one SSH session
+ * per partner, several files in flight on it); closed when the batch ends.
+ */
+export class ConnectorPool {
+  private readonly connectors = new Map<string, SftpConnector>();
+
+  constructor(private readonly deps: SftpEndpointDeps) {}
+
+  connectorFor(endpoint: Endpoint): SftpConnector {
+    let connector = this.connectors.get(endpoint.endpointId);
+    if (!connector) {
+      connector = new SftpConnector(this.deps, endpoint);
+      this.connectors.set(endpoint.endpointId, connector);
+    }
+    return connector;
+  }
+
+  /** Removes every pooled endpoint's secrets from a message. */
+  scrub(message: string): string {
+    return [...this.connectors.values()].reduce((text, connector) => connector.scrub(text), message);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.connectors.values()].map((connector) => connector.reset()));
   }
 }

@@ -21,6 +21,7 @@
  *   would mean reading it again anyway.
  */
 import { AbortMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { SftpSession } from '../adapters/sftp/connect';
 import { partSizeFor } from './config';
 import { sha256OfS3Object, sha256OfSftpFile } from './content-hash';
 import { type HopContext, retryOptions, retryPolicyOf } from './context';
@@ -70,16 +71,18 @@ interface OrphanUpload {
 async function statSource(ctx: HopContext, source: SftpSource): Promise<number> {
   const { connector, path } = source;
   return retrying(retryPolicyOf(ctx.config), retryOptions(ctx, `stat ${connector.locationOf(path)}`), async () => {
+    let session: SftpSession | undefined;
     try {
-      const { channel } = await connector.connect();
-      const stats = await channel.stat(path);
+      const connected = await connector.connect();
+      session = connected.session;
+      const stats = await connected.channel.stat(path);
       if (!stats.isFile()) {
         throw new TransferError('SOURCE_NOT_A_FILE', `the source ${path} on ${connector.where} is not a regular file`);
       }
       return stats.size;
     } catch (err) {
       const failure = sftpFailure(err, 'source', path, connector.where);
-      if (failure.retryable) await connector.reset();
+      if (failure.retryable) await connector.reset(session);
       throw failure;
     }
   });
@@ -147,13 +150,16 @@ export async function copySftpToS3(
   const size = await statSource(ctx, source);
   report(0, size);
   await abortOrphan(ctx, target);
-  if (target.mustNotExist && (await headObject(target.s3, target, ctx.signal))) {
+  const partSize = partSizeFor(config, size);
+  // A file larger than a part is not moved at all when the target exists. A
+  // smaller one goes in one PUT with If-None-Match: *, which finds that out
+  // itself (below), one S3 request less per file for batches of small files.
+  if (target.mustNotExist && size > partSize && (await headObject(target.s3, target, ctx.signal))) {
     const outcome = await settleExisting(ctx, source, target, size, undefined);
     report(size, size);
     return outcome;
   }
 
-  const partSize = partSizeFor(config, size);
   // Snapshots at every part boundary: a resume starts exactly where the finished parts end.
   const hash = new ResumableSha256(partSize);
   const upload = new S3Upload(target.s3, target, {
@@ -171,8 +177,9 @@ export async function copySftpToS3(
         resumedAt = upload.resumeOffset();
         const start = hash.rewind(resumedAt);
         if (start > 0) ctx.logger.info('resuming after the finished parts', { location, resumeAt: start, size });
+        let session: SftpSession | undefined;
         try {
-          const { session } = await connector.connect();
+          ({ session } = await connector.connect());
           const reader = new SftpReadStream(session.sftp, path, {
             start,
             requestBytes: config.sftpRequestBytes,
@@ -189,8 +196,10 @@ export async function copySftpToS3(
             },
           });
         } catch (err) {
-          await connector.reset();
-          throw sftpFailure(err, 'source', path, connector.where);
+          const failure = sftpFailure(err, 'source', path, connector.where);
+          // Only a broken or stalled session is dropped: other files of a batch may be using it.
+          if (failure.retryable) await connector.reset(session);
+          throw failure;
         }
       },
     );

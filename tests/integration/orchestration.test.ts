@@ -7,9 +7,12 @@ import { LeaseHeldError, VerificationError } from '../../core/domain/errors';
 import { deriveIdempotencyKey, type TransferJob } from '../../core/domain/job';
 import type { LeaseToken } from '../../core/domain/lease';
 import {
+  claimJob,
   type DestinationInspector,
+  failBatch,
   failTransfer,
   type OrchestrationDeps,
+  startBatch,
   startTransfer,
   verifyTransfer,
 } from '../../core/transfers/orchestration';
@@ -194,5 +197,58 @@ describe('failTransfer', () => {
     await started(east, job, 'east-9');
     await failTransfer(west, { ...job, lease: stale, error: { Error: 'TransientError' } });
     expect(await west.jobs.get(job)).toMatchObject({ status: 'RUNNING', executionRegion: 'us-gov-east-1' });
+  });
+});
+
+describe('executions of one region sharing a lease (a job in a batch and in another execution)', () => {
+  it('lets exactly one of many racing executions run a job; the others skip it', async () => {
+    const job = await queuedJob();
+    const executions = Array.from({ length: 8 }, (_, i) => `exec-race-${seq}-${i}`);
+    const leases = await Promise.all(
+      executions.map(async (executionId) => {
+        const lease = await startBatch(west, { customerId: 'cust', batchId: 'b', jobIds: [job.jobId], executionId });
+        if (!lease) throw new Error('no lease');
+        return lease;
+      }),
+    );
+    // Same region, same live lease: every execution shares one epoch, so the epoch alone cannot tell them apart.
+    expect(new Set(leases.map((l) => l.epoch)).size).toBe(1);
+    const claims = await Promise.all(leases.map((lease) => claimJob(west.jobs, job, lease)));
+    expect(claims.filter((c) => c.action === 'RUN')).toHaveLength(1);
+    expect(claims.filter((c) => c.action === 'SKIP')).toHaveLength(7);
+    const winner = leases[claims.findIndex((c) => c.action === 'RUN')] as LeaseToken;
+    expect(await west.jobs.get(job)).toMatchObject({ status: 'RUNNING', runningExecutionId: winner.executionId });
+    // The winner's own retry (e.g. a re-invoked task) still runs it; a single-job execution of the same job skips it.
+    expect((await claimJob(west.jobs, job, winner)).action).toBe('RUN');
+    const single = await startTransfer(west, { customerId: 'cust', jobId: job.jobId, executionId: `exec-single-${seq}` });
+    expect(single.action).toBe('SKIP');
+    expect((await west.jobs.get(job))?.attempts).toBe(1);
+  });
+
+  it('a failing batch fails only the jobs it ran or never started, not one another execution runs', async () => {
+    const mine = await queuedJob();
+    const theirs = await queuedJob();
+    const untouched = await queuedJob();
+    // Each job is in its own partition here; give every execution the lease of the job it runs.
+    const theirLease = await started(west, theirs, `exec-theirs-${seq}`);
+    const myLease = await started(west, mine, `exec-mine-${seq}`);
+    const theirsAsSeenByMe = { ...theirLease, executionId: myLease.executionId };
+    await failBatch(west, {
+      customerId: 'cust',
+      batchId: 'b',
+      jobIds: [mine.jobId, untouched.jobId],
+      lease: myLease,
+      error: { Error: 'States.TaskFailed' },
+    });
+    await failBatch(west, {
+      customerId: 'cust',
+      batchId: 'b',
+      jobIds: [theirs.jobId],
+      lease: theirsAsSeenByMe,
+      error: { Error: 'States.TaskFailed' },
+    });
+    expect(await west.jobs.get(mine)).toMatchObject({ status: 'FAILED', errorCode: 'WORKER_FAILED' });
+    expect(await west.jobs.get(untouched)).toMatchObject({ status: 'FAILED', errorCode: 'WORKER_FAILED' });
+    expect(await west.jobs.get(theirs)).toMatchObject({ status: 'RUNNING', runningExecutionId: theirLease.executionId });
   });
 });

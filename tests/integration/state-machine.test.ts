@@ -24,7 +24,7 @@ beforeAll(async () => {
 }, 60_000);
 
 /** Runs the definition; every task is scripted (a missing script fails the test). Returns output and the calls made. */
-async function run(script: Script) {
+async function run(script: Script, input: Record<string, unknown> = START) {
   const calls: Array<{ state: string; input: Record<string, unknown> }> = [];
   const handlers = Object.fromEntries(
     Object.keys(prepared.tasks).map((state) => [
@@ -39,7 +39,7 @@ async function run(script: Script) {
   );
   const retryIntervalOverrides = Object.fromEntries(Object.keys(prepared.tasks).map((state) => [state, 0]));
   const machine = new StateMachine(prepared.definition, { validationOptions: { checkArn: false } });
-  const execution = machine.run(START, {
+  const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
     context: { Execution: { Id: 'arn:aws-us-gov:states:us-gov-west-1:000000000000:execution:eft-local-transfer:job_1' } },
   });
@@ -192,5 +192,81 @@ describe('the transfer state machine', () => {
       },
     });
     expect(result.ok).toBe(true);
+  });
+});
+
+describe('the transfer state machine, for a batch of small files', () => {
+  const BATCH = { customerId: 'c', batchId: 'batch_1', jobIds: ['job_1', 'job_2', 'job_3'] };
+  const EXECUTION = 'arn:aws-us-gov:states:us-gov-west-1:000000000000:execution:eft-local-transfer:job_1';
+
+  it('takes the lease, runs one worker task for the batch, and releases the lease', async () => {
+    const result = await run({ StartBatch: () => LEASE, RunBatchWorker: ok, ReleaseLease: ok }, BATCH);
+    expect(result.ok).toBe(true);
+    expect(result.states).toEqual(['StartBatch', 'RunBatchWorker', 'ReleaseLease']);
+    expect(result.calls[0]?.input).toEqual({ ...BATCH, executionId: EXECUTION });
+    // The job ids stay in the execution's input (the worker reads them there), never in the 8 KiB of overrides.
+    const task = result.calls[1]?.input as { Overrides: { ContainerOverrides: Array<{ Environment: unknown[] }> } };
+    expect(task.Overrides.ContainerOverrides[0]?.Environment).toEqual([
+      { Name: 'EFT_BATCH_EXECUTION', Value: EXECUTION },
+      { Name: 'EFT_LEASE', Value: JSON.stringify(LEASE) },
+    ]);
+    expect(result.calls[2]?.input).toEqual(LEASE);
+  });
+
+  it('ends without a worker when there is nothing to run', async () => {
+    const result = await run({ StartBatch: () => null }, BATCH);
+    expect(result.ok).toBe(true);
+    expect(result.states).toEqual(['StartBatch']);
+  });
+
+  it('waits while the other region holds the lease, then runs the batch', async () => {
+    let attempts = 0;
+    const result = await run(
+      {
+        StartBatch: () => {
+          if (++attempts < 3) throw named('LeaseHeldError');
+          return LEASE;
+        },
+        RunBatchWorker: ok,
+        ReleaseLease: ok,
+      },
+      BATCH,
+    );
+    expect(result.ok).toBe(true);
+    expect(result.states).toEqual(['StartBatch', 'StartBatch', 'StartBatch', 'RunBatchWorker', 'ReleaseLease']);
+  });
+
+  it('fails the unfinished jobs of the batch, with the lease, when its worker fails', async () => {
+    const result = await run(
+      {
+        StartBatch: () => LEASE,
+        RunBatchWorker: () => {
+          throw named('States.TaskFailed', 'EssentialContainerExited');
+        },
+        FailBatch: ok,
+      },
+      BATCH,
+    );
+    expect(result).toMatchObject({ ok: false, error: 'TransferFailed' });
+    expect(result.states).toEqual(['StartBatch', 'RunBatchWorker', 'FailBatch']);
+    expect(result.calls[2]?.input).toEqual({
+      ...BATCH,
+      lease: LEASE,
+      error: { Error: 'States.TaskFailed', Cause: 'EssentialContainerExited' },
+    });
+  });
+
+  it('fails the batch without a lease when it never got one', async () => {
+    const result = await run(
+      {
+        StartBatch: () => {
+          throw named('LeaseHeldError');
+        },
+        FailBatch: ok,
+      },
+      BATCH,
+    );
+    expect(result).toMatchObject({ ok: false, error: 'TransferFailed' });
+    expect(result.calls.at(-1)?.input).toEqual({ ...BATCH, error: { Error: 'LeaseHeldError', Cause: 'LeaseHeldError' } });
   });
 });

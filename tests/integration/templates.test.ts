@@ -61,10 +61,20 @@ const ORCHESTRATION_FUNCTIONS = {
   copyS3Object: { handler: 'functions/orchestration/copy-s3.handler', timeout: 900, memory: 512 },
   verifyTransfer: { handler: 'functions/orchestration/verify.handler', timeout: 120, memory: 256 },
   failTransfer: { handler: 'functions/orchestration/fail.handler', timeout: 30, memory: 256 },
+  startBatch: { handler: 'functions/orchestration/start-batch.handler', timeout: 30, memory: 256 },
+  failBatch: { handler: 'functions/orchestration/fail-batch.handler', timeout: 300, memory: 256 },
 } as const;
 type OrchestrationFunction = keyof typeof ORCHESTRATION_FUNCTIONS;
 /** The functions the transfer state machine invokes, by its Task states. */
-const STATE_MACHINE_FUNCTIONS = ['startTransfer', 'copyS3Object', 'verifyTransfer', 'releaseLease', 'failTransfer'];
+const STATE_MACHINE_FUNCTIONS = [
+  'startTransfer',
+  'copyS3Object',
+  'verifyTransfer',
+  'releaseLease',
+  'failTransfer',
+  'startBatch',
+  'failBatch',
+];
 const STATE_MACHINE_NAME = `eft-${STAGE}-transfer`;
 const STATE_MACHINE_ARN = `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${STATE_MACHINE_NAME}`;
 const WORKER_FAMILY = `eft-${STAGE}-worker`;
@@ -1140,6 +1150,9 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           customerBucket('s3:GetObject', 'objects'),
         ],
         failTransfer: [...jobChange, ...leaseChange, auditAppend],
+        // Reads the batch's first job for its partition; the worker claims the jobs.
+        startBatch: [`dynamodb:GetItem ${tableArn(jobs)}`, ...leaseChange],
+        failBatch: [...jobChange, ...leaseChange, auditAppend],
       };
 
       test.each(Object.keys(ORCHESTRATION_FUNCTIONS) as OrchestrationFunction[])('%s', (name) => {
@@ -1198,16 +1211,21 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect(template().Outputs?.TransferStateMachineArn?.Value).toEqual({ Ref: 'TransferStateMachine' });
     });
 
-    test('has the states of statemachines/transfer.yml, from StartTransfer to FailTransfer', () => {
+    test('has the states of statemachines/transfer.yml: one job or a batch', () => {
       const { definition } = transferDefinition(template());
-      expect(definition.StartAt).toBe('StartTransfer');
+      expect(definition.StartAt).toBe('OneJobOrBatch');
       expect(Object.keys(states())).toEqual([
+        'OneJobOrBatch',
         'StartTransfer',
         'ShouldRun',
         'Skipped',
         'ChooseFlow',
         'CopyS3Object',
         'RunWorker',
+        'StartBatch',
+        'BatchHasWork',
+        'RunBatchWorker',
+        'FailBatch',
         'VerifyTransfer',
         'ReleaseLease',
         'Succeeded',
@@ -1216,10 +1234,10 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       ]);
     });
 
-    test('its Lambda tasks invoke this stack’s five task functions', () => {
+    test('its Lambda tasks invoke this stack’s seven task functions', () => {
       const lambdaTasks = Object.fromEntries(
         Object.entries(states())
-          .filter(([name, state]) => state.Type === 'Task' && name !== 'RunWorker')
+          .filter(([name, state]) => state.Type === 'Task' && !name.startsWith('Run'))
           .map(([name, state]) => {
             const target = resolved(state.Resource);
             const fn = template().Resources[target?.['Fn::GetAtt']?.[0]];
@@ -1237,28 +1255,33 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         VerifyTransfer: `eft-${STAGE}-verifyTransfer`,
         ReleaseLease: `eft-${STAGE}-releaseLease`,
         FailTransfer: `eft-${STAGE}-failTransfer`,
+        StartBatch: `eft-${STAGE}-startBatch`,
+        FailBatch: `eft-${STAGE}-failBatch`,
       });
     });
 
-    test('RunWorker runs the worker task definition in the worker cluster (.sync), in the operator’s subnets, no public IP', () => {
-      const run = states().RunWorker;
-      expect(run.Resource).toBe(`arn:\${AWS::Partition}:states:::ecs:runTask.sync`);
-      expect(run.Parameters.LaunchType).toBe('FARGATE');
-      expect(resolved(run.Parameters.Cluster)).toEqual({ 'Fn::GetAtt': ['WorkerCluster', 'Arn'] });
-      expect(resolved(run.Parameters.TaskDefinition)).toEqual({ Ref: 'WorkerTaskDefinition' });
-      const network = run.Parameters.NetworkConfiguration.AwsvpcConfiguration;
-      // Lists (the region files' params; placeholders unless the operator sets them).
-      expect(network.Subnets).toEqual([expect.stringMatching(/^subnet-[0-9a-f]+$/)]);
-      expect(network.SecurityGroups).toEqual([expect.stringMatching(/^sg-[0-9a-f]+$/)]);
-      expect(network.AssignPublicIp).toBe('DISABLED');
-      // The overrides name the task definition's one container.
-      const containers = template().Resources.WorkerTaskDefinition?.Properties.ContainerDefinitions as Json[];
-      expect(run.Parameters.Overrides.ContainerOverrides.map((o: Json) => o.Name)).toEqual(containers.map((c) => c.Name));
-      // Nothing in the definition names a partition literally.
-      expect(transferDefinition(template()).text).not.toMatch(/arn:aws[:-]/);
-    });
+    test.each(['RunWorker', 'RunBatchWorker'])(
+      '%s runs the worker task definition in the worker cluster (.sync), in the operator’s subnets, no public IP',
+      (state) => {
+        const run = states()[state];
+        expect(run.Resource).toBe(`arn:\${AWS::Partition}:states:::ecs:runTask.sync`);
+        expect(run.Parameters.LaunchType).toBe('FARGATE');
+        expect(resolved(run.Parameters.Cluster)).toEqual({ 'Fn::GetAtt': ['WorkerCluster', 'Arn'] });
+        expect(resolved(run.Parameters.TaskDefinition)).toEqual({ Ref: 'WorkerTaskDefinition' });
+        const network = run.Parameters.NetworkConfiguration.AwsvpcConfiguration;
+        // Lists (the region files' params; placeholders unless the operator sets them).
+        expect(network.Subnets).toEqual([expect.stringMatching(/^subnet-[0-9a-f]+$/)]);
+        expect(network.SecurityGroups).toEqual([expect.stringMatching(/^sg-[0-9a-f]+$/)]);
+        expect(network.AssignPublicIp).toBe('DISABLED');
+        // The overrides name the task definition's one container.
+        const containers = template().Resources.WorkerTaskDefinition?.Properties.ContainerDefinitions as Json[];
+        expect(run.Parameters.Overrides.ContainerOverrides.map((o: Json) => o.Name)).toEqual(containers.map((c) => c.Name));
+        // Nothing in the definition names a partition literally.
+        expect(transferDefinition(template()).text).not.toMatch(/arn:aws[:-]/);
+      },
+    );
 
-    test('its role grants exactly what the tasks need: five functions, the worker task and its two roles, the .sync rule', () => {
+    test('its role grants exactly what the tasks need: seven functions, the worker task and its two roles, the .sync rule', () => {
       const roleId = 'TransferStateMachineExecutionRole';
       const role = template().Resources[roleId] as Resource;
       const cluster = JSON.stringify({ ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': ['WorkerCluster', 'Arn'] } } });
@@ -1401,6 +1424,8 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           `dynamodb:UpdateItem ${tableArn(leases)}`,
           `dynamodb:PutItem ${tableArn(audit)}`,
           `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
+          // A batch worker reads its job ids from its own execution's input.
+          `states:DescribeExecution arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:${STATE_MACHINE_NAME}:*`,
           ...bucketActions.map((a) => `s3:${a} arn:\${AWS::Partition}:s3:::\${StagingBucket}`),
           ...objectActions.map((a) => `s3:${a} arn:\${AWS::Partition}:s3:::\${StagingBucket}/*`),
           ...bucketActions.map((a) => customerBucket(`s3:${a}`, 'buckets')),

@@ -126,6 +126,10 @@ export class DynamoJobStore implements JobStore {
     if (options.fence) {
       sets.push('fenceEpoch = :epoch');
       values[':epoch'] = options.fence.epoch;
+      if (to === 'RUNNING') {
+        sets.push('runningExecutionId = :execution');
+        values[':execution'] = options.fence.executionId;
+      }
       conditions.push('(attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)');
     }
 
@@ -198,13 +202,15 @@ export class DynamoJobStore implements JobStore {
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
-          UpdateExpression: 'SET fenceEpoch = :epoch, executionRegion = :region, attempts = attempts + :one, updatedAt = :now',
+          UpdateExpression:
+            'SET fenceEpoch = :epoch, runningExecutionId = :execution, executionRegion = :region, attempts = attempts + :one, updatedAt = :now',
           ConditionExpression: '#status = :running AND (attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: marshall({
             ':running': 'RUNNING',
             ':epoch': fence.epoch,
             ':region': fence.region,
+            ':execution': fence.executionId,
             ':one': 1,
             ':now': now,
           }),

@@ -1,0 +1,11 @@
+import middy from '@middy/core';
+import type { LeaseToken } from '../../core/domain/lease';
+import { buildOrchestration } from '../../core/runtime/wiring';
+import { type BatchInput, failBatch, type StateError } from '../../core/transfers/orchestration';
+
+const deps = buildOrchestration();
+
+/** State machine task: the batch's worker failed as a whole; fail the jobs it left unfinished, release the lease. */
+export const handler = middy<BatchInput & { lease?: LeaseToken | null; error?: StateError }>().handler(({ lease, ...input }) =>
+  failBatch(deps, { ...input, ...(lease ? { lease } : {}) }),
+);

@@ -1,0 +1,8 @@
+import middy from '@middy/core';
+import { buildOrchestration } from '../../core/runtime/wiring';
+import { type BatchInput, startBatch } from '../../core/transfers/orchestration';
+
+const deps = buildOrchestration();
+
+/** State machine task: the partition lease for a batch of small files (null: nothing to run). LeaseHeldError waits. */
+export const handler = middy<BatchInput & { executionId: string }>().handler((input) => startBatch(deps, input));
