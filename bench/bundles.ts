@@ -2,8 +2,8 @@
  * The eft processes the bench runs are esbuild bundles, as in production:
  * the worker and the bench's small eft drivers are all built by the
  * project's own fargate-worker/build.mjs (what the container image runs), so
- * with the same options (node24, CommonJS, ssh2's optional native addons left out, so ssh2
- * uses Node's crypto exactly as in the container). Running through tsx instead
+ * with the same options (node24, CommonJS, ssh2's native crypto binding built for this Node
+ * and copied beside each bundle, as in the container). Running through tsx instead
  * would add ~1 s of transpiling and ~25 MB of RSS that production never pays.
  */
 import { execFile } from 'node:child_process';

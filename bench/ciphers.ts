@@ -61,7 +61,7 @@ export async function probeCiphers(ctx: BenchContext): Promise<NegotiatedCiphers
     });
     result.rclone = await after(before);
 
-    // The eft leg bundle itself (ssh2 without its native addon, as in the container).
+    // The eft leg bundle itself (with ssh2's crypto binding beside it, as in the container).
     before = seen().length;
     const args: LegArgs = {
       direction: 'download',

@@ -15,6 +15,7 @@ import type { LeaseToken } from '../core/domain/lease';
 import type { JobKey } from '../core/domain/ports';
 import { buildOrchestration, buildStores, type Stores } from '../core/runtime/wiring';
 import { startTransfer, verifyTransfer } from '../core/transfers/orchestration';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../fargate-worker/runtime';
 import { ApiClient } from '../local/api-client';
 import { type LocalStack, REGIONS, startLocalStack } from '../local/stack';
 import type { Sshd } from '../tests/support/sshd';
@@ -151,13 +152,13 @@ export function setEftDiagnostics(options: { cpuProfDir?: string; nodeArgs: stri
   extraNodeArgs = [...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []), ...options.nodeArgs];
 }
 
-/** Node's flags for an eft process: the container's (source maps), plus any diagnostics asked for. */
+/** Node's flags for an eft process: the container's (fargate-worker/runtime.ts), plus any diagnostics asked for. */
 export function eftNodeArgs(): string[] {
-  return ['--enable-source-maps', ...extraNodeArgs];
+  return [...WORKER_NODE_FLAGS, ...extraNodeArgs];
 }
 
-/** What fargate-worker/Dockerfile sets in the container (glibc returns large buffers to the OS at once). */
-export const CONTAINER_ENV = { NODE_ENV: 'production', MALLOC_MMAP_THRESHOLD_: '131072' };
+/** The environment the container gives the worker (fargate-worker/runtime.ts). */
+export const CONTAINER_ENV = WORKER_ENV;
 
 /** The worker bundle's command line and environment for a job, as the container and ECS RunTask give them. */
 export function workerCommand(engine: Engine, workerBundle: string, running: RunningJob) {

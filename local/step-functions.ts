@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../fargate-worker/runtime';
 import { loadHandler } from './handlers';
 import type { ServiceConfig } from './service-config';
 
@@ -79,8 +80,9 @@ export function localWorkerLauncher(root: string, onLine: (line: string) => void
       const overrides =
         (input as { Overrides?: { ContainerOverrides?: Array<{ Environment?: Array<{ Name: string; Value: string }> }> } })
           .Overrides?.ContainerOverrides?.[0]?.Environment ?? [];
-      const env = { ...process.env, ...Object.fromEntries(overrides.map((e) => [e.Name, e.Value])) };
-      const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'fargate-worker', 'main.ts')], {
+      // The container's Node flags and environment (fargate-worker/runtime.ts), then the task's overrides.
+      const env = { ...process.env, ...WORKER_ENV, ...Object.fromEntries(overrides.map((e) => [e.Name, e.Value])) };
+      const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', join(root, 'fargate-worker', 'main.ts')], {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

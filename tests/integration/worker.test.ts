@@ -35,6 +35,7 @@ import { buildStores, type Stores } from '../../core/runtime/wiring';
 import { type WorkerConfig, workerConfigFromEnv } from '../../core/worker/config';
 import { StoppedError } from '../../core/worker/errors';
 import { runTransfer, temporaryPathFor, type WorkerDeps } from '../../core/worker/run-transfer';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../fargate-worker/runtime';
 import { type LocalS3, startS3 } from '../../local/s3';
 import { type EmbeddedSftpServer, sshKeyFingerprint, startSftpServer } from '../../local/sftp-server';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
@@ -769,7 +770,8 @@ interface WorkerProcess {
 }
 
 function startWorker(how: 'tsx' | 'bundle', key: JobKey, lease: LeaseToken, extra: NodeJS.ProcessEnv = {}): WorkerProcess {
-  const args = how === 'tsx' ? ['--import', 'tsx', 'fargate-worker/main.ts'] : [bundle];
+  // The container's Node flags (fargate-worker/runtime.ts).
+  const args = [...WORKER_NODE_FLAGS, ...(how === 'tsx' ? ['--import', 'tsx', 'fargate-worker/main.ts'] : [bundle])];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...env, ...extra, EFT_JOB: JSON.stringify(key), EFT_LEASE: JSON.stringify(lease) },
@@ -918,8 +920,8 @@ describe('the worker process', () => {
     );
 
     // Live buffers: 2 x 4 MiB uploading + 1 filling, 64 x 255 KiB of SFTP reads: ~28 MiB. The
-    // malloc setting is the container's (fargate-worker/Dockerfile).
-    const worker = startWorker('bundle', key, lease, { EFT_PART_CONCURRENCY: '2', MALLOC_MMAP_THRESHOLD_: '131072' });
+    // malloc setting is the container's (fargate-worker/runtime.ts).
+    const worker = startWorker('bundle', key, lease, { ...WORKER_ENV, EFT_PART_CONCURRENCY: '2' });
     expect(await worker.exited).toBe(0);
 
     const exit = worker.lines().find((l) => l.message === 'worker exit') as { maxRssBytes: number };
