@@ -49,6 +49,9 @@ await build({
 
 const addon = join(dirname(outfile), 'sshcrypto.node');
 try {
+  // The tests bundle without it (EFT_WORKER_NATIVE_CRYPTO=off): building it first fetches ~50 MB of
+  // Node headers and compiles, which a fresh CI machine would pay inside a test's setup.
+  if (process.env.EFT_WORKER_NATIVE_CRYPTO === 'off') throw new Error('EFT_WORKER_NATIVE_CRYPTO=off');
   copyFileSync(buildSshcrypto(), addon);
 } catch (error) {
   rmSync(addon, { force: true });

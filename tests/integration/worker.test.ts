@@ -83,7 +83,10 @@ beforeAll(async () => {
     startSftpServer({ root: roots[1] as string, users, readOnly: true }),
     startSftpServer({ root: roots[2] as string, users, forbidRename: true }),
     startSshd(),
-    promisify(execFile)(process.execPath, [path.join(ROOT, 'fargate-worker', 'build.mjs'), bundle]),
+    // The pure-JS crypto path (see build.mjs): the bench measures the native one.
+    promisify(execFile)(process.execPath, [path.join(ROOT, 'fargate-worker', 'build.mjs'), bundle], {
+      env: { ...process.env, EFT_WORKER_NATIVE_CRYPTO: 'off' },
+    }),
   ]);
   await fs.mkdir(path.join(sshd.dataDir, 'data'), { recursive: true });
   env = {
