@@ -39,8 +39,25 @@ export type Claim = { action: 'RUN' | 'VERIFY'; job: TransferJob } | { action: '
  * another live execution of this region runs (same epoch, other execution) is
  * skipped, as is a finished one: a job is never run twice at once.
  */
-export async function claimJob(jobs: JobStore, key: JobKey, fence: LeaseToken): Promise<Claim> {
+export async function claimJob(
+  jobs: JobStore,
+  key: JobKey,
+  fence: LeaseToken,
+  options: { likelyQueued?: boolean } = {},
+): Promise<Claim> {
   const origin = { actor: ACTOR, region: fence.region, fence };
+  if (options.likelyQueued) {
+    // A batch's jobs are QUEUED but for a few: try the conditional write first and only read the job
+    // when it is refused (one DynamoDB read less per file).
+    try {
+      const job = await jobs.transition(key, 'RUNNING', origin);
+      if (job.partitionId !== fence.partitionId) throw new Error(`job ${key.jobId} is not in partition ${fence.partitionId}`);
+      return { action: 'RUN', job };
+    } catch (error) {
+      // Not QUEUED, or written under a newer epoch: look at it as below.
+      if (!(error instanceof IllegalTransitionError) && !(error instanceof StaleOwnerError)) throw error;
+    }
+  }
   for (let look = 0; look < 3; look++) {
     let job = await loadJob(jobs, key);
     if (isTerminal(job.status)) return { action: 'SKIP', reason: `job is already ${job.status}` };

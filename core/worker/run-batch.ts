@@ -81,7 +81,7 @@ export async function runBatch(
     const key = { customerId: batch.customerId, jobId };
     let claim: Awaited<ReturnType<typeof claimJob>>;
     try {
-      claim = await claimJob(deps.jobs, key, lease);
+      claim = await claimJob(deps.jobs, key, lease, { likelyQueued: true });
     } catch (err) {
       // The job store is failing us: stop here; FailBatch fails what is left.
       stop ??= toTransferError(err);

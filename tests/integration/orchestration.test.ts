@@ -213,7 +213,8 @@ describe('executions of one region sharing a lease (a job in a batch and in anot
     );
     // Same region, same live lease: every execution shares one epoch, so the epoch alone cannot tell them apart.
     expect(new Set(leases.map((l) => l.epoch)).size).toBe(1);
-    const claims = await Promise.all(leases.map((lease) => claimJob(west.jobs, job, lease)));
+    // Half of them as a batch's worker claims (the conditional write first), half reading the job first.
+    const claims = await Promise.all(leases.map((lease, i) => claimJob(west.jobs, job, lease, { likelyQueued: i % 2 === 0 })));
     expect(claims.filter((c) => c.action === 'RUN')).toHaveLength(1);
     expect(claims.filter((c) => c.action === 'SKIP')).toHaveLength(7);
     const winner = leases[claims.findIndex((c) => c.action === 'RUN')] as LeaseToken;
