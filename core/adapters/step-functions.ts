@@ -1,7 +1,7 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { JobKey } from '../domain/ports';
 import type { ExecutionStarter } from '../transfers/service';
-import { awsClientConfig } from './aws-client-config';
+import { awsClientConfig, withoutSdkLogging } from './aws-client-config';
 
 /**
  * Starts one execution per job, named by the job id: Step Functions refuses a
@@ -15,7 +15,7 @@ export class StepFunctionsStarter implements ExecutionStarter {
     env: NodeJS.ProcessEnv,
     private readonly stateMachineArn: string,
   ) {
-    this.client = new SFNClient(awsClientConfig('SFN', env));
+    this.client = withoutSdkLogging(new SFNClient(awsClientConfig('SFN', env)));
   }
 
   async start(job: JobKey): Promise<void> {
