@@ -51,7 +51,8 @@ async function onboard(api: ApiClient, body: Record<string, unknown>): Promise<s
 }
 
 export async function startEngine(stateDir: string, sshd: Sshd, basePath: string): Promise<Engine> {
-  const stack = await startLocalStack({ stateDir });
+  // The region processes are eft processes too: they get the same diagnostics (--cpu-prof, --eft-node-arg).
+  const stack = await startLocalStack({ stateDir, regionNodeArgs: extraNodeArgs });
   try {
     const region = REGIONS.west;
     const env = stack.info.regions[region]?.environment ?? {};

@@ -275,14 +275,14 @@ export function markdown(
     lines.push('### Job creation (POST /transfers, local engine, one new job per request)');
     lines.push('');
     lines.push(
-      '| clients | requests | created | jobs/s | p50 ms | p90 ms | p99 ms | max ms | CPU ms per job: region process / dynalite / S3 emulator | others, cores |',
+      '| clients | requests | created | jobs/s | p50 ms | p90 ms | p99 ms | max ms | CPU ms per job: region (API + Step Functions) / dynalite / S3 emulator | others, cores |',
     );
     lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
     for (const m of loads) {
       const d = m.detail as Record<string, unknown>;
       const cpu = d.cpuMsPerJob as Record<string, number> | undefined;
       lines.push(
-        `| ${d.clients} | ${d.requests} | ${d.created} | ${d.jobsPerSecond} | ${d.p50Ms} | ${d.p90Ms} | ${d.p99Ms} | ${d.maxMs} | ${cpu ? `${cpu.regionProcess} / ${cpu.dynaliteAndBench} / ${cpu.s3Emulator}` : '–'} | ${d.otherCores ?? '–'} |`,
+        `| ${d.clients} | ${d.requests} | ${d.created} | ${d.jobsPerSecond} | ${d.p50Ms} | ${d.p90Ms} | ${d.p99Ms} | ${d.maxMs} | ${cpu ? `${cpu.regionProcess}${cpu.apiProcess !== undefined ? ` (${cpu.apiProcess} + ${cpu.stepFunctionsProcess})` : ''} / ${cpu.dynaliteAndBench} / ${cpu.s3Emulator}` : '–'} | ${d.otherCores ?? '–'} |`,
       );
     }
   }

@@ -17,7 +17,7 @@ import type { LoadArgs } from './api-load';
 import { type BenchContext, eventOf, failure } from './context';
 import { CUSTOMER, type Engine } from './engine';
 import { waitForQuiet } from './measure';
-import { findChildren, machineBusyMs, runMeasured, totalCpuMs, treeCpuMs } from './proc';
+import { findChildren, machineBusyMs, readCmdline, runMeasured, totalCpuMs, treeCpuMs } from './proc';
 import { log, percentile, round } from './util';
 
 const WARMUP = 20;
@@ -57,9 +57,12 @@ export async function runApiLoad(ctx: BenchContext, engine: Engine): Promise<voi
   );
   const customer = engine.stack.info.customers.find((c) => c.customerId === CUSTOMER);
   if (!customer) throw new Error('no demo customer');
-  // Both regions' processes (their command lines do not say which is which); east is idle here.
+  // Both regions' processes (their command lines say the role, not the region; east is idle here).
   const regionProcesses = findChildren(process.pid, 'region-process.ts');
-  const regionCpu = () => regionProcesses.reduce((sum, pid) => sum + totalCpuMs(pid), 0);
+  const roleCpu = (role: string) => () =>
+    regionProcesses.filter((pid) => readCmdline(pid).endsWith(` ${role}`)).reduce((sum, pid) => sum + totalCpuMs(pid), 0);
+  const apiCpu = roleCpu('api');
+  const stepFunctionsCpu = roleCpu('step-functions');
 
   let firstIndex = 0;
   for (const run of runs) {
@@ -81,7 +84,8 @@ export async function runApiLoad(ctx: BenchContext, engine: Engine): Promise<voi
     await waitForQuiet(ctx, `job creation load, ${run.clients} client(s)`);
     const machineBefore = machineBusyMs();
     const treeBefore = treeCpuMs(process.pid);
-    const regionBefore = regionCpu();
+    const apiBefore = apiCpu();
+    const stepFunctionsBefore = stepFunctionsCpu();
     const s3Before = totalCpuMs(engine.s3Pid);
     const benchBefore = process.cpuUsage();
     const outcome = await runMeasured({
@@ -93,7 +97,8 @@ export async function runApiLoad(ctx: BenchContext, engine: Engine): Promise<voi
       sampleMs: 1000,
     });
     const bench = process.cpuUsage(benchBefore);
-    const regionCpuMs = regionCpu() - regionBefore;
+    const apiCpuMs = apiCpu() - apiBefore;
+    const stepFunctionsCpuMs = stepFunctionsCpu() - stepFunctionsBefore;
     const s3CpuMs = totalCpuMs(engine.s3Pid) - s3Before;
     const otherCpuMs = Math.max(0, machineBusyMs() - machineBefore - (treeCpuMs(process.pid) - treeBefore));
     if (outcome.exitCode !== 0) throw failure('the load generator', outcome);
@@ -131,7 +136,10 @@ export async function runApiLoad(ctx: BenchContext, engine: Engine): Promise<voi
         maxMs: round(Math.max(...done.latencies), 1),
         // CPU per job (request and its execution), by process; the warm-up requests' executions overlap the run.
         cpuMsPerJob: {
-          regionProcess: perJob(regionCpuMs),
+          regionProcess: perJob(apiCpuMs + stepFunctionsCpuMs),
+          // The region's two processes: the REST API (the request) and Step Functions (the job's execution).
+          apiProcess: perJob(apiCpuMs),
+          stepFunctionsProcess: perJob(stepFunctionsCpuMs),
           dynaliteAndBench: perJob((bench.user + bench.system) / 1000),
           s3Emulator: perJob(s3CpuMs),
           loadGenerator: perJob(outcome.cpuMs),

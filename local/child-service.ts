@@ -16,10 +16,15 @@ export interface ChildService<Ready> {
 export async function startChildService<Ready>(
   modulePath: string,
   argument: unknown,
-  options: { execArgv?: string[]; onLine?: (line: string, stream: 'stdout' | 'stderr') => void } = {},
+  options: {
+    /** Arguments of the module: nothing secret (argv is visible to every user), e.g. a role. */
+    args?: string[];
+    execArgv?: string[];
+    onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  } = {},
 ): Promise<ChildService<Ready>> {
   // Options go by environment, not argv: they can hold credentials, and argv is visible to every user (ps).
-  const child = fork(modulePath, [], {
+  const child = fork(modulePath, options.args ?? [], {
     env: { ...process.env, EFT_CHILD_OPTIONS: JSON.stringify(argument) },
     execArgv: options.execArgv ?? [],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -1,9 +1,17 @@
 /**
- * One region of the local engine, in its own process (like that region's
- * Lambda containers): the region's function environment is this process's
- * environment before any handler module is loaded. It serves the region's REST
- * API and its Step Functions endpoint, and prints {"api","stepFunctions"} once
- * listening. Started by stack.ts.
+ * One service of one region of the local engine, in its own process (like that
+ * region's Lambda containers): the region's function environment is this
+ * process's environment before any handler module is loaded. The role, the
+ * process's only argument (so `ps` tells the processes apart), is either
+ * - `step-functions`: the region's Step Functions endpoint, which runs the
+ *   state machine's Lambda tasks in this process; it prints {"stepFunctions"}
+ *   once listening; or
+ * - `api`: the region's REST API (API Gateway and the API handlers), whose
+ *   StartExecution calls go to the step-functions process (AWS_ENDPOINT_URL_SFN
+ *   in its environment); it prints {"api"} once listening.
+ * As in AWS, where API Gateway/Lambda and Step Functions are separate services,
+ * the executions of created jobs do not share the API's event loop, so the
+ * API's latency is the API's. Both load the same handler modules. Started by stack.ts.
  */
 import './esm-only-packages';
 import { startApiGateway } from './api-gateway';
@@ -11,7 +19,9 @@ import { loadServiceConfig, PROJECT_ROOT, type RegionFile } from './service-conf
 import type { LocalPrincipal } from './sigv4';
 import { startStepFunctions } from './step-functions';
 
-interface RegionProcessOptions {
+export type RegionRole = 'api' | 'step-functions';
+
+export interface RegionProcessOptions {
   regionFile: RegionFile;
   region: string;
   stage: string;
@@ -20,21 +30,27 @@ interface RegionProcessOptions {
 }
 
 async function main(): Promise<void> {
+  const role = process.argv[2] as RegionRole;
   const options = JSON.parse(process.env.EFT_CHILD_OPTIONS ?? '{}') as RegionProcessOptions;
   delete process.env.EFT_CHILD_OPTIONS;
   Object.assign(process.env, options.environment);
   const config = await loadServiceConfig(options.regionFile, options.stage);
-  const stepFunctions = await startStepFunctions({
-    config,
-    region: options.region,
-    root: PROJECT_ROOT,
-    onLine: (line) => process.stdout.write(`${line}\n`),
-  });
-  // Handlers load lazily, on their first call, so they see this endpoint.
-  process.env.AWS_ENDPOINT_URL_SFN = stepFunctions.url;
-  const api = await startApiGateway({ config, region: options.region, principals: options.principals, root: PROJECT_ROOT });
-  process.stdout.write(`${JSON.stringify({ api: api.url, stepFunctions: stepFunctions.url })}\n`);
-  const stop = () => void Promise.all([api.close(), stepFunctions.close()]).finally(() => process.exit(0));
+  let service: { url: string; close(): Promise<void> };
+  if (role === 'step-functions') {
+    service = await startStepFunctions({
+      config,
+      region: options.region,
+      root: PROJECT_ROOT,
+      onLine: (line) => process.stdout.write(`${line}\n`),
+    });
+    process.stdout.write(`${JSON.stringify({ stepFunctions: service.url })}\n`);
+  } else if (role === 'api') {
+    service = await startApiGateway({ config, region: options.region, principals: options.principals, root: PROJECT_ROOT });
+    process.stdout.write(`${JSON.stringify({ api: service.url })}\n`);
+  } else {
+    throw new Error(`unknown role ${role}: api or step-functions`);
+  }
+  const stop = () => void service.close().finally(() => process.exit(0));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('disconnect', stop);

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { NativeSha256 } from './native-sha256';
 
 /** A demo customer's access key, and the principal API Gateway would report for it. */
 export interface LocalPrincipal {
@@ -34,6 +34,28 @@ const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 function header(headers: IncomingSignedRequest['headers'], name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(',') : value;
+}
+
+/** One signer per principal and region, built on first use (the principals are fixed while the API runs). */
+const signers = new WeakMap<LocalPrincipal, Map<string, SignatureV4>>();
+function signerOf(principal: LocalPrincipal, region: string): SignatureV4 {
+  let byRegion = signers.get(principal);
+  if (!byRegion) {
+    byRegion = new Map();
+    signers.set(principal, byRegion);
+  }
+  let signer = byRegion.get(region);
+  if (!signer) {
+    signer = new SignatureV4({
+      credentials: { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey },
+      region,
+      service: 'execute-api',
+      sha256: NativeSha256,
+      uriEscapePath: true,
+    });
+    byRegion.set(region, signer);
+  }
+  return signer;
 }
 
 /**
@@ -74,13 +96,7 @@ export async function verifySigV4(
     throw new SignatureError(403, 'x-amz-content-sha256 does not match the body');
   }
 
-  const signer = new SignatureV4({
-    credentials: { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey },
-    region,
-    service: 'execute-api',
-    sha256: Sha256,
-    uriEscapePath: true,
-  });
+  const signer = signerOf(principal, region);
   const headers = Object.fromEntries(signedHeaders.map((name) => [name, header(request.headers, name) ?? '']));
   const host = headers.host ?? '';
   const expected = await signer.sign(

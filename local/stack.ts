@@ -8,6 +8,7 @@ import { DynamoPrincipalDirectory } from '../core/adapters/dynamodb/principal-di
 import { LOCAL_ACCOUNT_ID, type LocalPseudoParameters, resolveEnvironment } from './cfn-values';
 import { startChildService } from './child-service';
 import { type LocalDynamo, startDynamo } from './dynamodb';
+import type { RegionProcessOptions, RegionRole } from './region-process';
 import { type LocalS3, startS3 } from './s3';
 import { loadServiceConfig, PROJECT_ROOT, type RegionFile, type ServiceConfig } from './service-config';
 import { type EmbeddedSftpServer, generateEd25519KeyPair, startSftpServer } from './sftp-server';
@@ -63,6 +64,8 @@ export interface LocalStackOptions {
   echoLogs?: boolean;
   /** Extra environment for every local function and worker (tests: small multipart sizes, short retries). */
   functionEnvironment?: Record<string, string>;
+  /** Extra Node flags for the region processes (diagnostics, e.g. --cpu-prof; the bench's --cpu-prof sets it). */
+  regionNodeArgs?: string[];
 }
 
 const CUSTOMER_BUCKETS = ['customer-a-outbox', 'customer-a-inbox', 'customer-b-inbox'];
@@ -147,21 +150,42 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       EFT_ALLOWED_NETWORKS: '127.0.0.0/8',
       ...options.functionEnvironment,
     });
-    for (const [regionFile, region] of Object.entries(REGIONS) as Array<[RegionFile, string]>) {
-      const regionProcess = await startChildService<{ api: string; stepFunctions: string }>(
+    // Each region is two processes, as API Gateway/Lambda and Step Functions are two services:
+    // its Step Functions endpoint (running the state machine's Lambda tasks), then its REST API,
+    // whose StartExecution calls go to the former. Same function environment, same handler modules.
+    const startRegionProcess = <Ready>(
+      role: RegionRole,
+      regionFile: RegionFile,
+      region: string,
+      environment: Record<string, string>,
+    ) =>
+      startChildService<Ready>(
         join(__dirname, 'region-process.ts'),
-        { regionFile, region, stage, environment: functionEnvironment(region), principals: customers },
+        { regionFile, region, stage, environment, principals: customers } satisfies RegionProcessOptions,
         {
-          execArgv: ['--import', 'tsx'],
+          args: [role],
+          execArgv: ['--import', 'tsx', ...(options.regionNodeArgs ?? [])],
           onLine: (line) => {
             logLines.push(line);
             if (options.echoLogs) process.stderr.write(`[${region}] ${line}\n`);
           },
         },
       );
-      started.push(regionProcess);
-      apis[region] = regionProcess.ready.api;
-      stepFunctions[region] = regionProcess.ready.stepFunctions;
+    for (const [regionFile, region] of Object.entries(REGIONS) as Array<[RegionFile, string]>) {
+      const sfn = await startRegionProcess<{ stepFunctions: string }>(
+        'step-functions',
+        regionFile,
+        region,
+        functionEnvironment(region),
+      );
+      started.push(sfn);
+      stepFunctions[region] = sfn.ready.stepFunctions;
+      const api = await startRegionProcess<{ api: string }>('api', regionFile, region, {
+        ...functionEnvironment(region),
+        AWS_ENDPOINT_URL_SFN: sfn.ready.stepFunctions,
+      });
+      started.push(api);
+      apis[region] = api.ready.api;
     }
 
     const info: LocalStackInfo = {

@@ -2,7 +2,7 @@ import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecu
 import type { JobKey } from '../domain/ports';
 import type { BatchInput } from '../transfers/orchestration';
 import type { ExecutionStarter } from '../transfers/service';
-import { awsClientConfig } from './aws-client-config';
+import { awsClientConfig, withoutSdkLogging } from './aws-client-config';
 
 /**
  * Starts one execution per job, named by the job id, or per batch of small
@@ -16,7 +16,7 @@ export class StepFunctionsStarter implements ExecutionStarter {
     env: NodeJS.ProcessEnv,
     private readonly stateMachineArn: string,
   ) {
-    this.client = new SFNClient(awsClientConfig('SFN', env));
+    this.client = withoutSdkLogging(new SFNClient(awsClientConfig('SFN', env)));
   }
 
   start(job: JobKey): Promise<void> {

@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { awsClientConfig } from '../aws-client-config';
+import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
 
 /**
  * One client per process (or per simulated region locally), built from the
@@ -9,9 +9,11 @@ import { awsClientConfig } from '../aws-client-config';
  * Path-style addressing is for the local emulator (EFT_S3_FORCE_PATH_STYLE=true).
  */
 export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
-  return new S3Client({
-    ...awsClientConfig('S3', env),
-    forcePathStyle: env.EFT_S3_FORCE_PATH_STYLE === 'true',
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  return withoutSdkLogging(
+    new S3Client({
+      ...awsClientConfig('S3', env),
+      forcePathStyle: env.EFT_S3_FORCE_PATH_STYLE === 'true',
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    }),
+  );
 }

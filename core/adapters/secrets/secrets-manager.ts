@@ -7,7 +7,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import type { EndpointCredentials, SecretStore } from '../../domain/secrets';
-import { awsClientConfig } from '../aws-client-config';
+import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
 
 /** arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<suffix> */
 const SECRET_ARN = /^(arn:[\w-]+:secretsmanager:)([\w-]+)(:\d{12}:secret:.+)$/;
@@ -30,7 +30,7 @@ export class SecretsManagerStore implements SecretStore {
   private client(region = this.env.AWS_REGION ?? ''): SecretsManagerClient {
     let client = this.clients.get(region);
     if (!client) {
-      client = new SecretsManagerClient({ ...awsClientConfig('SECRETS_MANAGER', this.env), region });
+      client = withoutSdkLogging(new SecretsManagerClient({ ...awsClientConfig('SECRETS_MANAGER', this.env), region }));
       this.clients.set(region, client);
     }
     return client;
