@@ -43,6 +43,8 @@ async function main(): Promise<void> {
       root: PROJECT_ROOT,
       onLine: (line) => process.stdout.write(`${line}\n`),
     });
+    // What this process starts reaches this endpoint too: a batch's worker reads its execution's input.
+    process.env.AWS_ENDPOINT_URL_SFN = service.url;
     process.stdout.write(`${JSON.stringify({ stepFunctions: service.url })}\n`);
   } else if (role === 'api') {
     service = await startApiGateway({ config, region: options.region, principals: options.principals, root: PROJECT_ROOT });

@@ -32,10 +32,29 @@ export function deterministicId(prefix: string, ...parts: string[]): string {
 
 /**
  * A random id that sorts by creation time (48-bit ms timestamp first), so
- * listings and audit trails come back in order.
+ * listings and audit trails come back in order. Monotonic within a process
+ * (as ULIDs are): ids made in the same millisecond increment the random part
+ * of the previous one instead of drawing a new one, so two events recorded
+ * one after the other never swap places.
  */
+let previous: { ms: number; random: Buffer } | undefined;
+
 export function timeOrderedId(prefix: string, nowMs: number): string {
+  let random: Buffer;
+  let ms = nowMs;
+  if (previous && nowMs <= previous.ms) {
+    ms = previous.ms;
+    random = Buffer.from(previous.random);
+    // +1 on the 80-bit random part, carrying from the last byte.
+    for (let i = random.length - 1; i >= 0; i--) {
+      random[i] = ((random[i] as number) + 1) & 0xff;
+      if (random[i] !== 0) break;
+    }
+  } else {
+    random = randomBytes(10);
+  }
+  previous = { ms, random };
   const time = Buffer.alloc(6);
-  time.writeUIntBE(nowMs, 0, 6);
-  return `${prefix}_${base32(Buffer.concat([time, randomBytes(10)]), 26)}`;
+  time.writeUIntBE(ms, 0, 6);
+  return `${prefix}_${base32(Buffer.concat([time, random]), 26)}`;
 }

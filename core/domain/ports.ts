@@ -43,8 +43,14 @@ export interface JobKey {
 }
 
 export interface JobStore {
-  /** Creates the job, or returns the one that already has its idempotency key. */
-  create(job: NewJob, origin: ChangeOrigin): Promise<{ job: TransferJob; created: boolean }>;
+  /**
+   * Creates the job, or returns the one that already has its idempotency key.
+   * `queued`: the caller starts its execution right away, so the job is written
+   * as RECEIVED then QUEUED at once (both in its history and the audit trail),
+   * one write instead of two; a crash before the start is healed by a replay,
+   * which starts QUEUED jobs.
+   */
+  create(job: NewJob, origin: ChangeOrigin, options?: { queued?: boolean }): Promise<{ job: TransferJob; created: boolean }>;
   get(key: JobKey): Promise<TransferJob | undefined>;
   transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob>;
   /**

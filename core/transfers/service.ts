@@ -107,8 +107,8 @@ async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Pr
  * POST /transfers: one job per file (a folder fans out), all under one request
  * id. Each job's idempotency key comes from source, target, path and the file's
  * version, or from the caller's Idempotency-Key, so a retried request maps onto
- * the same jobs and never creates new ones. Jobs are persisted (RECEIVED),
- * queued, and only then is their execution started.
+ * the same jobs and never creates new ones. Jobs are persisted (RECEIVED and
+ * QUEUED in one conditional write), and only then is their execution started.
  */
 export async function createTransfers(
   deps: TransferDeps,
@@ -167,6 +167,7 @@ export async function createTransfers(
     const outcome = await deps.jobs.create(
       { ...identity, customerId: caller.customerId, requestId, flowType, idempotencyKey, bytesTotal: file.size },
       origin,
+      { queued: true },
     );
     return { ...outcome, job: await queue(deps, outcome.job, origin) };
   });
@@ -175,10 +176,7 @@ export async function createTransfers(
   return { created: results.some((r) => r.created), requestId, jobs };
 }
 
-/**
- * RECEIVED → QUEUED. Also done for a replayed request whose jobs never got
- * that far (a crash between the put and the queueing).
- */
+/** RECEIVED → QUEUED, for a job stored RECEIVED (by an earlier version of this service, say). */
 async function queue(deps: TransferDeps, job: TransferJob, origin: { actor: string; region: string }): Promise<TransferJob> {
   if (job.status !== 'RECEIVED') return job;
   // A concurrent identical request may have queued it first: then take the job as it is now.
@@ -270,6 +268,7 @@ export async function redriveJob(
       ...(original.checkpoint ? { checkpoint: original.checkpoint } : {}),
     },
     origin,
+    { queued: true },
   );
   const job = await queue(deps, outcome.job, origin);
   if (job.status === 'QUEUED') await deps.executions.start(job);

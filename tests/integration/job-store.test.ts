@@ -62,6 +62,17 @@ describe('job creation', () => {
     expect(await jobs.get(job)).toEqual(job);
   });
 
+  it('persists a job RECEIVED and QUEUED in one write when its execution starts right away', async () => {
+    const { job } = await jobs.create(newJob(), ALICE, { queued: true });
+    expect(job.status).toBe('QUEUED');
+    expect(job.transitions.map((t) => t.status)).toEqual(['RECEIVED', 'QUEUED']);
+    expect(await jobs.get(job)).toEqual(job);
+    const trail = await audit.list(`job#${job.jobId}`, { limit: 50 });
+    expect(trail.items.map((e) => e.action)).toEqual(['job.created', 'job.queued']);
+    // It can only move on.
+    await expect(jobs.transition(job, 'QUEUED', ALICE)).rejects.toThrow();
+  });
+
   it('creates exactly one job when many requests race with one idempotency key', async () => {
     const input = newJob();
     const results = await Promise.all(Array.from({ length: 25 }, () => jobs.create(input, ALICE)));

@@ -91,4 +91,10 @@ describe('ids', () => {
     for (const id of ids) expect(id).toMatch(/^ep_[0-9a-z]{26}$/);
     expect([...ids].sort()).toEqual(ids);
   });
+
+  it('keeps ids made in the same millisecond in the order they were made (an audit trail never swaps events)', () => {
+    const ids = Array.from({ length: 1000 }, () => timeOrderedId('evt', 5_000_000));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+  });
 });

@@ -49,18 +49,23 @@ export class DynamoJobStore implements JobStore {
     private readonly clock: Clock,
   ) {}
 
-  async create(input: NewJob, { actor, region }: ChangeOrigin): Promise<{ job: TransferJob; created: boolean }> {
+  async create(
+    input: NewJob,
+    { actor, region }: ChangeOrigin,
+    options: { queued?: boolean } = {},
+  ): Promise<{ job: TransferJob; created: boolean }> {
     const now = new Date(this.clock.now()).toISOString();
+    const statuses: JobStatus[] = options.queued ? ['RECEIVED', 'QUEUED'] : ['RECEIVED'];
     const job: TransferJob = {
       ...input,
       jobId: jobIdFor(input.customerId, input.idempotencyKey),
       partitionId: partitionIdFor(input.customerId, input.sourceEndpointId, input.targetEndpointId),
       requestFingerprint: fingerprint(input),
-      status: 'RECEIVED',
+      status: statuses.at(-1) as JobStatus,
       attempts: 0,
       createdAt: now,
       updatedAt: now,
-      transitions: [{ status: 'RECEIVED', at: now, region, actor }],
+      transitions: statuses.map((status) => ({ status, at: now, region, actor })),
     };
     const item = { ...job, ...(job.requestId ? { requestKey: `${job.customerId}#${job.requestId}` } : {}) };
     try {
@@ -80,7 +85,11 @@ export class DynamoJobStore implements JobStore {
       }
       return { job: existing, created: false };
     }
-    await this.audit.append({ subject: `job#${job.jobId}`, customerId: job.customerId, actor, action: 'job.created', at: now });
+    // One after the other: the audit trail orders events by a time-ordered id.
+    for (const status of statuses) {
+      const action = status === 'RECEIVED' ? 'job.created' : `job.${status.toLowerCase()}`;
+      await this.audit.append({ subject: `job#${job.jobId}`, customerId: job.customerId, actor, action, at: now });
+    }
     return { job, created: true };
   }
 
