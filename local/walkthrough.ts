@@ -135,6 +135,26 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
       else step(`    ${job.error?.code}: ${job.error?.message}`);
     }
 
+    // A folder of small files: one job each, moved together by one batch (one worker, one SFTP session).
+    const folder = `batch-${run}`;
+    await sftp.mkdir(`/outbound/${folder}`, true);
+    const smallFiles = Array.from({ length: 50 }, (_, i) => randomBytes(1024 + i));
+    for (const [i, body] of smallFiles.entries()) await sftp.put(body, `/outbound/${folder}/part-${i}.dat`);
+    const batchStart = Date.now();
+    const batch = await api.post('/transfers', {
+      source: { endpointId: partnerOut, path: `${folder}/` },
+      target: { endpointId: inbox, path: folder },
+    });
+    if (batch.status !== 201) throw new Error(`folder of small files: ${batch.text}`);
+    const batchJobs = await Promise.all(
+      (batch.body.jobs as Array<{ jobId: string }>).map((job) => awaitJob(api, job.jobId, 120_000)),
+    );
+    const delivered = batchJobs.filter((job) => job.status === 'SUCCEEDED').length;
+    allSucceeded &&= delivered === smallFiles.length;
+    step(
+      `  SFTP folder → S3, ${smallFiles.length} small files (one job each, one batch): ${delivered} SUCCEEDED in ${((Date.now() - batchStart) / 1000).toFixed(1)} s`,
+    );
+
     const replay = await api.post('/transfers', started[0]?.body);
     step(
       `the same S3 → S3 request again: HTTP ${replay.status}, job ${replay.body.jobs[0].jobId === started[0]?.jobId ? 'is the same one' : 'IS NEW'}: no second delivery`,

@@ -62,6 +62,9 @@ export class Liveness {
   ) {
     this.checkpointState = { ...checkpoint };
     this.lastRenewal = deps.clock.now();
+    // The first progress write waits an interval too: a small file is done (and its result
+    // written) before then, one DynamoDB write less per file of a batch.
+    this.lastProgressWrite = deps.clock.now();
   }
 
   get checkpoint(): Readonly<Checkpoint> {
