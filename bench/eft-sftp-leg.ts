@@ -61,10 +61,13 @@ async function main(): Promise<void> {
   const hash = new ResumableSha256(config.partSizeBytes);
   const progress = setInterval(() => emit({ event: 'progress', bytes: hash.position }), PROGRESS_MS);
   try {
+    // As the worker does (copySftpToS3): stat first, so the reader asks for nothing past the end.
+    const size = args.direction === 'download' ? (await session.client.stat(args.remotePath)).size : 0;
     const streams =
       args.direction === 'download'
         ? [
             new SftpReadStream(session.sftp, args.remotePath, {
+              size,
               requestBytes: config.sftpRequestBytes,
               maxInFlight: config.sftpMaxInFlight,
               where,

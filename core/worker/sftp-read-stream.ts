@@ -18,12 +18,15 @@
  * - A short read (fewer bytes than asked, before EOF; servers may cap a reply)
  *   inserts a request for the rest right after its slot, so order holds.
  * - The first EOF in file order ends the stream; replies to the speculative
- *   requests issued past it are ignored.
+ *   requests issued past it are ignored. Given the file's `size`, requests
+ *   stop there (the last one shortened) and one 1-byte read past it checks
+ *   for EOF: a small file costs one READ, not a window of 64 × 255 KiB
+ *   buffers, and a file that grew is refused (SOURCE_CHANGED).
  * - Any error reply, or the channel closing, destroys the stream with it.
  */
 import { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
-import { connectionLost } from './errors';
+import { connectionLost, TransferError } from './errors';
 import { maxReadLength, OPEN_FLAGS, onChannelLost, requestError, SftpChannel } from './sftp-channel';
 
 export interface SftpReadStreamOptions {
@@ -35,6 +38,8 @@ export interface SftpReadStreamOptions {
   maxInFlight?: number;
   /** For error messages, e.g. "sftp://host:22". */
   where?: string;
+  /** The file's size, if known (stat): nothing is requested past it but the EOF check. */
+  size?: number;
 }
 
 export const DEFAULT_REQUEST_BYTES = 255 * 1024;
@@ -55,6 +60,9 @@ export class SftpReadStream extends Readable {
   private readonly requestBytes: number;
   private readonly maxInFlight: number;
   private readonly where: string;
+  private readonly size: number | undefined;
+  /** The 1-byte read at `size` that must find EOF, once issued. */
+  private endCheck: Slot | undefined;
   private handle: Buffer | undefined;
   private slots: Slot[] = [];
   private nextOffset: number;
@@ -75,6 +83,7 @@ export class SftpReadStream extends Readable {
     this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     this.nextOffset = options.start ?? 0;
     this.where = options.where ?? 'the SFTP server';
+    this.size = options.size;
     this.channel = new SftpChannel(sftp, this.where);
   }
 
@@ -122,9 +131,11 @@ export class SftpReadStream extends Readable {
       this.bytesRead += data.length;
       this.wanted = this.push(data);
     }
-    while (this.wanted && !this.ended && !this.eofSeen && this.slots.length < this.maxInFlight) {
-      const slot: Slot = { offset: this.nextOffset, length: this.requestBytes, done: false };
-      this.nextOffset += this.requestBytes;
+    while (this.wanted && !this.ended && !this.eofSeen && !this.endCheck && this.slots.length < this.maxInFlight) {
+      const left = this.size === undefined ? this.requestBytes : this.size - this.nextOffset;
+      const slot: Slot = { offset: this.nextOffset, length: left > 0 ? Math.min(this.requestBytes, left) : 1, done: false };
+      if (left <= 0) this.endCheck = slot;
+      this.nextOffset += slot.length;
       this.slots.push(slot);
       this.issue(slot);
     }
@@ -152,6 +163,11 @@ export class SftpReadStream extends Readable {
     if (!bytesRead) {
       slot.eof = true;
       this.eofSeen = true;
+    } else if (slot === this.endCheck) {
+      this.destroy(
+        new TransferError('SOURCE_CHANGED', `${this.path} on ${this.where} grew past its ${this.size} bytes during the transfer`),
+      );
+      return;
     } else {
       slot.data = bytesRead === slot.length ? buffer : buffer.subarray(0, bytesRead);
       if (bytesRead < slot.length) {

@@ -182,6 +182,7 @@ export async function copySftpToS3(
           ({ session } = await connector.connect());
           const reader = new SftpReadStream(session.sftp, path, {
             start,
+            size,
             requestBytes: config.sftpRequestBytes,
             maxInFlight: config.sftpMaxInFlight,
             where: connector.where,

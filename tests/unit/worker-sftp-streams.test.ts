@@ -188,6 +188,35 @@ describe('SftpReadStream (pipelined reader)', () => {
     expect(sftp.closedHandles).toBe(1);
   });
 
+  test.each([0, 1, 1000, 4096, 4096 * 3 + 17, 200_000])(
+    'given the size (%i bytes), asks for nothing past it but a 1-byte EOF check',
+    async (size) => {
+      const sftp = new FakeSftp();
+      const content = pattern(size);
+      sftp.files.set('/f', content);
+      const reads: Array<{ offset: number; length: number }> = [];
+      const original = sftp.read.bind(sftp);
+      sftp.read = (...args: Parameters<FakeSftp['read']>) => {
+        reads.push({ length: args[3], offset: args[4] });
+        original(...args);
+      };
+      const { sink, chunks } = collector();
+      await pipeline(new SftpReadStream(sftp.asWrapper(), '/f', { size, requestBytes: 4096, maxInFlight: 8 }), sink);
+      expect(Buffer.concat(chunks).equals(content)).toBe(true);
+      expect(reads).toHaveLength(Math.ceil(size / 4096) + 1);
+      expect(reads.at(-1)).toEqual({ offset: size, length: 1 });
+      expect(Math.max(...reads.map((r) => r.offset + r.length))).toBe(size + 1);
+    },
+  );
+
+  test('refuses a file that grew past the size it had (SOURCE_CHANGED)', async () => {
+    const sftp = new FakeSftp();
+    sftp.files.set('/f', pattern(10_000));
+    await expect(
+      pipeline(new SftpReadStream(sftp.asWrapper(), '/f', { size: 6000, requestBytes: 4096 }), collector().sink),
+    ).rejects.toMatchObject({ code: 'SOURCE_CHANGED' });
+  });
+
   test('keeps many requests in flight, never more than maxInFlight', async () => {
     const sftp = new FakeSftp();
     sftp.files.set('/f', pattern(300_000));
