@@ -7,13 +7,15 @@
 
 /**
  * --enable-source-maps: stack traces point at the sources.
- * --max-semi-space-size=16 (MiB): a larger young generation, so the
- * short-lived objects of a transfer (tens of thousands of SSH packets and
- * SFTP replies per GiB, the SDK's per-part work) die young instead of being
- * promoted to the old generation. Measured on SFTP→S3: the heap stays at
- * ~57 MiB and the RSS flat at ~264 MiB, instead of creeping with the transfer.
+ * --max-semi-space-size=8 (MiB): a fixed young generation, so V8 does not
+ * grow it in steps during a transfer (tens of thousands of short-lived SSH
+ * packets and SFTP replies per GiB), which is what made the RSS creep. 16 MiB
+ * levelled the RSS too but at a higher peak (SFTP→S3 at 1 GiB: 296–306 MiB,
+ * over the 300 MiB budget); 8 MiB: 282–299 MiB and flatter (±7 % against ±14 %
+ * between 10 % and 90 %), for the same CPU within the noise
+ * (`npm run bench -- --only s3 --rounds 2 --eft-node-arg=--max-semi-space-size=8`).
  */
-export const WORKER_NODE_FLAGS: readonly string[] = ['--enable-source-maps', '--max-semi-space-size=16'];
+export const WORKER_NODE_FLAGS: readonly string[] = ['--enable-source-maps', '--max-semi-space-size=8'];
 
 /**
  * MALLOC_MMAP_THRESHOLD_: buffers of 128 KiB and more (SFTP requests, S3
