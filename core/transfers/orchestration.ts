@@ -43,7 +43,7 @@ export async function claimJob(
   jobs: JobStore,
   key: JobKey,
   fence: LeaseToken,
-  options: { likelyQueued?: boolean } = {},
+  options: { likelyQueued?: boolean; known?: TransferJob } = {},
 ): Promise<Claim> {
   const origin = { actor: ACTOR, region: fence.region, fence };
   if (options.likelyQueued) {
@@ -58,8 +58,11 @@ export async function claimJob(
       if (!(error instanceof IllegalTransitionError) && !(error instanceof StaleOwnerError)) throw error;
     }
   }
+  // The caller's copy (just read) serves the first look; a refused write reads again.
+  let known = options.known;
   for (let look = 0; look < 3; look++) {
-    let job = await loadJob(jobs, key);
+    let job = known ?? (await loadJob(jobs, key));
+    known = undefined;
     if (isTerminal(job.status)) return { action: 'SKIP', reason: `job is already ${job.status}` };
     if (job.partitionId !== fence.partitionId) {
       return { action: 'SKIP', reason: `job belongs to partition ${job.partitionId}, not to ${fence.partitionId}` };
@@ -72,14 +75,21 @@ export async function claimJob(
       if (error instanceof IllegalTransitionError) continue;
       throw error;
     }
-    const ours = job.runningExecutionId === fence.executionId;
-    if (!ours && (job.fenceEpoch ?? 0) >= fence.epoch) {
+    if (runByAnother(job, fence)) {
       return { action: 'SKIP', reason: `job is ${job.status} in another execution (${job.runningExecutionId ?? 'unknown'})` };
     }
-    if (job.status === 'RUNNING' && !ours) job = await jobs.resume(key, fence, ACTOR);
+    if (job.status === 'RUNNING' && job.runningExecutionId !== fence.executionId) job = await jobs.resume(key, fence, ACTOR);
     return { action: job.status === 'VERIFYING' ? 'VERIFY' : 'RUN', job };
   }
   throw new TransientError(`job ${key.jobId} kept changing while it was being claimed`);
+}
+
+/**
+ * A live execution of this region (same epoch) other than `fence`'s runs the
+ * job. An older epoch's holder is not live: its lease expired or moved.
+ */
+function runByAnother(job: TransferJob, fence: LeaseToken): boolean {
+  return job.runningExecutionId !== fence.executionId && (job.fenceEpoch ?? 0) >= fence.epoch;
 }
 
 /**
@@ -92,7 +102,7 @@ export async function startTransfer(deps: OrchestrationDeps, input: JobKey & { e
   const job = await loadJob(deps.jobs, key);
   if (isTerminal(job.status)) return { action: 'SKIP', ...key, reason: `job is already ${job.status}` };
   const fence = await takeLease(deps, job.partitionId, input.executionId);
-  const claim = await claimJob(deps.jobs, key, fence);
+  const claim = await claimJob(deps.jobs, key, fence, { known: job });
   if (claim.action === 'SKIP') {
     await releaseQuietly(deps, fence);
     return { action: 'SKIP', ...key, reason: claim.reason };
@@ -222,10 +232,7 @@ export async function markFailed(
   const job = await deps.jobs.get(key);
   if (!job || isTerminal(job.status)) return false;
   const started = job.status !== 'RECEIVED' && job.status !== 'QUEUED';
-  if (started && !lease) return false;
-  if (started && lease && job.runningExecutionId && job.runningExecutionId !== lease.executionId) {
-    if ((job.fenceEpoch ?? 0) >= lease.epoch) return false;
-  }
+  if (started && (!lease || (job.runningExecutionId !== undefined && runByAnother(job, lease)))) return false;
   try {
     await deps.jobs.transition(key, 'FAILED', {
       actor: ACTOR,
