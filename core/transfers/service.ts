@@ -1,6 +1,6 @@
 import type { Clock } from '../domain/clock';
 import type { Endpoint } from '../domain/endpoint';
-import { ConflictError, IllegalTransitionError, NotFoundError, ValidationError } from '../domain/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import { deterministicId } from '../domain/ids';
 import { deriveIdempotencyKey, type FlowType, type TransferJob } from '../domain/job';
 import type { EndpointStore, JobKey, JobStore, PageRequest } from '../domain/ports';
@@ -169,21 +169,11 @@ export async function createTransfers(
       origin,
       { queued: true },
     );
-    return { ...outcome, job: await queue(deps, outcome.job, origin) };
+    return outcome;
   });
   const jobs = results.map((r) => r.job);
   await startExecutions(deps, jobs);
   return { created: results.some((r) => r.created), requestId, jobs };
-}
-
-/** RECEIVED → QUEUED, for a job stored RECEIVED (by an earlier version of this service, say). */
-async function queue(deps: TransferDeps, job: TransferJob, origin: { actor: string; region: string }): Promise<TransferJob> {
-  if (job.status !== 'RECEIVED') return job;
-  // A concurrent identical request may have queued it first: then take the job as it is now.
-  return deps.jobs.transition(job, 'QUEUED', origin).catch(async (error) => {
-    if (!(error instanceof IllegalTransitionError)) throw error;
-    return (await deps.jobs.get(job)) ?? job;
-  });
 }
 
 /**
@@ -270,7 +260,6 @@ export async function redriveJob(
     origin,
     { queued: true },
   );
-  const job = await queue(deps, outcome.job, origin);
-  if (job.status === 'QUEUED') await deps.executions.start(job);
-  return { created: outcome.created, job };
+  if (outcome.job.status === 'QUEUED') await deps.executions.start(outcome.job);
+  return outcome;
 }
