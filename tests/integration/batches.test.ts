@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ApiClient } from '../../local/api-client';
 import { awaitJob } from '../../local/jobs';
-import { startTestEngine, type TestEngine } from '../support/local-engine';
+import { activeEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
 
 /**
  * Small files through SFTP are batched: one execution and one worker task
@@ -19,14 +19,6 @@ let partnerIn: string;
 let outbox: string;
 let inbox: string;
 let run = 0;
-
-async function activeEndpoint(body: Record<string, unknown>): Promise<string> {
-  const created = await alice.post('/endpoints', body);
-  expect(created.status).toBe(201);
-  const validated = await alice.post(`/endpoints/${created.body.id}/validate`);
-  expect(validated.body.endpoint.status).toBe('ACTIVE');
-  return created.body.id;
-}
 
 async function read(bucket: string, key: string): Promise<Buffer | undefined> {
   try {
@@ -86,10 +78,10 @@ beforeAll(async () => {
     s3: { bucket, prefix, region: 'us-gov-west-1' },
   });
   [partnerOut, partnerIn, outbox, inbox] = await Promise.all([
-    activeEndpoint(sftpEndpoint('partner outbound', '/outbound')),
-    activeEndpoint(sftpEndpoint('partner inbound', '/inbound')),
-    activeEndpoint(s3Endpoint('outbox', 'customer-a-outbox', 'out/')),
-    activeEndpoint(s3Endpoint('inbox', 'customer-a-inbox', 'in/')),
+    activeEndpoint(alice, sftpEndpoint('partner outbound', '/outbound')),
+    activeEndpoint(alice, sftpEndpoint('partner inbound', '/inbound')),
+    activeEndpoint(alice, s3Endpoint('outbox', 'customer-a-outbox', 'out/')),
+    activeEndpoint(alice, s3Endpoint('inbox', 'customer-a-inbox', 'in/')),
   ]);
 }, 120_000);
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { ApiClient } from '../../local/api-client';
 import { awaitJob } from '../../local/jobs';
-import { startTestEngine, type TestEngine } from '../support/local-engine';
+import { activeEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
 
 const MiB = 1024 * 1024;
 let engine: TestEngine;
@@ -14,13 +14,6 @@ let s3: S3Client;
 let sourceId: string;
 let targetId: string;
 let run = 0;
-
-async function activeEndpoint(client: ApiClient, body: Record<string, unknown>): Promise<string> {
-  const { body: endpoint } = await client.post('/endpoints', body);
-  const validated = await client.post(`/endpoints/${endpoint.id}/validate`);
-  expect(validated.body.endpoint.status).toBe('ACTIVE');
-  return endpoint.id;
-}
 
 const s3Endpoint = (bucket: string, prefix: string, direction: string) => ({
   type: 'S3',

@@ -39,3 +39,12 @@ export async function startTestEngine(functionEnvironment: Record<string, string
     },
   };
 }
+
+/** Creates an endpoint over the API and validates it; the test fails unless it becomes ACTIVE. */
+export async function activeEndpoint(client: ApiClient, body: Record<string, unknown>): Promise<string> {
+  const created = await client.post('/endpoints', body);
+  expect(created.status).toBe(201);
+  const validated = await client.post(`/endpoints/${created.body.id}/validate`);
+  expect(validated.body.endpoint.status).toBe('ACTIVE');
+  return created.body.id;
+}
