@@ -124,7 +124,7 @@ async function runEft(ctx: BenchContext, engine: Engine): Promise<void> {
   const postMs = performance.now() - started;
   if (response.status !== 201) throw new Error(`POST /transfers: ${response.status} ${response.text}`);
   const requestId = response.body.requestId as string;
-  const submitted = (response.body.jobs as unknown[]).length;
+  const submitted = response.body.jobCount as number;
   log(`  POST answered in ${round(postMs / 1000, 1)} s with ${submitted} jobs`);
   let ended = { succeeded: 0, failed: 0 };
   for (let poll = 1; ; poll++) {

@@ -35,6 +35,8 @@ export interface TransitionOptions extends ChangeOrigin {
   fence?: LeaseToken;
   errorCode?: string;
   errorMessage?: string;
+  /** Work written in the same conditional write (the data plane's result with RUNNING → VERIFYING). */
+  work?: JobWork;
 }
 
 export interface JobKey {

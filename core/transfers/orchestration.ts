@@ -150,7 +150,11 @@ export interface DestinationInspector {
   inspect(endpoint: Endpoint, location: Location): Promise<{ bytes: number; etag?: string } | undefined>;
 }
 
-/** RUNNING → VERIFYING → SUCCEEDED, only if the destination holds what the data plane reported. */
+/**
+ * VERIFYING → SUCCEEDED, only if the destination holds what the data plane
+ * reported (the worker hands its jobs over VERIFYING with their result; an S3
+ * copy's job is still RUNNING and enters VERIFYING here).
+ */
 export async function verifyTransfer(
   deps: OrchestrationDeps & { inspector: DestinationInspector },
   input: JobKey & { lease: LeaseToken },

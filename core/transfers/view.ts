@@ -24,3 +24,21 @@ export function toJobView(job: TransferJob) {
     ...(job.checkpoint?.delivery ? { delivery: job.checkpoint.delivery } : {}),
   };
 }
+
+/**
+ * The most job views one POST /transfers answer carries. A folder at the request
+ * maximum (10,000 files) would otherwise answer with 5 MB and more (25 MB with
+ * the longest paths), over Lambda's 6 MB response limit: the jobs would exist,
+ * but the customer would only ever see an error. The answer says how many jobs
+ * the request has and where the rest are listed (GET /jobs?requestId=, paged).
+ */
+export const REQUEST_VIEW_MAX_JOBS = 1000;
+
+export function toTransferRequestView(requestId: string, jobs: TransferJob[], maxJobs = REQUEST_VIEW_MAX_JOBS) {
+  return {
+    requestId,
+    jobCount: jobs.length,
+    jobs: jobs.slice(0, maxJobs).map(toJobView),
+    ...(jobs.length > maxJobs ? { moreJobs: `/jobs?requestId=${encodeURIComponent(requestId)}` } : {}),
+  };
+}

@@ -139,13 +139,17 @@ export class Liveness {
   /**
    * One fenced write, after those already under way (so a slow progress write
    * can never land after the result). Loss of the lease aborts the transfer.
+   * `enterVerifying`: the delivery's result, written with RUNNING → VERIFYING
+   * (one conditional write: the job is handed to verification with what to verify).
    */
-  record(work: JobWork): Promise<TransferJob> {
+  record(work: JobWork, options: { enterVerifying?: boolean } = {}): Promise<TransferJob> {
     if (this.lost) return Promise.reject(this.lost);
     const write = this.writes.then(async () => {
       if (this.lost) throw this.lost;
       try {
-        return await this.deps.jobs.recordWork(this.key, this.lease, work);
+        if (!options.enterVerifying) return await this.deps.jobs.recordWork(this.key, this.lease, work);
+        const origin = { actor: 'data-plane', region: this.lease.region, fence: this.lease };
+        return await this.deps.jobs.transition(this.key, 'VERIFYING', { ...origin, work });
       } catch (err) {
         throw this.fail(err) ?? err;
       }

@@ -4,7 +4,8 @@
  *
  * Each job goes through the same steps as a job of its own: claimed
  * (QUEUED → RUNNING, see claimJob: a job another execution runs is skipped),
- * moved by runTransfer, verified by verifyTransfer (VERIFYING → SUCCEEDED),
+ * moved by runTransfer (which ends it RUNNING → VERIFYING with its result),
+ * verified by verifyTransfer (VERIFYING → SUCCEEDED),
  * or FAILED with its reason. What the jobs share: one SFTP session per
  * endpoint (ConnectorPool), the endpoints, and the lease renewals.
  *
@@ -96,12 +97,12 @@ export async function runBatch(
       let job = claim.job;
       if (claim.action === 'RUN') {
         const logger = createLogger({ service: 'eft-worker', region: deps.region, ...key });
-        const result = await runTransfer({ ...shared, logger }, key, lease, {
+        const delivered = await runTransfer({ ...shared, logger }, key, lease, {
           pool,
           job,
           ...(options.signal ? { signal: options.signal } : {}),
         });
-        job = { ...job, result };
+        job = delivered.job;
       }
       await verifyWithRetries(deps, orchestration, job, lease, options.signal);
       summary.succeeded++;

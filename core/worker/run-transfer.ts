@@ -6,13 +6,13 @@
  * - loads the job and both endpoints, reads SFTP credentials from the secret
  *   store, resolves the paths on the endpoints, transfers;
  * - on success records `{ result, bytesTransferred, bytesTotal }` (and the
- *   checkpoint) with recordWork; the job's status is left to the state
- *   machine, whose VERIFYING step checks the destination against `result`;
+ *   checkpoint) and hands the job to verification in the same conditional
+ *   write (RUNNING → VERIFYING); the state machine's VerifyTransfer (or the
+ *   batch) then checks the destination against `result`;
  * - on failure records `{ lastError: { code, message } }` (best effort) and
  *   throws; on loss of the lease (or the job leaving RUNNING) it stops at once
  *   and records nothing;
- * - a job that already has a result (a re-run after the result was recorded)
- *   is not transferred again.
+ * - a RUNNING job that already has a result is not transferred again.
  *
  * Flows: SFTP_TO_S3 and S3_TO_SFTP are one hop each; SFTP_TO_SFTP stages
  * through this region's staging bucket (staging/<customer>/<job>/<name>) and
@@ -92,12 +92,13 @@ export function stagingKeyFor(job: JobKey, sourcePath: string): string {
   return `staging/${job.customerId}/${job.jobId}/${posix.basename(sourcePath)}`;
 }
 
-export async function runTransfer(
-  deps: WorkerDeps,
-  key: JobKey,
-  lease: LeaseToken,
-  options: RunOptions = {},
-): Promise<TransferResult> {
+/** What the transfer delivered, and the job as its last write left it. */
+export interface Delivery {
+  result: TransferResult;
+  job: TransferJob;
+}
+
+export async function runTransfer(deps: WorkerDeps, key: JobKey, lease: LeaseToken, options: RunOptions = {}): Promise<Delivery> {
   const job = options.job ?? (await deps.jobs.get(key));
   if (!job) throw new TransferError('JOB_NOT_FOUND', `job ${key.jobId} of customer ${key.customerId} does not exist`);
   if (job.status !== 'RUNNING') {
@@ -105,7 +106,7 @@ export async function runTransfer(
   }
   if (job.result) {
     deps.logger.info('the job already has a result; nothing to transfer', { location: job.result.location });
-    return job.result;
+    return { result: job.result, job };
   }
 
   // One signal for everything that must stop the transfer: SIGTERM from outside, lease loss from inside.
@@ -139,14 +140,17 @@ export async function runTransfer(
       alreadyPresent: outcome.alreadyPresent,
     };
     liveness.closeProgress();
-    await liveness.record({ result, bytesTransferred: total, bytesTotal: total, checkpoint: { ...liveness.checkpoint } });
+    const delivered = await liveness.record(
+      { result, bytesTransferred: total, bytesTotal: total, checkpoint: { ...liveness.checkpoint } },
+      { enterVerifying: true },
+    );
     deps.logger.info('transfer recorded', {
       location: result.location,
       bytes: result.bytes,
       alreadyPresent: result.alreadyPresent,
     });
     if (staged) await removeStaged(deps, staged);
-    return result;
+    return { result, job: delivered };
   } catch (err) {
     const reason = controller.signal.aborted ? controller.signal.reason : err;
     const error = toTransferError(reason);

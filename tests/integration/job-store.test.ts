@@ -244,4 +244,30 @@ describe('data-plane work on a running job', () => {
     await expect(jobs.recordWork(job, old, { bytesTransferred: 1 })).rejects.toBeInstanceOf(StaleOwnerError);
     expect((await jobs.get(job))?.bytesTransferred).toBeUndefined();
   });
+
+  it('hands a delivered job to verification with its result in one write, only under the current lease', async () => {
+    const { job } = await jobs.create(newJob(), ALICE, { queued: true });
+    const old = { partitionId: job.partitionId, executionId: 'west-1', region: 'us-gov-west-1', epoch: 1 };
+    const current = { ...old, executionId: 'east-1', region: 'us-gov-east-1', epoch: 2 };
+    await jobs.transition(job, 'RUNNING', { ...WEST, fence: current });
+    await jobs.recordWork(job, current, { lastError: { code: 'CONNECTION_LOST', message: 'reset' } });
+    const result = { bytes: 10, location: 's3://b/k', alreadyPresent: false };
+    const work = { result, bytesTransferred: 10, bytesTotal: 10 };
+
+    await expect(jobs.transition(job, 'VERIFYING', { ...WEST, fence: old, work })).rejects.toBeInstanceOf(StaleOwnerError);
+    expect(await jobs.get(job)).toMatchObject({ status: 'RUNNING', lastError: { code: 'CONNECTION_LOST' } });
+    expect((await jobs.get(job))?.result).toBeUndefined();
+
+    const delivered = await jobs.transition(job, 'VERIFYING', {
+      actor: 'data-plane',
+      region: 'us-gov-east-1',
+      fence: current,
+      work,
+    });
+    expect(delivered).toMatchObject({ status: 'VERIFYING', result, bytesTransferred: 10, bytesTotal: 10, fenceEpoch: 2 });
+    expect(delivered.lastError).toBeUndefined();
+    expect(delivered.transitions.map((t) => `${t.status} ${t.actor}`).at(-1)).toBe('VERIFYING data-plane');
+    const trail = await audit.list(`job#${job.jobId}`, { limit: 10 });
+    expect(trail.items.map((e) => e.action)).toContain('job.verifying');
+  });
 });

@@ -102,6 +102,7 @@ describe('S3→S3 transfers through the API and the state machine', () => {
     await put('customer-a-inbox', `in/batch-${run}/b.csv`, 'content of b.csv'); // already delivered earlier
     const created = await alice.post('/transfers', transfer(`batch-${run}/`, `batch-${run}`, { pattern: '*.csv' }));
     expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ jobCount: 3 });
     expect(created.body.jobs.map((j: { source: { path: string } }) => j.source.path).sort()).toEqual(
       ['a.csv', 'b.csv', 'c.csv'].map((name) => `batch-${run}/${name}`),
     );

@@ -340,7 +340,7 @@ async function putSource(key: string, content: Buffer, partSize?: number): Promi
  */
 async function expectRecorded(key: JobKey, content: Buffer, retried = false): Promise<TransferJob> {
   const job = await getJob(key);
-  expect(job.status).toBe('RUNNING'); // the worker never changes the status
+  expect(job.status).toBe('VERIFYING'); // the worker hands the job to verification with its result
   if (!retried) expect(job.lastError).toBeUndefined();
   expect(job.result).toMatchObject({ bytes: content.length, sha256: sha(content), alreadyPresent: false });
   expect(job).toMatchObject({ bytesTransferred: content.length, bytesTotal: content.length });
@@ -375,7 +375,7 @@ describe.each<ServerName>(['embedded', 'sshd'])('flows with the %s as the SFTP s
     );
 
     const commands: string[] = [];
-    const result = await runTransfer(deps(config, recordingS3(commands)), key, lease);
+    const { result } = await runTransfer(deps(config, recordingS3(commands)), key, lease);
 
     const objectKey = `files/out/${name}.bin`;
     expect(sha(await objectBytes(objectKey))).toBe(sha(content));
@@ -414,7 +414,7 @@ describe.each<ServerName>(['embedded', 'sshd'])('flows with the %s as the SFTP s
       `${name}.bin`,
     );
 
-    const result = await runTransfer(deps(config), key, lease);
+    const { result } = await runTransfer(deps(config), key, lease);
 
     expect(sha(await fs.readFile(path.join(p.dir, `${name}.bin`)))).toBe(sha(content));
     await expectRecorded(key, content);
@@ -469,7 +469,7 @@ describe('the destination already holds a file', () => {
     const before = await fs.stat(path.join(p.dir, `${name}.bin`));
 
     const second = await runningJob('S3_TO_SFTP', source, `${name}.bin`, target, `${name}.bin`);
-    const result = await runTransfer(deps(), second.key, second.lease);
+    const { result } = await runTransfer(deps(), second.key, second.lease);
 
     expect(result).toMatchObject({ alreadyPresent: true, bytes: content.length, sha256: sha(content) });
     const after = await fs.stat(path.join(p.dir, `${name}.bin`));
@@ -487,12 +487,12 @@ describe('the destination already holds a file', () => {
     const target = await s3Endpoint();
     const config = { partSizeBytes: 512 * KiB };
     const first = await runningJob('SFTP_TO_S3', source, `${name}.bin`, target, `${name}.bin`);
-    const delivered = await runTransfer(deps(config), first.key, first.lease);
+    const { result: delivered } = await runTransfer(deps(config), first.key, first.lease);
     const before = await head(`files/${name}.bin`);
     expect(before?.Metadata?.sha256).toBeUndefined();
     const second = await runningJob('SFTP_TO_S3', source, `${name}.bin`, target, `${name}.bin`);
 
-    const result = await runTransfer(deps(config), second.key, second.lease);
+    const { result } = await runTransfer(deps(config), second.key, second.lease);
 
     expect(result).toMatchObject({ alreadyPresent: true, bytes: content.length, sha256: sha(content), etag: delivered.etag });
     expect((await head(`files/${name}.bin`))?.LastModified).toEqual(before?.LastModified);

@@ -132,6 +132,7 @@ export class DynamoJobStore implements JobStore {
       values[':errorCode'] = options.errorCode;
       values[':errorMessage'] = options.errorMessage ?? options.errorCode;
     }
+    if (options.work) sets.push(...assignWork(options.work, names, values));
     if (options.fence) {
       sets.push('fenceEpoch = :epoch');
       values[':epoch'] = options.fence.epoch;
@@ -147,10 +148,10 @@ export class DynamoJobStore implements JobStore {
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          UpdateExpression: `SET ${sets.join(', ')}${options.work ? removals(options.work) : ''}`,
           ConditionExpression: `attribute_exists(jobId) AND ${conditions.join(' AND ')}`,
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: marshall(values),
+          ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -171,26 +172,19 @@ export class DynamoJobStore implements JobStore {
   }
 
   async recordWork(key: JobKey, fence: LeaseToken, work: JobWork): Promise<TransferJob> {
-    const entries = Object.entries(work).filter(([, value]) => value !== undefined);
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, unknown> = {
       ':running': 'RUNNING',
       ':epoch': fence.epoch,
       ':now': new Date(this.clock.now()).toISOString(),
     };
-    const sets = ['updatedAt = :now'];
-    entries.forEach(([field, value], i) => {
-      names[`#w${i}`] = field;
-      values[`:w${i}`] = value;
-      sets.push(`#w${i} = :w${i}`);
-    });
+    const sets = ['updatedAt = :now', ...assignWork(work, names, values)];
     try {
       const result = await this.db.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
-          // A delivered result supersedes the error of an earlier attempt.
-          UpdateExpression: `SET ${sets.join(', ')}${work.result && !work.lastError ? ' REMOVE lastError' : ''}`,
+          UpdateExpression: `SET ${sets.join(', ')}${removals(work)}`,
           ConditionExpression: '#status = :running AND (attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
@@ -283,6 +277,22 @@ export class DynamoJobStore implements JobStore {
     }
     return new IllegalTransitionError(key.jobId, current.status, to);
   }
+}
+
+/** SET clauses for the fields of `work` (their names and values added to the expression's). */
+function assignWork(work: JobWork, names: Record<string, string>, values: Record<string, unknown>): string[] {
+  return Object.entries(work)
+    .filter(([, value]) => value !== undefined)
+    .map(([field, value], i) => {
+      names[`#w${i}`] = field;
+      values[`:w${i}`] = value;
+      return `#w${i} = :w${i}`;
+    });
+}
+
+/** A delivered result supersedes the error of an earlier attempt. */
+function removals(work: JobWork): string {
+  return work.result && !work.lastError ? ' REMOVE lastError' : '';
 }
 
 function toJob(item: Record<string, AttributeValue>): TransferJob {
