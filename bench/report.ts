@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { NegotiatedCiphers } from './ciphers';
 import type { Measurement, Tool } from './context';
 import type { Machine } from './machine';
-import { formatBytes, median, round } from './util';
+import { formatBytes, formatRequests, median, round } from './util';
 
 export interface ToolSummary {
   runs: number;
@@ -262,7 +262,7 @@ export function markdown(
           : `rclone copy --transfers ${d.transfers}`;
       const cpu =
         m.tool === 'eft'
-          ? `engine ${d.engineCpuMsPerFile} ms/file`
+          ? `engine ${d.engineCpuMsPerFile} ms/file; DynamoDB requests per file: ${formatRequests(d.dynamoRequestsPerFile as Parameters<typeof formatRequests>[0])}`
           : `client ${round(m.cpuMs / (m.files ?? 1), 1)} ms/file, sshd ${round((m.sshdCpuMs ?? 0) / (m.files ?? 1), 1)}, emulator ${round((m.s3CpuMs ?? 0) / (m.files ?? 1), 1)}`;
       lines.push(
         `| ${m.tool} | ${m.files} | ${d.ofFiles ?? m.files} | ${round(m.wallMs / 1000, 1)} | ${m.detail?.filesPerSecond} | ${how} | ${cpu} |`,
@@ -275,14 +275,14 @@ export function markdown(
     lines.push('### Job creation (POST /transfers, local engine, one new job per request)');
     lines.push('');
     lines.push(
-      '| clients | requests | created | jobs/s | p50 ms | p90 ms | p99 ms | max ms | CPU ms per job: region (API + Step Functions) / dynalite / S3 emulator | others, cores |',
+      '| clients | requests | created | jobs/s | p50 ms | p90 ms | p99 ms | max ms | CPU ms per job: region (API + Step Functions) / dynalite / S3 emulator | DynamoDB requests per job | others, cores |',
     );
-    lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+    lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |');
     for (const m of loads) {
       const d = m.detail as Record<string, unknown>;
       const cpu = d.cpuMsPerJob as Record<string, number> | undefined;
       lines.push(
-        `| ${d.clients} | ${d.requests} | ${d.created} | ${d.jobsPerSecond} | ${d.p50Ms} | ${d.p90Ms} | ${d.p99Ms} | ${d.maxMs} | ${cpu ? `${cpu.regionProcess}${cpu.apiProcess !== undefined ? ` (${cpu.apiProcess} + ${cpu.stepFunctionsProcess})` : ''} / ${cpu.dynaliteAndBench} / ${cpu.s3Emulator}` : '–'} | ${d.otherCores ?? '–'} |`,
+        `| ${d.clients} | ${d.requests} | ${d.created} | ${d.jobsPerSecond} | ${d.p50Ms} | ${d.p90Ms} | ${d.p99Ms} | ${d.maxMs} | ${cpu ? `${cpu.regionProcess}${cpu.apiProcess !== undefined ? ` (${cpu.apiProcess} + ${cpu.stepFunctionsProcess})` : ''} / ${cpu.dynaliteAndBench} / ${cpu.s3Emulator}` : '–'} | ${formatRequests(d.dynamoRequestsPerJob as Parameters<typeof formatRequests>[0])} | ${d.otherCores ?? '–'} |`,
       );
     }
   }

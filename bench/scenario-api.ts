@@ -18,7 +18,7 @@ import { type BenchContext, eventOf, failure } from './context';
 import { CUSTOMER, type Engine } from './engine';
 import { waitForQuiet } from './measure';
 import { findChildren, machineBusyMs, readCmdline, runMeasured, totalCpuMs, treeCpuMs } from './proc';
-import { log, percentile, round } from './util';
+import { log, percentile, requestsPer, round } from './util';
 
 const WARMUP = 20;
 const SOLO_REQUESTS = 100;
@@ -88,6 +88,7 @@ export async function runApiLoad(ctx: BenchContext, engine: Engine): Promise<voi
     const stepFunctionsBefore = stepFunctionsCpu();
     const s3Before = totalCpuMs(engine.s3Pid);
     const benchBefore = process.cpuUsage();
+    const requestsBefore = engine.stack.dynamoRequests();
     const outcome = await runMeasured({
       command: process.execPath,
       args: ['--import', 'tsx', join(__dirname, 'api-load.ts'), JSON.stringify(args)],
@@ -97,6 +98,7 @@ export async function runApiLoad(ctx: BenchContext, engine: Engine): Promise<voi
       sampleMs: 1000,
     });
     const bench = process.cpuUsage(benchBefore);
+    const requestsAfter = engine.stack.dynamoRequests();
     const apiCpuMs = apiCpu() - apiBefore;
     const stepFunctionsCpuMs = stepFunctionsCpu() - stepFunctionsBefore;
     const s3CpuMs = totalCpuMs(engine.s3Pid) - s3Before;
@@ -134,6 +136,8 @@ export async function runApiLoad(ctx: BenchContext, engine: Engine): Promise<voi
         p90Ms: round(percentile(done.latencies, 90), 1),
         p99Ms: round(percentile(done.latencies, 99), 1),
         maxMs: round(Math.max(...done.latencies), 1),
+        // DynamoDB requests per job (request and execution), counted like the CPU below.
+        dynamoRequestsPerJob: requestsPer(requestsBefore, requestsAfter, ok + WARMUP),
         // CPU per job (request and its execution), by process; the warm-up requests' executions overlap the run.
         cpuMsPerJob: {
           regionProcess: perJob(apiCpuMs + stepFunctionsCpuMs),

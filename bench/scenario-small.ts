@@ -21,7 +21,7 @@ import { BUCKET, CUSTOMER, type Engine, S3_PREFIX } from './engine';
 import { observe, waitForQuiet } from './measure';
 import { rcloneCommand, rcloneEnv } from './peers';
 import { findChildren, machineBusyMs, totalCpuMs, treeCpuMs } from './proc';
-import { log, round, sleep } from './util';
+import { log, requestsPer, round, sleep } from './util';
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
@@ -114,6 +114,7 @@ async function runEft(ctx: BenchContext, engine: Engine): Promise<void> {
   log(`small files: eft, one POST /transfers of the folder, for at most ${Math.round(budgetMs / 1000)} s`);
   await waitForQuiet(ctx, 'eft small files');
   const cpuBefore = engineCpuMs(engine);
+  const requestsBefore = engine.stack.dynamoRequests();
   const machineBefore = machineBusyMs();
   const treeBefore = treeCpuMs(process.pid);
   const started = performance.now();
@@ -143,6 +144,9 @@ async function runEft(ctx: BenchContext, engine: Engine): Promise<void> {
   }
   const wallMs = performance.now() - started;
   const cpuMs = engineCpuMs(engine) - cpuBefore;
+  // Less the bench's own reads of the jobs (endedJobs).
+  const requestsAfter = engine.stack.dynamoRequests();
+  requestsAfter['Query jobs'] = (requestsAfter['Query jobs'] ?? 0) - benchQueries;
   const otherCpuMs = Math.max(0, machineBusyMs() - machineBefore - (treeCpuMs(process.pid) - treeBefore));
   const arrived = await countObjects(engine, `${S3_PREFIX}small-eft/`);
   if (arrived < ended.succeeded) throw new Error(`eft: ${ended.succeeded} jobs succeeded but ${arrived} objects arrived`);
@@ -169,12 +173,16 @@ async function runEft(ctx: BenchContext, engine: Engine): Promise<void> {
       ofFiles: ctx.options.files,
       postSeconds: round(postMs / 1000, 1),
       engineCpuMsPerFile: round(cpuMs / Math.max(1, submitted), 1),
+      dynamoRequestsPerFile: requestsPer(requestsBefore, requestsAfter, submitted),
     },
   });
   log(
     `  eft: ${ended.succeeded} files (${ended.failed} failed) in ${round(seconds, 1)} s = ${round(rate, 1)} files/s; engine CPU ${round(cpuMs / Math.max(1, submitted), 1)} ms per file`,
   );
 }
+
+/** Query requests endedJobs made (they are the bench's, not the engine's). */
+let benchQueries = 0;
 
 /** The request's jobs that have ended, read from the jobs table (the requestKey index). */
 async function endedJobs(engine: Engine, requestId: string): Promise<{ succeeded: number; failed: number }> {
@@ -183,6 +191,7 @@ async function endedJobs(engine: Engine, requestId: string): Promise<{ succeeded
   let cursor: string | undefined;
   do {
     const page = await engine.stores.jobs.list(CUSTOMER, { requestId }, { limit: 1000, ...(cursor ? { cursor } : {}) });
+    benchQueries++;
     for (const job of page.items) {
       if (job.status === 'SUCCEEDED') succeeded++;
       else if (TERMINAL.has(job.status)) failed++;

@@ -65,3 +65,33 @@ export function log(message: string): void {
   const time = new Date().toISOString().slice(11, 19);
   process.stderr.write(`[bench ${time}] ${message}\n`);
 }
+
+/**
+ * DynamoDB requests made between two counts of the local stand-in
+ * (LocalStack.dynamoRequests), per unit of work (a file, a job), by operation
+ * and table, most frequent first.
+ */
+export function requestsPer(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  units: number,
+): { total: number; byKind: Record<string, number> } {
+  const kinds = Object.keys(after)
+    .map((kind) => [kind, ((after[kind] ?? 0) - (before[kind] ?? 0)) / Math.max(1, units)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return {
+    total: round(
+      kinds.reduce((sum, [, n]) => sum + n, 0),
+      2,
+    ),
+    byKind: Object.fromEntries(kinds.map(([kind, n]) => [kind, round(n, 2)])),
+  };
+}
+
+/** "9.1 (UpdateItem jobs 3, PutItem audit 4)" */
+export function formatRequests(requests: { total: number; byKind: Record<string, number> } | undefined): string {
+  if (!requests) return '–';
+  const kinds = Object.entries(requests.byKind).map(([kind, n]) => `${kind} ${n}`);
+  return `${requests.total} (${kinds.join(', ')})`;
+}

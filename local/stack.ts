@@ -52,6 +52,8 @@ export interface LocalStack {
   s3: LocalS3;
   /** Every line the local functions printed (their CloudWatch logs, locally). */
   logs(): string[];
+  /** DynamoDB requests served so far, by operation and table (see LocalDynamo.requestCounts). */
+  dynamoRequests(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -220,6 +222,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       configs,
       s3,
       logs: () => [...logLines],
+      dynamoRequests: () => dynamo.requestCounts(),
       close: () => closeAll(started),
     };
   } catch (error) {
