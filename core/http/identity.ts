@@ -1,9 +1,41 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { Clock } from '../domain/clock';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors';
 
 /** principal → customer, kept by the engine (never taken from the request body). */
 export interface PrincipalDirectory {
   customerOf(principalArn: string): Promise<string | undefined>;
+}
+
+/**
+ * Remembers whose a principal is for `ttlMs` within one container, as API
+ * Gateway caches an authorizer's answer: one DynamoDB read less per request.
+ * Only principals that were found are remembered, so a newly registered one is
+ * admitted at once; one removed from the directory keeps access for at most
+ * `ttlMs` in the containers that saw it.
+ */
+export class CachedPrincipalDirectory implements PrincipalDirectory {
+  private readonly known = new Map<string, { customerId: string; until: number }>();
+
+  constructor(
+    private readonly directory: PrincipalDirectory,
+    private readonly clock: Clock,
+    readonly ttlMs = 60_000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async customerOf(principalArn: string): Promise<string | undefined> {
+    const now = this.clock.now();
+    const cached = this.known.get(principalArn);
+    if (cached && cached.until > now) return cached.customerId;
+    const customerId = await this.directory.customerOf(principalArn);
+    this.known.delete(principalArn);
+    if (customerId) {
+      if (this.known.size >= this.maxEntries) this.known.clear();
+      this.known.set(principalArn, { customerId, until: now + this.ttlMs });
+    }
+    return customerId;
+  }
 }
 
 export interface Caller {

@@ -17,6 +17,7 @@ import { type Clock, systemClock } from '../domain/clock';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
 import type { SecretStore } from '../domain/secrets';
 import type { EndpointDeps } from '../endpoints/service';
+import { CachedPrincipalDirectory } from '../http/identity';
 import { s3CopyConfigFromEnv } from '../transfers/s3-copy-config';
 import type { TransferDeps } from '../transfers/service';
 
@@ -37,7 +38,7 @@ export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock =
     jobs: new DynamoJobStore(db, tables.jobs, audit, clock),
     endpoints: new DynamoEndpointStore(db, tables.endpoints, audit, clock),
     leases: new DynamoLeaseStore(db, tables.leases, clock),
-    principals: new DynamoPrincipalDirectory(db, tables.principals),
+    principals: new CachedPrincipalDirectory(new DynamoPrincipalDirectory(db, tables.principals), clock),
   };
 }
 
