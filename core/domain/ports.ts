@@ -16,6 +16,8 @@ export interface PageRequest {
 
 export interface AuditLog {
   append(event: AuditEvent): Promise<void>;
+  /** Several events, in this order, in as few requests as the store allows. */
+  appendAll(events: AuditEvent[]): Promise<void>;
   list(subject: AuditEvent['subject'], page: PageRequest): Promise<Page<AuditRecord>>;
 }
 
@@ -53,6 +55,15 @@ export interface JobStore {
    * which starts QUEUED jobs.
    */
   create(job: NewJob, origin: ChangeOrigin, options?: { queued?: boolean }): Promise<{ job: TransferJob; created: boolean }>;
+  /**
+   * create() for the jobs of one request, in their order: each is its own
+   * conditional write; the audit events of those created are written together.
+   */
+  createMany(
+    jobs: readonly NewJob[],
+    origin: ChangeOrigin,
+    options?: { queued?: boolean },
+  ): Promise<Array<{ job: TransferJob; created: boolean }>>;
   get(key: JobKey): Promise<TransferJob | undefined>;
   transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob>;
   /**

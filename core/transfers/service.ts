@@ -3,6 +3,7 @@ import type { Endpoint } from '../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import { deterministicId } from '../domain/ids';
 import { deriveIdempotencyKey, type FlowType, type TransferJob } from '../domain/job';
+import { inParallel } from '../domain/parallel';
 import type { EndpointStore, JobKey, JobStore, PageRequest } from '../domain/ports';
 import type { Caller } from '../http/identity';
 import { planExecutions } from './batches';
@@ -89,20 +90,6 @@ function joinPath(folder: string, name: string): string {
   return `${folder.replace(/\/+$/, '')}/${name}`;
 }
 
-/** Runs `work` over `items` with at most `limit` at a time. */
-async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 /**
  * POST /transfers: one job per file (a folder fans out), all under one request
  * id. Each job's idempotency key comes from source, target, path and the file's
@@ -153,7 +140,7 @@ export async function createTransfers(
         ...files.map((f) => `${f.path}:${f.size}:${f.modifiedAt}:${f.version}`),
       );
   const origin = { actor: caller.principalArn, region: deps.region };
-  const results = await inParallel(files, START_CONCURRENCY, async (file) => {
+  const newJobs = files.map((file) => {
     const targetPath = isFolder(request) ? joinPath(request.target.path, file.name) : request.target.path;
     const identity = {
       sourceEndpointId: source.endpointId,
@@ -164,13 +151,9 @@ export async function createTransfers(
     const idempotencyKey = clientKey
       ? deterministicId('key', clientKey, file.path)
       : deriveIdempotencyKey({ ...identity, file: { size: file.size, modifiedAt: file.modifiedAt, version: file.version } });
-    const outcome = await deps.jobs.create(
-      { ...identity, customerId: caller.customerId, requestId, flowType, idempotencyKey, bytesTotal: file.size },
-      origin,
-      { queued: true },
-    );
-    return outcome;
+    return { ...identity, customerId: caller.customerId, requestId, flowType, idempotencyKey, bytesTotal: file.size };
   });
+  const results = await deps.jobs.createMany(newJobs, origin, { queued: true });
   const jobs = results.map((r) => r.job);
   await startExecutions(deps, jobs);
   return { created: results.some((r) => r.created), requestId, jobs };

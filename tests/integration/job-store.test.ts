@@ -3,7 +3,7 @@ import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
 import { ManualClock } from '../../core/domain/clock';
 import { ConflictError, IllegalTransitionError, StaleOwnerError, ValidationError } from '../../core/domain/errors';
-import { deriveIdempotencyKey, type JobStatus, type TransferJob } from '../../core/domain/job';
+import { deriveIdempotencyKey, type JobStatus, jobIdFor, type TransferJob } from '../../core/domain/job';
 import type { NewJob } from '../../core/domain/ports';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
 
@@ -71,6 +71,28 @@ describe('job creation', () => {
     expect(trail.items.map((e) => e.action)).toEqual(['job.created', 'job.queued']);
     // It can only move on.
     await expect(jobs.transition(job, 'QUEUED', ALICE)).rejects.toThrow();
+  });
+
+  it('creates the jobs of a request in order, with the audit events of each created job, once', async () => {
+    const existing = newJob();
+    await jobs.create(existing, ALICE, { queued: true });
+    const inputs = [...Array.from({ length: 20 }, () => newJob()), existing];
+    const outcomes = await jobs.createMany(inputs, ALICE, { queued: true });
+    expect(outcomes.map((o) => o.job.jobId)).toEqual(inputs.map((input) => jobIdFor(input.customerId, input.idempotencyKey)));
+    expect(outcomes.map((o) => o.created)).toEqual([...Array(20).fill(true), false]);
+    // 40 events (20 new jobs × 2; the replayed one had its 2 already): more than one batch of 25.
+    for (const { job } of outcomes) {
+      const trail = await audit.list(`job#${job.jobId}`, { limit: 50 });
+      expect(trail.items.map((e) => `${e.action} ${e.actor}`)).toEqual([
+        'job.created customer:alice',
+        'job.queued customer:alice',
+      ]);
+      expect(await jobs.get(job)).toMatchObject({ status: 'QUEUED' });
+    }
+    const replay = await jobs.createMany(inputs, ALICE, { queued: true });
+    expect(replay.every((o) => !o.created)).toBe(true);
+    const trail = await audit.list(`job#${outcomes[0]?.job.jobId}`, { limit: 50 });
+    expect(trail.items).toHaveLength(2);
   });
 
   it('creates exactly one job when many requests race with one idempotency key', async () => {

@@ -713,11 +713,16 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       }
     });
 
-    test('declares the transfer functions with their handlers; createTransfers (source listing) gets 29 s', () => {
+    test('declares the transfer functions with their handlers; createTransfers (source listing, fan-out) gets 29 s and a vCPU', () => {
       for (const [name, { handler }] of Object.entries(TRANSFER_FUNCTIONS)) {
         const fn = functionNamed(template(), name);
         expect({ name, handler: fn.Properties.Handler }).toEqual({ name, handler });
-        expect({ name, timeout: fn.Properties.Timeout }).toEqual({ name, timeout: name === 'createTransfers' ? 29 : 10 });
+        const fanOut = name === 'createTransfers';
+        expect({ name, timeout: fn.Properties.Timeout, memory: fn.Properties.MemorySize }).toEqual({
+          name,
+          timeout: fanOut ? 29 : 10,
+          memory: fanOut ? 1769 : 256,
+        });
       }
     });
 

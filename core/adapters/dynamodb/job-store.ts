@@ -20,12 +20,16 @@ import {
   type TransferJob,
 } from '../../domain/job';
 import type { LeaseToken } from '../../domain/lease';
+import { inParallel } from '../../domain/parallel';
 import type { AuditLog, ChangeOrigin, JobKey, JobStore, NewJob, Page, PageRequest, TransitionOptions } from '../../domain/ports';
 import { isConditionFailed } from './client';
 import { decodeCursor, encodeCursor } from './pagination';
 
 /** GSI that lists a customer's jobs by the request that created them. */
 const BY_REQUEST_INDEX = 'byRequest';
+
+/** Conditional puts in flight at once when a request creates many jobs. */
+const CREATE_CONCURRENCY = 16;
 
 function fingerprint(job: NewJob): string {
   return sha256Hex(
@@ -51,8 +55,41 @@ export class DynamoJobStore implements JobStore {
 
   async create(
     input: NewJob,
-    { actor, region }: ChangeOrigin,
+    origin: ChangeOrigin,
     options: { queued?: boolean } = {},
+  ): Promise<{ job: TransferJob; created: boolean }> {
+    const [outcome] = await this.createMany([input], origin, options);
+    return outcome as { job: TransferJob; created: boolean };
+  }
+
+  async createMany(
+    inputs: readonly NewJob[],
+    origin: ChangeOrigin,
+    options: { queued?: boolean } = {},
+  ): Promise<Array<{ job: TransferJob; created: boolean }>> {
+    const outcomes = await inParallel(inputs, CREATE_CONCURRENCY, (input) => this.put(input, origin, options));
+    // The events of each job in the order of its history: the audit trail orders them by a time-ordered id.
+    await this.audit.appendAll(
+      outcomes
+        .filter((outcome) => outcome.created)
+        .flatMap(({ job }) =>
+          job.transitions.map(({ status }) => ({
+            subject: `job#${job.jobId}` as const,
+            customerId: job.customerId,
+            actor: origin.actor,
+            action: status === 'RECEIVED' ? 'job.created' : `job.${status.toLowerCase()}`,
+            at: job.createdAt,
+          })),
+        ),
+    );
+    return outcomes;
+  }
+
+  /** One conditional put: the job, or the one that already has its idempotency key. */
+  private async put(
+    input: NewJob,
+    { actor, region }: ChangeOrigin,
+    options: { queued?: boolean },
   ): Promise<{ job: TransferJob; created: boolean }> {
     const now = new Date(this.clock.now()).toISOString();
     const statuses: JobStatus[] = options.queued ? ['RECEIVED', 'QUEUED'] : ['RECEIVED'];
@@ -76,6 +113,7 @@ export class DynamoJobStore implements JobStore {
           ConditionExpression: 'attribute_not_exists(jobId)',
         }),
       );
+      return { job, created: true };
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       const existing = await this.get(job);
@@ -85,12 +123,6 @@ export class DynamoJobStore implements JobStore {
       }
       return { job: existing, created: false };
     }
-    // One after the other: the audit trail orders events by a time-ordered id.
-    for (const status of statuses) {
-      const action = status === 'RECEIVED' ? 'job.created' : `job.${status.toLowerCase()}`;
-      await this.audit.append({ subject: `job#${job.jobId}`, customerId: job.customerId, actor, action, at: now });
-    }
-    return { job, created: true };
   }
 
   async get(key: JobKey): Promise<TransferJob | undefined> {
