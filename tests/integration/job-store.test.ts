@@ -95,6 +95,20 @@ describe('job creation', () => {
     expect(trail.items).toHaveLength(2);
   });
 
+  it('keeps the audit events of the jobs it created when another job of the request is refused', async () => {
+    const reused = newJob({ idempotencyKey: `client-key-many-${seq}` });
+    await jobs.create(reused, ALICE);
+    const fresh = [newJob(), newJob()];
+    await expect(
+      jobs.createMany([fresh[0] as NewJob, { ...reused, targetPath: 'elsewhere.csv' }, fresh[1] as NewJob], ALICE),
+    ).rejects.toBeInstanceOf(ConflictError);
+    for (const input of fresh) {
+      const jobId = jobIdFor(input.customerId, input.idempotencyKey);
+      expect(await jobs.get({ customerId: input.customerId, jobId })).toMatchObject({ status: 'RECEIVED' });
+      expect((await audit.list(`job#${jobId}`, { limit: 10 })).items.map((e) => e.action)).toEqual(['job.created']);
+    }
+  });
+
   it('creates exactly one job when many requests race with one idempotency key', async () => {
     const input = newJob();
     const results = await Promise.all(Array.from({ length: 25 }, () => jobs.create(input, ALICE)));

@@ -1089,8 +1089,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           `dynamodb:GetItem ${tableArn(endpoints)}`,
           `dynamodb:PutItem ${tableArn(jobs)}`,
           `dynamodb:GetItem ${tableArn(jobs)}`,
-          `dynamodb:UpdateItem ${tableArn(jobs)}`,
-          `dynamodb:PutItem ${tableArn(audit)}`,
+          `dynamodb:BatchWriteItem ${tableArn(audit)}`,
           `dynamodb:GetItem ${tableArn(principals)}`,
           `states:StartExecution ${STATE_MACHINE_ARN}`,
           // SFTP sources: stat/readdir with the endpoint's credentials; S3 sources: HeadObject, ListObjectsV2.
@@ -1113,8 +1112,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         redriveJob: [
           `dynamodb:GetItem ${tableArn(jobs)}`,
           `dynamodb:PutItem ${tableArn(jobs)}`,
-          `dynamodb:UpdateItem ${tableArn(jobs)}`,
-          `dynamodb:PutItem ${tableArn(audit)}`,
+          `dynamodb:BatchWriteItem ${tableArn(audit)}`,
           `dynamodb:GetItem ${tableArn(principals)}`,
           `states:StartExecution ${STATE_MACHINE_ARN}`,
         ],

@@ -67,7 +67,14 @@ export class DynamoJobStore implements JobStore {
     origin: ChangeOrigin,
     options: { queued?: boolean } = {},
   ): Promise<Array<{ job: TransferJob; created: boolean }>> {
-    const outcomes = await inParallel(inputs, CREATE_CONCURRENCY, (input) => this.put(input, origin, options));
+    // Every put is tried, and the jobs created get their audit events even when another put failed.
+    const settled = await inParallel(inputs, CREATE_CONCURRENCY, (input) =>
+      this.put(input, origin, options).then(
+        (outcome) => ({ outcome }),
+        (error: unknown) => ({ error }),
+      ),
+    );
+    const outcomes = settled.flatMap((s) => ('outcome' in s ? [s.outcome] : []));
     // The events of each job in the order of its history: the audit trail orders them by a time-ordered id.
     await this.audit.appendAll(
       outcomes
@@ -82,6 +89,8 @@ export class DynamoJobStore implements JobStore {
           })),
         ),
     );
+    const failed = settled.find((s) => 'error' in s);
+    if (failed && 'error' in failed) throw failed.error;
     return outcomes;
   }
 
