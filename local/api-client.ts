@@ -1,5 +1,5 @@
+import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { NativeSha256 } from './native-sha256';
 
 export interface ApiResponse {
   status: number;
@@ -25,7 +25,7 @@ export class ApiClient {
     region: string,
     credentials: Credentials,
   ) {
-    this.signer = new SignatureV4({ credentials, region, service: 'execute-api', sha256: NativeSha256, uriEscapePath: true });
+    this.signer = new SignatureV4({ credentials, region, service: 'execute-api', sha256: Sha256, uriEscapePath: true });
   }
 
   /** `body` is sent as JSON unless it is already a string (for malformed-input tests). */

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { NativeSha256 } from './native-sha256';
 
 /** A demo customer's access key, and the principal API Gateway would report for it. */
 export interface LocalPrincipal {
@@ -36,7 +36,10 @@ function header(headers: IncomingSignedRequest['headers'], name: string): string
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-/** One signer per principal and region, built on first use (the principals are fixed while the API runs). */
+/**
+ * One signer per principal and region, built on first use (the principals are fixed while the API runs),
+ * hashing with node:crypto (the SDK's own Sha256; a pure-JavaScript one made SigV4 a visible share of a request).
+ */
 const signers = new WeakMap<LocalPrincipal, Map<string, SignatureV4>>();
 function signerOf(principal: LocalPrincipal, region: string): SignatureV4 {
   let byRegion = signers.get(principal);
@@ -50,7 +53,7 @@ function signerOf(principal: LocalPrincipal, region: string): SignatureV4 {
       credentials: { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey },
       region,
       service: 'execute-api',
-      sha256: NativeSha256,
+      sha256: Sha256,
       uriEscapePath: true,
     });
     byRegion.set(region, signer);
