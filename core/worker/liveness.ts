@@ -136,26 +136,36 @@ export class Liveness {
     await this.record({ checkpoint: next });
   }
 
+  /** Writes `work` on the RUNNING job (see write). */
+  record(work: JobWork): Promise<TransferJob> {
+    return this.write(() => this.deps.jobs.recordWork(this.key, this.lease, work));
+  }
+
+  /**
+   * The delivery's result, written with RUNNING → VERIFYING in one conditional
+   * write: the job is handed to verification with what to verify (see write).
+   */
+  deliver(work: JobWork): Promise<TransferJob> {
+    const origin = { actor: 'data-plane', region: this.lease.region, fence: this.lease };
+    return this.write(() => this.deps.jobs.transition(this.key, 'VERIFYING', { ...origin, work }));
+  }
+
   /**
    * One fenced write, after those already under way (so a slow progress write
    * can never land after the result). Loss of the lease aborts the transfer.
-   * `enterVerifying`: the delivery's result, written with RUNNING → VERIFYING
-   * (one conditional write: the job is handed to verification with what to verify).
    */
-  record(work: JobWork, options: { enterVerifying?: boolean } = {}): Promise<TransferJob> {
+  private write(send: () => Promise<TransferJob>): Promise<TransferJob> {
     if (this.lost) return Promise.reject(this.lost);
-    const write = this.writes.then(async () => {
+    const queued = this.writes.then(async () => {
       if (this.lost) throw this.lost;
       try {
-        if (!options.enterVerifying) return await this.deps.jobs.recordWork(this.key, this.lease, work);
-        const origin = { actor: 'data-plane', region: this.lease.region, fence: this.lease };
-        return await this.deps.jobs.transition(this.key, 'VERIFYING', { ...origin, work });
+        return await send();
       } catch (err) {
         throw this.fail(err) ?? err;
       }
     });
-    this.writes = write.catch(() => undefined);
-    return write;
+    this.writes = queued.catch(() => undefined);
+    return queued;
   }
 
   private async beat(): Promise<void> {

@@ -140,10 +140,12 @@ export async function runTransfer(deps: WorkerDeps, key: JobKey, lease: LeaseTok
       alreadyPresent: outcome.alreadyPresent,
     };
     liveness.closeProgress();
-    const delivered = await liveness.record(
-      { result, bytesTransferred: total, bytesTotal: total, checkpoint: { ...liveness.checkpoint } },
-      { enterVerifying: true },
-    );
+    const delivered = await liveness.deliver({
+      result,
+      bytesTransferred: total,
+      bytesTotal: total,
+      checkpoint: { ...liveness.checkpoint },
+    });
     deps.logger.info('transfer recorded', {
       location: result.location,
       bytes: result.bytes,
