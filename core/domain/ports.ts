@@ -46,6 +46,12 @@ export interface JobKey {
   jobId: string;
 }
 
+/** A job create() made, or the one it found under the same idempotency key (created: false). */
+export interface CreatedJob {
+  job: TransferJob;
+  created: boolean;
+}
+
 export interface JobStore {
   /**
    * Creates the job, or returns the one that already has its idempotency key.
@@ -54,16 +60,12 @@ export interface JobStore {
    * one write instead of two; a crash before the start is healed by a replay,
    * which starts QUEUED jobs.
    */
-  create(job: NewJob, origin: ChangeOrigin, options?: { queued?: boolean }): Promise<{ job: TransferJob; created: boolean }>;
+  create(job: NewJob, origin: ChangeOrigin, options?: { queued?: boolean }): Promise<CreatedJob>;
   /**
    * create() for the jobs of one request, in their order: each is its own
    * conditional write; the audit events of those created are written together.
    */
-  createMany(
-    jobs: readonly NewJob[],
-    origin: ChangeOrigin,
-    options?: { queued?: boolean },
-  ): Promise<Array<{ job: TransferJob; created: boolean }>>;
+  createMany(jobs: readonly NewJob[], origin: ChangeOrigin, options?: { queued?: boolean }): Promise<CreatedJob[]>;
   get(key: JobKey): Promise<TransferJob | undefined>;
   transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob>;
   /**

@@ -21,7 +21,17 @@ import {
 } from '../../domain/job';
 import type { LeaseToken } from '../../domain/lease';
 import { inParallel } from '../../domain/parallel';
-import type { AuditLog, ChangeOrigin, JobKey, JobStore, NewJob, Page, PageRequest, TransitionOptions } from '../../domain/ports';
+import type {
+  AuditLog,
+  ChangeOrigin,
+  CreatedJob,
+  JobKey,
+  JobStore,
+  NewJob,
+  Page,
+  PageRequest,
+  TransitionOptions,
+} from '../../domain/ports';
 import { isConditionFailed } from './client';
 import { decodeCursor, encodeCursor } from './pagination';
 
@@ -53,28 +63,17 @@ export class DynamoJobStore implements JobStore {
     private readonly clock: Clock,
   ) {}
 
-  async create(
-    input: NewJob,
-    origin: ChangeOrigin,
-    options: { queued?: boolean } = {},
-  ): Promise<{ job: TransferJob; created: boolean }> {
+  async create(input: NewJob, origin: ChangeOrigin, options: { queued?: boolean } = {}): Promise<CreatedJob> {
     const [outcome] = await this.createMany([input], origin, options);
-    return outcome as { job: TransferJob; created: boolean };
+    return outcome as CreatedJob;
   }
 
-  async createMany(
-    inputs: readonly NewJob[],
-    origin: ChangeOrigin,
-    options: { queued?: boolean } = {},
-  ): Promise<Array<{ job: TransferJob; created: boolean }>> {
+  async createMany(inputs: readonly NewJob[], origin: ChangeOrigin, options: { queued?: boolean } = {}): Promise<CreatedJob[]> {
     // Every put is tried, and the jobs created get their audit events even when another put failed.
     const settled = await inParallel(inputs, CREATE_CONCURRENCY, (input) =>
-      this.put(input, origin, options).then(
-        (outcome) => ({ outcome }),
-        (error: unknown) => ({ error }),
-      ),
+      this.put(input, origin, options).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
     );
-    const outcomes = settled.flatMap((s) => ('outcome' in s ? [s.outcome] : []));
+    const outcomes = settled.filter((s): s is CreatedJob => !(s instanceof Error));
     // The events of each job in the order of its history: the audit trail orders them by a time-ordered id.
     await this.audit.appendAll(
       outcomes
@@ -89,17 +88,13 @@ export class DynamoJobStore implements JobStore {
           })),
         ),
     );
-    const failed = settled.find((s) => 'error' in s);
-    if (failed && 'error' in failed) throw failed.error;
+    const failure = settled.find((s) => s instanceof Error);
+    if (failure) throw failure;
     return outcomes;
   }
 
   /** One conditional put: the job, or the one that already has its idempotency key. */
-  private async put(
-    input: NewJob,
-    { actor, region }: ChangeOrigin,
-    options: { queued?: boolean },
-  ): Promise<{ job: TransferJob; created: boolean }> {
+  private async put(input: NewJob, { actor, region }: ChangeOrigin, options: { queued?: boolean }): Promise<CreatedJob> {
     const now = new Date(this.clock.now()).toISOString();
     const statuses: JobStatus[] = options.queued ? ['RECEIVED', 'QUEUED'] : ['RECEIVED'];
     const job: TransferJob = {
@@ -189,7 +184,7 @@ export class DynamoJobStore implements JobStore {
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
-          UpdateExpression: `SET ${sets.join(', ')}${options.work ? removals(options.work) : ''}`,
+          UpdateExpression: `SET ${sets.join(', ')}${removals(options.work)}`,
           ConditionExpression: `attribute_exists(jobId) AND ${conditions.join(' AND ')}`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
@@ -332,8 +327,8 @@ function assignWork(work: JobWork, names: Record<string, string>, values: Record
 }
 
 /** A delivered result supersedes the error of an earlier attempt. */
-function removals(work: JobWork): string {
-  return work.result && !work.lastError ? ' REMOVE lastError' : '';
+function removals(work: JobWork | undefined): string {
+  return work?.result && !work.lastError ? ' REMOVE lastError' : '';
 }
 
 function toJob(item: Record<string, AttributeValue>): TransferJob {
