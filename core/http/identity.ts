@@ -20,7 +20,7 @@ export class CachedPrincipalDirectory implements PrincipalDirectory {
   constructor(
     private readonly directory: PrincipalDirectory,
     private readonly clock: Clock,
-    readonly ttlMs = 60_000,
+    private readonly ttlMs = 60_000,
     private readonly maxEntries = 10_000,
   ) {}
 

@@ -35,27 +35,27 @@ function recordingClient(endpoint: string) {
 
 const part = Buffer.alloc(1024, 7);
 
+/** The x-amz-content-sha256 header of the part S3Upload sends to `endpoint`, and its Authorization. */
+async function partSentTo(endpoint: string) {
+  const { s3, seen } = recordingClient(endpoint);
+  await new S3Upload(s3, { bucket: 'b', key: 'k' }, { partSize: 1024, concurrency: 1 }).uploadPart(
+    1,
+    part,
+    new AbortController().signal,
+  );
+  const sent = seen.find((r) => r.method === 'PUT');
+  return { payloadHash: sent?.headers['x-amz-content-sha256'], authorization: sent?.headers.authorization };
+}
+
 describe('S3Upload part signing', () => {
   it('sends parts as UNSIGNED-PAYLOAD over HTTPS', async () => {
-    const { s3, seen } = recordingClient('https://s3.example.test');
-    await new S3Upload(s3, { bucket: 'b', key: 'k' }, { partSize: 1024, concurrency: 1 }).uploadPart(
-      1,
-      part,
-      new AbortController().signal,
-    );
-    const sent = seen.find((r) => r.method === 'PUT');
-    expect(sent?.headers['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
-    expect(sent?.headers.authorization).toContain('x-amz-content-sha256');
+    const sent = await partSentTo('https://s3.example.test');
+    expect(sent.payloadHash).toBe('UNSIGNED-PAYLOAD');
+    expect(sent.authorization).toContain('x-amz-content-sha256');
   });
 
   it('signs parts by their SHA-256 over plain HTTP', async () => {
-    const { s3, seen } = recordingClient('http://127.0.0.1:9');
-    await new S3Upload(s3, { bucket: 'b', key: 'k' }, { partSize: 1024, concurrency: 1 }).uploadPart(
-      1,
-      part,
-      new AbortController().signal,
-    );
-    const sent = seen.find((r) => r.method === 'PUT');
-    expect(sent?.headers['x-amz-content-sha256']).toBe(createHash('sha256').update(part).digest('hex'));
+    const sent = await partSentTo('http://127.0.0.1:9');
+    expect(sent.payloadHash).toBe(createHash('sha256').update(part).digest('hex'));
   });
 });
