@@ -168,6 +168,9 @@ function credentialFreeEnv(home: string): NodeJS.ProcessEnv {
     AWS_CONFIG_FILE: join(home, 'no-aws-config'),
     AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-aws-credentials'),
     AWS_EC2_METADATA_DISABLED: 'true',
+    // serverless-esbuild leaves a <function>-<pid>-… directory per function in the
+    // temp directory; inside home they go with the rest of the test's files.
+    TMPDIR: home,
   };
 }
 
@@ -212,6 +215,7 @@ async function packageRegion(key: RegionKey): Promise<Packaged> {
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'eft-templates-'));
   fakeHome = join(workDir, 'home');
+  mkdirSync(fakeHome);
   childEnv = credentialFreeEnv(fakeHome);
   const [west, east] = await Promise.all([packageRegion('west'), packageRegion('east')]);
   packaged.west = west;
