@@ -19,6 +19,8 @@ export interface Bundles {
   sftpLeg: string;
   /** bench/eft-s3-copy.ts */
   s3Copy: string;
+  /** bench/delay-relay.ts (not eft: the latency run's relay where netem is missing) */
+  delayRelay: string;
 }
 
 export async function buildBundles(outDir: string): Promise<Bundles> {
@@ -26,6 +28,7 @@ export async function buildBundles(outDir: string): Promise<Bundles> {
     worker: join(outDir, 'worker', 'main.js'),
     sftpLeg: join(outDir, 'eft-sftp-leg.js'),
     s3Copy: join(outDir, 'eft-s3-copy.js'),
+    delayRelay: join(outDir, 'delay-relay.js'),
   };
   // One set of esbuild options for every eft process: fargate-worker/build.mjs's.
   const bundle = (outfile: string, entry?: string) =>
@@ -40,6 +43,7 @@ export async function buildBundles(outDir: string): Promise<Bundles> {
     bundle(bundles.worker),
     bundle(bundles.sftpLeg, 'eft-sftp-leg.ts'),
     bundle(bundles.s3Copy, 'eft-s3-copy.ts'),
+    bundle(bundles.delayRelay, 'delay-relay.ts'),
   ]);
   return bundles;
 }

@@ -6,8 +6,8 @@
  *   download: openSftp → SftpReadStream → HashingStream(SHA-256) → local file
  *   upload:   local file → HashingStream(SHA-256) → SftpWriteStream (→ CLOSE)
  *
- * under runPipeline (the worker's stall watchdog), with the worker's default
- * request size and window (core/worker/config.ts). The session is opened by
+ * under runPipeline (the worker's stall watchdog), with the worker's request
+ * size and window (core/worker/config.ts: its defaults, or EFT_* variables). The session is opened by
  * openSftp exactly as the worker opens it (SSRF guard, pinned host key,
  * TCP_NODELAY, ssh2's default algorithm preference: it takes no cipher option).
  *
@@ -18,7 +18,7 @@
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { openSftp } from '../core/adapters/sftp/connect';
-import { DEFAULT_WORKER_CONFIG } from '../core/worker/config';
+import { workerConfigFromEnv } from '../core/worker/config';
 import { runPipeline } from '../core/worker/hop';
 import { SftpReadStream } from '../core/worker/sftp-read-stream';
 import { SftpWriteStream } from '../core/worker/sftp-write-stream';
@@ -45,7 +45,8 @@ function emit(event: Record<string, unknown>): void {
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as LegArgs;
-  const config = DEFAULT_WORKER_CONFIG;
+  // The worker's own tunables: its defaults, or EFT_* variables as the worker reads them.
+  const config = workerConfigFromEnv();
   const started = performance.now();
   const session = await openSftp({
     host: args.host,

@@ -137,6 +137,52 @@ describe.each(peers)('pipelined streams against the $name', (peer) => {
   });
 });
 
+describe.each(peers)('the SSH receive window with the $name', (peer) => {
+  test('the server sends 8 MiB of replies before the client has received any, after 12 MiB already moved (ssh2 alone allows 2 MiB)', async () => {
+    const request = 261_120;
+    const content = randomBytes(48 * request);
+    await fs.writeFile(peer.local('window.bin'), content);
+    const target = peer.target();
+    const proxy = await startTcpProxy({ host: target.host, port: target.port });
+    const session = await openSftp({ ...target, host: proxy.host, port: proxy.port });
+    try {
+      const handle = await new Promise<Buffer>((resolve, reject) =>
+        session.sftp.open(peer.remote('window.bin'), 'r', (err, h) => (err ? reject(err) : resolve(h))),
+      );
+      const readFile = () =>
+        Array.from(
+          { length: 48 },
+          (_, i) =>
+            new Promise<Buffer>((resolve, reject) => {
+              const buffer = Buffer.alloc(request);
+              session.sftp.read(handle, buffer, 0, request, i * request, (err, n) =>
+                err ? reject(err) : resolve(buffer.subarray(0, n)),
+              );
+            }),
+        );
+      // Once normally: the window is used up and topped up again as replies arrive.
+      expect(sha(Buffer.concat(await Promise.all(readFile())))).toBe(sha(content));
+      // Then the client hears nothing, so it cannot send a window update: the
+      // server may send only what the window already allows.
+      const sentUnanswered = proxy.keepFromTarget(8 * 1024 * 1024);
+      const reads = readFile();
+      let bound: NodeJS.Timeout | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        bound = setTimeout(
+          () => reject(new Error(`the server stopped after ${proxy.keptBytes} bytes, waiting for a window update`)),
+          3000,
+        );
+      });
+      await Promise.race([sentUnanswered, stalled]).finally(() => clearTimeout(bound));
+      proxy.deliverKept();
+      expect(sha(Buffer.concat(await Promise.all(reads)))).toBe(sha(content));
+    } finally {
+      await session.close();
+      await proxy.close();
+    }
+  });
+});
+
 describe('a connection cut mid-stream', () => {
   test('fails the reader with CONNECTION_LOST (retryable) after in-order bytes only', async () => {
     const content = randomBytes(8 * 1024 * 1024);

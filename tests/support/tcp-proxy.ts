@@ -4,7 +4,9 @@
  * (TCP RST on both sides) or holds it (stops forwarding, like a stalled link)
  * once that connection has carried a given number of bytes in either direction.
  * Each arming applies to one connection, the first to cross the threshold;
- * later connections pass through untouched.
+ * later connections pass through untouched. It can also keep what the target
+ * sends instead of delivering it (the client hears nothing, so it cannot
+ * answer with flow-control updates), to see how much the target sends unasked.
  */
 import * as net from 'node:net';
 
@@ -21,6 +23,12 @@ export interface TcpProxy {
   release(): void;
   /** Cuts the held connection (TCP RST on both sides). */
   cutHeld(): void;
+  /** From now on keeps what the target sends (still read, not delivered); resolves once `bytes` have been kept. */
+  keepFromTarget(bytes: number): Promise<void>;
+  /** Delivers what was kept, and forwards as before. */
+  deliverKept(): void;
+  /** Bytes kept so far. */
+  readonly keptBytes: number;
   close(): Promise<void>;
 }
 
@@ -31,6 +39,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let accepted = 0;
   let trigger: Trigger | undefined;
   let heldPair: [net.Socket, net.Socket] | undefined;
+  let keeping: { kept: [net.Socket, Buffer][]; wanted: number; reached: () => void } | undefined;
+  let keptBytes = 0;
 
   const server = net.createServer((client) => {
     accepted++;
@@ -52,6 +62,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
     const forward = (from: net.Socket, to: net.Socket) => {
       from.on('data', (chunk: Buffer) => {
+        if (keeping && from === upstream) {
+          keeping.kept.push([to, chunk]);
+          keptBytes += chunk.length;
+          if (keptBytes >= keeping.wanted) keeping.reached();
+          return;
+        }
         carried += chunk.length;
         const armed = trigger;
         if (armed && carried >= armed.bytes) {
@@ -111,6 +127,19 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       heldPair = undefined;
       pair?.[0].resetAndDestroy();
       pair?.[1].resetAndDestroy();
+    },
+    keepFromTarget: (bytes) =>
+      new Promise<void>((resolve) => {
+        keptBytes = 0;
+        keeping = { kept: [], wanted: bytes, reached: resolve };
+      }),
+    deliverKept: () => {
+      const kept = keeping?.kept ?? [];
+      keeping = undefined;
+      for (const [to, chunk] of kept) to.write(chunk);
+    },
+    get keptBytes() {
+      return keptBytes;
     },
     close: async () => {
       trigger = undefined;

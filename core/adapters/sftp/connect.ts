@@ -9,7 +9,10 @@
  * 3. the server's host key must match the pinned fingerprint; without a pinned
  *    fingerprint the connection is refused too, and the offered fingerprint is
  *    reported so the customer can confirm and pin it (no silent trust on first use);
- * 4. failures become typed errors with stable codes (core/connectivity/errors.ts)
+ * 4. the SFTP channel's SSH receive window is 16 MiB, not ssh2's 2 MiB
+ *    (receive-window.ts): downloads over a long link are not capped at ~1 MiB
+ *    per round trip;
+ * 5. failures become typed errors with stable codes (core/connectivity/errors.ts)
  *    whose messages never carry the password, passphrase or private key.
  */
 import { createHash } from 'node:crypto';
@@ -27,6 +30,7 @@ import {
   HostKeyUnconfirmedError,
 } from '../../connectivity/errors';
 import { type HostResolver, type NetworkPolicy, vetHost } from '../../connectivity/network-policy';
+import { widenReceiveWindow } from './receive-window';
 
 export interface SftpCredentials {
   password?: string;
@@ -228,6 +232,7 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
     const sftp = await withDeadline(connecting, deadline, () =>
       Object.assign(new Error('timed out opening the SFTP channel'), { level: 'client-timeout' }),
     );
+    widenReceiveWindow(sftp);
     const session: SftpSession = {
       client,
       sftp,
