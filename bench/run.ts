@@ -21,13 +21,13 @@ import { describeMachine } from './machine';
 import { createLatencyNet, startNamespacedSshd } from './netns';
 import { parseOptions, USAGE } from './options';
 import { awsCopyCommand, writeKnownHosts } from './peers';
-import { findChildren, killActiveChildren, runMeasured } from './proc';
+import { findChildren, killActiveChildren, runMeasured, totalCpuMs } from './proc';
 import { markdown, summarize, verdicts, writeDocs } from './report';
 import { runApiLoad } from './scenario-api';
 import { runS3Scenarios } from './scenario-s3';
 import { runSftpLegs } from './scenario-sftp';
 import { runSmallFiles } from './scenario-small';
-import { formatBytes, log } from './util';
+import { formatBytes, log, round } from './util';
 
 const ROOT = join(__dirname, '..');
 const AWS_CLI = '/usr/bin/aws';
@@ -111,6 +111,7 @@ async function relayedLatencyRun(ctx: BenchContext): Promise<void> {
   cleanups.push(() => relay.stop());
   const network = `${rttMs} ms RTT (relay)`;
   log(`latency run: ${network}, relay at ${relay.host}:${relay.port} (pid ${relay.pid}) in front of sshd`);
+  const relayCpuBefore = totalCpuMs(relay.pid);
   try {
     await runSftpLegs(ctx, {
       network,
@@ -120,6 +121,9 @@ async function relayedLatencyRun(ctx: BenchContext): Promise<void> {
       prefix: [],
       allowedCidrs: ['127.0.0.0/8'],
     });
+    const carried = ctx.measurements.filter((m) => m.network === network).reduce((sum, m) => sum + m.bytes, 0);
+    const cpuSeconds = (totalCpuMs(relay.pid) - relayCpuBefore) / 1000;
+    note(ctx, `the relay used ${round(cpuSeconds / (carried / 1e9), 2)} s of CPU per GB it carried (counted in no tool's CPU)`);
   } finally {
     await relay.stop();
   }

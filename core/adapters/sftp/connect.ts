@@ -9,9 +9,9 @@
  * 3. the server's host key must match the pinned fingerprint; without a pinned
  *    fingerprint the connection is refused too, and the offered fingerprint is
  *    reported so the customer can confirm and pin it (no silent trust on first use);
- * 4. the SFTP channel's SSH receive window is 16 MiB, not ssh2's 2 MiB
- *    (receive-window.ts): downloads over a long link are not capped at ~1 MiB
- *    per round trip;
+ * 4. the SFTP channel's SSH receive window is 4 MiB, kept topped up
+ *    (receive-window.ts): with ssh2's own 2 MiB, refilled at half, downloads
+ *    over a long link are capped at ~1 MiB per round trip;
  * 5. failures become typed errors with stable codes (core/connectivity/errors.ts)
  *    whose messages never carry the password, passphrase or private key.
  */

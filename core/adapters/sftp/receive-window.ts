@@ -12,11 +12,17 @@
  *
  * How: the window is raised to RECEIVE_WINDOW_BYTES right after the channel
  * opens (one WINDOW_ADJUST) and topped up again after every 1/16th of it is
- * used, so 15/16 of it stay available to the server. That matches the
- * reader's own window (64 READs of 255 KiB in flight, core/worker/config.ts):
- * the server can answer every outstanding request in one round trip, and it
- * cannot send more than was asked for, so memory stays bounded by the
- * reader's window as before.
+ * used, so 15/16 of it stay available to the server. The server cannot send
+ * more than the reader asked for (its own window of READs), so memory stays
+ * bounded by the reader as before.
+ *
+ * Why 4 MiB, not the reader's 16: when the client is the slower side (on a
+ * fast link the worker is CPU-bound), sshd buffers up to the window and its
+ * CPU grows faster than the window does. Downloading 256 MiB on loopback, sshd
+ * used 0.26-0.34 s of CPU with windows of 2-4 MiB, 0.5-0.7 s with 6 MiB,
+ * 0.9 s with 8 and 2.4-3.7 s with 16, while the download slowed from ~200 to
+ * 56-80 MB/s. At 20 ms RTT: 70 MB/s with 2 MiB topped up this way, 95 with 3,
+ * 110 with 4, 135 with 6 (bench/delay-relay.ts in front of sshd).
  *
  * The top-up hooks ssh2's SFTP channel internals (its `push` and `incoming`
  * window, which ssh2 does not expose); with an ssh2 whose channel does not
@@ -24,7 +30,7 @@
  */
 import type { SFTPWrapper } from 'ssh2';
 
-export const RECEIVE_WINDOW_BYTES = 16 * 1024 * 1024;
+export const RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
 
 interface ChannelInternals {
   incoming: { window: number };
