@@ -32,14 +32,18 @@ export interface RelayArgs {
 export function delayedPipe(from: net.Socket, to: net.Socket, delayMs: number, maxQueuedBytes: number): void {
   const queue: { due: number; chunk: Buffer }[] = [];
   let queuedBytes = 0;
-  let timer: NodeJS.Timeout | undefined;
+  let flushScheduled = false;
   let ended = false;
   const full = () => queuedBytes + to.writableLength >= maxQueuedBytes;
   const resumeIfRoom = () => {
     if (from.isPaused() && !full()) from.resume();
   };
+  const schedule = (ms: number) => {
+    flushScheduled = true;
+    setTimeout(flush, ms);
+  };
   const flush = () => {
-    timer = undefined;
+    flushScheduled = false;
     const now = performance.now();
     while (queue.length > 0 && (queue[0] as { due: number }).due <= now) {
       const { chunk } = queue.shift() as { chunk: Buffer };
@@ -47,7 +51,7 @@ export function delayedPipe(from: net.Socket, to: net.Socket, delayMs: number, m
       to.write(chunk);
     }
     const next = queue[0];
-    if (next) timer = setTimeout(flush, next.due - now);
+    if (next) schedule(next.due - now);
     else if (ended) to.end();
     resumeIfRoom();
   };
@@ -55,7 +59,7 @@ export function delayedPipe(from: net.Socket, to: net.Socket, delayMs: number, m
     queue.push({ due: performance.now() + delayMs, chunk });
     queuedBytes += chunk.length;
     if (full()) from.pause();
-    timer ??= setTimeout(flush, delayMs);
+    if (!flushScheduled) schedule(delayMs);
   });
   to.on('drain', resumeIfRoom);
   from.on('end', () => {

@@ -15,11 +15,12 @@
  * {"event":"progress","bytes":n} a few times a second and a final
  * {"event":"done",…} with the timings, the SHA-256 and the peak RSS.
  */
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { openSftp } from '../core/adapters/sftp/connect';
 import { workerConfigFromEnv } from '../core/worker/config';
 import { runPipeline } from '../core/worker/hop';
+import { moreChannelsFor } from '../core/worker/sftp-channel';
 import { SftpReadStream } from '../core/worker/sftp-read-stream';
 import { SftpWriteStream } from '../core/worker/sftp-write-stream';
 import { HashingStream, ResumableSha256 } from '../core/worker/sha256';
@@ -63,7 +64,10 @@ async function main(): Promise<void> {
   const progress = setInterval(() => emit({ event: 'progress', bytes: hash.position }), PROGRESS_MS);
   try {
     // As the worker does (copySftpToS3): stat first, so the reader asks for nothing past the end.
-    const size = args.direction === 'download' ? (await session.client.stat(args.remotePath)).size : 0;
+    const size =
+      args.direction === 'download' ? (await session.client.stat(args.remotePath)).size : statSync(args.localPath).size;
+    const channels = args.direction === 'download' ? config.sftpReadChannels : config.sftpWriteChannels;
+    const moreChannels = await moreChannelsFor(session, size, channels, config.sftpChannelsMinBytes);
     const streams =
       args.direction === 'download'
         ? [
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
               requestBytes: config.sftpRequestBytes,
               maxInFlight: config.sftpMaxInFlight,
               where,
+              moreChannels,
             }),
             new HashingStream(hash),
             createWriteStream(args.localPath),
@@ -83,6 +88,7 @@ async function main(): Promise<void> {
               requestBytes: config.sftpRequestBytes,
               maxInFlight: config.sftpMaxInFlight,
               where,
+              moreChannels,
             }),
           ];
     await runPipeline(streams, {

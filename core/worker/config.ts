@@ -23,6 +23,12 @@ export interface WorkerConfig {
   partConcurrency: number;
   sftpRequestBytes: number;
   sftpMaxInFlight: number;
+  /** SFTP channels one file's READs are spread over (each has its own SSH window, ours: 4 MiB). */
+  sftpReadChannels: number;
+  /** SFTP channels one file's WRITEs are spread over (each has its own SSH window, the server's: OpenSSH 2 MiB). */
+  sftpWriteChannels: number;
+  /** Files below this size use one channel: they are over within a window or two anyway. */
+  sftpChannelsMinBytes: number;
   /** Attempts of one hop in a row without progress before a transient failure becomes final. */
   maxAttempts: number;
   retryBaseMs: number;
@@ -49,6 +55,9 @@ export const DEFAULT_WORKER_CONFIG: WorkerConfig = {
   partConcurrency: 4,
   sftpRequestBytes: 255 * 1024,
   sftpMaxInFlight: 64,
+  sftpReadChannels: 1,
+  sftpWriteChannels: 2,
+  sftpChannelsMinBytes: 64 * MiB,
   maxAttempts: 5,
   retryBaseMs: 1000,
   retryMaxMs: 30_000,
@@ -65,6 +74,9 @@ const ENV_NAMES: Record<keyof WorkerConfig, string> = {
   partConcurrency: 'EFT_PART_CONCURRENCY',
   sftpRequestBytes: 'EFT_SFTP_REQUEST_BYTES',
   sftpMaxInFlight: 'EFT_SFTP_MAX_IN_FLIGHT',
+  sftpReadChannels: 'EFT_SFTP_READ_CHANNELS',
+  sftpWriteChannels: 'EFT_SFTP_WRITE_CHANNELS',
+  sftpChannelsMinBytes: 'EFT_SFTP_CHANNELS_MIN_BYTES',
   maxAttempts: 'EFT_MAX_ATTEMPTS',
   retryBaseMs: 'EFT_RETRY_BASE_MS',
   retryMaxMs: 'EFT_RETRY_MAX_MS',

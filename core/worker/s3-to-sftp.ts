@@ -23,6 +23,7 @@
  * left alone, since the new owner of the job writes the same temporary name.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { SFTPWrapper } from 'ssh2';
 import type { SftpSession } from '../adapters/sftp/connect';
 import type { SftpCapabilities } from '../domain/endpoint';
 import { sha256OfS3Object, sha256OfSftpFile } from './content-hash';
@@ -31,7 +32,7 @@ import { LeaseLostError, TransferError } from './errors';
 import { runPipeline } from './hop';
 import { retrying } from './retry';
 import { headObject, readObject, s3Location } from './s3-objects';
-import { OPEN_FLAGS, SFTP_STATUS, sftpFailure, sftpStatus } from './sftp-channel';
+import { endChannels, moreChannelsFor, OPEN_FLAGS, SFTP_STATUS, sftpFailure, sftpStatus } from './sftp-channel';
 import type { SftpConnector } from './sftp-endpoint';
 import type { HopOutcome, ReportProgress } from './sftp-to-s3';
 import { SftpWriteStream } from './sftp-write-stream';
@@ -185,6 +186,7 @@ export async function copyS3ToSftp(
         resumedAt = acknowledged;
         let writer: SftpWriteStream | undefined;
         let session: SftpSession | undefined;
+        let moreChannels: SFTPWrapper[] = [];
         try {
           const connected = await connector.connect();
           session = connected.session;
@@ -197,6 +199,7 @@ export async function copyS3ToSftp(
           const start = hash.rewind(acknowledged);
           if (start > 0) ctx.logger.info('resuming after the acknowledged bytes', { location: writePath, resumeAt: start, size });
           const flags = start === 0 ? OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC : OPEN_FLAGS.WRITE;
+          moreChannels = await moreChannelsFor(session, size - start, config.sftpWriteChannels, config.sftpChannelsMinBytes);
           const body = await readObject(source.s3, source, { start, ...(etag ? { etag } : {}) }, ctx.signal);
           // Made right before the pipeline takes it: an error while opening needs a listener.
           writer = new SftpWriteStream(session.sftp, writePath, {
@@ -206,6 +209,7 @@ export async function copyS3ToSftp(
             maxInFlight: config.sftpMaxInFlight,
             fsync: 'fsync@openssh.com' in session.supportedExtensions,
             where: connector.where,
+            moreChannels,
           });
           const w = writer;
           await runPipeline([body, new HashingStream(hash), w], {
@@ -223,6 +227,8 @@ export async function copyS3ToSftp(
           const failure = sftpFailure(err, 'target', writePath, connector.where);
           if (failure.retryable) await connector.reset(session);
           throw failure;
+        } finally {
+          endChannels(moreChannels);
         }
       },
     );

@@ -118,6 +118,11 @@ export class SftpChannel {
     return this.call<void>((cb) => this.sftp.close(handle, (err) => cb(err)));
   }
 
+  /** fsync@openssh.com: the file's data is on the server's disk. */
+  fsync(handle: Buffer): Promise<void> {
+    return this.call<void>((cb) => this.sftp.ext_openssh_fsync(handle, (err) => cb(err)));
+  }
+
   stat(path: string): Promise<Stats> {
     return this.call<Stats>((cb) => this.sftp.stat(path, (err, stats) => cb(err, stats)));
   }
@@ -161,4 +166,38 @@ export function sftpFailure(err: unknown, role: 'source' | 'target', path: strin
   }
   const detail = err instanceof Error && err.message ? `: ${err.message}` : '';
   return new TransferError('SFTP_FAILURE', `${where} refused an operation on ${path}${detail}`, { cause: err });
+}
+
+/**
+ * One SFTP channel a pipelined stream sends its requests over, with the file's
+ * handle on that channel. A stream given more channels of the same connection
+ * (moreChannels) spreads its requests over them: each SSH channel has its own
+ * flow-control window, so on a long link n channels keep n windows on the way.
+ */
+export interface SftpLane {
+  sftp: SFTPWrapper;
+  channel: SftpChannel;
+  handle?: Buffer;
+}
+
+export function lanesOver(channels: SFTPWrapper[], where: string): SftpLane[] {
+  return channels.map((sftp) => ({ sftp, channel: new SftpChannel(sftp, where) }));
+}
+
+/**
+ * The further channels a stream of `size` bytes spreads its requests over:
+ * `channels - 1` of them, for files of `minBytes` and more (fewer if the
+ * server refuses some). The caller ends them with endChannels.
+ */
+export function moreChannelsFor(
+  session: { openChannels(count: number): Promise<SFTPWrapper[]> },
+  size: number,
+  channels: number,
+  minBytes: number,
+): Promise<SFTPWrapper[]> {
+  return size >= minBytes && channels > 1 ? session.openChannels(channels - 1) : Promise.resolve([]);
+}
+
+export function endChannels(channels: SFTPWrapper[]): void {
+  for (const channel of channels) channel.end();
 }

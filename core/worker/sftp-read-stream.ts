@@ -23,11 +23,14 @@
  *   for EOF: a small file costs one READ, not a window of 64 × 255 KiB
  *   buffers, and a file that grew is refused (SOURCE_CHANGED).
  * - Any error reply, or the channel closing, destroys the stream with it.
+ * - With `moreChannels` (other SFTP channels of the same SSH connection) the
+ *   file is opened on each and the requests take turns among them (SftpLane:
+ *   each channel has its own SSH window); the slots keep file order.
  */
 import { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import { connectionLost, TransferError } from './errors';
-import { maxReadLength, OPEN_FLAGS, onChannelLost, requestError, SftpChannel } from './sftp-channel';
+import { lanesOver, maxReadLength, OPEN_FLAGS, onChannelLost, requestError, type SftpLane } from './sftp-channel';
 
 export interface SftpReadStreamOptions {
   /** Offset of the first byte to read (to resume). Default 0. */
@@ -40,6 +43,8 @@ export interface SftpReadStreamOptions {
   where?: string;
   /** The file's size, if known (stat): nothing is requested past it but the EOF check. */
   size?: number;
+  /** Further SFTP channels of the same connection to spread the requests over. */
+  moreChannels?: SFTPWrapper[];
 }
 
 export const DEFAULT_REQUEST_BYTES = 255 * 1024;
@@ -56,27 +61,29 @@ interface Slot {
 export class SftpReadStream extends Readable {
   /** Bytes delivered to the consumer so far. */
   bytesRead = 0;
-  private readonly channel: SftpChannel;
+  private readonly lanes: SftpLane[];
+  private issued = 0;
   private readonly requestBytes: number;
   private readonly maxInFlight: number;
   private readonly where: string;
   private readonly size: number | undefined;
   /** The 1-byte read at `size` that must find EOF, once issued. */
   private endCheck: Slot | undefined;
-  private handle: Buffer | undefined;
   private slots: Slot[] = [];
   private nextOffset: number;
   private eofSeen = false;
   private ended = false;
   private wanted = false;
-  private stopWatching: (() => void) | undefined;
+  private stopWatching: (() => void)[] = [];
 
   constructor(
-    private readonly sftp: SFTPWrapper,
+    sftp: SFTPWrapper,
     private readonly path: string,
     options: SftpReadStreamOptions = {},
   ) {
-    const requestBytes = Math.max(1, Math.min(options.requestBytes ?? DEFAULT_REQUEST_BYTES, maxReadLength(sftp)));
+    const channels = [sftp, ...(options.moreChannels ?? [])];
+    const maxRead = Math.min(...channels.map(maxReadLength));
+    const requestBytes = Math.max(1, Math.min(options.requestBytes ?? DEFAULT_REQUEST_BYTES, maxRead));
     // Node's own buffer holds about one reply; the window is the real buffer.
     super({ highWaterMark: requestBytes });
     this.requestBytes = requestBytes;
@@ -84,16 +91,17 @@ export class SftpReadStream extends Readable {
     this.nextOffset = options.start ?? 0;
     this.where = options.where ?? 'the SFTP server';
     this.size = options.size;
-    this.channel = new SftpChannel(sftp, this.where);
+    this.lanes = lanesOver(channels, this.where);
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    this.stopWatching = onChannelLost(this.sftp, () => this.destroy(connectionLost(this.where)));
-    this.channel.open(this.path, OPEN_FLAGS.READ).then(
-      (handle) => {
-        this.handle = handle;
-        callback();
-      },
+    this.stopWatching = this.lanes.map((lane) => onChannelLost(lane.sftp, () => this.destroy(connectionLost(this.where))));
+    Promise.all(
+      this.lanes.map(async (lane) => {
+        lane.handle = await lane.channel.open(this.path, OPEN_FLAGS.READ);
+      }),
+    ).then(
+      () => callback(),
       (err: Error) => callback(err),
     );
   }
@@ -104,14 +112,16 @@ export class SftpReadStream extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.stopWatching?.();
+    for (const stop of this.stopWatching) stop();
     this.ended = true;
     this.slots = [];
-    const handle = this.handle;
-    this.handle = undefined;
-    // Sent, not awaited: a stalled or dead connection must not hold up the
-    // abort, and the server handles the CLOSE before any later request anyway.
-    if (handle) this.channel.close(handle).catch(() => undefined);
+    for (const lane of this.lanes) {
+      const handle = lane.handle;
+      lane.handle = undefined;
+      // Sent, not awaited: a stalled or dead connection must not hold up the
+      // abort, and the server handles the CLOSE before any later request anyway.
+      if (handle) lane.channel.close(handle).catch(() => undefined);
+    }
     callback(error);
   }
 
@@ -142,10 +152,10 @@ export class SftpReadStream extends Readable {
   }
 
   private issue(slot: Slot): void {
-    const handle = this.handle as Buffer;
+    const lane = this.lanes[this.issued++ % this.lanes.length] as SftpLane;
     const buffer = Buffer.allocUnsafe(slot.length);
     try {
-      this.sftp.read(handle, buffer, 0, slot.length, slot.offset, (err, bytesRead) => {
+      lane.sftp.read(lane.handle as Buffer, buffer, 0, slot.length, slot.offset, (err, bytesRead) => {
         this.onReply(slot, err, bytesRead, buffer);
       });
     } catch (err) {

@@ -21,6 +21,7 @@
  *   would mean reading it again anyway.
  */
 import { AbortMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { SFTPWrapper } from 'ssh2';
 import type { SftpSession } from '../adapters/sftp/connect';
 import { partSizeFor } from './config';
 import { sha256OfS3Object, sha256OfSftpFile } from './content-hash';
@@ -30,7 +31,7 @@ import { runPipeline } from './hop';
 import { retrying } from './retry';
 import { headObject, s3Location } from './s3-objects';
 import { S3Upload } from './s3-upload';
-import { sftpFailure } from './sftp-channel';
+import { endChannels, moreChannelsFor, sftpFailure } from './sftp-channel';
 import type { SftpConnector } from './sftp-endpoint';
 import { SftpReadStream } from './sftp-read-stream';
 import { HashingStream, ResumableSha256 } from './sha256';
@@ -178,14 +179,17 @@ export async function copySftpToS3(
         const start = hash.rewind(resumedAt);
         if (start > 0) ctx.logger.info('resuming after the finished parts', { location, resumeAt: start, size });
         let session: SftpSession | undefined;
+        let moreChannels: SFTPWrapper[] = [];
         try {
           ({ session } = await connector.connect());
+          moreChannels = await moreChannelsFor(session, size - start, config.sftpReadChannels, config.sftpChannelsMinBytes);
           const reader = new SftpReadStream(session.sftp, path, {
             start,
             size,
             requestBytes: config.sftpRequestBytes,
             maxInFlight: config.sftpMaxInFlight,
             where: connector.where,
+            moreChannels,
           });
           await runPipeline([reader, new HashingStream(hash), upload.writer(start, size)], {
             signal: ctx.signal,
@@ -201,6 +205,8 @@ export async function copySftpToS3(
           // Only a broken or stalled session is dropped: other files of a batch may be using it.
           if (failure.retryable) await connector.reset(session);
           throw failure;
+        } finally {
+          endChannels(moreChannels);
         }
       },
     );

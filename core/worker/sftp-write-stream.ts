@@ -19,11 +19,16 @@
  * handle, reporting a failed CLOSE (some servers report write errors there);
  * only then has the stream finished. Any error reply, or the channel closing,
  * destroys the stream with that error.
+ *
+ * With `moreChannels` (other SFTP channels of the same SSH connection) the
+ * file is created on the first and opened for writing on the others, and the
+ * WRITEs take turns among them (SftpLane: each channel has its own SSH window,
+ * which the server sets: OpenSSH gives 2 MiB).
  */
 import { Writable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import { connectionLost } from './errors';
-import { maxWriteLength, OPEN_FLAGS, onChannelLost, requestError, SftpChannel } from './sftp-channel';
+import { lanesOver, maxWriteLength, OPEN_FLAGS, onChannelLost, requestError, type SftpLane } from './sftp-channel';
 
 export interface SftpWriteStreamOptions {
   /** SSH_FXF_* open flags. Default WRITE | CREAT | TRUNC. Use EXCL to refuse an existing file. */
@@ -40,6 +45,8 @@ export interface SftpWriteStreamOptions {
   fsync?: boolean;
   /** For error messages, e.g. "sftp://host:22". */
   where?: string;
+  /** Further SFTP channels of the same connection to spread the WRITEs over. */
+  moreChannels?: SFTPWrapper[];
 }
 
 export const DEFAULT_WRITE_REQUEST_BYTES = 255 * 1024;
@@ -48,11 +55,11 @@ export const DEFAULT_WRITE_MAX_IN_FLIGHT = 64;
 type Done = (error?: Error | null) => void;
 
 export class SftpWriteStream extends Writable {
-  private readonly channel: SftpChannel;
+  private readonly lanes: SftpLane[];
+  private issued = 0;
   private readonly requestBytes: number;
   private readonly maxInFlight: number;
   private readonly where: string;
-  private handle: Buffer | undefined;
   private offset: number;
   private readonly coalesce: Buffer;
   private coalesced = 0;
@@ -62,20 +69,22 @@ export class SftpWriteStream extends Writable {
   private current: { chunk: Buffer; at: number; done: Done } | undefined;
   /** _final's continuation, waiting for the window to have room or be empty. */
   private held: { ready: () => boolean; done: () => void } | undefined;
-  private stopWatching: (() => void) | undefined;
+  private stopWatching: (() => void)[] = [];
 
   constructor(
-    private readonly sftp: SFTPWrapper,
+    sftp: SFTPWrapper,
     private readonly path: string,
     private readonly options: SftpWriteStreamOptions = {},
   ) {
-    const requestBytes = Math.max(1, Math.min(options.requestBytes ?? DEFAULT_WRITE_REQUEST_BYTES, maxWriteLength(sftp)));
+    const channels = [sftp, ...(options.moreChannels ?? [])];
+    const maxWrite = Math.min(...channels.map(maxWriteLength));
+    const requestBytes = Math.max(1, Math.min(options.requestBytes ?? DEFAULT_WRITE_REQUEST_BYTES, maxWrite));
     super({ highWaterMark: requestBytes, decodeStrings: true });
     this.requestBytes = requestBytes;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_WRITE_MAX_IN_FLIGHT);
     this.offset = options.start ?? 0;
     this.where = options.where ?? 'the SFTP server';
-    this.channel = new SftpChannel(sftp, this.where);
+    this.lanes = lanesOver(channels, this.where);
     this.coalesce = Buffer.allocUnsafe(requestBytes);
   }
 
@@ -87,13 +96,21 @@ export class SftpWriteStream extends Writable {
   }
 
   override _construct(callback: Done): void {
-    this.stopWatching = onChannelLost(this.sftp, () => this.destroy(connectionLost(this.where)));
+    this.stopWatching = this.lanes.map((lane) => onChannelLost(lane.sftp, () => this.destroy(connectionLost(this.where))));
     const flags = this.options.flags ?? OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC;
-    this.channel.open(this.path, flags, this.options.mode ?? 0o644).then(
-      (handle) => {
-        this.handle = handle;
-        callback();
-      },
+    const mode = this.options.mode ?? 0o644;
+    const [first, ...others] = this.lanes as [SftpLane, ...SftpLane[]];
+    // The first open creates (or truncates, or refuses) the file; the others only open what it made.
+    const opening = async () => {
+      first.handle = await first.channel.open(this.path, flags, mode);
+      await Promise.all(
+        others.map(async (lane) => {
+          lane.handle = await lane.channel.open(this.path, OPEN_FLAGS.WRITE, mode);
+        }),
+      );
+    };
+    opening().then(
+      () => callback(),
       (err: Error) => callback(err),
     );
   }
@@ -149,32 +166,30 @@ export class SftpWriteStream extends Writable {
   }
 
   override _destroy(error: Error | null, callback: Done): void {
-    this.stopWatching?.();
+    for (const stop of this.stopWatching) stop();
     this.held = undefined;
     this.current = undefined;
-    const handle = this.handle;
-    this.handle = undefined;
-    // Sent, not awaited: a stalled or dead connection must not hold up the
-    // abort, and the server handles the CLOSE before any later request (such
-    // as the removal of the partial file) anyway.
-    if (handle) this.channel.close(handle).catch(() => undefined);
+    for (const lane of this.lanes) {
+      const handle = lane.handle;
+      lane.handle = undefined;
+      // Sent, not awaited: a stalled or dead connection must not hold up the
+      // abort, and the server handles the CLOSE before any later request (such
+      // as the removal of the partial file) anyway.
+      if (handle) lane.channel.close(handle).catch(() => undefined);
+    }
     callback(error);
   }
 
+  /** Syncs (if asked) and closes the file on every channel: a server may keep a handle's writes until then. */
   private async finishFile(): Promise<void> {
-    const handle = this.handle as Buffer;
-    if (this.options.fsync) {
-      await new Promise<void>((resolve, reject) => {
-        const stop = onChannelLost(this.sftp, () => reject(connectionLost(this.where)));
-        this.sftp.ext_openssh_fsync(handle, (err) => {
-          stop();
-          if (err) reject(requestError(err, this.where));
-          else resolve();
-        });
-      });
-    }
-    this.handle = undefined;
-    await this.channel.close(handle);
+    await Promise.all(
+      this.lanes.map(async (lane) => {
+        const handle = lane.handle as Buffer;
+        if (this.options.fsync) await lane.channel.fsync(handle);
+        lane.handle = undefined;
+        await lane.channel.close(handle);
+      }),
+    );
   }
 
   private flushCoalesced(): void {
@@ -188,8 +203,9 @@ export class SftpWriteStream extends Writable {
     const start = this.offset;
     this.offset += length;
     this.outstanding.add(start);
+    const lane = this.lanes[this.issued++ % this.lanes.length] as SftpLane;
     try {
-      this.sftp.write(this.handle as Buffer, buffer, from, length, start, (err) => {
+      lane.sftp.write(lane.handle as Buffer, buffer, from, length, start, (err) => {
         if (this.destroyed) return;
         if (err) {
           this.destroy(requestError(err, this.where));

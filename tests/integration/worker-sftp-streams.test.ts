@@ -8,14 +8,15 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
+import type { SFTPWrapper } from 'ssh2';
 import { openSftp, type SftpSession, type SftpTarget } from '../../core/adapters/sftp/connect';
 import { maxReadLength } from '../../core/worker/sftp-channel';
 import { SftpReadStream } from '../../core/worker/sftp-read-stream';
 import { SftpWriteStream } from '../../core/worker/sftp-write-stream';
 import { type EmbeddedSftpServer, startSftpServer } from '../../local/sftp-server';
 import { type Sshd, startSshd } from '../support/sshd';
-import { startTcpProxy } from '../support/tcp-proxy';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
 const LOOPBACK = { allowedCidrs: ['127.0.0.0/8'] };
 const PASSWORD = 'worker-streams-password';
@@ -180,6 +181,106 @@ describe.each(peers)('the SSH receive window with the $name', (peer) => {
       await session.close();
       await proxy.close();
     }
+  });
+});
+
+describe.each(peers)('streams spread over two SFTP channels with the $name', (peer) => {
+  const MiB = 1024 * 1024;
+  let proxy: TcpProxy;
+  let session: SftpSession;
+  let second: SFTPWrapper;
+  beforeEach(async () => {
+    const target = peer.target();
+    proxy = await startTcpProxy({ host: target.host, port: target.port });
+    session = await openSftp({ ...target, host: proxy.host, port: proxy.port });
+    const more = await session.openChannels(1);
+    expect(more).toHaveLength(1);
+    second = more[0] as SFTPWrapper;
+  });
+  afterEach(async () => {
+    await session?.close();
+    await proxy?.close();
+  });
+
+  /** Fails with what got through if `event` does not happen within 3 s. */
+  async function within3s(event: Promise<void>, what: () => string): Promise<void> {
+    let bound: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      bound = setTimeout(() => reject(new Error(what())), 3000);
+    });
+    await Promise.race([event, stalled]).finally(() => clearTimeout(bound));
+  }
+
+  test('reads and writes a file byte for byte', async () => {
+    const content = randomBytes(5 * MiB + 3);
+    await fs.writeFile(peer.local('two-read.bin'), content);
+    const got = await readAll(session, peer.remote('two-read.bin'), { size: content.length, moreChannels: [second] });
+    expect(sha(got)).toBe(sha(content));
+    const writer = new SftpWriteStream(session.sftp, peer.remote('two-write.bin'), { fsync: true, moreChannels: [second] });
+    await pipeline(Readable.from([content.subarray(0, 1000), content.subarray(1000)]), writer);
+    expect(writer.acknowledgedOffset).toBe(content.length);
+    expect(sha(await fs.readFile(peer.local('two-write.bin')))).toBe(sha(content));
+  });
+
+  test('either channel closing fails the stream with CONNECTION_LOST (ssh2 would drop its requests silently)', async () => {
+    await fs.writeFile(peer.local('two-lost.bin'), randomBytes(8 * MiB));
+    const reading = pipeline(
+      new SftpReadStream(session.sftp, peer.remote('two-lost.bin'), { moreChannels: [second] }),
+      new Writable({
+        write(_chunk: Buffer, _e, cb) {
+          second.end();
+          cb();
+        },
+      }),
+    );
+    await expect(reading).rejects.toMatchObject({ code: 'CONNECTION_LOST', retryable: true });
+  });
+
+  test('the server sends 6 MiB of READ replies unanswered: a window on each channel (one allows 4)', async () => {
+    const content = randomBytes(96 * 261_120);
+    await fs.writeFile(peer.local('two-window.bin'), content);
+    const chunks: Buffer[] = [];
+    let keepStarted = false;
+    let keeping: () => void = () => {};
+    const kept = new Promise<void>((resolve) => {
+      keeping = resolve;
+    });
+    const reading = pipeline(
+      new SftpReadStream(session.sftp, peer.remote('two-window.bin'), { size: content.length, moreChannels: [second] }),
+      new Writable({
+        write(chunk: Buffer, _e, cb) {
+          chunks.push(chunk);
+          // From the first byte on, the client hears nothing more: no window updates go back.
+          if (!keepStarted) {
+            keepStarted = true;
+            void proxy.keepFromTarget(6 * MiB).then(keeping);
+          }
+          cb();
+        },
+      }),
+    );
+    await within3s(kept, () => `the server stopped after ${proxy.keptBytes} bytes, waiting for window updates`);
+    proxy.deliverKept();
+    await reading;
+    expect(sha(Buffer.concat(chunks))).toBe(sha(content));
+  });
+
+  test('the client sends 3 MiB of WRITEs while it hears nothing back: a window on each channel (one allows 2)', async () => {
+    const content = randomBytes(12 * MiB);
+    const writer = new SftpWriteStream(session.sftp, peer.remote('two-write-window.bin'), { moreChannels: [second] });
+    const done = finished(writer);
+    // The file is open on both channels once the first piece's write is through (its WRITE went out).
+    await new Promise<void>((resolve, reject) =>
+      writer.write(content.subarray(0, 261_120), (err) => (err ? reject(err) : resolve())),
+    );
+    // From here nothing the server sends reaches the client: no replies, no window updates.
+    const sent = proxy.untilSentToTarget(3 * MiB);
+    void proxy.keepFromTarget(Number.POSITIVE_INFINITY);
+    writer.end(content.subarray(261_120));
+    await within3s(sent, () => `the client stopped after ${proxy.sentToTarget} bytes, waiting for window updates`);
+    proxy.deliverKept();
+    await done;
+    expect(sha(await fs.readFile(peer.local('two-write-window.bin')))).toBe(sha(content));
   });
 });
 

@@ -113,6 +113,10 @@ beforeAll(async () => {
     EFT_RETRY_BASE_MS: '20',
     EFT_RETRY_MAX_MS: '200',
     EFT_STALL_TIMEOUT_MS: '10000',
+    // Files from 1 MiB up read and write over two SFTP channels, so the resume and cut paths run with both.
+    EFT_SFTP_CHANNELS_MIN_BYTES: String(MiB),
+    EFT_SFTP_READ_CHANNELS: '2',
+    EFT_SFTP_WRITE_CHANNELS: '2',
   };
   stores = buildStores(env);
   s3 = createS3Client(env);

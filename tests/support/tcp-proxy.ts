@@ -29,6 +29,10 @@ export interface TcpProxy {
   deliverKept(): void;
   /** Bytes kept so far. */
   readonly keptBytes: number;
+  /** Resolves once clients have sent `bytes` more to the target (counted from now). */
+  untilSentToTarget(bytes: number): Promise<void>;
+  /** Bytes clients have sent to the target so far. */
+  readonly sentToTarget: number;
   close(): Promise<void>;
 }
 
@@ -41,6 +45,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let heldPair: [net.Socket, net.Socket] | undefined;
   let keeping: { kept: [net.Socket, Buffer][]; wanted: number; reached: () => void } | undefined;
   let keptBytes = 0;
+  let sentToTarget = 0;
+  let sendWaiter: { total: number; reached: () => void } | undefined;
 
   const server = net.createServer((client) => {
     accepted++;
@@ -62,6 +68,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
     const forward = (from: net.Socket, to: net.Socket) => {
       from.on('data', (chunk: Buffer) => {
+        if (from === client) {
+          sentToTarget += chunk.length;
+          if (sendWaiter && sentToTarget >= sendWaiter.total) {
+            sendWaiter.reached();
+            sendWaiter = undefined;
+          }
+        }
         if (keeping && from === upstream) {
           keeping.kept.push([to, chunk]);
           keptBytes += chunk.length;
@@ -140,6 +153,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     get keptBytes() {
       return keptBytes;
+    },
+    untilSentToTarget: (bytes) =>
+      new Promise<void>((resolve) => {
+        sendWaiter = { total: sentToTarget + bytes, reached: resolve };
+      }),
+    get sentToTarget() {
+      return sentToTarget;
     },
     close: async () => {
       trigger = undefined;

@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
-import type { SFTPWrapper } from 'ssh2';
+import type { Client, SFTPWrapper } from 'ssh2';
 import { utils } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import {
@@ -67,12 +67,21 @@ export interface SftpSession {
   hostKeyFingerprint: string;
   /** The vetted IP address the session is connected to. */
   address: string;
+  /**
+   * Opens up to `count` more SFTP channels on this connection, each with its
+   * own SSH window (for streams that spread their requests: moreChannels).
+   * Fewer if the server refuses one (OpenSSH: MaxSessions) or does not answer
+   * within CHANNEL_OPEN_TIMEOUT_MS; never throws. The caller ends them
+   * (`end()`); closing the session ends them too.
+   */
+  openChannels(count: number): Promise<SFTPWrapper[]>;
   /** Ends the session; safe to call more than once, never throws. */
   close(): Promise<void>;
 }
 
 export const DEFAULT_READY_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 2_000;
+const CHANNEL_OPEN_TIMEOUT_MS = 10_000;
 
 /** OpenSSH-style "SHA256:…" fingerprint of a host key blob in SSH wire format. */
 export function fingerprintOf(publicKeyBlob: Buffer): string {
@@ -183,6 +192,29 @@ function advertisedExtensions(sftp: SFTPWrapper): Record<string, string> {
   return Object.fromEntries(Object.entries(extensions).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
+/** One more SFTP channel on the client's SSH connection (ssh2-sftp-client keeps its ssh2 Client, untyped, in `client`). */
+function openChannel(client: SftpClient): Promise<SFTPWrapper> {
+  const ssh = (client as unknown as { client: Client }).client;
+  const opening = new Promise<SFTPWrapper>((resolve, reject) => {
+    ssh.sftp((err, sftp) => {
+      if (err) return reject(err);
+      widenReceiveWindow(sftp);
+      resolve(sftp);
+    });
+  });
+  return withDeadline(opening, Date.now() + CHANNEL_OPEN_TIMEOUT_MS, () => new Error('timed out opening an SFTP channel'));
+}
+
+async function openChannels(client: SftpClient, count: number): Promise<SFTPWrapper[]> {
+  const channels: SFTPWrapper[] = [];
+  try {
+    while (channels.length < count) channels.push(await openChannel(client));
+  } catch {
+    // The server allows no more (or the connection is going): use what was opened.
+  }
+  return channels;
+}
+
 /** Opens an SFTP session to `target`, or throws a ConnectivityError (core/connectivity/errors.ts). */
 export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}): Promise<SftpSession> {
   checkCredentials(target);
@@ -239,6 +271,7 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
       supportedExtensions: Object.freeze(advertisedExtensions(sftp)),
       hostKeyFingerprint: (hostKey as HostKeyVerdict | undefined)?.offered ?? '',
       address,
+      openChannels: (count) => openChannels(client, count),
       close: async () => {
         // A polite SSH disconnect, bounded: a peer that never closes must not hold us.
         await withDeadline(client.end(), Date.now() + CLOSE_TIMEOUT_MS, () => new Error('close timed out')).catch(() => false);
