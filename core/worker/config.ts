@@ -5,8 +5,13 @@
  * - S3 parts of 16 MiB, 4 uploading at once: a 30 GB file is 1,920 parts (of
  *   S3's 10,000) and the upload side holds at most (4 + 1) x 16 MiB = 80 MiB.
  *   For larger files the part size grows so the parts still fit (see partSizeFor).
- * - SFTP: 64 requests of up to 255 KiB in flight each way (what OpenSSH's sftp
- *   does), at most 16 MiB per stream, enough to fill a 100 ms x 1 Gbit/s link.
+ * - SFTP: 64 requests of up to 255 KiB in flight each way (OpenSSH's sftp
+ *   keeps 64 of 32 KiB), at most 16 MiB per stream. What the link carries per
+ *   round trip is bounded by the SSH channel windows: reads get our 4 MiB
+ *   (core/adapters/sftp/receive-window.ts), writes the server's (OpenSSH:
+ *   2 MiB), so a file's WRITEs from 64 MiB up are spread over two channels
+ *   (two windows); reads stay on one, as a second makes sshd work harder when
+ *   the worker, not the link, is the slower side (docs/benchmarks.md).
  * - Lease renewed every TTL/3; progress written at most once a second.
  *
  * Every value can be overridden by an environment variable (EFT_*), which the
