@@ -185,6 +185,32 @@ export function lanesOver(channels: SFTPWrapper[], where: string): SftpLane[] {
 }
 
 /**
+ * Opens the file on every lane and returns the lanes that have it open. The
+ * first must succeed (its error is the stream's); a further lane that cannot
+ * open it is left out, as a server's rules may forbid a second handle on one
+ * file (Windows file sharing) while the transfer itself is fine on one.
+ */
+export async function openOnLanes(
+  lanes: SftpLane[],
+  openFirst: (channel: SftpChannel) => Promise<Buffer>,
+  openOther: (channel: SftpChannel) => Promise<Buffer>,
+): Promise<SftpLane[]> {
+  const [first, ...others] = lanes as [SftpLane, ...SftpLane[]];
+  first.handle = await openFirst(first.channel);
+  const opened = await Promise.all(
+    others.map(async (lane) => {
+      try {
+        lane.handle = await openOther(lane.channel);
+        return lane;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return [first, ...opened.filter((lane): lane is SftpLane => lane !== undefined)];
+}
+
+/**
  * The further channels a stream of `size` bytes spreads its requests over:
  * `channels - 1` of them, for files of `minBytes` and more (fewer if the
  * server refuses some). The caller ends them with endChannels.

@@ -30,7 +30,16 @@
 import { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import { connectionLost, TransferError } from './errors';
-import { lanesOver, maxReadLength, OPEN_FLAGS, onChannelLost, requestError, type SftpLane } from './sftp-channel';
+import {
+  lanesOver,
+  maxReadLength,
+  OPEN_FLAGS,
+  onChannelLost,
+  openOnLanes,
+  requestError,
+  type SftpChannel,
+  type SftpLane,
+} from './sftp-channel';
 
 export interface SftpReadStreamOptions {
   /** Offset of the first byte to read (to resume). Default 0. */
@@ -61,7 +70,7 @@ interface Slot {
 export class SftpReadStream extends Readable {
   /** Bytes delivered to the consumer so far. */
   bytesRead = 0;
-  private readonly lanes: SftpLane[];
+  private lanes: SftpLane[];
   private issued = 0;
   private readonly requestBytes: number;
   private readonly maxInFlight: number;
@@ -96,12 +105,12 @@ export class SftpReadStream extends Readable {
 
   override _construct(callback: (error?: Error | null) => void): void {
     this.stopWatching = this.lanes.map((lane) => onChannelLost(lane.sftp, () => this.destroy(connectionLost(this.where))));
-    Promise.all(
-      this.lanes.map(async (lane) => {
-        lane.handle = await lane.channel.open(this.path, OPEN_FLAGS.READ);
-      }),
-    ).then(
-      () => callback(),
+    const open = (channel: SftpChannel) => channel.open(this.path, OPEN_FLAGS.READ);
+    openOnLanes(this.lanes, open, open).then(
+      (lanes) => {
+        this.lanes = lanes;
+        callback();
+      },
       (err: Error) => callback(err),
     );
   }

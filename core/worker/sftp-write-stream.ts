@@ -28,7 +28,7 @@
 import { Writable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import { connectionLost } from './errors';
-import { lanesOver, maxWriteLength, OPEN_FLAGS, onChannelLost, requestError, type SftpLane } from './sftp-channel';
+import { lanesOver, maxWriteLength, OPEN_FLAGS, onChannelLost, openOnLanes, requestError, type SftpLane } from './sftp-channel';
 
 export interface SftpWriteStreamOptions {
   /** SSH_FXF_* open flags. Default WRITE | CREAT | TRUNC. Use EXCL to refuse an existing file. */
@@ -55,7 +55,7 @@ export const DEFAULT_WRITE_MAX_IN_FLIGHT = 64;
 type Done = (error?: Error | null) => void;
 
 export class SftpWriteStream extends Writable {
-  private readonly lanes: SftpLane[];
+  private lanes: SftpLane[];
   private issued = 0;
   private readonly requestBytes: number;
   private readonly maxInFlight: number;
@@ -99,18 +99,16 @@ export class SftpWriteStream extends Writable {
     this.stopWatching = this.lanes.map((lane) => onChannelLost(lane.sftp, () => this.destroy(connectionLost(this.where))));
     const flags = this.options.flags ?? OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC;
     const mode = this.options.mode ?? 0o644;
-    const [first, ...others] = this.lanes as [SftpLane, ...SftpLane[]];
     // The first open creates (or truncates, or refuses) the file; the others only open what it made.
-    const opening = async () => {
-      first.handle = await first.channel.open(this.path, flags, mode);
-      await Promise.all(
-        others.map(async (lane) => {
-          lane.handle = await lane.channel.open(this.path, OPEN_FLAGS.WRITE, mode);
-        }),
-      );
-    };
-    opening().then(
-      () => callback(),
+    openOnLanes(
+      this.lanes,
+      (channel) => channel.open(this.path, flags, mode),
+      (channel) => channel.open(this.path, OPEN_FLAGS.WRITE, mode),
+    ).then(
+      (lanes) => {
+        this.lanes = lanes;
+        callback();
+      },
       (err: Error) => callback(err),
     );
   }

@@ -284,6 +284,27 @@ describe.each(peers)('streams spread over two SFTP channels with the $name', (pe
   });
 });
 
+describe('a further channel on which the file cannot be opened', () => {
+  test('is left out: the streams read and write over the first', async () => {
+    const [embeddedPeer, sshdPeer] = peers as [Peer, Peer];
+    const session = await openSftp(sshdPeer.target());
+    // A channel to the other server, where sshd's paths do not exist: like a server refusing a second handle.
+    const elsewhere = await openSftp(embeddedPeer.target());
+    try {
+      const content = randomBytes(3 * 1024 * 1024 + 5);
+      await fs.writeFile(sshdPeer.local('left-out-read.bin'), content);
+      const got = await readAll(session, sshdPeer.remote('left-out-read.bin'), { moreChannels: [elsewhere.sftp] });
+      expect(sha(got)).toBe(sha(content));
+      const writer = new SftpWriteStream(session.sftp, sshdPeer.remote('left-out-write.bin'), { moreChannels: [elsewhere.sftp] });
+      await pipeline(Readable.from([content]), writer);
+      expect(sha(await fs.readFile(sshdPeer.local('left-out-write.bin')))).toBe(sha(content));
+    } finally {
+      await session.close();
+      await elsewhere.close();
+    }
+  });
+});
+
 describe('a connection cut mid-stream', () => {
   test('fails the reader with CONNECTION_LOST (retryable) after in-order bytes only', async () => {
     const content = randomBytes(8 * 1024 * 1024);
