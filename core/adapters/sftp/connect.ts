@@ -198,6 +198,9 @@ function openChannel(client: SftpClient): Promise<SFTPWrapper> {
   const opening = new Promise<SFTPWrapper>((resolve, reject) => {
     ssh.sftp((err, sftp) => {
       if (err) return reject(err);
+      // A protocol error reaches the streams as failed requests and the channel
+      // closing; as an 'error' event with no listener it would end the process.
+      sftp.on('error', () => {});
       widenReceiveWindow(sftp);
       resolve(sftp);
     });
