@@ -1,6 +1,7 @@
 /**
- * The worker's tunables, with the defaults sized for files up to 30 GB in a
- * Fargate task of 1 GB memory:
+ * The worker's tunables, with the defaults sized for files up to 30 GB in
+ * the worker's Fargate task (1 vCPU, 2 GB: resources/worker.yml) with a peak
+ * RSS under 300 MiB (measured: docs/benchmarks.md):
  *
  * - S3 parts of 16 MiB, 4 uploading at once: a 30 GB file is 1,920 parts (of
  *   S3's 10,000) and the upload side holds at most (4 + 1) x 16 MiB = 80 MiB.
