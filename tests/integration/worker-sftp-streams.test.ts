@@ -138,6 +138,15 @@ describe.each(peers)('pipelined streams against the $name', (peer) => {
   });
 });
 
+/** Fails with what got through if `event` does not happen within 3 s (a server waiting for a window update never sends more). */
+async function within3s(event: Promise<void>, what: () => string): Promise<void> {
+  let bound: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    bound = setTimeout(() => reject(new Error(what())), 3000);
+  });
+  await Promise.race([event, stalled]).finally(() => clearTimeout(bound));
+}
+
 describe.each(peers)('the SSH receive window with the $name', (peer) => {
   test('the server sends 3 MiB of replies before the client has received any, after 12 MiB already moved (ssh2 alone allows 2 MiB)', async () => {
     const request = 261_120;
@@ -167,14 +176,7 @@ describe.each(peers)('the SSH receive window with the $name', (peer) => {
       // server may send only what the window already allows.
       const sentUnanswered = proxy.keepFromTarget(3 * 1024 * 1024);
       const reads = readFile();
-      let bound: NodeJS.Timeout | undefined;
-      const stalled = new Promise<never>((_, reject) => {
-        bound = setTimeout(
-          () => reject(new Error(`the server stopped after ${proxy.keptBytes} bytes, waiting for a window update`)),
-          3000,
-        );
-      });
-      await Promise.race([sentUnanswered, stalled]).finally(() => clearTimeout(bound));
+      await within3s(sentUnanswered, () => `the server stopped after ${proxy.keptBytes} bytes, waiting for a window update`);
       proxy.deliverKept();
       expect(sha(Buffer.concat(await Promise.all(reads)))).toBe(sha(content));
     } finally {
@@ -201,15 +203,6 @@ describe.each(peers)('streams spread over two SFTP channels with the $name', (pe
     await session?.close();
     await proxy?.close();
   });
-
-  /** Fails with what got through if `event` does not happen within 3 s. */
-  async function within3s(event: Promise<void>, what: () => string): Promise<void> {
-    let bound: NodeJS.Timeout | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      bound = setTimeout(() => reject(new Error(what())), 3000);
-    });
-    await Promise.race([event, stalled]).finally(() => clearTimeout(bound));
-  }
 
   test('reads and writes a file byte for byte', async () => {
     const content = randomBytes(5 * MiB + 3);
