@@ -54,6 +54,8 @@ export interface SftpServerOptions {
   renameOverwrites?: boolean;
   /** Refuse every operation that would change the file system with PERMISSION_DENIED. */
   readOnly?: boolean;
+  /** Refuse to open a file for writing while another handle has it open for writing (Windows file sharing). */
+  oneWriterPerFile?: boolean;
   /** Receives ssh2's and this server's debug messages. */
   debug?: (message: string) => void;
 }
@@ -85,7 +87,12 @@ export function generateEd25519KeyPair(): { private: string; public: string } {
   }
 }
 
-type Policy = Required<Pick<SftpServerOptions, 'forbidRename' | 'posixRename' | 'renameOverwrites' | 'readOnly'>>;
+type Policy = Required<
+  Pick<SftpServerOptions, 'forbidRename' | 'posixRename' | 'renameOverwrites' | 'readOnly' | 'oneWriterPerFile'>
+> & {
+  /** Files open for writing, server-wide (oneWriterPerFile). */
+  writing: Set<string>;
+};
 
 export async function startSftpServer(options: SftpServerOptions): Promise<EmbeddedSftpServer> {
   const host = options.host ?? '127.0.0.1';
@@ -98,6 +105,8 @@ export async function startSftpServer(options: SftpServerOptions): Promise<Embed
     posixRename: options.posixRename ?? true,
     renameOverwrites: options.renameOverwrites ?? false,
     readOnly: options.readOnly ?? false,
+    oneWriterPerFile: options.oneWriterPerFile ?? false,
+    writing: new Set(),
   };
   const debug = options.debug;
 
@@ -355,7 +364,7 @@ function longname(name: string, st: Stats): string {
 // One SFTP session on one SSH channel
 
 type Handle =
-  | { kind: 'file'; file: fs.FileHandle; realPath: string }
+  | { kind: 'file'; file: fs.FileHandle; realPath: string; writer?: boolean }
   | { kind: 'dir'; realPath: string; names: string[]; next: number };
 
 const MAX_OPEN_HANDLES = 1024;
@@ -471,6 +480,7 @@ class SftpSession {
   private async releaseHandles(): Promise<void> {
     const files = [...this.handles.values()].filter((h) => h.kind === 'file');
     this.handles.clear();
+    for (const h of files) if (h.writer) this.policy.writing.delete(h.realPath);
     await Promise.allSettled(files.map((h) => h.file.close()));
   }
 
@@ -582,9 +592,15 @@ class SftpSession {
     if (pflags & (WRITE | APPEND | CREAT | TRUNC)) this.assertWritable();
     const realPath = await this.jail.resolve(clientPath, true);
     const mode = attrs.mode !== undefined ? attrs.mode & 0o7777 : 0o666;
+    const writer = this.policy.oneWriterPerFile && (pflags & (WRITE | APPEND)) !== 0;
+    if (writer && this.policy.writing.has(realPath)) {
+      throw new StatusError(STATUS.FAILURE, 'The file is open for writing by another handle');
+    }
     const file = await fs.open(realPath, openFlags(pflags) | fsConstants.O_NOFOLLOW, mode);
     try {
-      return encode.handle(id, this.addHandle({ kind: 'file', file, realPath }));
+      const handle = this.addHandle({ kind: 'file', file, realPath, writer });
+      if (writer) this.policy.writing.add(realPath);
+      return encode.handle(id, handle);
     } catch (err) {
       await file.close();
       throw err;
@@ -594,7 +610,10 @@ class SftpSession {
   private async close(id: number, handle: Buffer): Promise<Buffer> {
     const h = this.lookup(handle);
     this.handles.delete(handle.readUInt32BE(0));
-    if (h.kind === 'file') await h.file.close();
+    if (h.kind === 'file') {
+      if (h.writer) this.policy.writing.delete(h.realPath);
+      await h.file.close();
+    }
     return this.ok(id);
   }
 

@@ -18,7 +18,7 @@ import {
   type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { SFTPWrapper, Stats } from 'ssh2';
+import type { OpenMode, SFTPWrapper, Stats } from 'ssh2';
 import { type OpenSftpOptions, openSftp, type SftpSession, type SftpTarget, scrubSecrets } from '../adapters/sftp/connect';
 import type { ProbeOutcome as RecordedOutcome, SftpCapabilities, ValidationReason } from '../domain/endpoint';
 import { ConnectivityError, HostKeyMismatchError, HostKeyUnconfirmedError } from './errors';
@@ -65,6 +65,25 @@ const sftpOps = (sftp: SFTPWrapper) => ({
     }
   },
   writeFile: (p: string, data: Buffer) => call((cb) => sftp.writeFile(p, data, (err) => cb(err))),
+  readFile: (p: string) => call<Buffer>((cb) => sftp.readFile(p, cb)),
+  /** Writes `halves` through two handles at once (the second opened on the file the first created), each at its offset. */
+  writeWithTwoHandles: async (p: string, halves: [Buffer, Buffer]) => {
+    const open = (flags: OpenMode) => call<Buffer>((cb) => sftp.open(p, flags, cb));
+    const first = await open('w');
+    try {
+      const second = await open('r+');
+      try {
+        await Promise.all([
+          call((cb) => sftp.write(first, halves[0], 0, halves[0].length, 0, (err) => cb(err))),
+          call((cb) => sftp.write(second, halves[1], 0, halves[1].length, halves[0].length, (err) => cb(err))),
+        ]);
+      } finally {
+        await call((cb) => sftp.close(second, (err) => cb(err)));
+      }
+    } finally {
+      await call((cb) => sftp.close(first, (err) => cb(err)));
+    }
+  },
   rename: (from: string, to: string) => call((cb) => sftp.rename(from, to, (err) => cb(err))),
   posixRename: (from: string, to: string) => call((cb) => sftp.ext_openssh_rename(from, to, (err) => cb(err))),
   unlink: (p: string) => call((cb) => sftp.unlink(p, (err) => cb(err))),
@@ -136,7 +155,8 @@ const CHECK_FILE_EXTENSIONS = ['check-file', 'check-file-name', 'check-file-hand
  * write; RENAME to a new name; plain RENAME onto an existing name (SFTP v3
  * says this fails, some servers replace the target); posix-rename@openssh.com
  * (advertised and working); check-file (advertised; nothing to try without a
- * real file). The probe files are removed whatever happens.
+ * real file); two handles writing one file at their offsets, read back. The
+ * probe files are removed whatever happens.
  */
 async function probeCapabilities(session: SftpSession, basePath: string, warnings: string[]): Promise<SftpCapabilities> {
   const ops = sftpOps(session.sftp);
@@ -147,11 +167,12 @@ async function probeCapabilities(session: SftpSession, basePath: string, warning
     renameOverExisting: false,
     posixRename: false,
     checkFile: CHECK_FILE_EXTENSIONS.some((name) => name in ext),
+    multiHandleWrite: false,
   };
   const token = probeToken();
-  const [first, renamed, second, third] = ['1', '2', '3', '4'].map((n) =>
+  const [first, renamed, second, third, halves] = ['1', '2', '3', '4', '5'].map((n) =>
     posix.join(basePath, `${PROBE_PREFIX}${token}-${n}`),
-  ) as [string, string, string, string];
+  ) as [string, string, string, string, string];
   // Every name an operation was attempted on, whatever came of it: a refused
   // write may still have created the file, a refused rename may have moved it.
   const touched = new Set<string>();
@@ -175,6 +196,14 @@ async function probeCapabilities(session: SftpSession, basePath: string, warning
     if ('posix-rename@openssh.com' in ext && (await write(third))) {
       capabilities.posixRename = await rename(third, existing, true);
     }
+    touched.add(halves);
+    const [head, tail] = [PROBE_CONTENT.subarray(0, 8), PROBE_CONTENT.subarray(8)];
+    capabilities.multiHandleWrite =
+      (await allowed(() => ops.writeWithTwoHandles(halves, [head, tail]))) &&
+      (await ops.readFile(halves).then(
+        (got) => got.equals(PROBE_CONTENT),
+        () => false,
+      ));
     return capabilities;
   } finally {
     for (const name of touched) {

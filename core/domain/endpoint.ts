@@ -33,6 +33,13 @@ export interface SftpCapabilities {
   renameOverExisting: boolean;
   posixRename: boolean;
   checkFile: boolean;
+  /**
+   * Two handles open on one file write it at their offsets and both writes
+   * count (probed). Only then may a large file's WRITEs take turns on two SFTP
+   * channels: a server on object storage may keep only one handle's bytes.
+   * Absent on endpoints validated before it was probed: treated as false.
+   */
+  multiHandleWrite?: boolean;
 }
 
 export const VALIDATION_REASONS = [

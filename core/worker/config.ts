@@ -11,7 +11,8 @@
  *   round trip is bounded by the SSH channel windows: reads get our 4 MiB
  *   (core/adapters/sftp/receive-window.ts), writes the server's (OpenSSH:
  *   2 MiB), so a file's WRITEs from 64 MiB up are spread over two channels
- *   (two windows); reads stay on one, as a second makes sshd work harder when
+ *   (two windows) where the endpoint's server was seen to keep two handles'
+ *   writes (capabilities.multiHandleWrite); reads stay on one, as a second makes sshd work harder when
  *   the worker, not the link, is the slower side (docs/benchmarks.md).
  * - Lease renewed every TTL/3; progress written at most once a second.
  *

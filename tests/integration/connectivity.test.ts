@@ -108,7 +108,14 @@ describe('SFTP validation against the embedded server', () => {
     const outcome = await probeSftp(embeddedTarget(peer.server), '/inbox');
     expect(outcome).toEqual({
       ok: true,
-      capabilities: { write: true, renameToNew: true, renameOverExisting: false, posixRename: true, checkFile: false },
+      capabilities: {
+        write: true,
+        renameToNew: true,
+        renameOverExisting: false,
+        posixRename: true,
+        checkFile: false,
+        multiHandleWrite: true,
+      },
     });
     expect(await filesIn(path.join(peer.root, 'inbox'))).toEqual(['keep.txt']);
     expect(await fs.readFile(path.join(peer.root, 'inbox', 'keep.txt'), 'utf8')).toBe('customer data');
@@ -306,22 +313,41 @@ describe('SFTP validation: server policies', () => {
     [
       'a server that forbids rename',
       { forbidRename: true },
-      { write: true, renameToNew: false, renameOverExisting: false, posixRename: false, checkFile: false },
+      {
+        write: true,
+        renameToNew: false,
+        renameOverExisting: false,
+        posixRename: false,
+        checkFile: false,
+        multiHandleWrite: true,
+      },
     ],
     [
       'a server whose RENAME replaces the target',
       { renameOverwrites: true },
-      { write: true, renameToNew: true, renameOverExisting: true, posixRename: true, checkFile: false },
+      { write: true, renameToNew: true, renameOverExisting: true, posixRename: true, checkFile: false, multiHandleWrite: true },
     ],
     [
       'a server without posix-rename',
       { posixRename: false },
-      { write: true, renameToNew: true, renameOverExisting: false, posixRename: false, checkFile: false },
+      { write: true, renameToNew: true, renameOverExisting: false, posixRename: false, checkFile: false, multiHandleWrite: true },
+    ],
+    [
+      'a server that lets one handle at a time write a file (Windows file sharing)',
+      { oneWriterPerFile: true },
+      { write: true, renameToNew: true, renameOverExisting: false, posixRename: true, checkFile: false, multiHandleWrite: false },
     ],
     [
       'a read-only server (validates: an INBOUND source may be read-only)',
       { readOnly: true },
-      { write: false, renameToNew: false, renameOverExisting: false, posixRename: false, checkFile: false },
+      {
+        write: false,
+        renameToNew: false,
+        renameOverExisting: false,
+        posixRename: false,
+        checkFile: false,
+        multiHandleWrite: false,
+      },
     ],
   ])('%s', async (_name, policy, capabilities) => {
     const peer = await startEmbedded(policy);
@@ -361,7 +387,14 @@ describe('SFTP validation against OpenSSH sshd', () => {
     const outcome = await probeSftp(target, sshd.dataDir);
     expect(outcome).toEqual({
       ok: true,
-      capabilities: { write: true, renameToNew: true, renameOverExisting: false, posixRename: true, checkFile: false },
+      capabilities: {
+        write: true,
+        renameToNew: true,
+        renameOverExisting: false,
+        posixRename: true,
+        checkFile: false,
+        multiHandleWrite: true,
+      },
     });
     expect(await filesIn(sshd.dataDir)).toEqual(['keep.txt']);
   });

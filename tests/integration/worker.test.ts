@@ -211,6 +211,7 @@ async function sftpEndpoint(
         renameOverExisting: false,
         posixRename: true,
         checkFile: false,
+        multiHandleWrite: true,
       },
     },
     'test',
