@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     const size =
       args.direction === 'download' ? (await session.client.stat(args.remotePath)).size : statSync(args.localPath).size;
     const channels = args.direction === 'download' ? config.sftpReadChannels : config.sftpWriteChannels;
-    const moreChannels = await moreChannelsFor(session, size, channels, config.sftpChannelsMinBytes);
+    const moreChannels = await moreChannelsFor(session, size, channels, config);
     const streams =
       args.direction === 'download'
         ? [

@@ -10,10 +10,12 @@
  *   keeps 64 of 32 KiB), at most 16 MiB per stream. What the link carries per
  *   round trip is bounded by the SSH channel windows: reads get our 4 MiB
  *   (core/adapters/sftp/receive-window.ts), writes the server's (OpenSSH:
- *   2 MiB), so a file's WRITEs from 64 MiB up are spread over two channels
- *   (two windows) where the endpoint's server was seen to keep two handles'
- *   writes (capabilities.multiHandleWrite); reads stay on one, as a second makes sshd work harder when
- *   the worker, not the link, is the slower side (docs/benchmarks.md).
+ *   2 MiB), so on a link with a round trip of 5 ms or more a file's READs
+ *   and WRITEs from 64 MiB up take turns on two channels (two windows);
+ *   writes only where the endpoint's server was seen to keep two handles'
+ *   writes (capabilities.multiHandleWrite). On shorter links one channel:
+ *   there the worker's CPU, not a window, limits, and a second channel only
+ *   makes sshd work harder (docs/benchmarks.md).
  * - Lease renewed every TTL/3; progress written at most once a second.
  *
  * Every value can be overridden by an environment variable (EFT_*), which the
@@ -36,6 +38,8 @@ export interface WorkerConfig {
   sftpWriteChannels: number;
   /** Files below this size use one channel: they are over within a window or two anyway. */
   sftpChannelsMinBytes: number;
+  /** Links with a shorter round trip use one channel: there the windows are not what limits a transfer. */
+  sftpChannelsMinRttMs: number;
   /** Attempts of one hop in a row without progress before a transient failure becomes final. */
   maxAttempts: number;
   retryBaseMs: number;
@@ -62,9 +66,10 @@ export const DEFAULT_WORKER_CONFIG: WorkerConfig = {
   partConcurrency: 4,
   sftpRequestBytes: 255 * 1024,
   sftpMaxInFlight: 64,
-  sftpReadChannels: 1,
+  sftpReadChannels: 2,
   sftpWriteChannels: 2,
   sftpChannelsMinBytes: 64 * MiB,
+  sftpChannelsMinRttMs: 5,
   maxAttempts: 5,
   retryBaseMs: 1000,
   retryMaxMs: 30_000,
@@ -84,6 +89,7 @@ const ENV_NAMES: Record<keyof WorkerConfig, string> = {
   sftpReadChannels: 'EFT_SFTP_READ_CHANNELS',
   sftpWriteChannels: 'EFT_SFTP_WRITE_CHANNELS',
   sftpChannelsMinBytes: 'EFT_SFTP_CHANNELS_MIN_BYTES',
+  sftpChannelsMinRttMs: 'EFT_SFTP_CHANNELS_MIN_RTT_MS',
   maxAttempts: 'EFT_MAX_ATTEMPTS',
   retryBaseMs: 'EFT_RETRY_BASE_MS',
   retryMaxMs: 'EFT_RETRY_MAX_MS',
@@ -92,6 +98,9 @@ const ENV_NAMES: Record<keyof WorkerConfig, string> = {
   hashMarkBytes: 'EFT_HASH_MARK_BYTES',
 };
 
+/** Settings that may be 0 (0 ms: a second channel on any link). */
+const ZERO_ALLOWED = new Set<keyof WorkerConfig>(['sftpChannelsMinRttMs']);
+
 /** The configuration from EFT_* variables over the defaults; a malformed value fails fast. */
 export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const config = { ...DEFAULT_WORKER_CONFIG };
@@ -99,7 +108,10 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Worke
     const text = env[name];
     if (text === undefined || text === '') continue;
     const value = Number(text);
-    if (!Number.isSafeInteger(value) || value <= 0) throw new ConfigurationError(`${name} must be a positive integer`);
+    const lowest = ZERO_ALLOWED.has(key) ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < lowest) {
+      throw new ConfigurationError(`${name} must be ${lowest === 0 ? 'a non-negative' : 'a positive'} integer`);
+    }
     config[key] = value;
   }
   // A shorter lease implies faster heartbeats unless they are set explicitly.

@@ -201,7 +201,7 @@ export async function copyS3ToSftp(
           const flags = start === 0 ? OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC : OPEN_FLAGS.WRITE;
           // Two handles on one file only where the partner's server was seen to keep both handles' writes.
           const channels = target.capabilities?.multiHandleWrite === true ? config.sftpWriteChannels : 1;
-          moreChannels = await moreChannelsFor(session, size - start, channels, config.sftpChannelsMinBytes);
+          moreChannels = await moreChannelsFor(session, size - start, channels, config);
           const body = await readObject(source.s3, source, { start, ...(etag ? { etag } : {}) }, ctx.signal);
           // Made right before the pipeline takes it: an error while opening needs a listener.
           writer = new SftpWriteStream(session.sftp, writePath, {

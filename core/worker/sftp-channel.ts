@@ -212,16 +212,19 @@ export async function openOnLanes(
 
 /**
  * The further channels a stream of `size` bytes spreads its requests over:
- * `channels - 1` of them, for files of `minBytes` and more (fewer if the
- * server refuses some). The caller ends them with endChannels.
+ * `channels - 1` of them for files of `minBytes` and more on a link whose
+ * round trip is `minRttMs` or more (fewer if the server refuses some), none
+ * otherwise. The caller ends them with endChannels.
  */
-export function moreChannelsFor(
-  session: { openChannels(count: number): Promise<SFTPWrapper[]> },
+export async function moreChannelsFor(
+  session: { openChannels(count: number): Promise<SFTPWrapper[]>; roundTripMs(): Promise<number> },
   size: number,
   channels: number,
-  minBytes: number,
+  limits: { sftpChannelsMinBytes: number; sftpChannelsMinRttMs: number },
 ): Promise<SFTPWrapper[]> {
-  return size >= minBytes && channels > 1 ? session.openChannels(channels - 1) : Promise.resolve([]);
+  if (channels < 2 || size < limits.sftpChannelsMinBytes) return [];
+  if ((await session.roundTripMs()) < limits.sftpChannelsMinRttMs) return [];
+  return session.openChannels(channels - 1);
 }
 
 export function endChannels(channels: SFTPWrapper[]): void {

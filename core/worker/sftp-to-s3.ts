@@ -182,7 +182,7 @@ export async function copySftpToS3(
         let moreChannels: SFTPWrapper[] = [];
         try {
           ({ session } = await connector.connect());
-          moreChannels = await moreChannelsFor(session, size - start, config.sftpReadChannels, config.sftpChannelsMinBytes);
+          moreChannels = await moreChannelsFor(session, size - start, config.sftpReadChannels, config);
           const reader = new SftpReadStream(session.sftp, path, {
             start,
             size,

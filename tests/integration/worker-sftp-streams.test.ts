@@ -5,16 +5,18 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { SFTPWrapper } from 'ssh2';
 import { openSftp, type SftpSession, type SftpTarget } from '../../core/adapters/sftp/connect';
-import { maxReadLength } from '../../core/worker/sftp-channel';
+import { maxReadLength, moreChannelsFor } from '../../core/worker/sftp-channel';
 import { SftpReadStream } from '../../core/worker/sftp-read-stream';
 import { SftpWriteStream } from '../../core/worker/sftp-write-stream';
 import { type EmbeddedSftpServer, startSftpServer } from '../../local/sftp-server';
+import { startDelayRelay } from '../support/delay-relay';
 import { type Sshd, startSshd } from '../support/sshd';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
@@ -294,6 +296,39 @@ describe('a further channel on which the file cannot be opened', () => {
     } finally {
       await session.close();
       await elsewhere.close();
+    }
+  });
+});
+
+describe('the round trip decides whether a stream gets a second channel', () => {
+  // 10 ms here (the worker's default is 5), to stay clear of a loaded CI machine's loopback.
+  const limits = { sftpChannelsMinBytes: 1, sftpChannelsMinRttMs: 10 };
+
+  test('on loopback: none (the round trip is well under the threshold)', async () => {
+    const session = await openSftp(peers[1]?.target() as SftpTarget);
+    try {
+      expect(await session.roundTripMs()).toBeLessThan(10);
+      expect(await moreChannelsFor(session, 1024, 2, limits)).toEqual([]);
+    } finally {
+      await session.close();
+    }
+  });
+
+  test('over a link with 20 ms of round trip: one, which the server opens', async () => {
+    const target = peers[1]?.target() as SftpTarget;
+    const relay = await startDelayRelay({ target: { host: target.host, port: target.port }, oneWayMs: 10 });
+    const session = await openSftp({ ...target, port: (relay.address() as AddressInfo).port });
+    try {
+      expect(await session.roundTripMs()).toBeGreaterThanOrEqual(20);
+      const more = await moreChannelsFor(session, 1024, 2, limits);
+      expect(more).toHaveLength(1);
+      const content = randomBytes(3 * 261_120 + 7);
+      await fs.writeFile(path.join(sshd.dataDir, 'relayed.bin'), content);
+      const got = await readAll(session, path.posix.join(sshd.dataDir, 'relayed.bin'), { moreChannels: more });
+      expect(sha(got)).toBe(sha(content));
+    } finally {
+      await session.close();
+      await new Promise((resolve) => relay.close(resolve));
     }
   });
 });

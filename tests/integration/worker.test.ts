@@ -113,8 +113,9 @@ beforeAll(async () => {
     EFT_RETRY_BASE_MS: '20',
     EFT_RETRY_MAX_MS: '200',
     EFT_STALL_TIMEOUT_MS: '10000',
-    // Files from 1 MiB up read and write over two SFTP channels, so the resume and cut paths run with both.
+    // Files from 1 MiB up read and write over two SFTP channels, even on loopback, so the resume and cut paths run with both.
     EFT_SFTP_CHANNELS_MIN_BYTES: String(MiB),
+    EFT_SFTP_CHANNELS_MIN_RTT_MS: '0',
     EFT_SFTP_READ_CHANNELS: '2',
     EFT_SFTP_WRITE_CHANNELS: '2',
   };
@@ -261,27 +262,34 @@ async function runningJob(
 }
 
 /** S3 through a wrapper that notes the name of every command sent, and tells `onDone` of each success. */
-function recordingS3(commands: string[], onDone: (command: string) => void = () => undefined): S3Client {
+type SentCommand = { constructor: { name: string }; input?: { PartNumber?: number } };
+
+function recordingS3(commands: string[], onDone: (command: SentCommand) => void = () => undefined): S3Client {
   return new Proxy(s3, {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver);
-      return async (command: { constructor: { name: string } }, options?: unknown) => {
+      return async (command: SentCommand, options?: unknown) => {
         commands.push(command.constructor.name);
         const result = await (target.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options);
-        onDone(command.constructor.name);
+        onDone(command);
         return result;
       };
     },
   });
 }
 
-/** An S3 client, and a promise settled once the first part of a multipart upload is stored. */
+/**
+ * An S3 client, and a promise settled once part 1 of a multipart upload is
+ * stored (not just any part: parts upload in parallel, and only a stored
+ * prefix is something to resume after).
+ */
 function s3WithFirstPart(commands: string[] = []): { client: S3Client; firstPart: Promise<void> } {
   let stored: () => void = () => undefined;
   const firstPart = new Promise<void>((resolve) => {
     stored = resolve;
   });
-  return { client: recordingS3(commands, (name) => name === 'UploadPartCommand' && stored()), firstPart };
+  const isPartOne = (command: SentCommand) => command.constructor.name === 'UploadPartCommand' && command.input?.PartNumber === 1;
+  return { client: recordingS3(commands, (command) => isPartOne(command) && stored()), firstPart };
 }
 
 function deps(config: Partial<WorkerConfig> = {}, client: S3Client = s3): WorkerDeps {

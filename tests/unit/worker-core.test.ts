@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SFTPWrapper } from 'ssh2';
 import { ConnectionRefusedError, HostKeyMismatchError } from '../../core/connectivity/errors';
 import { StaleOwnerError } from '../../core/domain/errors';
 import { DEFAULT_WORKER_CONFIG, partSizeFor, S3_MAX_PARTS, workerConfigFromEnv } from '../../core/worker/config';
@@ -6,6 +7,7 @@ import { LeaseLostError, StoppedError, TransferError, toTransferError } from '..
 import { parseJob, parseLease } from '../../core/worker/overrides';
 import { retrying } from '../../core/worker/retry';
 import { exitCodeFor, stagingKeyFor, temporaryPathFor } from '../../core/worker/run-transfer';
+import { moreChannelsFor } from '../../core/worker/sftp-channel';
 import { ResumableSha256 } from '../../core/worker/sha256';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -63,6 +65,43 @@ describe('worker configuration', () => {
     expect(config).toMatchObject({ partSizeBytes: 65536, leaseTtlMs: 900, heartbeatMs: 300, partConcurrency: 4 });
     expect(() => workerConfigFromEnv({ EFT_MAX_ATTEMPTS: 'many' })).toThrow('EFT_MAX_ATTEMPTS must be a positive integer');
     expect(() => workerConfigFromEnv({ EFT_PART_CONCURRENCY: '0' })).toThrow('EFT_PART_CONCURRENCY');
+    // 0 ms is a meaningful round-trip threshold (a second channel on any link); below it is not.
+    expect(workerConfigFromEnv({ EFT_SFTP_CHANNELS_MIN_RTT_MS: '0' }).sftpChannelsMinRttMs).toBe(0);
+    expect(() => workerConfigFromEnv({ EFT_SFTP_CHANNELS_MIN_RTT_MS: '-1' })).toThrow(
+      'EFT_SFTP_CHANNELS_MIN_RTT_MS must be a non-negative integer',
+    );
+  });
+});
+
+describe('how many SFTP channels a stream gets', () => {
+  const limits = { sftpChannelsMinBytes: 64 * 1024 * 1024, sftpChannelsMinRttMs: 5 };
+  /** A session on a link with the given round trip; records what it was asked to open. */
+  const sessionWithRtt = (rttMs: number) => {
+    const opened: number[] = [];
+    return {
+      opened,
+      roundTripMs: async () => rttMs,
+      openChannels: async (count: number) => {
+        opened.push(count);
+        return Array.from({ length: count }, () => ({}) as SFTPWrapper);
+      },
+    };
+  };
+
+  test('a large file on a long link: one more channel per channel asked for beyond the first', async () => {
+    const session = sessionWithRtt(20);
+    expect(await moreChannelsFor(session, 100 * 1024 * 1024, 2, limits)).toHaveLength(1);
+    expect(session.opened).toEqual([1]);
+  });
+
+  test.each([
+    ['a short link (the worker, not a window, is the limit there)', 0.4, 100 * 1024 * 1024, 2],
+    ['a small file', 20, 1024 * 1024, 2],
+    ['one channel configured', 20, 100 * 1024 * 1024, 1],
+  ])('none for %s', async (_what, rttMs, size, channels) => {
+    const session = sessionWithRtt(rttMs);
+    expect(await moreChannelsFor(session, size, channels, limits)).toEqual([]);
+    expect(session.opened).toEqual([]);
   });
 });
 

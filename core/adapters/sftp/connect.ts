@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Client, SFTPWrapper } from 'ssh2';
 import { utils } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
@@ -75,6 +76,11 @@ export interface SftpSession {
    * (`end()`); closing the session ends them too.
    */
   openChannels(count: number): Promise<SFTPWrapper[]>;
+  /**
+   * The link's round trip as this session sees it: the shortest of three
+   * requests that cost the server nothing (REALPATH of "."), measured once.
+   */
+  roundTripMs(): Promise<number>;
   /** Ends the session; safe to call more than once, never throws. */
   close(): Promise<void>;
 }
@@ -218,6 +224,17 @@ async function openChannels(client: SftpClient, count: number): Promise<SFTPWrap
   return channels;
 }
 
+/** The shortest of three REALPATH round trips: one slow first answer or busy moment does not count. */
+async function measureRoundTrip(sftp: SFTPWrapper): Promise<number> {
+  let shortest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    await new Promise<void>((resolve, reject) => sftp.realpath('.', (err) => (err ? reject(err) : resolve())));
+    shortest = Math.min(shortest, performance.now() - started);
+  }
+  return shortest;
+}
+
 /** Opens an SFTP session to `target`, or throws a ConnectivityError (core/connectivity/errors.ts). */
 export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}): Promise<SftpSession> {
   checkCredentials(target);
@@ -268,6 +285,7 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
       Object.assign(new Error('timed out opening the SFTP channel'), { level: 'client-timeout' }),
     );
     widenReceiveWindow(sftp);
+    let roundTrip: Promise<number> | undefined;
     const session: SftpSession = {
       client,
       sftp,
@@ -275,6 +293,10 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
       hostKeyFingerprint: (hostKey as HostKeyVerdict | undefined)?.offered ?? '',
       address,
       openChannels: (count) => openChannels(client, count),
+      roundTripMs: () => {
+        roundTrip ??= measureRoundTrip(sftp);
+        return roundTrip;
+      },
       close: async () => {
         // A polite SSH disconnect, bounded: a peer that never closes must not hold us.
         await withDeadline(client.end(), Date.now() + CLOSE_TIMEOUT_MS, () => new Error('close timed out')).catch(() => false);
