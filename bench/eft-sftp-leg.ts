@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     // As the worker does (copySftpToS3): stat first, so the reader asks for nothing past the end.
     const size =
       args.direction === 'download' ? (await session.client.stat(args.remotePath)).size : statSync(args.localPath).size;
+    // Writes as for an endpoint whose validation found that two handles can write one file (sshd does).
     const channels = args.direction === 'download' ? config.sftpReadChannels : config.sftpWriteChannels;
     const moreChannels = await moreChannelsFor(session, size, channels, config);
     const streams =
