@@ -175,13 +175,33 @@ export function sftpFailure(err: unknown, role: 'source' | 'target', path: strin
  * flow-control window, so on a long link n channels keep n windows on the way.
  */
 export interface SftpLane {
-  sftp: SFTPWrapper;
   channel: SftpChannel;
   handle?: Buffer;
 }
 
 export function lanesOver(channels: SFTPWrapper[], where: string): SftpLane[] {
-  return channels.map((sftp) => ({ sftp, channel: new SftpChannel(sftp, where) }));
+  return channels.map((sftp) => ({ channel: new SftpChannel(sftp, where) }));
+}
+
+/** Calls `onLost` as soon as any lane's channel is gone; returns the unsubscribe. */
+export function watchLanes(lanes: SftpLane[], onLost: () => void): () => void {
+  const stops = lanes.map((lane) => onChannelLost(lane.channel.sftp, onLost));
+  return () => {
+    for (const stop of stops) stop();
+  };
+}
+
+/**
+ * Sends CLOSE for the handle of every lane, not awaited: a stalled or dead
+ * connection must not hold up an abort, and the server handles the CLOSE
+ * before any later request (such as removing a partial file) anyway.
+ */
+export function closeLanesQuietly(lanes: SftpLane[]): void {
+  for (const lane of lanes) {
+    const handle = lane.handle;
+    lane.handle = undefined;
+    if (handle) lane.channel.close(handle).catch(() => undefined);
+  }
 }
 
 /**

@@ -31,14 +31,15 @@ import { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import { connectionLost, TransferError } from './errors';
 import {
+  closeLanesQuietly,
   lanesOver,
   maxReadLength,
   OPEN_FLAGS,
-  onChannelLost,
   openOnLanes,
   requestError,
   type SftpChannel,
   type SftpLane,
+  watchLanes,
 } from './sftp-channel';
 
 export interface SftpReadStreamOptions {
@@ -83,7 +84,7 @@ export class SftpReadStream extends Readable {
   private eofSeen = false;
   private ended = false;
   private wanted = false;
-  private stopWatching: (() => void)[] = [];
+  private stopWatching: (() => void) | undefined;
 
   constructor(
     sftp: SFTPWrapper,
@@ -104,7 +105,7 @@ export class SftpReadStream extends Readable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    this.stopWatching = this.lanes.map((lane) => onChannelLost(lane.sftp, () => this.destroy(connectionLost(this.where))));
+    this.stopWatching = watchLanes(this.lanes, () => this.destroy(connectionLost(this.where)));
     const open = (channel: SftpChannel) => channel.open(this.path, OPEN_FLAGS.READ);
     openOnLanes(this.lanes, open, open).then(
       (lanes) => {
@@ -121,16 +122,10 @@ export class SftpReadStream extends Readable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    for (const stop of this.stopWatching) stop();
+    this.stopWatching?.();
     this.ended = true;
     this.slots = [];
-    for (const lane of this.lanes) {
-      const handle = lane.handle;
-      lane.handle = undefined;
-      // Sent, not awaited: a stalled or dead connection must not hold up the
-      // abort, and the server handles the CLOSE before any later request anyway.
-      if (handle) lane.channel.close(handle).catch(() => undefined);
-    }
+    closeLanesQuietly(this.lanes);
     callback(error);
   }
 
@@ -164,7 +159,7 @@ export class SftpReadStream extends Readable {
     const lane = this.lanes[this.issued++ % this.lanes.length] as SftpLane;
     const buffer = Buffer.allocUnsafe(slot.length);
     try {
-      lane.sftp.read(lane.handle as Buffer, buffer, 0, slot.length, slot.offset, (err, bytesRead) => {
+      lane.channel.sftp.read(lane.handle as Buffer, buffer, 0, slot.length, slot.offset, (err, bytesRead) => {
         this.onReply(slot, err, bytesRead, buffer);
       });
     } catch (err) {

@@ -28,7 +28,16 @@
 import { Writable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import { connectionLost } from './errors';
-import { lanesOver, maxWriteLength, OPEN_FLAGS, onChannelLost, openOnLanes, requestError, type SftpLane } from './sftp-channel';
+import {
+  closeLanesQuietly,
+  lanesOver,
+  maxWriteLength,
+  OPEN_FLAGS,
+  openOnLanes,
+  requestError,
+  type SftpLane,
+  watchLanes,
+} from './sftp-channel';
 
 export interface SftpWriteStreamOptions {
   /** SSH_FXF_* open flags. Default WRITE | CREAT | TRUNC. Use EXCL to refuse an existing file. */
@@ -69,7 +78,7 @@ export class SftpWriteStream extends Writable {
   private current: { chunk: Buffer; at: number; done: Done } | undefined;
   /** _final's continuation, waiting for the window to have room or be empty. */
   private held: { ready: () => boolean; done: () => void } | undefined;
-  private stopWatching: (() => void)[] = [];
+  private stopWatching: (() => void) | undefined;
 
   constructor(
     sftp: SFTPWrapper,
@@ -96,7 +105,7 @@ export class SftpWriteStream extends Writable {
   }
 
   override _construct(callback: Done): void {
-    this.stopWatching = this.lanes.map((lane) => onChannelLost(lane.sftp, () => this.destroy(connectionLost(this.where))));
+    this.stopWatching = watchLanes(this.lanes, () => this.destroy(connectionLost(this.where)));
     const flags = this.options.flags ?? OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC;
     const mode = this.options.mode ?? 0o644;
     // The first open creates (or truncates, or refuses) the file; the others only open what it made.
@@ -164,17 +173,10 @@ export class SftpWriteStream extends Writable {
   }
 
   override _destroy(error: Error | null, callback: Done): void {
-    for (const stop of this.stopWatching) stop();
+    this.stopWatching?.();
     this.held = undefined;
     this.current = undefined;
-    for (const lane of this.lanes) {
-      const handle = lane.handle;
-      lane.handle = undefined;
-      // Sent, not awaited: a stalled or dead connection must not hold up the
-      // abort, and the server handles the CLOSE before any later request (such
-      // as the removal of the partial file) anyway.
-      if (handle) lane.channel.close(handle).catch(() => undefined);
-    }
+    closeLanesQuietly(this.lanes);
     callback(error);
   }
 
@@ -203,7 +205,7 @@ export class SftpWriteStream extends Writable {
     this.outstanding.add(start);
     const lane = this.lanes[this.issued++ % this.lanes.length] as SftpLane;
     try {
-      lane.sftp.write(lane.handle as Buffer, buffer, from, length, start, (err) => {
+      lane.channel.sftp.write(lane.handle as Buffer, buffer, from, length, start, (err) => {
         if (this.destroyed) return;
         if (err) {
           this.destroy(requestError(err, this.where));
