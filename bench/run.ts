@@ -129,10 +129,14 @@ async function relayedLatencyRun(ctx: BenchContext): Promise<void> {
   }
 }
 
-/** A known_hosts file naming the bench's sshd host key at host:port. */
-async function knownHostsFor(ctx: BenchContext, host: string, port: number): Promise<string> {
-  const path = join(ctx.workDir, `known_hosts_${host}_${port}`);
-  writeKnownHosts(path, host, port, await readFile(join(dirname(ctx.sshd.privateKeyPath), 'host_ed25519_key.pub'), 'utf8'));
+/** A known_hosts file (in workDir) naming the bench's sshd host key at host:port. */
+async function knownHostsFor(
+  { workDir, sshd }: Pick<BenchContext, 'workDir' | 'sshd'>,
+  host: string,
+  port: number,
+): Promise<string> {
+  const path = join(workDir, `known_hosts_${host}_${port}`);
+  writeKnownHosts(path, host, port, await readFile(join(dirname(sshd.privateKeyPath), 'host_ed25519_key.pub'), 'utf8'));
   return path;
 }
 
@@ -165,8 +169,7 @@ async function main(): Promise<number> {
   const sshdDir = dirname(sshd.privateKeyPath);
   const sshdPid = findChildren(process.pid, join(sshdDir, 'sshd_config'))[0];
   if (!sshdPid) throw new Error('cannot find the sshd process');
-  const knownHostsPath = join(workDir, 'known_hosts');
-  writeKnownHosts(knownHostsPath, sshd.host, sshd.port, await readFile(join(sshdDir, 'host_ed25519_key.pub'), 'utf8'));
+  const knownHostsPath = await knownHostsFor({ workDir, sshd }, sshd.host, sshd.port);
   const ctx: BenchContext = {
     options,
     workDir,

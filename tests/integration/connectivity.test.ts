@@ -32,6 +32,15 @@ const BOB_KEY = generateEd25519KeyPair();
 const STRANGER_KEY = generateEd25519KeyPair();
 /** A fingerprint no server has. */
 const BOGUS_FINGERPRINT = sshKeyFingerprint(Buffer.from('not a host key'));
+/** What OpenSSH's sshd and the embedded server (with its default policy) allow in a writable base path. */
+const REFERENCE_CAPABILITIES = {
+  write: true,
+  renameToNew: true,
+  renameOverExisting: false,
+  posixRename: true,
+  checkFile: false,
+  multiHandleWrite: true,
+};
 
 let tmp: string;
 beforeAll(async () => {
@@ -108,14 +117,7 @@ describe('SFTP validation against the embedded server', () => {
     const outcome = await probeSftp(embeddedTarget(peer.server), '/inbox');
     expect(outcome).toEqual({
       ok: true,
-      capabilities: {
-        write: true,
-        renameToNew: true,
-        renameOverExisting: false,
-        posixRename: true,
-        checkFile: false,
-        multiHandleWrite: true,
-      },
+      capabilities: REFERENCE_CAPABILITIES,
     });
     expect(await filesIn(path.join(peer.root, 'inbox'))).toEqual(['keep.txt']);
     expect(await fs.readFile(path.join(peer.root, 'inbox', 'keep.txt'), 'utf8')).toBe('customer data');
@@ -313,29 +315,18 @@ describe('SFTP validation: server policies', () => {
     [
       'a server that forbids rename',
       { forbidRename: true },
-      {
-        write: true,
-        renameToNew: false,
-        renameOverExisting: false,
-        posixRename: false,
-        checkFile: false,
-        multiHandleWrite: true,
-      },
+      { ...REFERENCE_CAPABILITIES, renameToNew: false, posixRename: false },
     ],
     [
       'a server whose RENAME replaces the target',
       { renameOverwrites: true },
-      { write: true, renameToNew: true, renameOverExisting: true, posixRename: true, checkFile: false, multiHandleWrite: true },
+      { ...REFERENCE_CAPABILITIES, renameOverExisting: true },
     ],
-    [
-      'a server without posix-rename',
-      { posixRename: false },
-      { write: true, renameToNew: true, renameOverExisting: false, posixRename: false, checkFile: false, multiHandleWrite: true },
-    ],
+    ['a server without posix-rename', { posixRename: false }, { ...REFERENCE_CAPABILITIES, posixRename: false }],
     [
       'a server that lets one handle at a time write a file (Windows file sharing)',
       { oneWriterPerFile: true },
-      { write: true, renameToNew: true, renameOverExisting: false, posixRename: true, checkFile: false, multiHandleWrite: false },
+      { ...REFERENCE_CAPABILITIES, multiHandleWrite: false },
     ],
     [
       'a read-only server (validates: an INBOUND source may be read-only)',
@@ -387,14 +378,7 @@ describe('SFTP validation against OpenSSH sshd', () => {
     const outcome = await probeSftp(target, sshd.dataDir);
     expect(outcome).toEqual({
       ok: true,
-      capabilities: {
-        write: true,
-        renameToNew: true,
-        renameOverExisting: false,
-        posixRename: true,
-        checkFile: false,
-        multiHandleWrite: true,
-      },
+      capabilities: REFERENCE_CAPABILITIES,
     });
     expect(await filesIn(sshd.dataDir)).toEqual(['keep.txt']);
   });

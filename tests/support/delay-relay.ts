@@ -20,7 +20,7 @@ export interface RelayArgs {
 }
 
 /** Forwards `from` to `to`, each chunk `delayMs` after it arrived, in order. */
-export function delayedPipe(from: net.Socket, to: net.Socket, delayMs: number, maxQueuedBytes: number): void {
+function delayedPipe(from: net.Socket, to: net.Socket, delayMs: number, maxQueuedBytes: number): void {
   const queue: { due: number; chunk: Buffer }[] = [];
   let queuedBytes = 0;
   let flushScheduled = false;
