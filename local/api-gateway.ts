@@ -48,12 +48,53 @@ export function routesOf(config: ServiceConfig): Route[] {
   return routes;
 }
 
+/** A request API Gateway answers itself with 400, before authorization or any integration runs. */
+class BadRequestError extends Error {}
+
+/**
+ * RFC 3986 percent-decoding as UTF-8. Malformed input (a `%` without two hex
+ * digits after it, or escapes whose bytes are not UTF-8) is the client's error,
+ * never a server error: decodeURIComponent's URIError becomes a 400.
+ */
+function percentDecode(text: string, where: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new BadRequestError(`Malformed percent-encoding in the ${where}`);
+  }
+}
+
+/**
+ * The request target as received: the path, undecoded (what the client signed
+ * and what routes match), and the query parameters, decoded as
+ * application/x-www-form-urlencoded (URLSearchParams' reading, which SDKs sign)
+ * but strictly: a malformed escape is refused, not kept as text or replaced by U+FFFD.
+ */
+export function parseRequestTarget(target: string): { path: string; query: Record<string, string[]> } {
+  // Origin-form only (`/path?query`): `//x` is a path here, not a host, and absolute-form is refused.
+  if (!target.startsWith('/')) throw new BadRequestError('The request target must be a path');
+  const queryAt = target.indexOf('?');
+  const path = queryAt < 0 ? target : target.slice(0, queryAt);
+  percentDecode(path, 'request path');
+  const query = new Map<string, string[]>();
+  for (const pair of queryAt < 0 ? [] : target.slice(queryAt + 1).split('&')) {
+    if (!pair) continue;
+    const equalsAt = pair.indexOf('=');
+    const [rawKey, rawValue] = equalsAt < 0 ? [pair, ''] : [pair.slice(0, equalsAt), pair.slice(equalsAt + 1)];
+    const key = percentDecode(rawKey.replaceAll('+', ' '), 'query string');
+    const value = percentDecode(rawValue.replaceAll('+', ' '), 'query string');
+    query.set(key, [...(query.get(key) ?? []), value]);
+  }
+  // fromEntries defines own properties, so keys such as `__proto__` stay parameters.
+  return { path, query: Object.fromEntries(query) };
+}
+
 function matchRoute(routes: Route[], method: string, path: string) {
   for (const route of routes) {
     const match = route.method === method ? route.pattern.exec(path) : null;
     if (match) {
       const parameters = Object.fromEntries(
-        route.parameterNames.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]),
+        route.parameterNames.map((name, i) => [name, percentDecode(match[i + 1] ?? '', 'request path')]),
       );
       return { route, parameters };
     }
@@ -98,18 +139,17 @@ export async function startApiGateway(options: {
   const server = createServer(async (request, response) => {
     const requestId = randomUUID();
     try {
-      const url = new URL(request.url ?? '/', 'http://localhost');
+      // A malformed request target is refused first, as a front end refuses it, signed or not.
+      const { path, query } = parseRequestTarget(request.url ?? '/');
       const body = await readBody(request);
-      const query: Record<string, string[]> = {};
-      for (const key of new Set(url.searchParams.keys())) query[key] = url.searchParams.getAll(key);
       const principal = await verifySigV4(
-        { method: request.method ?? 'GET', path: url.pathname, query, headers: request.headers, body },
+        { method: request.method ?? 'GET', path, query, headers: request.headers, body },
         options.region,
         options.principals,
       );
       const method = request.method ?? 'GET';
-      const matched = matchRoute(routes, method, url.pathname);
-      if (!matched) return send(response, 404, JSON.stringify({ message: `no route for ${method} ${url.pathname}` }));
+      const matched = matchRoute(routes, method, path);
+      if (!matched) return send(response, 404, JSON.stringify({ message: `no route for ${method} ${path}` }));
       const { route, parameters } = matched;
       let handler = handlers.get(route.handlerPath);
       if (!handler) {
@@ -121,7 +161,7 @@ export async function startApiGateway(options: {
       );
       const event = {
         resource: route.resource,
-        path: url.pathname,
+        path,
         httpMethod: method,
         headers: singleHeaders,
         multiValueHeaders: Object.fromEntries(Object.entries(singleHeaders).map(([k, v]) => [k, [v]])),
@@ -137,7 +177,7 @@ export async function startApiGateway(options: {
           requestId,
           stage,
           httpMethod: method,
-          path: `/${stage}${url.pathname}`,
+          path: `/${stage}${path}`,
           resourcePath: route.resource,
           identity: { userArn: principal.principalArn, accessKey: principal.accessKeyId, caller: principal.principalArn },
         },
@@ -151,6 +191,7 @@ export async function startApiGateway(options: {
       send(response, result.statusCode, result.body, (result.headers ?? {}) as Record<string, string>);
     } catch (error) {
       if (error instanceof SignatureError) return send(response, error.statusCode, JSON.stringify({ message: error.message }));
+      if (error instanceof BadRequestError) return send(response, 400, JSON.stringify({ message: error.message }));
       process.stderr.write(`local API gateway: ${(error as Error).name}: ${(error as Error).message}\n`);
       send(response, 502, JSON.stringify({ message: 'Internal server error' }));
     }

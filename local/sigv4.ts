@@ -30,9 +30,13 @@ export class SignatureError extends Error {
 const AUTHORIZATION =
   /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
 const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+/** API Gateway's own words for a signature it cannot reproduce (it appends the canonical request it computed). */
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
+/** A header's value; only the request's own (a signed header named `constructor` is not Object's). */
 function header(headers: IncomingSignedRequest['headers'], name: string): string | undefined {
-  const value = headers[name];
+  const value = Object.hasOwn(headers, name) ? headers[name] : undefined;
   return Array.isArray(value) ? value.join(',') : value;
 }
 
@@ -55,6 +59,9 @@ function signerOf(principal: LocalPrincipal, region: string): SignatureV4 {
       service: 'execute-api',
       sha256: Sha256,
       uriEscapePath: true,
+      // Only the headers the client signed are signed again: the signer must not add x-amz-content-sha256
+      // (curl --aws-sigv4 does not send it for execute-api, and SignedHeaders would then differ).
+      applyChecksum: false,
     });
     byRegion.set(region, signer);
   }
@@ -90,17 +97,22 @@ export async function verifySigV4(
   }
   const signedHeaders = signedHeaderList.split(';');
   if (!signedHeaders.includes('host')) throw new SignatureError(403, 'The host header must be signed');
-  const payloadHash = header(request.headers, 'x-amz-content-sha256');
-  if (
-    payloadHash &&
-    payloadHash !== 'UNSIGNED-PAYLOAD' &&
-    payloadHash !== createHash('sha256').update(request.body).digest('hex')
-  ) {
-    throw new SignatureError(403, 'x-amz-content-sha256 does not match the body');
+  if (signedHeaders.some((name) => header(request.headers, name) === undefined)) {
+    throw new SignatureError(403, SIGNATURE_MISMATCH); // a header signed but not sent cannot be verified
   }
+
+  // execute-api hashes the payload itself: the canonical request's last line is the SHA-256 of the bytes
+  // it received, whatever the request says. UNSIGNED-PAYLOAD (and the STREAMING-* chunked forms) are
+  // S3's; a client that signs one of them, or a hash of other bytes, signed another canonical request
+  // than the one API Gateway computes, so its signature cannot match. A hash header, signed or not, must
+  // therefore be the body's own, and the verification below uses that hash and no other.
+  const bodyHash = createHash('sha256').update(request.body).digest('hex');
+  const declaredHash = header(request.headers, 'x-amz-content-sha256');
+  if (declaredHash !== undefined && declaredHash !== bodyHash) throw new SignatureError(403, SIGNATURE_MISMATCH);
 
   const signer = signerOf(principal, region);
   const headers = Object.fromEntries(signedHeaders.map((name) => [name, header(request.headers, name) ?? '']));
+  if (signedHeaders.includes('x-amz-content-sha256')) headers['x-amz-content-sha256'] = bodyHash;
   const host = headers.host ?? '';
   const expected = await signer.sign(
     {
@@ -110,7 +122,8 @@ export async function verifySigV4(
       path: request.path,
       query: request.query,
       headers,
-      body: request.body.length ? request.body : undefined,
+      // The exact bytes received (the signer hashes a Buffer as is), never a decoding of them.
+      body: request.body,
     },
     { signingDate: new Date(signedAt), signableHeaders: new Set(signedHeaders) },
   );
@@ -120,7 +133,7 @@ export async function verifySigV4(
     expectedHeaders !== signedHeaderList ||
     !timingSafeEqual(Buffer.from(expectedSignature.padEnd(64, '0')), Buffer.from(signature))
   ) {
-    throw new SignatureError(403, 'The request signature we calculated does not match the signature you provided');
+    throw new SignatureError(403, SIGNATURE_MISMATCH);
   }
   return principal;
 }
