@@ -5,7 +5,7 @@
  * that accepts the checkpoint writes (a DynamoDB write per second at most),
  * so only the S3 side is timed.
  *
- * Argument: JSON { source: {bucket,key}, target: {bucket,key}, config: partial S3CopyConfig }.
+ * Argument: JSON { source: {bucket,key,owner}, target: {bucket,key,owner}, config: partial S3CopyConfig }.
  * The environment carries the S3 endpoint and credentials (AWS_ENDPOINT_URL_S3…).
  * Output: one JSON line {"event":"done",…}.
  */
@@ -18,8 +18,8 @@ import { copyS3Object } from '../core/transfers/s3-copy';
 import { type S3CopyConfig, s3CopyConfigFromEnv } from '../core/transfers/s3-copy-config';
 
 interface CopyArgs {
-  source: { bucket: string; key: string };
-  target: { bucket: string; key: string };
+  source: { bucket: string; key: string; owner: string };
+  target: { bucket: string; key: string; owner: string };
   config: Partial<S3CopyConfig>;
 }
 

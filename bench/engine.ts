@@ -9,7 +9,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createS3Client } from '../core/adapters/s3/client';
 import type { FlowType, TransferJob } from '../core/domain/job';
 import type { LeaseToken } from '../core/domain/lease';
 import type { JobKey } from '../core/domain/ports';
@@ -17,6 +16,7 @@ import { buildOrchestration, buildStores, type Stores } from '../core/runtime/wi
 import { startTransfer, verifyTransfer } from '../core/transfers/orchestration';
 import { WORKER_ENV, WORKER_NODE_FLAGS } from '../fargate-worker/runtime';
 import { ApiClient } from '../local/api-client';
+import { customerS3Client } from '../local/s3';
 import { type LocalStack, REGIONS, startLocalStack } from '../local/stack';
 import type { Sshd } from '../tests/support/sshd';
 import { findChildren } from './proc';
@@ -24,6 +24,8 @@ import { findChildren } from './proc';
 export const CUSTOMER = 'customer-a';
 /** The emulator bucket standing in for the customer's own S3. */
 export const BUCKET = 'customer-a-inbox';
+/** customer-a's account, which owns its buckets (local/stack.ts). */
+export const BUCKET_OWNER = '111111111111';
 export const S3_PREFIX = 'bench/';
 
 export interface Engine {
@@ -76,7 +78,8 @@ export async function startEngine(stateDir: string, sshd: Sshd, basePath: string
     });
     const s3Pid = findChildren(process.pid, 's3-process.cjs')[0];
     if (!s3Pid) throw new Error('cannot find the S3 emulator process');
-    const s3 = createS3Client(env);
+    // The bench acts as the customer on its own bucket.
+    const s3 = customerS3Client(stack.info.s3.endpoint, region);
     return {
       stack,
       api,

@@ -33,6 +33,7 @@ import {
 } from './context';
 import {
   BUCKET,
+  BUCKET_OWNER,
   CONTAINER_ENV,
   deleteObject,
   type Engine,
@@ -309,8 +310,8 @@ async function runCopies(ctx: BenchContext, engine: Engine, options: S3Options, 
             ...eftNodeArgs(),
             ctx.bundles.s3Copy,
             JSON.stringify({
-              source: { bucket: BUCKET, key: sourceKey },
-              target: { bucket: BUCKET, key },
+              source: { bucket: BUCKET, key: sourceKey, owner: BUCKET_OWNER },
+              target: { bucket: BUCKET, key, owner: BUCKET_OWNER },
               config: { multipartThresholdBytes: COPY_PART_BYTES - 1, partSizeBytes: COPY_PART_BYTES },
             }),
           ],

@@ -18,6 +18,7 @@
  * reports the peak RSS, so memory use is visible per transfer.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { requireEnv } from '../core/adapters/config';
 import { createS3Client } from '../core/adapters/s3/client';
 import { openSftp } from '../core/adapters/sftp/connect';
 import { ExecutionInputReader } from '../core/adapters/step-functions';
@@ -72,8 +73,7 @@ function workerDeps(env: NodeJS.ProcessEnv, logger: Logger): WorkerDeps {
     }
     return client;
   };
-  const stagingBucket = env.STAGING_BUCKET;
-  if (!stagingBucket) throw new Error('STAGING_BUCKET is not set');
+  const staging = { bucket: requireEnv('STAGING_BUCKET', env), owner: requireEnv('ENGINE_ACCOUNT_ID', env) };
   return {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
@@ -85,7 +85,7 @@ function workerDeps(env: NodeJS.ProcessEnv, logger: Logger): WorkerDeps {
     clock: stores.clock,
     logger,
     config: workerConfigFromEnv(env),
-    stagingBucket,
+    staging,
     region: stores.region,
   };
 }

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   console.log(`  DynamoDB (dynalite)     ${info.dynamodb.endpoint}   tables: ${Object.values(info.tables).join(', ')}`);
   console.log(`  S3 (s3rver)             ${info.s3.endpoint}`);
   for (const [region, r] of Object.entries(info.regions)) console.log(`    ${region} staging bucket: ${r.stagingBucket}`);
-  console.log(`    customer buckets: ${info.customerBuckets.join(', ')}`);
+  console.log(`    customer buckets: ${info.customerBuckets.map((b) => `${b.name} (account ${b.owner})`).join(', ')}`);
   console.log(
     `  Partner SFTP (embedded) sftp://${info.partnerSftp.username}@${info.partnerSftp.host}:${info.partnerSftp.port}  host key ${info.partnerSftp.hostKeyFingerprint}`,
   );

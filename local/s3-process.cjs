@@ -8,11 +8,16 @@
 // AbortMultipartUpload answer 405/501) and ignores If-None-Match. They are
 // served here, as S3 documents them, from s3rver's own store, so the engine's
 // code runs unchanged against the emulator.
+//
+// Buckets have owners here, as in S3 (options.bucketOwners, else
+// options.defaultOwner): a request whose x-amz-expected-bucket-owner (or, for a
+// copy, x-amz-source-expected-bucket-owner) names another account is refused
+// with S3's 403 AccessDenied, so tenant isolation is tested for real.
 const fs = require('node:fs/promises');
 const path = require('node:path');
 const S3rver = require('@20minutes/s3rver');
 
-const options = JSON.parse(process.env.EFT_CHILD_OPTIONS);
+const { bucketOwners = {}, defaultOwner, ...options } = JSON.parse(process.env.EFT_CHILD_OPTIONS);
 const server = new S3rver({ ...options, silent: true, allowMismatchedSignatures: true, vhostBuckets: false });
 server.on('event', (event) => process.send?.({ records: event.Records }));
 
@@ -77,6 +82,41 @@ async function abortUpload(ctx, bucket, uploadId) {
   ctx.status = 204;
 }
 
+/**
+ * x-amz-copy-source as S3 reads it: `[/]bucket/key[?versionId=…]`, the key
+ * URL-encoded. s3rver decodes it with decodeURI, which leaves %23 (#), %3F (?),
+ * %2B (+)… encoded, so such keys were "not found"; it gets the decoded source
+ * re-encoded so that decodeURI yields it exactly. A versionId is dropped: s3rver
+ * keeps one version per key.
+ */
+function parseCopySource(header) {
+  const [path] = header.replace(/^\//, '').split('?');
+  const [bucket, ...key] = path.split('/');
+  return { bucket: decodeURIComponent(bucket), key: decodeURIComponent(key.join('/')) };
+}
+
+const ownerOf = (bucket) => bucketOwners[bucket] ?? defaultOwner;
+
+/** S3's bucket owner condition: a named owner that is not the bucket's fails the request (403). */
+async function refusesOwner(bucket, expected) {
+  if (!expected || !bucket || !(await server.store.getBucket(bucket))) return false;
+  return expected !== ownerOf(bucket);
+}
+
+async function bucketOwnerCondition(ctx, next) {
+  const bucket = decodeURIComponent(ctx.path.split('/')[1] ?? '');
+  const copySource = ctx.get('x-amz-copy-source');
+  const source = copySource ? parseCopySource(copySource) : undefined;
+  if (
+    (await refusesOwner(bucket, ctx.get('x-amz-expected-bucket-owner'))) ||
+    (source && (await refusesOwner(source.bucket, ctx.get('x-amz-source-expected-bucket-owner'))))
+  ) {
+    return s3Error(ctx, 403, 'AccessDenied', 'Access Denied');
+  }
+  if (source) ctx.request.headers['x-amz-copy-source'] = encodeURI(`${source.bucket}/${source.key}`);
+  return next();
+}
+
 async function missingOperations(ctx, next) {
   const [, bucket = '', ...rest] = ctx.path.split('/');
   const key = decodeURIComponent(rest.join('/'));
@@ -92,7 +132,7 @@ async function missingOperations(ctx, next) {
   return next();
 }
 // Koa composes middleware when the server starts: put ours before s3rver's router.
-server.middleware.unshift(missingOperations);
+server.middleware.unshift(bucketOwnerCondition, missingOperations);
 
 server.run().then(
   (address) => process.stdout.write(`${JSON.stringify({ port: address.port })}\n`),

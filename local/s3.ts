@@ -1,11 +1,28 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { LOCAL_ACCOUNT_ID } from './cfn-values';
 import { startChildService } from './child-service';
+import { LOCAL_CREDENTIALS } from './tables';
 
 /** The S3 event record fields the engine reads (a subset of the S3 notification format). */
 export interface S3EventRecord {
   eventName: string;
   s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string; versionId?: string } };
+}
+
+/**
+ * A customer's own S3 client against the local S3 (fixtures, the walkthrough,
+ * the bench): not the engine's, so it need not name bucket owners.
+ */
+export function customerS3Client(endpoint: string, region = 'us-gov-west-1'): S3Client {
+  return new S3Client({ endpoint, region, forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+}
+
+/** A bucket and the AWS account that owns it (S3's bucket owner condition is enforced). */
+export interface LocalBucket {
+  name: string;
+  owner: string;
 }
 
 export interface LocalS3 {
@@ -18,11 +35,18 @@ export interface LocalS3 {
 /**
  * s3rver (in a child process, see s3-process.cjs) on loopback, storing objects
  * under `directory`. It supports multipart uploads, CopyObject and
- * UploadPartCopy, and emits S3-style events. Limits: it does not enforce
- * conditional writes (If-None-Match), and it skips signature checks for
- * bucket-level requests.
+ * UploadPartCopy, and emits S3-style events; s3-process.cjs adds what it
+ * lacks (conditional writes, ListParts, the bucket owner condition). It skips
+ * signature checks for bucket-level requests.
  */
-export async function startS3(options: { directory: string; buckets: string[]; port?: number; host?: string }): Promise<LocalS3> {
+export async function startS3(options: {
+  directory: string;
+  /** A name alone is a bucket of the engine's own (local) account. */
+  buckets: Array<string | LocalBucket>;
+  port?: number;
+  host?: string;
+}): Promise<LocalS3> {
+  const buckets = options.buckets.map((b) => (typeof b === 'string' ? { name: b, owner: LOCAL_ACCOUNT_ID } : b));
   const host = options.host ?? '127.0.0.1';
   await mkdir(options.directory, { recursive: true });
   const service = await startChildService<{ port: number }>(
@@ -31,7 +55,9 @@ export async function startS3(options: { directory: string; buckets: string[]; p
       address: host,
       port: options.port ?? 0,
       directory: options.directory,
-      configureBuckets: options.buckets.map((name) => ({ name })),
+      configureBuckets: buckets.map(({ name }) => ({ name })),
+      bucketOwners: Object.fromEntries(buckets.map(({ name, owner }) => [name, owner])),
+      defaultOwner: LOCAL_ACCOUNT_ID,
     },
     { execArgv: ['--openssl-legacy-provider'], onLine: (line) => process.stderr.write(`[s3] ${line}\n`) },
   );

@@ -5,11 +5,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { utils } from 'ssh2';
 import { type TableNames, tableNamesFromEnv } from '../core/adapters/config';
 import { DynamoPrincipalDirectory } from '../core/adapters/dynamodb/principal-directory';
+import { LocalFileSecretStore } from '../core/adapters/secrets/local-file-store';
 import { LOCAL_ACCOUNT_ID, type LocalPseudoParameters, resolveEnvironment } from './cfn-values';
 import { startChildService } from './child-service';
 import { type LocalDynamo, startDynamo } from './dynamodb';
 import type { RegionProcessOptions, RegionRole } from './region-process';
-import { type LocalS3, startS3 } from './s3';
+import { type LocalBucket, type LocalS3, startS3 } from './s3';
 import { loadServiceConfig, PROJECT_ROOT, type RegionFile, type ServiceConfig } from './service-config';
 import { type EmbeddedSftpServer, generateEd25519KeyPair, startSftpServer } from './sftp-server';
 import type { LocalPrincipal } from './sigv4';
@@ -36,8 +37,8 @@ export interface LocalStackInfo {
   };
   /** Per region: the environment its functions and workers get, and its staging bucket. */
   regions: Record<string, { stagingBucket: string; environment: Record<string, string> }>;
-  /** Buckets that stand in for customers' own S3 endpoints. */
-  customerBuckets: string[];
+  /** Buckets that stand in for customers' own S3 endpoints, with the account that owns each. */
+  customerBuckets: LocalBucket[];
   /** Each region's REST API base URL (SigV4, service execute-api, that region). */
   apis: Record<string, string>;
   /** Each region's local Step Functions endpoint (StartExecution, DescribeExecution). */
@@ -70,10 +71,15 @@ export interface LocalStackOptions {
   regionNodeArgs?: string[];
 }
 
-const CUSTOMER_BUCKETS = ['customer-a-outbox', 'customer-a-inbox', 'customer-b-inbox'];
+/** Each demo customer has an AWS account of its own (the engine's is LOCAL_ACCOUNT_ID), owning its buckets. */
 const DEMO_CUSTOMERS = [
-  { customerId: 'customer-a', user: 'alice' },
-  { customerId: 'customer-b', user: 'bob' },
+  { customerId: 'customer-a', user: 'alice', account: '111111111111' },
+  { customerId: 'customer-b', user: 'bob', account: '222222222222' },
+];
+const CUSTOMER_BUCKETS: LocalBucket[] = [
+  { name: 'customer-a-outbox', owner: '111111111111' },
+  { name: 'customer-a-inbox', owner: '111111111111' },
+  { name: 'customer-b-inbox', owner: '222222222222' },
 ];
 
 /** A key or password kept across runs, so pinned fingerprints and saved credentials stay valid. */
@@ -133,6 +139,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       users: [{ username: 'partner', password: partnerPassword, publicKey }],
     });
     started.push(sftp);
+
+    // The key that authenticates list cursors, as the west stack's secret (replicated to east) is in
+    // AWS: both regions read the one secrets directory. Created on the first start and kept, so a
+    // cursor stays good across restarts.
+    const cursorKeyName = regions[REGIONS.west]?.environment.CURSOR_KEY_SECRET_ID;
+    if (!cursorKeyName) throw new Error('serverless.yml gives the functions no CURSOR_KEY_SECRET_ID');
+    await new LocalFileSecretStore(join(stateDir, 'secrets')).ensureText(cursorKeyName, () =>
+      randomBytes(48).toString('base64url'),
+    );
 
     const customers = await demoCustomers(keysDir);
     const principals = new DynamoPrincipalDirectory(
@@ -244,19 +259,24 @@ function awsEnvironment(region: string, dynamoEndpoint: string, s3Endpoint: stri
   };
 }
 
-/** Demo customers with stable local access keys (kept in .eft/keys/customers.json). */
+/** Demo customers with stable local access keys (kept in .eft/keys/customers.json), each in its own account. */
 async function demoCustomers(keysDir: string): Promise<LocalStackInfo['customers']> {
   const saved = await persistent(join(keysDir, 'customers.json'), () =>
     JSON.stringify(
-      DEMO_CUSTOMERS.map(({ customerId, user }) => ({
+      DEMO_CUSTOMERS.map(({ customerId }) => ({
         customerId,
-        principalArn: `arn:aws-us-gov:iam::${LOCAL_ACCOUNT_ID}:user/${user}`,
         accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`,
         secretAccessKey: randomBytes(30).toString('base64'),
       })),
     ),
   );
-  return JSON.parse(saved) as LocalStackInfo['customers'];
+  const keys = JSON.parse(saved) as Array<Omit<LocalStackInfo['customers'][number], 'principalArn'>>;
+  // The ARN is not kept with the keys: state written before customers had accounts of their own stays usable.
+  return DEMO_CUSTOMERS.map(({ customerId, user, account }) => {
+    const key = keys.find((k) => k.customerId === customerId);
+    if (!key) throw new Error(`no saved keys for demo customer ${customerId}`);
+    return { ...key, customerId, principalArn: `arn:aws-us-gov:iam::${account}:user/${user}` };
+  });
 }
 
 function publicKeyLine(privateKey: string): string {

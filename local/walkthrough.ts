@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import SftpClient from 'ssh2-sftp-client';
 import { ApiClient } from './api-client';
 import { awaitJob } from './jobs';
+import { customerS3Client } from './s3';
 import { type LocalStackInfo, REGIONS } from './stack';
 
 const step = (text: string) => console.log(`• ${text}`);
@@ -17,12 +18,7 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
   const alice = info.customers.find((c) => c.customerId === 'customer-a');
   if (!alice) throw new Error('no demo customer');
   const api = new ApiClient(info.apis[REGIONS.west] ?? '', REGIONS.west, alice);
-  const s3 = new S3Client({
-    endpoint: info.s3.endpoint,
-    region: REGIONS.west,
-    forcePathStyle: true,
-    credentials: info.credentials,
-  });
+  const s3 = customerS3Client(info.s3.endpoint, REGIONS.west);
   const partner = info.partnerSftp;
   const sftp = new SftpClient();
   await sftp.connect({

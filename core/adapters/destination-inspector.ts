@@ -4,6 +4,7 @@ import type { Endpoint } from '../domain/endpoint';
 import type { SecretStore } from '../domain/secrets';
 import type { Location } from '../transfers/locations';
 import type { DestinationInspector } from '../transfers/orchestration';
+import { bucketOf } from './s3/bucket-owner';
 import { openSftp } from './sftp/connect';
 
 /** Reads the size (and ETag) of what a destination holds: HeadObject on S3, stat on SFTP. */
@@ -17,7 +18,7 @@ export class LiveDestinationInspector implements DestinationInspector {
   async inspect(endpoint: Endpoint, location: Location): Promise<{ bytes: number; etag?: string } | undefined> {
     if (location.kind === 's3') {
       try {
-        const head = await this.s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }));
+        const head = await this.s3.send(new HeadObjectCommand({ ...bucketOf(location), Key: location.key }));
         return { bytes: head.ContentLength ?? 0, ...(head.ETag ? { etag: head.ETag } : {}) };
       } catch (error) {
         if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;

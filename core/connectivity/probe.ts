@@ -19,6 +19,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { OpenMode, SFTPWrapper, Stats } from 'ssh2';
+import { bucketOf } from '../adapters/s3/bucket-owner';
 import { type OpenSftpOptions, openSftp, type SftpSession, type SftpTarget, scrubSecrets } from '../adapters/sftp/connect';
 import type { ProbeOutcome as RecordedOutcome, SftpCapabilities, ValidationReason } from '../domain/endpoint';
 import { ConnectivityError, HostKeyMismatchError, HostKeyUnconfirmedError } from './errors';
@@ -257,6 +258,8 @@ export async function probeSftp(target: SftpTarget, basePath: string, options: O
 export interface S3ProbeLocation {
   bucket: string;
   prefix: string;
+  /** The account that must own the bucket (ExpectedBucketOwner on every request). */
+  bucketOwner?: string;
   /** When the endpoint writes with SSE-KMS, the probe object is written the same way (bucket policies often demand it). */
   kmsKeyId?: string;
 }
@@ -299,21 +302,34 @@ function s3Failure(err: unknown, bucket: string, what: string): ProbeOutcome {
  * for reading and writing as documented.
  */
 export async function probeS3(s3: S3Client, location: S3ProbeLocation): Promise<ProbeOutcome> {
-  const { bucket, prefix } = location;
+  const { bucket, prefix, bucketOwner: owner } = location;
+  if (!owner) {
+    return fail(
+      'BUCKET_OWNER_UNKNOWN',
+      'the endpoint names no bucket owner: set s3.bucketOwner to the account that owns the bucket',
+    );
+  }
   const where = `s3://${bucket}/${prefix}`;
   try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    await s3.send(new HeadBucketCommand(bucketOf({ bucket, owner })));
   } catch (err) {
+    // S3 answers a bucket of another owner with the 403 of a missing grant (it tells the two apart to no one).
+    if (isDenied(s3Status(err))) {
+      return fail(
+        'BUCKET_NOT_OWNED',
+        `S3 refused bucket '${bucket}' for owner ${owner}: either account ${owner} does not own it, or its bucket policy does not grant eft (README: "Granting eft access to your bucket")`,
+      );
+    }
     return s3Failure(err, bucket, `access bucket '${bucket}'`);
   }
   try {
-    await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }));
+    await s3.send(new ListObjectsV2Command({ ...bucketOf({ bucket, owner }), Prefix: prefix, MaxKeys: 1 }));
   } catch (err) {
     return s3Failure(err, bucket, `list objects under ${where}`);
   }
   const separator = prefix === '' || prefix.endsWith('/') ? '' : '/';
   const key = `${prefix}${separator}${PROBE_PREFIX}${probeToken()}`;
-  const put: PutObjectCommandInput = { Bucket: bucket, Key: key, Body: PROBE_CONTENT, ContentType: 'text/plain' };
+  const put: PutObjectCommandInput = { ...bucketOf({ bucket, owner }), Key: key, Body: PROBE_CONTENT, ContentType: 'text/plain' };
   if (location.kmsKeyId) Object.assign(put, { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: location.kmsKeyId });
   try {
     await s3.send(new PutObjectCommand(put));
@@ -321,7 +337,7 @@ export async function probeS3(s3: S3Client, location: S3ProbeLocation): Promise<
     return s3Failure(err, bucket, `write objects under ${where}`);
   }
   try {
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    await s3.send(new DeleteObjectCommand({ ...bucketOf({ bucket, owner }), Key: key }));
   } catch (err) {
     const outcome = s3Failure(
       err,

@@ -14,6 +14,14 @@ export interface S3Location {
   prefix: string;
   region: string;
   kmsKeyId?: string;
+  /**
+   * The AWS account that owns the bucket, one of the customer's registered
+   * accounts. Every S3 request for the endpoint sends it as ExpectedBucketOwner,
+   * so S3 refuses the request if the bucket is anyone else's. Absent only on
+   * endpoints registered before ownership was enforced: they take no jobs
+   * until it is set (BucketOwnerUnknownError).
+   */
+  bucketOwner?: string;
 }
 
 export interface SftpLocation {
@@ -53,6 +61,8 @@ export const VALIDATION_REASONS = [
   'PATH_MISSING',
   'PERMISSION_DENIED',
   'BUCKET_MISSING',
+  'BUCKET_NOT_OWNED',
+  'BUCKET_OWNER_UNKNOWN',
   'ACCESS_DENIED',
   'UNKNOWN',
 ] as const;

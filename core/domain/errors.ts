@@ -91,6 +91,11 @@ export class SourceMissingError extends EftError {
   readonly code = 'SOURCE_MISSING';
 }
 
+/** A server-side copy's source that S3 could not find although it exists: not worth a retry. */
+export class CopySourceNotFoundError extends EftError {
+  readonly code = 'COPY_SOURCE_NOT_FOUND';
+}
+
 /** The source was overwritten while it was being copied; the copy would mix two versions. */
 export class SourceChangedError extends EftError {
   readonly code = 'SOURCE_CHANGED';
@@ -104,4 +109,18 @@ export class TargetExistsError extends EftError {
 /** The engine's role may not read or write there (a bucket policy, a KMS key). */
 export class AccessDeniedError extends EftError {
   readonly code = 'ACCESS_DENIED';
+}
+
+/**
+ * An S3 endpoint registered before bucket ownership was enforced: with no
+ * owner to name, the engine sends no request to its bucket until the customer
+ * sets `s3.bucketOwner` and validates the endpoint again.
+ */
+export class BucketOwnerUnknownError extends ConflictError {
+  constructor(endpointId: string) {
+    super(
+      `S3 endpoint ${endpointId} has no bucket owner: set s3.bucketOwner (PATCH /endpoints/${endpointId}) and validate it again`,
+      'BUCKET_OWNER_UNKNOWN',
+    );
+  }
 }

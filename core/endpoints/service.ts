@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { accountOf } from '../domain/aws-account';
 import type { Clock } from '../domain/clock';
 import type { Endpoint, ProbeOutcome } from '../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
@@ -24,11 +25,37 @@ export interface EndpointDeps {
   secretNamePrefix: string;
   /** Why a host may not be used (SSRF guard at input time), or undefined if it may. */
   refuseHost(host: string): string | undefined;
+  /** The AWS accounts a customer controls: those of the principals the operators registered to it. */
+  customerAccounts(customerId: string): Promise<string[]>;
+  /** The engine's own account: its buckets are never a customer's endpoint. */
+  engineAccountId: string;
 }
 
 function checkHost(deps: EndpointDeps, host: string | undefined): void {
   const refusal = host === undefined ? undefined : deps.refuseHost(host);
   if (refusal) throw new ValidationError([{ field: 'sftp.host', message: refusal }]);
+}
+
+/**
+ * Bucket ownership (README "Bucket ownership"): an S3 endpoint's bucket must be
+ * owned by an account the customer controls, since every S3 request for it
+ * names that account as the expected owner. By default the account of the
+ * principal registering the endpoint; any other must be an account of one of
+ * the principals registered to the same customer, never one the request
+ * merely claims.
+ */
+async function checkedBucketOwner(deps: EndpointDeps, caller: Caller, requested: string | undefined): Promise<string> {
+  const owner = requested ?? accountOf(caller.principalArn);
+  const refuse = (message: string) => new ValidationError([{ field: 's3.bucketOwner', message }]);
+  if (!owner) throw refuse('is required: the caller is not an IAM principal of an AWS account');
+  if (owner === deps.engineAccountId) throw refuse("is the engine's own account, whose buckets are not customer endpoints");
+  const accounts = await deps.customerAccounts(caller.customerId);
+  if (!accounts.includes(owner)) {
+    throw refuse(
+      `is not an account of yours: name one of ${accounts.join(', ')}, or have the operator register a principal of ${owner}`,
+    );
+  }
+  return owner;
 }
 
 /** Validation is bound to what was validated: a change of host, path, bucket… needs a new one. */
@@ -53,7 +80,8 @@ export async function createEndpoint(deps: EndpointDeps, caller: Caller, request
     ...(request.preferredRegion ? { preferredRegion: request.preferredRegion } : {}),
   };
   if (request.type === 'S3') {
-    return toView(await deps.endpoints.create({ ...base, type: 'S3', s3: request.s3 }, caller.principalArn));
+    const s3 = { ...request.s3, bucketOwner: await checkedBucketOwner(deps, caller, request.s3.bucketOwner) };
+    return toView(await deps.endpoints.create({ ...base, type: 'S3', s3 }, caller.principalArn));
   }
   checkHost(deps, request.sftp.host);
   const secretRef = await deps.secrets.create(
@@ -107,7 +135,15 @@ export async function updateEndpoint(
   const { status, s3, sftp, credentials, ...plain } = patch;
   const changes: EndpointChanges = { ...plain };
   const next = {
-    s3: s3 && current.s3 ? { ...current.s3, ...s3 } : current.s3,
+    s3:
+      s3 && current.s3
+        ? {
+            ...current.s3,
+            ...s3,
+            // An endpoint registered before ownership was enforced gets the caller's account unless the patch names one.
+            bucketOwner: await checkedBucketOwner(deps, caller, s3.bucketOwner ?? current.s3.bucketOwner),
+          }
+        : current.s3,
     sftp:
       (sftp || credentials) && current.sftp
         ? {

@@ -1,9 +1,9 @@
 import { posix } from 'node:path';
 import type { Endpoint } from '../domain/endpoint';
-import { ValidationError } from '../domain/errors';
+import { BucketOwnerUnknownError, ValidationError } from '../domain/errors';
 
 export type Location =
-  | { kind: 's3'; bucket: string; key: string; region: string; kmsKeyId?: string }
+  | { kind: 's3'; bucket: string; key: string; region: string; kmsKeyId?: string; owner: string }
   | { kind: 'sftp'; path: string };
 
 /**
@@ -19,9 +19,11 @@ export function resolveLocation(endpoint: Endpoint, path: string, field = 'path'
   }
   const relative = segments.join('/');
   if (endpoint.s3) {
+    if (!endpoint.s3.bucketOwner) throw new BucketOwnerUnknownError(endpoint.endpointId);
     return {
       kind: 's3',
       bucket: endpoint.s3.bucket,
+      owner: endpoint.s3.bucketOwner,
       key: `${folder(endpoint.s3.prefix)}${relative}`,
       region: endpoint.s3.region,
       ...(endpoint.s3.kmsKeyId ? { kmsKeyId: endpoint.s3.kmsKeyId } : {}),

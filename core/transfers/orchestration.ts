@@ -300,8 +300,8 @@ export async function runS3Copy(
         {
           job,
           lease: input.lease,
-          source: { bucket: from.bucket, key: from.key },
-          target: { bucket: to.bucket, key: to.key, ...(to.kmsKeyId ? { kmsKeyId: to.kmsKeyId } : {}) },
+          source: { bucket: from.bucket, key: from.key, owner: from.owner },
+          target: { bucket: to.bucket, key: to.key, owner: to.owner, ...(to.kmsKeyId ? { kmsKeyId: to.kmsKeyId } : {}) },
         },
       ),
     );

@@ -12,8 +12,16 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { bucketOf } from '../adapters/s3/bucket-owner';
 import { type Clock, systemClock } from '../domain/clock';
-import { AccessDeniedError, SourceChangedError, SourceMissingError, StaleOwnerError, TargetExistsError } from '../domain/errors';
+import {
+  AccessDeniedError,
+  CopySourceNotFoundError,
+  SourceChangedError,
+  SourceMissingError,
+  StaleOwnerError,
+  TargetExistsError,
+} from '../domain/errors';
 import type { TransferJob, TransferResult } from '../domain/job';
 import type { LeaseToken } from '../domain/lease';
 import type { JobStore } from '../domain/ports';
@@ -41,8 +49,15 @@ export interface S3CopyDeps {
 export interface S3CopyInput {
   job: TransferJob;
   lease: LeaseToken;
-  source: { bucket: string; key: string; versionId?: string };
-  target: { bucket: string; key: string; kmsKeyId?: string };
+  /** `owner`: the account that must own the bucket (ExpectedBucketOwner); S3 refuses the request otherwise. */
+  source: S3Ref & { versionId?: string };
+  target: S3Ref & { kmsKeyId?: string };
+}
+
+interface S3Ref {
+  bucket: string;
+  key: string;
+  owner: string;
 }
 
 /** What a multipart copy records on the job (checkpoint.s3Copy), so a retry or a takeover continues it. */
@@ -64,9 +79,7 @@ const checkpointSchema = z.object({
 });
 
 /** The source as HeadObject saw it; every later read is pinned to this version. */
-interface SourceObject {
-  bucket: string;
-  key: string;
+interface SourceObject extends S3Ref {
   size: number;
   /** Quoted, as S3 sends it and expects it back in CopySourceIfMatch. */
   etag: string;
@@ -103,10 +116,11 @@ async function copy(context: CopyContext): Promise<TransferResult> {
 
 async function headSource(s3: S3Client, ref: S3CopyInput['source']): Promise<SourceObject> {
   try {
-    const head = await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }));
+    const head = await s3.send(new HeadObjectCommand({ ...bucketOf(ref), Key: ref.key, VersionId: ref.versionId }));
     return {
       bucket: ref.bucket,
       key: ref.key,
+      owner: ref.owner,
       size: head.ContentLength ?? 0,
       etag: head.ETag ?? '',
       ...(head.VersionId ? { versionId: head.VersionId } : {}),
@@ -120,7 +134,7 @@ async function headSource(s3: S3Client, ref: S3CopyInput['source']): Promise<Sou
 
 async function headTarget(s3: S3Client, target: S3CopyInput['target']): Promise<HeadObjectCommandOutput | undefined> {
   try {
-    return await s3.send(new HeadObjectCommand({ Bucket: target.bucket, Key: target.key }));
+    return await s3.send(new HeadObjectCommand({ ...bucketOf(target), Key: target.key }));
   } catch (error) {
     if (httpStatus(error) === 404) return undefined;
     throw accessDeniedOr(error, `reading ${s3Url(target)}`);
@@ -173,9 +187,10 @@ async function copyWhole(context: CopyContext): Promise<TransferResult> {
   try {
     const output = await deps.s3.send(
       new CopyObjectCommand({
-        Bucket: input.target.bucket,
+        ...bucketOf(input.target),
         Key: input.target.key,
         CopySource: copySource(source),
+        ExpectedSourceBucketOwner: source.owner,
         CopySourceIfMatch: source.etag,
         // Never overwrite: a key written since our HeadObject fails the copy (412) instead.
         IfNoneMatch: '*',
@@ -186,7 +201,7 @@ async function copyWhole(context: CopyContext): Promise<TransferResult> {
     return delivered(input, source, { ETag: output.CopyObjectResult?.ETag, VersionId: output.VersionId }, false);
   } catch (error) {
     if (httpStatus(error) === 412) return explainFailedPrecondition(context, error);
-    throw sourceErrorOr(error, source);
+    throw await sourceErrorOr(deps.s3, error, source);
   }
 }
 
@@ -260,7 +275,7 @@ async function copyInParts(context: CopyContext): Promise<TransferResult> {
   } catch (error) {
     // A fenced write refused us: another owner has the job, so touch nothing more.
     if (error instanceof StaleOwnerError) throw error;
-    const failure = sourceErrorOr(error, source);
+    const failure = await sourceErrorOr(deps.s3, error, source);
     // These do not heal on a retry, so the copied parts would only cost storage.
     // Best effort: if the abort fails, the next attempt's sweep (or a lifecycle rule) removes the upload.
     if (failure instanceof SourceChangedError || failure instanceof SourceMissingError) {
@@ -284,7 +299,7 @@ async function resumeOrStart(context: CopyContext): Promise<{ uploadId: string; 
     if (uploaded) return { uploadId: previous.uploadId, partSize: previous.partSize, uploaded };
   }
   const created = await deps.s3
-    .send(new CreateMultipartUploadCommand({ Bucket: input.target.bucket, Key: input.target.key, ...targetAttributes(context) }))
+    .send(new CreateMultipartUploadCommand({ ...bucketOf(input.target), Key: input.target.key, ...targetAttributes(context) }))
     .catch((error: unknown) => {
       throw accessDeniedOr(error, `writing ${s3Url(input.target)}`);
     });
@@ -317,7 +332,7 @@ async function listUploadedParts(
   try {
     do {
       const page = await s3.send(
-        new ListPartsCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, PartNumberMarker: marker }),
+        new ListPartsCommand({ ...bucketOf(target), Key: target.key, UploadId: uploadId, PartNumberMarker: marker }),
       );
       for (const part of page.Parts ?? []) if (part.PartNumber) parts.set(part.PartNumber, part);
       marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
@@ -336,7 +351,7 @@ async function abortUploadsExcept(s3: S3Client, target: S3CopyInput['target'], k
     const page = await s3
       .send(
         new ListMultipartUploadsCommand({
-          Bucket: target.bucket,
+          ...bucketOf(target),
           Prefix: target.key,
           KeyMarker: keyMarker,
           UploadIdMarker: uploadIdMarker,
@@ -358,7 +373,7 @@ async function abortUploadsExcept(s3: S3Client, target: S3CopyInput['target'], k
 
 async function abortUpload(s3: S3Client, target: S3CopyInput['target'], uploadId: string): Promise<void> {
   try {
-    await s3.send(new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId }));
+    await s3.send(new AbortMultipartUploadCommand({ ...bucketOf(target), Key: target.key, UploadId: uploadId }));
   } catch (error) {
     if (httpStatus(error) !== 404) throw accessDeniedOr(error, `aborting an upload to ${s3Url(target)}`);
   }
@@ -367,11 +382,12 @@ async function abortUpload(s3: S3Client, target: S3CopyInput['target'], uploadId
 async function copyPart({ deps, input, source }: CopyContext, uploadId: string, part: PartRange) {
   const output = await deps.s3.send(
     new UploadPartCopyCommand({
-      Bucket: input.target.bucket,
+      ...bucketOf(input.target),
       Key: input.target.key,
       UploadId: uploadId,
       PartNumber: part.partNumber,
       CopySource: copySource(source),
+      ExpectedSourceBucketOwner: source.owner,
       CopySourceRange: `bytes=${part.first}-${part.last}`,
       CopySourceIfMatch: source.etag,
     }),
@@ -393,7 +409,7 @@ async function complete(context: CopyContext, uploadId: string, parts: S3CopyChe
   try {
     const output = await deps.s3.send(
       new CompleteMultipartUploadCommand({
-        Bucket: input.target.bucket,
+        ...bucketOf(input.target),
         Key: input.target.key,
         UploadId: uploadId,
         MultipartUpload: { Parts: parts },
@@ -513,13 +529,25 @@ function copySource(source: SourceObject): string {
   return `${source.bucket}/${key}${source.versionId ? `?versionId=${encodeURIComponent(source.versionId)}` : ''}`;
 }
 
-/** Errors of reads from the pinned source: a failed If-Match means it changed, a 404 that it is gone. */
-function sourceErrorOr(error: unknown, source: SourceObject): unknown {
+/**
+ * Errors of reads from the pinned source: a failed If-Match means it changed.
+ * A 404 means it is gone only if it is gone: the source was seen when the copy
+ * began, so it is looked up again; still there, the copy could not name it.
+ */
+async function sourceErrorOr(s3: S3Client, error: unknown, source: SourceObject): Promise<unknown> {
   const status = httpStatus(error);
   if (status === 412) return new SourceChangedError(`source ${s3Url(source)} changed during the copy`);
   const name = (error as { name?: string })?.name;
   if (status === 404 && (name === 'NoSuchKey' || name === 'NoSuchVersion')) {
-    return new SourceMissingError(`source ${s3Url(source)} was deleted during the copy`);
+    const stillThere = await headSource(s3, source).then(
+      () => true,
+      () => false,
+    );
+    return stillThere
+      ? new CopySourceNotFoundError(
+          `S3 answered ${name} for the copy source ${s3Url(source)}, which HeadObject still finds: the copy did not reach it`,
+        )
+      : new SourceMissingError(`source ${s3Url(source)} was deleted during the copy`);
   }
   return accessDeniedOr(error, `copying ${s3Url(source)}`);
 }

@@ -13,7 +13,7 @@ import { type HopContext, retryOptions, retryPolicyOf } from './context';
 import { s3Failure } from './errors';
 import { runPipeline } from './hop';
 import { retrying } from './retry';
-import { readObject } from './s3-objects';
+import { readObject, type S3ObjectRef } from './s3-objects';
 import { sftpFailure } from './sftp-channel';
 import type { SftpConnector } from './sftp-endpoint';
 import { SftpReadStream } from './sftp-read-stream';
@@ -56,11 +56,7 @@ export async function sha256OfSftpFile(
   });
 }
 
-export async function sha256OfS3Object(
-  ctx: HopContext,
-  s3: S3Client,
-  object: { bucket: string; key: string; etag?: string },
-): Promise<string> {
+export async function sha256OfS3Object(ctx: HopContext, s3: S3Client, object: S3ObjectRef & { etag?: string }): Promise<string> {
   const location = `s3://${object.bucket}/${object.key}`;
   return retrying(retryPolicyOf(ctx.config), retryOptions(ctx, `hash ${location}`), async () => {
     try {

@@ -24,6 +24,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { bucketOf } from '../adapters/s3/bucket-owner';
 import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Clock } from '../domain/clock';
 import type { Endpoint, SftpCapabilities } from '../domain/endpoint';
@@ -37,7 +38,7 @@ import type { WorkerConfig } from './config';
 import type { HopContext } from './context';
 import { LeaseLostError, TransferError, toTransferError } from './errors';
 import { Liveness } from './liveness';
-import { headObject } from './s3-objects';
+import { headObject, type S3ObjectRef } from './s3-objects';
 import { copyS3ToSftp } from './s3-to-sftp';
 import { type ConnectorPool, type OpenSftpSession, SftpConnector } from './sftp-endpoint';
 import { copySftpToS3, type HopOutcome } from './sftp-to-s3';
@@ -54,8 +55,8 @@ export interface WorkerDeps {
   clock: Clock;
   logger: Logger;
   config: WorkerConfig;
-  /** This region's staging bucket, for SFTP→SFTP jobs. */
-  stagingBucket: string;
+  /** This region's staging bucket (the engine's account owns it), for SFTP→SFTP jobs. */
+  staging: { bucket: string; owner: string };
   region: string;
 }
 
@@ -251,6 +252,7 @@ async function runFlow(
         {
           s3: deps.s3(to.region),
           bucket: to.bucket,
+          owner: to.owner,
           key: to.key,
           ...(to.kmsKeyId ? { kmsKeyId: to.kmsKeyId } : {}),
           mustNotExist: true,
@@ -266,7 +268,7 @@ async function runFlow(
       const path = sftpOf(target);
       const outcome = await copyS3ToSftp(
         ctx,
-        { s3: deps.s3(from.region), bucket: from.bucket, key: from.key },
+        { s3: deps.s3(from.region), bucket: from.bucket, owner: from.owner, key: from.key },
         targetSpec(connect(targetEndpoint), path, job, targetEndpoint.capabilities),
         progress,
       );
@@ -277,7 +279,7 @@ async function runFlow(
       expectType(targetEndpoint, 'SFTP', 'target', flow);
       const staging = deps.s3(deps.region);
       const sourcePath = sftpOf(source);
-      let staged = await stagedCopy(ctx, staging, ctx.liveness.checkpoint.staged as StagedObject | undefined);
+      let staged = await stagedCopy(ctx, staging, deps, ctx.liveness.checkpoint.staged as StagedObject | undefined);
       if (staged) {
         deps.logger.info('reusing the staged copy; the source is not read again', { key: staged.key, bytes: staged.bytes });
       } else {
@@ -287,19 +289,19 @@ async function runFlow(
         const first = await copySftpToS3(
           ctx,
           { connector: sourceConnector, path: sourcePath },
-          { s3: staging, bucket: deps.stagingBucket, key, mustNotExist: false },
+          { s3: staging, ...deps.staging, key, mustNotExist: false },
           (done, total) => progress(Math.floor(done / 2), total),
         );
         if (!pool) await sourceConnector.reset();
         if (!first.etag)
-          throw new TransferError('S3_FAILURE', `S3 returned no ETag for the staged copy s3://${deps.stagingBucket}/${key}`);
-        staged = { bucket: deps.stagingBucket, key, bytes: first.bytes, sha256: first.sha256, etag: first.etag };
+          throw new TransferError('S3_FAILURE', `S3 returned no ETag for the staged copy s3://${deps.staging.bucket}/${key}`);
+        staged = { bucket: deps.staging.bucket, key, bytes: first.bytes, sha256: first.sha256, etag: first.etag };
         await ctx.liveness.saveCheckpoint({ staged });
       }
       const half = Math.floor(staged.bytes / 2);
       const outcome = await copyS3ToSftp(
         ctx,
-        { s3: staging, bucket: staged.bucket, key: staged.key, knownSha256: staged.sha256 },
+        { s3: staging, ...stagedRef(deps, staged), knownSha256: staged.sha256 },
         targetSpec(connect(targetEndpoint), sftpOf(target), job, targetEndpoint.capabilities),
         (done, total) => progress(half + Math.floor(done / 2), total),
       );
@@ -317,10 +319,20 @@ function targetSpec(connector: SftpConnector, path: string, job: TransferJob, ca
   return { connector, path, tmpPath: temporaryPathFor(path, job.jobId), ...(capabilities ? { capabilities } : {}) };
 }
 
+/** A staged object is in this region's staging bucket, which the engine's own account owns. */
+function stagedRef(deps: WorkerDeps, staged: StagedObject): S3ObjectRef {
+  return { bucket: staged.bucket, key: staged.key, owner: deps.staging.owner };
+}
+
 /** The checkpointed staged copy, if it is still there unchanged (same size and ETag). */
-async function stagedCopy(ctx: HopContext, s3: S3Client, staged: StagedObject | undefined): Promise<StagedObject | undefined> {
+async function stagedCopy(
+  ctx: HopContext,
+  s3: S3Client,
+  deps: WorkerDeps,
+  staged: StagedObject | undefined,
+): Promise<StagedObject | undefined> {
   if (!staged) return undefined;
-  const head = await headObject(s3, staged, ctx.signal);
+  const head = await headObject(s3, stagedRef(deps, staged), ctx.signal);
   return head && head.ContentLength === staged.bytes && head.ETag === staged.etag ? staged : undefined;
 }
 
@@ -328,7 +340,7 @@ async function stagedCopy(ctx: HopContext, s3: S3Client, staged: StagedObject | 
 async function removeStaged(deps: WorkerDeps, staged: StagedObject): Promise<void> {
   await deps
     .s3(deps.region)
-    .send(new DeleteObjectCommand({ Bucket: staged.bucket, Key: staged.key }))
+    .send(new DeleteObjectCommand({ ...bucketOf(stagedRef(deps, staged)), Key: staged.key }))
     .catch((err: unknown) =>
       deps.logger.warn('the staged copy was not removed', { key: staged.key, error: toTransferError(err).message }),
     );

@@ -1,10 +1,13 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { bucketOf } from '../adapters/s3/bucket-owner';
 import { s3Failure, s3HttpStatus } from './errors';
 
 export interface S3ObjectRef {
   bucket: string;
   key: string;
+  /** The account that owns the bucket; S3 refuses the request if it is another's (core/adapters/s3/bucket-owner.ts). */
+  owner: string;
 }
 
 export const s3Location = (ref: S3ObjectRef): string => `s3://${ref.bucket}/${ref.key}`;
@@ -16,7 +19,7 @@ export async function headObject(
   signal: AbortSignal,
 ): Promise<HeadObjectCommandOutput | undefined> {
   try {
-    return await s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }), { abortSignal: signal });
+    return await s3.send(new HeadObjectCommand({ ...bucketOf(ref), Key: ref.key }), { abortSignal: signal });
   } catch (err) {
     if (s3HttpStatus(err) === 404) return undefined;
     throw s3Failure(err, s3Location(ref));
@@ -37,7 +40,7 @@ export async function readObject(
   try {
     const got = await s3.send(
       new GetObjectCommand({
-        Bucket: ref.bucket,
+        ...bucketOf(ref),
         Key: ref.key,
         ...(options.etag ? { IfMatch: options.etag } : {}),
         ...(options.start > 0 ? { Range: `bytes=${options.start}-` } : {}),

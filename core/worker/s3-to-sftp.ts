@@ -31,17 +31,15 @@ import { type HopContext, retryOptions, retryPolicyOf } from './context';
 import { LeaseLostError, TransferError } from './errors';
 import { runPipeline } from './hop';
 import { retrying } from './retry';
-import { headObject, readObject, s3Location } from './s3-objects';
+import { headObject, readObject, type S3ObjectRef, s3Location } from './s3-objects';
 import { endChannels, moreChannelsFor, OPEN_FLAGS, SFTP_STATUS, sftpFailure, sftpStatus } from './sftp-channel';
 import type { SftpConnector } from './sftp-endpoint';
 import type { HopOutcome, ReportProgress } from './sftp-to-s3';
 import { SftpWriteStream } from './sftp-write-stream';
 import { HashingStream, ResumableSha256 } from './sha256';
 
-export interface S3Source {
+export interface S3Source extends S3ObjectRef {
   s3: S3Client;
-  bucket: string;
-  key: string;
   /** SHA-256 already known (the staged copy of an SFTP→SFTP job), used only to settle an existing target. */
   knownSha256?: string;
 }

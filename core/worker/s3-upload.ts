@@ -25,12 +25,12 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { bucketOf } from '../adapters/s3/bucket-owner';
 import { unsignedPayloadOverHttps } from '../adapters/s3/unsigned-payload';
 import { s3Failure, TransferError } from './errors';
+import type { S3ObjectRef } from './s3-objects';
 
-export interface S3ObjectTarget {
-  bucket: string;
-  key: string;
+export interface S3ObjectTarget extends S3ObjectRef {
   kmsKeyId?: string;
 }
 
@@ -117,7 +117,7 @@ export class S3Upload {
     this.creating ??= (async () => {
       try {
         const created = await this.s3.send(
-          new CreateMultipartUploadCommand({ Bucket: this.target.bucket, Key: this.target.key, ...this.encryption() }),
+          new CreateMultipartUploadCommand({ ...bucketOf(this.target), Key: this.target.key, ...this.encryption() }),
         );
         if (!created.UploadId) throw new TransferError('S3_FAILURE', `S3 returned no upload id for ${this.location}`);
         this.uploadId = created.UploadId;
@@ -138,7 +138,7 @@ export class S3Upload {
       const result = await this.s3.send(
         unsignedPayloadOverHttps(
           new UploadPartCommand({
-            Bucket: this.target.bucket,
+            ...bucketOf(this.target),
             Key: this.target.key,
             UploadId: uploadId,
             PartNumber: partNumber,
@@ -177,7 +177,7 @@ export class S3Upload {
         const put = await this.s3.send(
           unsignedPayloadOverHttps(
             new PutObjectCommand({
-              Bucket: this.target.bucket,
+              ...bucketOf(this.target),
               Key: this.target.key,
               Body: body,
               ContentLength: body.length,
@@ -193,7 +193,7 @@ export class S3Upload {
       const parts = Array.from({ length: count }, (_, i) => ({ PartNumber: i + 1, ETag: this.parts.get(i + 1) as string }));
       const done = await this.s3.send(
         new CompleteMultipartUploadCommand({
-          Bucket: this.target.bucket,
+          ...bucketOf(this.target),
           Key: this.target.key,
           UploadId: this.uploadId,
           MultipartUpload: { Parts: parts },
@@ -219,7 +219,7 @@ export class S3Upload {
     this.uploadId = undefined;
     this.parts.clear();
     await this.s3
-      .send(new AbortMultipartUploadCommand({ Bucket: this.target.bucket, Key: this.target.key, UploadId: uploadId }))
+      .send(new AbortMultipartUploadCommand({ ...bucketOf(this.target), Key: this.target.key, UploadId: uploadId }))
       .catch(() => undefined);
   }
 

@@ -22,6 +22,7 @@
  */
 import { AbortMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SFTPWrapper } from 'ssh2';
+import { bucketOf } from '../adapters/s3/bucket-owner';
 import type { SftpSession } from '../adapters/sftp/connect';
 import { partSizeFor } from './config';
 import { sha256OfS3Object, sha256OfSftpFile } from './content-hash';
@@ -29,7 +30,7 @@ import { type HopContext, retryOptions, retryPolicyOf } from './context';
 import { TransferError } from './errors';
 import { runPipeline } from './hop';
 import { retrying } from './retry';
-import { headObject, s3Location } from './s3-objects';
+import { headObject, type S3ObjectRef, s3Location } from './s3-objects';
 import { S3Upload } from './s3-upload';
 import { endChannels, moreChannelsFor, sftpFailure } from './sftp-channel';
 import type { SftpConnector } from './sftp-endpoint';
@@ -41,10 +42,8 @@ export interface SftpSource {
   path: string;
 }
 
-export interface S3Destination {
+export interface S3Destination extends S3ObjectRef {
   s3: S3Client;
-  bucket: string;
-  key: string;
   kmsKeyId?: string;
   /** True for customer targets (conflict policy "fail"); false for the worker's own staging objects. */
   mustNotExist: boolean;
@@ -95,7 +94,7 @@ async function abortOrphan(ctx: HopContext, target: S3Destination): Promise<void
   if (!orphan) return;
   if (orphan.bucket === target.bucket && orphan.key === target.key) {
     await target.s3
-      .send(new AbortMultipartUploadCommand({ Bucket: orphan.bucket, Key: orphan.key, UploadId: orphan.uploadId }))
+      .send(new AbortMultipartUploadCommand({ ...bucketOf(target), Key: orphan.key, UploadId: orphan.uploadId }))
       .catch(() => undefined);
   }
   await ctx.liveness.saveCheckpoint({ multipart: undefined });

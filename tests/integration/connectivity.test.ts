@@ -438,10 +438,12 @@ describe('SFTP validation against OpenSSH sshd', () => {
 // S3
 
 describe('S3 validation against the local emulator', () => {
+  /** The account that owns the bucket 'landing'. */
+  const OWNER = '111111111111';
   let s3server: LocalS3;
   let s3: S3Client;
   beforeAll(async () => {
-    s3server = await startS3({ directory: path.join(tmp, 's3'), buckets: ['landing'] });
+    s3server = await startS3({ directory: path.join(tmp, 's3'), buckets: [{ name: 'landing', owner: OWNER }] });
     s3 = createS3Client({
       AWS_REGION: 'us-gov-west-1',
       AWS_ENDPOINT_URL_S3: s3server.endpoint,
@@ -455,15 +457,31 @@ describe('S3 validation against the local emulator', () => {
     await s3server?.close();
   });
 
+  const objectsInLanding = async () =>
+    (await s3.send(new ListObjectsV2Command({ Bucket: 'landing', ExpectedBucketOwner: OWNER }))).Contents ?? [];
+
   test('an existing bucket validates and the probe object is gone afterwards', async () => {
-    await expect(probeS3(s3, { bucket: 'landing', prefix: 'in/' })).resolves.toEqual({ ok: true });
-    await expect(probeS3(s3, { bucket: 'landing', prefix: 'no-slash' })).resolves.toEqual({ ok: true });
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'landing' }));
-    expect(listed.Contents ?? []).toEqual([]);
+    await expect(probeS3(s3, { bucket: 'landing', prefix: 'in/', bucketOwner: OWNER })).resolves.toEqual({ ok: true });
+    await expect(probeS3(s3, { bucket: 'landing', prefix: 'no-slash', bucketOwner: OWNER })).resolves.toEqual({ ok: true });
+    expect(await objectsInLanding()).toEqual([]);
+  });
+
+  test('a bucket of another account is BUCKET_NOT_OWNED, and the probe writes nothing there', async () => {
+    const outcome = await probeS3(s3, { bucket: 'landing', prefix: 'in/', bucketOwner: '222222222222' });
+    expect(outcome).toMatchObject({ ok: false, reason: 'BUCKET_NOT_OWNED' });
+    expect(outcome.ok || outcome.message).toMatch(/account 222222222222 does not own it/);
+    expect(await objectsInLanding()).toEqual([]);
+  });
+
+  test('an endpoint that names no owner is BUCKET_OWNER_UNKNOWN, and nothing is sent', async () => {
+    await expect(probeS3(s3, { bucket: 'landing', prefix: 'in/' })).resolves.toMatchObject({
+      ok: false,
+      reason: 'BUCKET_OWNER_UNKNOWN',
+    });
   });
 
   test('a missing bucket is BUCKET_MISSING', async () => {
-    await expect(probeS3(s3, { bucket: 'no-such-bucket', prefix: '' })).resolves.toEqual({
+    await expect(probeS3(s3, { bucket: 'no-such-bucket', prefix: '', bucketOwner: OWNER })).resolves.toEqual({
       ok: false,
       reason: 'BUCKET_MISSING',
       message: "bucket 'no-such-bucket' does not exist",

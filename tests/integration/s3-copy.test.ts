@@ -21,8 +21,16 @@ import {
 } from '@aws-sdk/client-s3';
 import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
+import { requireBucketOwner } from '../../core/adapters/s3/bucket-owner';
 import { ManualClock } from '../../core/domain/clock';
-import { SourceChangedError, SourceMissingError, StaleOwnerError, TargetExistsError } from '../../core/domain/errors';
+import {
+  AccessDeniedError,
+  CopySourceNotFoundError,
+  SourceChangedError,
+  SourceMissingError,
+  StaleOwnerError,
+  TargetExistsError,
+} from '../../core/domain/errors';
 import { deriveIdempotencyKey, type JobWork, type TransferJob } from '../../core/domain/job';
 import type { LeaseToken } from '../../core/domain/lease';
 import type { JobKey } from '../../core/domain/ports';
@@ -34,6 +42,10 @@ import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
 const MiB = 1024 * 1024;
 const SOURCE_BUCKET = 'source';
 const TARGET_BUCKET = 'target';
+/** The buckets belong to two accounts; the local S3 refuses a request that names another owner. */
+const SOURCE_OWNER = '111111111111';
+const TARGET_OWNER = '222222222222';
+const OWNER_OF: Record<string, string> = { [SOURCE_BUCKET]: SOURCE_OWNER, [TARGET_BUCKET]: TARGET_OWNER };
 const WEST = { actor: 'sfn:west', region: 'us-gov-west-1' };
 /** Forces the multipart path on small objects: 1 MiB parts (below S3's 5 MiB floor, which only tests may lower). */
 const MULTIPART: S3CopyConfig = {
@@ -66,7 +78,16 @@ class RecordingJobStore extends DynamoJobStore {
 
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'eft-s3-copy-'));
-  [s3rver, dynamo] = await Promise.all([startS3({ directory, buckets: [SOURCE_BUCKET, TARGET_BUCKET] }), startTestDynamo()]);
+  [s3rver, dynamo] = await Promise.all([
+    startS3({
+      directory,
+      buckets: [
+        { name: SOURCE_BUCKET, owner: SOURCE_OWNER },
+        { name: TARGET_BUCKET, owner: TARGET_OWNER },
+      ],
+    }),
+    startTestDynamo(),
+  ]);
   plainS3 = newClient();
 });
 afterAll(async () => {
@@ -107,8 +128,9 @@ afterEach(() => {
   for (const client of instrumentedClients.splice(0)) client.destroy();
 });
 
+/** A client as the engine builds them: every request must name the bucket's owner (requireBucketOwner). */
 function instrumentedS3(beforeSend?: BeforeSend): InstrumentedS3 {
-  const s3 = newClient();
+  const s3 = requireBucketOwner(newClient());
   instrumentedClients.push(s3);
   const calls: Record<string, number> = {};
   const sent: InstrumentedS3['sent'] = [];
@@ -255,8 +277,8 @@ async function scenario(size: number, epoch = 1): Promise<Scenario> {
     input: {
       job,
       lease: lease(job),
-      source: { bucket: SOURCE_BUCKET, key: job.sourcePath },
-      target: { bucket: TARGET_BUCKET, key: job.targetPath },
+      source: { bucket: SOURCE_BUCKET, key: job.sourcePath, owner: SOURCE_OWNER },
+      target: { bucket: TARGET_BUCKET, key: job.targetPath, owner: TARGET_OWNER },
     },
   };
 }
@@ -282,7 +304,9 @@ function digest(content: Buffer | undefined): string | undefined {
 
 async function targetUploads(key: string): Promise<string[]> {
   const { s3 } = instrumentedS3();
-  const listed = await s3.send(new ListMultipartUploadsCommand({ Bucket: TARGET_BUCKET, Prefix: key }));
+  const listed = await s3.send(
+    new ListMultipartUploadsCommand({ Bucket: TARGET_BUCKET, ExpectedBucketOwner: TARGET_OWNER, Prefix: key }),
+  );
   return (listed.Uploads ?? []).map((u) => u.UploadId ?? '');
 }
 
@@ -522,8 +546,8 @@ describe('source problems', () => {
     const copying = copyS3Object(deps(s3, DEFAULT_S3_COPY_CONFIG), {
       job,
       lease: lease(job),
-      source: { bucket: SOURCE_BUCKET, key: 'in/never-written.bin' },
-      target: { bucket: TARGET_BUCKET, key: job.targetPath },
+      source: { bucket: SOURCE_BUCKET, key: 'in/never-written.bin', owner: SOURCE_OWNER },
+      target: { bucket: TARGET_BUCKET, key: job.targetPath, owner: TARGET_OWNER },
     });
 
     await expect(copying).rejects.toBeInstanceOf(SourceMissingError);
@@ -546,6 +570,86 @@ describe('source problems', () => {
     expect(calls.CompleteMultipartUpload).toBeUndefined();
     expect(await readObject(TARGET_BUCKET, job.targetPath)).toBeUndefined();
     expect(await targetUploads(job.targetPath)).toEqual([]);
+  });
+});
+
+describe('keys with characters that URLs reserve', () => {
+  it.each([
+    ['CopyObject', 1024],
+    ['UploadPartCopy', MULTIPART_SIZE],
+  ])('copies set/hash#1 ?&+=;:@,$.txt byte for byte (%s)', async (_how, size) => {
+    const { job, input, content } = await scenario(size);
+    const key = `set-${job.jobId}/hash#1 ?&+=;:@,$.txt`;
+    await putObject(SOURCE_BUCKET, key, content);
+    const { s3 } = instrumentedS3();
+
+    const result = await copyS3Object(deps(s3, size > 1024 ? MULTIPART : DEFAULT_S3_COPY_CONFIG), {
+      ...input,
+      source: { ...input.source, key },
+    });
+
+    expect(result.bytes).toBe(size);
+    expect(digest(await readObject(TARGET_BUCKET, job.targetPath))).toBe(digest(content));
+  });
+
+  it('says so when S3 cannot find a copy source that is still there (COPY_SOURCE_NOT_FOUND, not SOURCE_MISSING)', async () => {
+    const { input } = await scenario(1024);
+    // The copy names another key than the one the engine read: S3 answers NoSuchKey, the source is untouched.
+    const { s3 } = instrumentedS3((command, sent) => {
+      if (command !== 'CopyObject') return;
+      sent.CopySource = `${SOURCE_BUCKET}/not-${input.source.key}`;
+      delete sent.CopySourceIfMatch;
+    });
+
+    const copying = copyS3Object(deps(s3, DEFAULT_S3_COPY_CONFIG), input);
+
+    await expect(copying).rejects.toBeInstanceOf(CopySourceNotFoundError);
+    await expect(copying).rejects.toThrow(/which HeadObject still finds/);
+  });
+});
+
+describe('bucket ownership: every request names the owner, and S3 refuses another', () => {
+  it.each([
+    ['CopyObject', 1024],
+    ['UploadPartCopy', MULTIPART_SIZE],
+  ])('names the expected owner of every bucket it touches (%s)', async (_how, size) => {
+    const { input } = await scenario(size);
+    const { s3, sent } = instrumentedS3();
+
+    await copyS3Object(deps(s3, size > 1024 ? MULTIPART : DEFAULT_S3_COPY_CONFIG), input);
+
+    expect(sent.length).toBeGreaterThan(2);
+    for (const { command, input: request } of sent) {
+      expect({ command, owner: request.ExpectedBucketOwner }).toEqual({ command, owner: OWNER_OF[String(request.Bucket)] });
+      if (request.CopySource)
+        expect({ command, source: request.ExpectedSourceBucketOwner }).toEqual({ command, source: SOURCE_OWNER });
+    }
+  });
+
+  it.each([
+    ['a source bucket', 'source'],
+    ['a target bucket', 'target'],
+  ] as const)('is refused %s of another account, and writes nothing (CopyObject and UploadPartCopy)', async (_what, side) => {
+    for (const size of [1024, MULTIPART_SIZE]) {
+      const { job, input } = await scenario(size);
+      const { s3 } = instrumentedS3();
+      const claimed = { ...input, [side]: { ...input[side], owner: '333333333333' } };
+
+      const copying = copyS3Object(deps(s3, size > 1024 ? MULTIPART : DEFAULT_S3_COPY_CONFIG), claimed);
+
+      await expect(copying).rejects.toBeInstanceOf(AccessDeniedError);
+      expect(await readObject(TARGET_BUCKET, job.targetPath)).toBeUndefined();
+      expect(await targetUploads(job.targetPath)).toEqual([]);
+    }
+  });
+
+  it('sends nothing at all without an owner (the client refuses before the request leaves)', async () => {
+    const { input } = await scenario(1024);
+    const { s3, calls } = instrumentedS3();
+    const unowned = { ...input, source: { ...input.source, owner: '' } };
+
+    await expect(copyS3Object(deps(s3, DEFAULT_S3_COPY_CONFIG), unowned)).rejects.toThrow(/without ExpectedBucketOwner/);
+    expect(calls).toEqual({});
   });
 });
 

@@ -38,7 +38,7 @@ const part = Buffer.alloc(1024, 7);
 /** The x-amz-content-sha256 header of the part S3Upload sends to `endpoint`, and its Authorization. */
 async function partSentTo(endpoint: string) {
   const { s3, seen } = recordingClient(endpoint);
-  await new S3Upload(s3, { bucket: 'b', key: 'k' }, { partSize: 1024, concurrency: 1 }).uploadPart(
+  await new S3Upload(s3, { bucket: 'b', key: 'k', owner: '111111111111' }, { partSize: 1024, concurrency: 1 }).uploadPart(
     1,
     part,
     new AbortController().signal,

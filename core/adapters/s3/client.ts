@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
+import { requireBucketOwner } from './bucket-owner';
 
 /**
  * One client per process (or per simulated region locally), built from the
@@ -7,13 +8,16 @@ import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
  * the SDK's default (WHEN_SUPPORTED) a stream of unknown length fails
  * client-side, and transfers stream from SFTP without knowing the length.
  * Path-style addressing is for the local emulator (EFT_S3_FORCE_PATH_STYLE=true).
+ * Every request must name the bucket's expected owner (requireBucketOwner).
  */
 export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
-  return withoutSdkLogging(
-    new S3Client({
-      ...awsClientConfig('S3', env),
-      forcePathStyle: env.EFT_S3_FORCE_PATH_STYLE === 'true',
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-    }),
+  return requireBucketOwner(
+    withoutSdkLogging(
+      new S3Client({
+        ...awsClientConfig('S3', env),
+        forcePathStyle: env.EFT_S3_FORCE_PATH_STYLE === 'true',
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+      }),
+    ),
   );
 }
