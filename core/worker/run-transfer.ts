@@ -28,6 +28,7 @@ import { bucketOf } from '../adapters/s3/bucket-owner';
 import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Clock } from '../domain/clock';
 import type { Endpoint, SftpCapabilities } from '../domain/endpoint';
+import { BucketOwnerUnknownError } from '../domain/errors';
 import type { FlowType, TransferJob, TransferResult } from '../domain/job';
 import type { LeaseToken } from '../domain/lease';
 import type { EndpointStore, JobKey, JobStore, LeaseStore } from '../domain/ports';
@@ -193,7 +194,8 @@ function locate(endpoint: Endpoint, path: string, field: string): Location {
   try {
     return resolveLocation(endpoint, path, field);
   } catch (err) {
-    throw new TransferError('INVALID_PATH', (err as Error).message, { cause: err });
+    const code = err instanceof BucketOwnerUnknownError ? err.code : 'INVALID_PATH';
+    throw new TransferError(code, (err as Error).message, { cause: err });
   }
 }
 

@@ -184,3 +184,42 @@ describe('with the bookkeeping bypassed, S3 still refuses every route to the oth
     90_000,
   );
 });
+
+describe('an S3 endpoint registered before bucket ownership (no s3.bucketOwner)', () => {
+  /** As an upgrade finds it: the record as it was written before the owner was recorded. */
+  async function withoutOwner(customerId: string, endpointId: string): Promise<void> {
+    const environment = engine.stack.info.regions['us-gov-west-1']?.environment ?? {};
+    const db = createDynamoClient(environment);
+    await db.send(
+      new UpdateItemCommand({
+        TableName: engine.stack.info.tables.endpoints,
+        Key: marshall({ customerId, endpointId }),
+        UpdateExpression: 'REMOVE s3.bucketOwner',
+      }),
+    );
+    db.destroy();
+  }
+
+  it('takes no transfer and fails validation until the owner is set; then validates and works again', async () => {
+    const legacy = await activeEndpoint(bob, s3Endpoint('customer-b-inbox', 'legacy/', 'BOTH'));
+    await withoutOwner('customer-b', legacy);
+    await s3.send(new PutObjectCommand({ Bucket: 'customer-b-inbox', Key: 'legacy/old.csv', Body: 'bob,old\n' }));
+    const request = { source: { endpointId: legacy, path: 'old.csv' }, target: { endpointId: bobInboxId, path: 'old.csv' } };
+
+    const refused = await bob.post('/transfers', request);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({
+      code: 'BUCKET_OWNER_UNKNOWN',
+      message: expect.stringContaining('s3.bucketOwner'),
+    });
+    const revalidated = await bob.post(`/endpoints/${legacy}/validate`);
+    expect(revalidated.body.validation).toMatchObject({ ok: false, reason: 'BUCKET_OWNER_UNKNOWN' });
+
+    const patched = await bob.patch(`/endpoints/${legacy}`, { s3: { bucketOwner: B_ACCOUNT } });
+    expect(patched.body).toMatchObject({ status: 'PENDING', s3: { bucketOwner: B_ACCOUNT } });
+    expect((await bob.post(`/endpoints/${legacy}/validate`)).body.endpoint.status).toBe('ACTIVE');
+    const created = await bob.post('/transfers', request);
+    expect(created.status).toBe(201);
+    expect(await awaitJob(bob, created.body.jobs[0].jobId, 60_000)).toMatchObject({ status: 'SUCCEEDED' });
+  }, 90_000);
+});
