@@ -2,19 +2,11 @@ import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk
 import type SftpClient from 'ssh2-sftp-client';
 import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Endpoint } from '../domain/endpoint';
+import { compileGlob } from '../domain/glob';
 import type { SecretStore } from '../domain/secrets';
 import type { Location } from '../transfers/locations';
 import type { SourceCatalog, SourceFile } from '../transfers/service';
 import { openSftp } from './sftp/connect';
-
-/** Shell glob (* and ?) for one path level, as a RegExp. */
-export function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '[^/]*')
-    .replace(/\?/g, '[^/]');
-  return new RegExp(`^${escaped}$`);
-}
 
 const folderOf = (path: string) => (path.endsWith('/') ? path : `${path}/`);
 
@@ -51,10 +43,10 @@ export class LiveSourceCatalog implements SourceCatalog {
     pattern: string | undefined,
     limit: number,
   ): Promise<SourceFile[]> {
-    const matches = pattern ? globToRegExp(pattern) : undefined;
+    const matches = pattern ? compileGlob(pattern) : undefined;
     const files: SourceFile[] = [];
     const add = (name: string, size: number, extra: Partial<SourceFile>) => {
-      if (!matches || matches.test(name)) files.push({ path: `${folderOf(folderPath)}${name}`, name, size, ...extra });
+      if (!matches || matches(name)) files.push({ path: `${folderOf(folderPath)}${name}`, name, size, ...extra });
     };
     if (location.kind === 's3') {
       const prefix = folderOf(location.key);
