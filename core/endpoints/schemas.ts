@@ -25,22 +25,36 @@ const name = z
   .refine((v) => !hasControlCharacters(v), 'must not contain control characters')
   .refine((v) => !/[<>`$\\{}]/.test(v), 'must not contain any of < > ` $ \\ { }');
 
-/** An absolute POSIX path with no `..` or `.` segments, no control characters. */
+/**
+ * An absolute POSIX path with no `..` or `.` segments, no control characters.
+ * Segments split at `\` too: Windows SFTP servers take it as a separator, so
+ * `/outbound\..\..\etc` climbs out there (the rule of core/domain/path-segments.ts).
+ */
 const absolutePath = z
   .string()
   .max(1024, 'must be at most 1024 characters')
   .regex(/^\//, 'must be an absolute path starting with /')
   .refine((v) => !hasControlCharacters(v), 'must not contain control characters')
-  .refine((v) => !v.split('/').some((s) => s === '..' || s === '.'), 'must not contain . or .. segments')
+  .refine(
+    (v) => !v.split(/[/\\]/).some((s) => /^[. ]*\.[. ]*$/.test(s)),
+    'must not contain . or .. segments (with / or \\ as the separator)',
+  )
   .refine((v) => !v.includes('//'), 'must not contain empty segments');
 
-/** An S3 key prefix: relative, no `..` segments, no control characters. */
+/**
+ * An S3 key prefix: relative, no `..` segments, no control characters. `\`
+ * separates segments here as in every path field: whatever copies these keys
+ * to a Windows file system reads it as one (the rule of core/domain/path-segments.ts).
+ */
 const keyPrefix = z
   .string()
   .max(512, 'must be at most 512 characters')
   .refine((v) => !v.startsWith('/'), 'must not start with /')
   .refine((v) => !hasControlCharacters(v), 'must not contain control characters')
-  .refine((v) => !v.split('/').some((s) => s === '..' || s === '.'), 'must not contain . or .. segments');
+  .refine(
+    (v) => !v.split(/[/\\]/).some((s) => /^[. ]*\.[. ]*$/.test(s)),
+    'must not contain . or .. segments (with / or \\ as the separator)',
+  );
 
 /** RFC 1123 host name or IPv4/IPv6 literal (the SSRF guard vets what it resolves to). */
 const host = z

@@ -1,16 +1,27 @@
 import { z } from 'zod';
 import { FLOW_TYPES, JOB_STATUSES } from '../domain/job';
+import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../domain/path-segments';
 
 const endpointId = z.string().regex(/^ep_[0-9a-z]{26}$/, 'is not an endpoint id');
 
-/** A path relative to the endpoint's base path or prefix; resolveLocation refuses traversal. */
-const relativePath = z.string().trim().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters');
+/**
+ * A path relative to the endpoint's base path or prefix. Traversal is refused
+ * here, whichever separator it uses, so the 400 names the field and nothing of
+ * it reaches a server.
+ */
+const relativePath = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(1024, 'must be at most 1024 characters')
+  .refine((v) => !hasDotSegment(v), DOT_SEGMENT_MESSAGE);
 
-/** Shell-style glob for one directory level: * and ? only. */
+/** Shell-style glob for one directory level: * and ? only (core/domain/glob.ts); no separators, so no traversal. */
 const pattern = z
   .string()
   .max(256)
-  .regex(/^[\w.*?\-+@= ]+$/, 'may contain letters, digits, . _ - + @ = space and the wildcards * ?');
+  .regex(/^[\w.*?\-+@= ]+$/, 'may contain letters, digits, . _ - + @ = space and the wildcards * ?')
+  .refine((v) => !hasDotSegment(v), 'must not be . or .. (it names files, not folders)');
 
 export const CreateTransferSchema = z.strictObject({
   source: z.strictObject({

@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../domain/errors'
 import { deterministicId } from '../domain/ids';
 import { deriveIdempotencyKey, type FlowType, type TransferJob } from '../domain/job';
 import { inParallel } from '../domain/parallel';
+import { hasDotSegment } from '../domain/path-segments';
 import type { EndpointStore, JobKey, JobStore, PageRequest } from '../domain/ports';
 import type { Caller } from '../http/identity';
 import { planExecutions } from './batches';
@@ -90,6 +91,60 @@ function joinPath(folder: string, name: string): string {
   return `${folder.replace(/\/+$/, '')}/${name}`;
 }
 
+/** Two SFTP endpoints reach the same files when they log in to the same server as the same user. */
+function sameSftpTree(a: Endpoint, b: Endpoint): boolean {
+  if (a.endpointId === b.endpointId) return true;
+  return (
+    a.sftp !== undefined &&
+    b.sftp !== undefined &&
+    a.sftp.host.toLowerCase() === b.sftp.host.toLowerCase() &&
+    a.sftp.port === b.sftp.port &&
+    a.sftp.username === b.sftp.username
+  );
+}
+
+/**
+ * Whether two resolved locations are the same file or folder. Compared after
+ * resolution, so the spellings of one place (an S3 prefix with or without its
+ * "/", a source folder with a trailing "/", a base path joined to a relative
+ * one) compare equal, and so do two endpoints that name the same bucket or server.
+ */
+function samePlace(source: Endpoint, from: Location, target: Endpoint, to: Location): boolean {
+  if (from.kind === 's3' && to.kind === 's3') return from.bucket === to.bucket && from.key === to.key;
+  if (from.kind === 'sftp' && to.kind === 'sftp') return sameSftpTree(source, target) && from.path === to.path;
+  return false;
+}
+
+/** A file copied onto itself would be read while it is overwritten (or end TARGET_EXISTS): refused up front. */
+function refuseSelfCopy(request: CreateTransferRequest, source: Endpoint, from: Location, target: Endpoint, to: Location) {
+  if (!samePlace(source, from, target, to)) return;
+  throw new ValidationError([
+    {
+      field: 'target.path',
+      message: isFolder(request)
+        ? 'is the source folder itself: every file would be copied onto itself'
+        : 'is the source file itself: a file cannot be copied onto itself',
+    },
+  ]);
+}
+
+/**
+ * A listed file's name becomes part of its target path, so a name that is a
+ * traversal (an S3 key such as `in/..\..\x` lists as `..\..\x`) is refused
+ * like one in the request.
+ */
+function refuseTraversingNames(files: SourceFile[]): void {
+  const traversing = files.find((file) => hasDotSegment(file.name));
+  if (traversing) {
+    throw new ValidationError([
+      {
+        field: 'source.path',
+        message: `holds a file named ${JSON.stringify(traversing.name)}, which would climb out of the target folder; narrow the request with a pattern`,
+      },
+    ]);
+  }
+}
+
 /**
  * POST /transfers: one job per file (a folder fans out), all under one request
  * id. Each job's idempotency key comes from source, target, path and the file's
@@ -109,7 +164,8 @@ export async function createTransfers(
   ]);
   const flowType = FLOW[`${kindOf(source)}>${kindOf(target)}`] as FlowType;
   const sourceLocation = resolveLocation(source, request.source.path.replace(/\/+$/, ''), 'source.path');
-  resolveLocation(target, request.target.path, 'target.path');
+  const targetLocation = resolveLocation(target, request.target.path, 'target.path');
+  refuseSelfCopy(request, source, sourceLocation, target, targetLocation);
 
   let files: SourceFile[];
   if (isFolder(request)) {
@@ -125,6 +181,7 @@ export async function createTransfers(
         { field: 'source.path', message: `matches more than ${MAX_FILES_PER_REQUEST} files; narrow it with a pattern` },
       ]);
     }
+    refuseTraversingNames(files);
   } else {
     const file = await deps.catalog.stat(source, sourceLocation, request.source.path);
     if (!file) throw new ValidationError([{ field: 'source.path', message: 'does not exist at the source endpoint' }]);
