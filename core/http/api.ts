@@ -1,12 +1,12 @@
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
-import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors';
 import { logger } from '../observability/logger';
 import { errorResponse, type HttpResponse, jsonResponse } from './error-response';
 import { type Caller, type PrincipalDirectory, resolveCaller } from './identity';
+import { parseJsonBody } from './json-body';
 
 /** Request bodies are small JSON documents; anything larger is refused before parsing. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -55,10 +55,10 @@ function enforceBodyLimit(event: APIGatewayProxyEvent): void {
 }
 
 /**
- * The one middleware stack of every REST handler: body size limit, header
- * normalisation, JSON parsing (when the route takes a body), schema validation
- * of body, query and path, the caller's customer from the authenticated
- * principal, and errors mapped to HTTP in one place.
+ * The one middleware stack of every REST handler: header normalisation, then,
+ * in this order, the caller's customer from the authenticated principal, the
+ * body size limit, JSON parsing (when the route takes a body), schema
+ * validation of body, query and path, and errors mapped to HTTP in one place.
  */
 export function httpApi<
   B extends z.ZodType = z.ZodUnknown,
@@ -67,16 +67,16 @@ export function httpApi<
 >(spec: ApiSpec<B, Q, P>, handle: (request: ApiRequest<z.output<B>, z.output<Q>, z.output<P>>) => Promise<ApiReply>) {
   const stack = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>({ timeoutEarlyInMillis: 0 })
     .use(accessLog())
-    .before((request) => enforceBodyLimit(request.event))
     .use(httpHeaderNormalizer());
-  if (spec.body) stack.use(httpJsonBodyParser());
   stack.onError((request) => {
     request.response = errorResponse(request.error, request.context.awsRequestId, logger) as HttpResponse;
   });
   return stack.handler(async (event, context) => {
-    // Who is asking comes first: an unauthenticated caller learns nothing about the schema.
+    // Who is asking comes first: a principal that is no customer's gets its 403
+    // before anything is said about the request (its size, its JSON, its schema).
     const caller = await resolveCaller(event, spec.principals);
-    const body = spec.body ? parseOrThrow(spec.body, event.body, '') : undefined;
+    enforceBodyLimit(event);
+    const body = spec.body ? parseOrThrow(spec.body, parseJsonBody(event), '') : undefined;
     const query = spec.query ? parseOrThrow(spec.query, event.queryStringParameters ?? {}, 'query') : undefined;
     const path = spec.path ? parseOrThrow(spec.path, event.pathParameters ?? {}, 'path') : undefined;
     const reply = await handle({

@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from '../domain/errors';
 import type { Logger } from '../observability/logger';
+import { MalformedJsonError, UnsupportedMediaTypeError } from './json-body';
 
 export interface HttpResponse {
   statusCode: number;
@@ -17,12 +18,13 @@ export interface HttpResponse {
 
 /** The one place where errors become HTTP statuses. */
 function statusOf(error: EftError): number {
-  if (error instanceof ValidationError) return 400;
+  if (error instanceof ValidationError || error instanceof MalformedJsonError) return 400;
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
   if (error instanceof PayloadTooLargeError) return 413;
+  if (error instanceof UnsupportedMediaTypeError) return 415;
   return 500;
 }
 
@@ -47,22 +49,15 @@ export function errorResponse(error: unknown, requestId: string, log: Logger): H
         error: {
           code: error.code,
           message: error.message,
-          ...(error instanceof ValidationError ? { fields: error.issues } : {}),
+          ...(error instanceof ValidationError || error instanceof MalformedJsonError ? { fields: error.issues } : {}),
         },
       });
     }
   }
-  // Errors raised by Middy's own middleware carry an HTTP status (e.g. malformed JSON).
+  // Errors raised by Middy's own middleware carry an HTTP status.
   const http = error as { statusCode?: number; message?: string };
   if (typeof http.statusCode === 'number' && http.statusCode >= 400 && http.statusCode < 500) {
-    const malformed = http.statusCode === 422;
-    return jsonResponse(malformed ? 400 : http.statusCode, {
-      error: {
-        code: malformed ? 'MALFORMED_JSON' : 'BAD_REQUEST',
-        message: malformed ? 'the request body is not valid JSON' : (http.message ?? 'bad request'),
-        ...(malformed ? { fields: [{ field: 'body', message: 'is not valid JSON' }] } : {}),
-      },
-    });
+    return jsonResponse(http.statusCode, { error: { code: 'BAD_REQUEST', message: http.message ?? 'bad request' } });
   }
   log.error('request failed', { requestId, error });
   return jsonResponse(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } });
