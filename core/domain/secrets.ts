@@ -13,4 +13,10 @@ export interface SecretStore {
   putVersion(ref: string, value: EndpointCredentials): Promise<void>;
   read(ref: string): Promise<EndpointCredentials>;
   remove(ref: string): Promise<void>;
+  /**
+   * A secret of the stack itself (not an endpoint's), by name: its current
+   * value as text, e.g. the key that authenticates list cursors. The stack
+   * creates it (in AWS, with a generated value); this only reads it.
+   */
+  readText(name: string): Promise<string>;
 }

@@ -5,6 +5,7 @@ import { createDynamoClient } from '../adapters/dynamodb/client';
 import { DynamoEndpointStore } from '../adapters/dynamodb/endpoint-store';
 import { DynamoJobStore } from '../adapters/dynamodb/job-store';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store';
+import { CursorCodec } from '../adapters/dynamodb/pagination';
 import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directory';
 import { createS3Client } from '../adapters/s3/client';
 import { LocalFileSecretStore } from '../adapters/secrets/local-file-store';
@@ -31,12 +32,13 @@ export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock =
   const region = requireEnv('AWS_REGION', env);
   const db = createDynamoClient(env);
   const audit = new DynamoAuditLog(db, tables.audit, clock);
+  const cursors = new CursorCodec(() => readCursorKey(env));
   return {
     region,
     clock,
     audit,
-    jobs: new DynamoJobStore(db, tables.jobs, audit, clock),
-    endpoints: new DynamoEndpointStore(db, tables.endpoints, audit, clock),
+    jobs: new DynamoJobStore(db, tables.jobs, audit, clock, cursors),
+    endpoints: new DynamoEndpointStore(db, tables.endpoints, audit, clock, cursors),
     leases: new DynamoLeaseStore(db, tables.leases, clock),
     principals: new CachedPrincipalDirectory(new DynamoPrincipalDirectory(db, tables.principals), clock),
   };
@@ -48,6 +50,16 @@ export type Stores = ReturnType<typeof buildStores>;
 export function buildSecretStore(env: NodeJS.ProcessEnv = process.env): SecretStore {
   if (env.EFT_LOCAL_SECRETS_DIR) return new LocalFileSecretStore(env.EFT_LOCAL_SECRETS_DIR);
   return new SecretsManagerStore(env, requireEnv('SECRETS_KMS_KEY_ID', env), env.PEER_REGION);
+}
+
+/**
+ * The key that authenticates list cursors: the stack's secret named by
+ * CURSOR_KEY_SECRET_ID (serverless.yml), read only when a listing pages, so
+ * the functions that never list need no permission on it. The stores'
+ * CursorCodec keeps it for the container's life.
+ */
+function readCursorKey(env: NodeJS.ProcessEnv): Promise<string> {
+  return buildSecretStore(env).readText(requireEnv('CURSOR_KEY_SECRET_ID', env));
 }
 
 /** What every endpoint API handler needs, built once per container. */

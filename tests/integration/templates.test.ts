@@ -79,6 +79,12 @@ const STATE_MACHINE_NAME = `eft-${STAGE}-transfer`;
 const STATE_MACHINE_ARN = `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${STATE_MACHINE_NAME}`;
 const WORKER_FAMILY = `eft-${STAGE}-worker`;
 const SECRET_NAME_PREFIX = `eft/${STAGE}/endpoints`;
+/** The list cursor key: the west stack's secret, replicated to east under the same name (resources/cursor-key.yml). */
+const CURSOR_KEY_NAME = `eft/${STAGE}/cursor-key`;
+/** The cursor key in this region (Secrets Manager appends "-" and six characters to the name). */
+const CURSOR_KEY_ARN = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${CURSOR_KEY_NAME}-??????`;
+/** The functions that list, and so read the cursor key. */
+const CURSOR_KEY_READERS = ['ListEndpointsRole', 'ListJobsRole'];
 /** The only actions an execution role may be granted on Resource '*': X-Ray has no resource-level permissions. */
 const STAR_RESOURCE_ALLOWED = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
 /** Further actions on Resource '*', by role: none of them supports resource-level permissions. */
@@ -436,7 +442,7 @@ describe('osls package', () => {
     expect(state.service.provider.runtime).toBe('nodejs24.x');
   });
 
-  test('the east stack is the west stack without the global tables (one shared definition)', () => {
+  test('the east stack is the west stack without the global tables and the cursor key (one shared definition)', () => {
     // osls names the API deployment ApiGatewayDeployment<package time in ms> (a new deployment per package).
     const ids = (t: Template) =>
       Object.keys(t.Resources)
@@ -447,9 +453,16 @@ describe('osls package', () => {
     expect(east.filter((id) => !west.includes(id))).toEqual([]);
     const westOnly = west.filter((id) => !east.includes(id));
     expect(westOnly.map((id) => packaged.west.template.Resources[id]?.Type)).toEqual(
-      westOnly.map(() => 'AWS::DynamoDB::GlobalTable'),
+      westOnly.map((id) => (id === 'CursorKeySecret' ? 'AWS::SecretsManager::Secret' : 'AWS::DynamoDB::GlobalTable')),
     );
-    expect(westOnly.sort()).toEqual(['AuditTable', 'EndpointsTable', 'JobsTable', 'LeasesTable', 'PrincipalsTable']);
+    expect(westOnly.sort()).toEqual([
+      'AuditTable',
+      'CursorKeySecret',
+      'EndpointsTable',
+      'JobsTable',
+      'LeasesTable',
+      'PrincipalsTable',
+    ]);
   });
 });
 
@@ -989,7 +1002,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect([...customerBucketRoles].sort()).toEqual([...CUSTOMER_BUCKET_ROLES].sort());
     });
 
-    test('secret ARNs are built with the partition, in this account, under the endpoint secret prefix', () => {
+    test('secret ARNs are built with the partition, in this account, under the endpoint secret prefix or the cursor key', () => {
       const secretResources = identityStatements(template())
         .filter(({ statement }) => asArray(statement.Action).some((a) => a.startsWith('secretsmanager:')))
         .flatMap(({ where, statement }) => asArray<Json>(statement.Resource).map((r) => ({ where, arn: subOf(r) ?? r })));
@@ -999,7 +1012,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           where,
           arn: expect.stringMatching(
             new RegExp(
-              `^arn:\\$\\{AWS::Partition\\}:secretsmanager:(\\$\\{AWS::Region\\}|${peer}):\\$\\{AWS::AccountId\\}:secret:${SECRET_NAME_PREFIX}/\\*$`,
+              `^arn:\\$\\{AWS::Partition\\}:secretsmanager:(\\$\\{AWS::Region\\}|${peer}):\\$\\{AWS::AccountId\\}:secret:(${SECRET_NAME_PREFIX}/\\*|${CURSOR_KEY_NAME}-\\?{6})$`,
             ),
           ),
         });
@@ -1022,7 +1035,11 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
             (a) => [`secretsmanager:${a} ${secrets}`, `secretsmanager:${a} ${secretsIn(peer)}`],
           ),
         ],
-        listEndpoints: [`dynamodb:Query ${table(endpoints)}`, `dynamodb:GetItem ${table(principals)}`],
+        listEndpoints: [
+          `dynamodb:Query ${table(endpoints)}`,
+          `dynamodb:GetItem ${table(principals)}`,
+          `secretsmanager:GetSecretValue ${CURSOR_KEY_ARN}`,
+        ],
         getEndpoint: [`dynamodb:GetItem ${table(endpoints)}`, `dynamodb:GetItem ${table(principals)}`],
         updateEndpoint: [
           `dynamodb:GetItem ${table(endpoints)}`,
@@ -1105,6 +1122,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           `dynamodb:Query ${tableArn(jobs)}`,
           `dynamodb:Query ${tableArn(jobs)}/index/byRequest`,
           `dynamodb:GetItem ${tableArn(principals)}`,
+          `secretsmanager:GetSecretValue ${CURSOR_KEY_ARN}`,
         ],
         getJob: [`dynamodb:GetItem ${tableArn(jobs)}`, `dynamodb:GetItem ${tableArn(principals)}`],
         cancelJob: [
@@ -1392,11 +1410,13 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       });
     });
 
-    test('its environment is the functions’ (tables, staging bucket, peer region, secrets), but the state machine ARN', () => {
+    test('its environment is the functions’ (tables, staging bucket, peer region, secrets), but the state machine ARN and cursor key', () => {
       const env = Object.fromEntries((container().Environment as Json[]).map((v) => [v.Name, v.Value]));
-      const { TRANSFER_STATE_MACHINE_ARN, ...functionEnv } = functionNamed(template(), 'startTransfer').Properties.Environment
-        .Variables;
+      // The worker never lists, so it has no use for the list cursor key's name.
+      const { TRANSFER_STATE_MACHINE_ARN, CURSOR_KEY_SECRET_ID, ...functionEnv } = functionNamed(template(), 'startTransfer')
+        .Properties.Environment.Variables;
       expect(TRANSFER_STATE_MACHINE_ARN).toBeDefined();
+      expect(CURSOR_KEY_SECRET_ID).toBeDefined();
       expect(env).toEqual(functionEnv);
       expect(env.JOBS_TABLE).toBe(TABLE_NAMES.jobs);
       expect(env.PEER_REGION).toBe(peer);
@@ -1441,4 +1461,62 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       );
     });
   });
+});
+
+describe('the list cursor key: a secret of the west stack, replicated to east, read by the list functions only', () => {
+  const secretsOf = (key: RegionKey) => resourcesOfType(packaged[key].template, 'AWS::SecretsManager::Secret');
+
+  test('west creates it with a generated value, encrypted with the stack key, and a replica in east under that stack key', () => {
+    const secrets = secretsOf('west');
+    expect(secrets.map(([id]) => id)).toEqual(['CursorKeySecret']);
+    const [, secret] = secrets[0] as [string, Resource];
+    const { Name, KmsKeyId, GenerateSecretString, SecretString, ReplicaRegions } = secret.Properties;
+    expect(Name).toBe(CURSOR_KEY_NAME);
+    // Never a value in the template: CloudFormation generates it, at least 256 bits of letters and digits.
+    expect(SecretString).toBeUndefined();
+    expect(GenerateSecretString.PasswordLength).toBeGreaterThanOrEqual(44);
+    // The stack's customer-managed key, not the AWS-managed aws/secretsmanager.
+    expect(KmsKeyId).toEqual({ 'Fn::GetAtt': ['EftKey', 'Arn'] });
+    expect(packaged.west.template.Resources.EftKey?.Type).toBe('AWS::KMS::Key');
+    // The replica is encrypted with the east stack's key, by the alias that stack gives it.
+    const eastAlias = resourcesOfType(packaged.east.template, 'AWS::KMS::Alias').map(([, a]) => a.Properties.AliasName);
+    expect(ReplicaRegions).toEqual([{ Region: EAST, KmsKeyId: eastAlias[0] }]);
+    expect(eastAlias).toEqual([`alias/eft-${STAGE}`]);
+  });
+
+  test('east creates no secret, and both regions’ functions name it (east: the replica) by name', () => {
+    expect(secretsOf('east')).toEqual([]);
+    for (const key of Object.keys(REGIONS) as RegionKey[]) {
+      for (const [id, fn] of lambdaFunctions(packaged[key].template)) {
+        expect({ key, id, secret: fn.Properties.Environment?.Variables?.CURSOR_KEY_SECRET_ID }).toEqual({
+          key,
+          id,
+          secret: CURSOR_KEY_NAME,
+        });
+      }
+    }
+  });
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: only listEndpoints and listJobs may read it, GetSecretValue on that secret in their region and nothing more',
+    (key) => {
+      const template = packaged[key].template;
+      const onCursorKey = (grant: string) => grant.includes(`:secret:${CURSOR_KEY_NAME}`);
+      const readers = Object.fromEntries(
+        resourcesOfType(template, 'AWS::IAM::Role')
+          .map(([roleId, role]) => [roleId, grantsOf(roleId, role).filter(onCursorKey)] as const)
+          .filter(([, grants]) => grants.length > 0),
+      );
+      expect(readers).toEqual(
+        Object.fromEntries(CURSOR_KEY_READERS.map((roleId) => [roleId, [`secretsmanager:GetSecretValue ${CURSOR_KEY_ARN}`]])),
+      );
+      // No other secretsmanager grant reaches it through a wildcard (the endpoint secrets are eft/<stage>/endpoints/*).
+      const wildcards = identityStatements(template)
+        .flatMap(({ statement }) => asArray<Json>(statement.Resource).map(resourceText))
+        .filter(
+          (arn) => arn.includes(':secretsmanager:') && arn.includes('*') && !arn.includes(`:secret:${SECRET_NAME_PREFIX}/*`),
+        );
+      expect(wildcards).toEqual([]);
+    },
+  );
 });

@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '../../domain/errors';
 import { timeOrderedId } from '../../domain/ids';
 import type { AuditLog, EndpointChanges, EndpointStore, NewEndpoint, Page, PageRequest } from '../../domain/ports';
 import { isConditionFailed } from './client';
-import { decodeCursor, encodeCursor } from './pagination';
+import { CursorCodec } from './pagination';
 
 /**
  * Endpoints keyed by (customerId, endpointId): every read and write names the
@@ -18,6 +18,7 @@ export class DynamoEndpointStore implements EndpointStore {
     private readonly table: string,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
+    private readonly cursors: CursorCodec = CursorCodec.forThisProcessOnly(),
   ) {}
 
   async create(input: NewEndpoint, actor: string): Promise<Endpoint> {
@@ -50,16 +51,17 @@ export class DynamoEndpointStore implements EndpointStore {
   }
 
   async list(customerId: string, page: PageRequest): Promise<Page<Endpoint>> {
+    const scope = { customerId, listing: 'endpoints' };
     const result = await this.db.send(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'customerId = :customerId',
         ExpressionAttributeValues: marshall({ ':customerId': customerId }),
         Limit: page.limit,
-        ExclusiveStartKey: decodeCursor(page.cursor, customerId),
+        ExclusiveStartKey: await this.cursors.decode(scope, page.cursor),
       }),
     );
-    const nextCursor = encodeCursor(result.LastEvaluatedKey);
+    const nextCursor = await this.cursors.encode(scope, result.LastEvaluatedKey);
     return { items: (result.Items ?? []).map((i) => unmarshall(i) as Endpoint), ...(nextCursor ? { nextCursor } : {}) };
   }
 

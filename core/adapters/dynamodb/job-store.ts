@@ -33,7 +33,7 @@ import type {
   TransitionOptions,
 } from '../../domain/ports';
 import { isConditionFailed } from './client';
-import { decodeCursor, encodeCursor } from './pagination';
+import { CursorCodec } from './pagination';
 
 /** GSI that lists a customer's jobs by the request that created them. */
 const BY_REQUEST_INDEX = 'byRequest';
@@ -61,6 +61,7 @@ export class DynamoJobStore implements JobStore {
     private readonly table: string,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
+    private readonly cursors: CursorCodec = CursorCodec.forThisProcessOnly(),
   ) {}
 
   async create(input: NewJob, origin: ChangeOrigin, options: { queued?: boolean } = {}): Promise<CreatedJob> {
@@ -287,6 +288,11 @@ export class DynamoJobStore implements JobStore {
       values[':customerId'] = customerId;
     }
     if (filter.status) values[':status'] = filter.status;
+    // A cursor continues the listing it came from: the same index, request and status.
+    const scope = {
+      customerId,
+      listing: JSON.stringify(['jobs', filter.requestId ?? null, filter.status ?? null]),
+    };
     const result = await this.db.send(
       new QueryCommand({
         TableName: this.table,
@@ -295,10 +301,10 @@ export class DynamoJobStore implements JobStore {
         ...(filter.status ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } } : {}),
         ExpressionAttributeValues: marshall(values),
         Limit: page.limit,
-        ExclusiveStartKey: decodeCursor(page.cursor, customerId),
+        ExclusiveStartKey: await this.cursors.decode(scope, page.cursor),
       }),
     );
-    const nextCursor = encodeCursor(result.LastEvaluatedKey);
+    const nextCursor = await this.cursors.encode(scope, result.LastEvaluatedKey);
     return { items: (result.Items ?? []).map(toJob), ...(nextCursor ? { nextCursor } : {}) };
   }
 

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { NotFoundError } from '../../domain/errors';
 import type { EndpointCredentials, SecretStore } from '../../domain/secrets';
 
-interface StoredSecret {
+interface StoredSecret<Value = EndpointCredentials> {
   name: string;
-  versions: Array<{ id: string; value: EndpointCredentials }>;
+  versions: Array<{ id: string; value: Value }>;
 }
 
 /**
@@ -59,5 +59,37 @@ export class LocalFileSecretStore implements SecretStore {
 
   async remove(ref: string): Promise<void> {
     await rm(this.file(ref), { force: true });
+  }
+
+  /** The stack's own secrets, by name (`eft/<stage>/cursor-key`), beside the endpoints' ones. */
+  private namedFile(name: string): string {
+    return join(this.directory, 'named', `${encodeURIComponent(name)}.json`);
+  }
+
+  async readText(name: string): Promise<string> {
+    let secret: StoredSecret<string>;
+    try {
+      secret = JSON.parse(await readFile(this.namedFile(name), 'utf8')) as StoredSecret<string>;
+    } catch {
+      throw new NotFoundError(`secret ${name} not found`);
+    }
+    const current = secret.versions[secret.versions.length - 1];
+    if (!current) throw new NotFoundError(`secret ${name} has no version`);
+    return current.value;
+  }
+
+  /**
+   * What a stack's secret resource with a generated value is in AWS: the local
+   * runtime creates the secret at start when it does not exist yet, and leaves
+   * an existing one alone, so its value outlives restarts.
+   */
+  async ensureText(name: string, generate: () => string): Promise<void> {
+    const file = this.namedFile(name);
+    await mkdir(join(this.directory, 'named'), { recursive: true, mode: 0o700 });
+    const secret: StoredSecret<string> = { name, versions: [{ id: randomUUID(), value: generate() }] };
+    // 'wx': created only if absent, so two starts at once keep one value.
+    await writeFile(file, JSON.stringify(secret), { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
   }
 }

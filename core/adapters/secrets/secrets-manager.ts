@@ -62,6 +62,13 @@ export class SecretsManagerStore implements SecretStore {
     return JSON.parse(result.SecretString ?? '{}') as EndpointCredentials;
   }
 
+  /** By name, in this region: the west stack's secret, or its replica (same name) in east. */
+  async readText(name: string): Promise<string> {
+    const result = await this.client().send(new GetSecretValueCommand({ SecretId: name }));
+    if (result.SecretString === undefined) throw new Error(`secret ${name} has no text value`);
+    return result.SecretString;
+  }
+
   async remove(ref: string): Promise<void> {
     const primary = this.client(regionOf(ref));
     // A primary with replicas cannot be deleted.
