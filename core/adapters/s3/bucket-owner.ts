@@ -42,7 +42,7 @@ interface InitializeStep {
 
 export function requireBucketOwner(client: S3Client): S3Client {
   (client.middlewareStack as unknown as InitializeStep).add(
-    (next, context) => (args) => {
+    (next, context) => async (args) => {
       const command = context.commandName ?? 'an S3 command';
       const { input } = args;
       if (input.Bucket !== undefined && !ACCOUNT_ID.test(String(input.ExpectedBucketOwner ?? ''))) {
