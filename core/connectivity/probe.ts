@@ -317,7 +317,7 @@ export async function probeS3(s3: S3Client, location: S3ProbeLocation): Promise<
     if (isDenied(s3Status(err))) {
       return fail(
         'BUCKET_NOT_OWNED',
-        `S3 refused bucket '${bucket}' for owner ${owner}: either account ${owner} does not own it, or its bucket policy does not grant eft (README: "Granting eft access to your bucket")`,
+        `S3 refused bucket '${bucket}' for owner ${owner}: either account ${owner} does not own it, or its bucket policy does not grant eft (README, "Bucket ownership")`,
       );
     }
     return s3Failure(err, bucket, `access bucket '${bucket}'`);
