@@ -2,11 +2,24 @@ import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk
 import type SftpClient from 'ssh2-sftp-client';
 import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Endpoint } from '../domain/endpoint';
+import { ConflictError } from '../domain/errors';
 import { compileGlob } from '../domain/glob';
 import type { SecretStore } from '../domain/secrets';
 import type { Location } from '../transfers/locations';
 import type { SourceCatalog, SourceFile } from '../transfers/service';
+import { bucketOf } from './s3/bucket-owner';
 import { openSftp } from './sftp/connect';
+
+const httpStatus = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+
+/** S3's 403: the bucket is not the endpoint owner's, or it does not grant eft. The request is refused, not failed. */
+function refusedOr(error: unknown, location: Extract<Location, { kind: 's3' }>): unknown {
+  if (httpStatus(error) !== 403) return error;
+  return new ConflictError(
+    `S3 refused eft access to s3://${location.bucket}/${location.key} for owner ${location.owner}: the bucket is not owned by that account, or its policy does not grant eft`,
+    'SOURCE_ACCESS_DENIED',
+  );
+}
 
 const folderOf = (path: string) => (path.endsWith('/') ? path : `${path}/`);
 
@@ -22,11 +35,11 @@ export class LiveSourceCatalog implements SourceCatalog {
     const name = path.split('/').pop() ?? path;
     if (location.kind === 's3') {
       try {
-        const head = await this.s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }));
+        const head = await this.s3.send(new HeadObjectCommand({ ...bucketOf(location), Key: location.key }));
         return { path, name, size: head.ContentLength ?? 0, version: head.VersionId ?? head.ETag };
       } catch (error) {
-        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
-        throw error;
+        if (httpStatus(error) === 404) return undefined;
+        throw refusedOr(error, location);
       }
     }
     return this.withSftp(endpoint, async (client) => {
@@ -52,9 +65,11 @@ export class LiveSourceCatalog implements SourceCatalog {
       const prefix = folderOf(location.key);
       let token: string | undefined;
       do {
-        const page = await this.s3.send(
-          new ListObjectsV2Command({ Bucket: location.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }),
-        );
+        const page = await this.s3
+          .send(new ListObjectsV2Command({ ...bucketOf(location), Prefix: prefix, Delimiter: '/', ContinuationToken: token }))
+          .catch((error: unknown) => {
+            throw refusedOr(error, location);
+          });
         for (const object of page.Contents ?? []) {
           const name = (object.Key ?? '').slice(prefix.length);
           if (name) add(name, object.Size ?? 0, { version: object.ETag });

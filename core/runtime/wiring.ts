@@ -33,6 +33,7 @@ export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock =
   const db = createDynamoClient(env);
   const audit = new DynamoAuditLog(db, tables.audit, clock);
   const cursors = new CursorCodec(() => readCursorKey(env));
+  const directory = new DynamoPrincipalDirectory(db, tables.principals);
   return {
     region,
     clock,
@@ -40,7 +41,8 @@ export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock =
     jobs: new DynamoJobStore(db, tables.jobs, audit, clock, cursors),
     endpoints: new DynamoEndpointStore(db, tables.endpoints, audit, clock, cursors),
     leases: new DynamoLeaseStore(db, tables.leases, clock),
-    principals: new CachedPrincipalDirectory(new DynamoPrincipalDirectory(db, tables.principals), clock),
+    principals: new CachedPrincipalDirectory(directory, clock),
+    customerAccounts: (customerId: string) => directory.accountsOf(customerId),
   };
 }
 
@@ -77,6 +79,8 @@ export function buildEndpointApi(env: NodeJS.ProcessEnv = process.env) {
       const check = checkLiteralHost(host, networkPolicy);
       return check.ok ? undefined : check.message;
     },
+    customerAccounts: stores.customerAccounts,
+    engineAccountId: requireEnv('ENGINE_ACCOUNT_ID', env),
   };
   return { deps, principals: stores.principals };
 }

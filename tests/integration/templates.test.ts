@@ -488,6 +488,14 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect(offending).toEqual([]);
     });
 
+    test('encrypts every log group with this region’s stack key (functions, API, state machine, worker)', () => {
+      const groups = resourcesOfType(template(), 'AWS::Logs::LogGroup');
+      expect(groups.length).toBeGreaterThan(20);
+      for (const [id, group] of groups) {
+        expect({ id, key: group.Properties.KmsKeyId }).toEqual({ id, key: { 'Fn::GetAtt': ['EftKey', 'Arn'] } });
+      }
+    });
+
     test('mentions no region outside GovCloud and no other GovCloud region than the two', () => {
       const regions = new Set(JSON.stringify(template()).match(/\b[a-z]{2}(?:-gov)?-[a-z]+-\d\b/g) ?? []);
       expect([...regions].filter((r) => r !== WEST && r !== EAST)).toEqual([]);
@@ -596,7 +604,12 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     describe('DynamoDB global tables', () => {
       const expected: Record<
         string,
-        { keys: [string, 'HASH' | 'RANGE'][]; attributes: string[]; indexes?: Record<string, [string, string][]> }
+        {
+          keys: [string, 'HASH' | 'RANGE'][];
+          attributes: string[];
+          indexes?: Record<string, [string, string][]>;
+          projections?: Record<string, string>;
+        }
       > = {
         [TABLE_NAMES.endpoints]: {
           keys: [
@@ -626,7 +639,17 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           ],
           attributes: ['subject', 'eventId'],
         },
-        [TABLE_NAMES.principals]: { keys: [['principalArn', 'HASH']], attributes: ['principalArn'] },
+        [TABLE_NAMES.principals]: {
+          keys: [['principalArn', 'HASH']],
+          attributes: ['principalArn', 'customerId'],
+          indexes: {
+            byCustomer: [
+              ['customerId', 'HASH'],
+              ['principalArn', 'RANGE'],
+            ],
+          },
+          projections: { byCustomer: 'KEYS_ONLY' },
+        },
       };
       const tableByName = (name: string) => {
         const found = resourcesOfType(template(), 'AWS::DynamoDB::GlobalTable').find(([, t]) => t.Properties.TableName === name);
@@ -648,7 +671,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           asArray<Json>(table.Properties.GlobalSecondaryIndexes).map((index) => {
             expect({ index: index.IndexName, projection: index.Projection }).toEqual({
               index: index.IndexName,
-              projection: { ProjectionType: 'ALL' },
+              projection: { ProjectionType: want.projections?.[index.IndexName] ?? 'ALL' },
             });
             return [index.IndexName, (index.KeySchema as Json[]).map((k) => [k.AttributeName, k.KeyType])];
           }),
@@ -657,24 +680,32 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         expect(asArray(table.Properties.LocalSecondaryIndexes)).toEqual([]);
       });
 
-      test.each(Object.keys(expected))('%s: on-demand, KMS encryption, streams, PITR and deletion protection', (name) => {
-        const table = tableByName(name);
-        expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
-        expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: true, SSEType: 'KMS' });
-        expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
-        expect(table.DeletionPolicy).toBe('Retain');
-        for (const replica of table.Properties.Replicas as Json[]) {
-          expect({
-            region: replica.Region,
-            pitr: replica.PointInTimeRecoverySpecification,
-            deletionProtection: replica.DeletionProtectionEnabled,
-          }).toEqual({
-            region: replica.Region,
-            pitr: { PointInTimeRecoveryEnabled: true },
-            deletionProtection: true,
-          });
-        }
-      });
+      test.each(Object.keys(expected))(
+        '%s: on-demand, KMS encryption (each replica its region’s stack key), streams, PITR and deletion protection',
+        (name) => {
+          const table = tableByName(name);
+          expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+          expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: true, SSEType: 'KMS' });
+          expect(table.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+          expect(table.DeletionPolicy).toBe('Retain');
+          for (const replica of table.Properties.Replicas as Json[]) {
+            expect({
+              region: replica.Region,
+              pitr: replica.PointInTimeRecoverySpecification,
+              deletionProtection: replica.DeletionProtectionEnabled,
+              key: replica.SSESpecification,
+            }).toEqual({
+              region: replica.Region,
+              pitr: { PointInTimeRecoveryEnabled: true },
+              deletionProtection: true,
+              // This region's key by reference; the peer region's (created by the peer stack) by its alias there.
+              key: {
+                KMSMasterKeyId: replica.Region === region ? { 'Fn::GetAtt': ['EftKey', 'Arn'] } : `alias/eft-${STAGE}`,
+              },
+            });
+          }
+        },
+      );
     });
   }
 
@@ -778,6 +809,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect(template().Resources.ApiGatewayLogGroup?.Properties).toEqual({
         LogGroupName: `/aws/api-gateway/eft-${STAGE}`,
         RetentionInDays: 365,
+        KmsKeyId: { 'Fn::GetAtt': ['EftKey', 'Arn'] },
       });
       // Without roleManagedExternally osls would add a custom resource (a Lambda function whose role may
       // iam:CreateRole/AttachRolePolicy/PassRole on role/*) to set the account's API Gateway logging role.

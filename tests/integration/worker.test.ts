@@ -36,7 +36,8 @@ import { type WorkerConfig, workerConfigFromEnv } from '../../core/worker/config
 import { StoppedError } from '../../core/worker/errors';
 import { runTransfer, temporaryPathFor, type WorkerDeps } from '../../core/worker/run-transfer';
 import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../fargate-worker/runtime';
-import { type LocalS3, startS3 } from '../../local/s3';
+import { LOCAL_ACCOUNT_ID } from '../../local/cfn-values';
+import { customerS3Client, type LocalS3, startS3 } from '../../local/s3';
 import { type EmbeddedSftpServer, sshKeyFingerprint, startSftpServer } from '../../local/sftp-server';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
 import { type Sshd, startSshd } from '../support/sshd';
@@ -49,6 +50,8 @@ const REGION = 'us-gov-west-1';
 const CUSTOMER = 'cust-worker';
 const BUCKET = 'eft-worker-customer';
 const STAGING = 'eft-worker-staging';
+/** The customer's account, which owns BUCKET (the staging bucket is the engine's, LOCAL_ACCOUNT_ID). */
+const CUSTOMER_ACCOUNT = '111111111111';
 const PASSWORD = 'partner-secret-password';
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -63,6 +66,8 @@ let noRenameServer: EmbeddedSftpServer;
 let sshd: Sshd;
 let env: NodeJS.ProcessEnv;
 let stores: Stores;
+/** The engine's client (every request names the bucket owner), and the customer's own for fixtures. */
+let engineS3: S3Client;
 let s3: S3Client;
 let secrets: LocalFileSecretStore;
 let passwordRef: string;
@@ -78,7 +83,7 @@ beforeAll(async () => {
   bundle = path.join(tmp, 'bundle', 'main.js');
   [dynamo, s3srv, embedded, readOnlyServer, noRenameServer, sshd] = await Promise.all([
     startTestDynamo(),
-    startS3({ directory: path.join(tmp, 's3'), buckets: [BUCKET, STAGING] }),
+    startS3({ directory: path.join(tmp, 's3'), buckets: [{ name: BUCKET, owner: CUSTOMER_ACCOUNT }, STAGING] }),
     startSftpServer({ root: roots[0] as string, users }),
     startSftpServer({ root: roots[1] as string, users, readOnly: true }),
     startSftpServer({ root: roots[2] as string, users, forbidRename: true }),
@@ -120,7 +125,8 @@ beforeAll(async () => {
     EFT_SFTP_WRITE_CHANNELS: '2',
   };
   stores = buildStores(env);
-  s3 = createS3Client(env);
+  engineS3 = createS3Client(env);
+  s3 = customerS3Client(s3srv.endpoint, REGION);
   secrets = new LocalFileSecretStore(path.join(tmp, 'secrets'));
   passwordRef = await secrets.create('partner', { password: PASSWORD });
   sshdRef = await secrets.create('sshd', { privateKey: sshd.privateKey });
@@ -128,6 +134,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   s3?.destroy();
+  engineS3?.destroy();
   await Promise.all([
     embedded?.close(),
     readOnlyServer?.close(),
@@ -228,7 +235,7 @@ async function s3Endpoint(): Promise<Endpoint> {
       direction: 'BOTH',
       status: 'ACTIVE',
       maxConcurrency: 4,
-      s3: { bucket: BUCKET, prefix: 'files/', region: REGION },
+      s3: { bucket: BUCKET, prefix: 'files/', region: REGION, bucketOwner: CUSTOMER_ACCOUNT },
     },
     'test',
   );
@@ -265,7 +272,7 @@ async function runningJob(
 type SentCommand = { constructor: { name: string }; input?: { PartNumber?: number } };
 
 function recordingS3(commands: string[], onDone: (command: SentCommand) => void = () => undefined): S3Client {
-  return new Proxy(s3, {
+  return new Proxy(engineS3, {
     get(target, property, receiver) {
       if (property !== 'send') return Reflect.get(target, property, receiver);
       return async (command: SentCommand, options?: unknown) => {
@@ -292,7 +299,7 @@ function s3WithFirstPart(commands: string[] = []): { client: S3Client; firstPart
   return { client: recordingS3(commands, (command) => isPartOne(command) && stored()), firstPart };
 }
 
-function deps(config: Partial<WorkerConfig> = {}, client: S3Client = s3): WorkerDeps {
+function deps(config: Partial<WorkerConfig> = {}, client: S3Client = engineS3): WorkerDeps {
   return {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
@@ -304,7 +311,7 @@ function deps(config: Partial<WorkerConfig> = {}, client: S3Client = s3): Worker
     clock: systemClock,
     logger: createLogger({}, (line) => logs.push(line)),
     config: { ...workerConfigFromEnv(env), ...config },
-    stagingBucket: STAGING,
+    staging: { bucket: STAGING, owner: LOCAL_ACCOUNT_ID },
     region: REGION,
   };
 }
