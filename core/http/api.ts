@@ -1,12 +1,13 @@
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors';
 import { logger } from '../observability/logger';
 import { errorResponse, type HttpResponse, jsonResponse } from './error-response';
 import { type Caller, type PrincipalDirectory, resolveCaller } from './identity';
-import { parseJsonBody } from './json-body';
+import { fromBodyParser, refuseForbiddenKeys } from './json-body';
 
 /** Request bodies are small JSON documents; anything larger is refused before parsing. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -65,18 +66,25 @@ export function httpApi<
   Q extends z.ZodType = z.ZodUnknown,
   P extends z.ZodType = z.ZodUnknown,
 >(spec: ApiSpec<B, Q, P>, handle: (request: ApiRequest<z.output<B>, z.output<Q>, z.output<P>>) => Promise<ApiReply>) {
+  const callers = new WeakMap<Context, Caller>();
   const stack = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>({ timeoutEarlyInMillis: 0 })
     .use(accessLog())
-    .use(httpHeaderNormalizer());
-  stack.onError((request) => {
-    request.response = errorResponse(request.error, request.context.awsRequestId, logger) as HttpResponse;
-  });
-  return stack.handler(async (event, context) => {
+    .use(httpHeaderNormalizer())
     // Who is asking comes first: a principal that is no customer's gets its 403
     // before anything is said about the request (its size, its JSON, its schema).
-    const caller = await resolveCaller(event, spec.principals);
-    enforceBodyLimit(event);
-    const body = spec.body ? parseOrThrow(spec.body, parseJsonBody(event), '') : undefined;
+    .before(async (request) => {
+      callers.set(request.context, await resolveCaller(request.event, spec.principals));
+      enforceBodyLimit(request.event);
+    });
+  if (spec.body) stack.use(httpJsonBodyParser()).before((request) => refuseForbiddenKeys(request.event.body));
+  stack.onError((request) => {
+    const error = fromBodyParser(request.error, request.event);
+    request.response = errorResponse(error, request.context.awsRequestId, logger) as HttpResponse;
+  });
+  return stack.handler(async (event, context) => {
+    const caller = callers.get(context);
+    if (!caller) throw new Error('the caller was not resolved before the handler');
+    const body = spec.body ? parseOrThrow(spec.body, event.body, '') : undefined;
     const query = spec.query ? parseOrThrow(spec.query, event.queryStringParameters ?? {}, 'query') : undefined;
     const path = spec.path ? parseOrThrow(spec.path, event.pathParameters ?? {}, 'path') : undefined;
     const reply = await handle({

@@ -15,38 +15,37 @@ export class MalformedJsonError extends EftError {
   }
 }
 
-/** application/json, or any +json type, with or without parameters (as API Gateway clients send it). */
-const JSON_CONTENT_TYPE = /^application\/([a-z0-9.+-]+\+)?json(;|$)/i;
-
 /**
  * Keys that pollute prototypes when code copies a parsed body into another
- * object (`Object.assign`, a deep merge). JSON.parse itself makes them plain
- * own properties, so they are found and refused by name, with where they are,
- * rather than reported as "not valid JSON" (which the body is).
+ * object (`Object.assign`, a deep merge). @middy/http-json-body-parser refuses
+ * `__proto__` (and `constructor` holding a `prototype`) with a bare 422 "Forbidden
+ * key"; `constructor` alone it lets through. Both are refused here by name, with
+ * where they are, rather than reported as "not valid JSON" (which the body is).
  */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor']);
 
-/**
- * The request body as JSON: refused with 415 unless declared as JSON, with a
- * 400 naming `body` when it does not parse, and with a 400 naming each
- * `__proto__` or `constructor` key. The headers must be normalised (lower case).
- */
-export function parseJsonBody(event: Pick<APIGatewayProxyEvent, 'headers' | 'body' | 'isBase64Encoded'>): unknown {
-  const contentType = event.headers?.['content-type'] ?? '';
-  if (!JSON_CONTENT_TYPE.test(contentType)) {
-    throw new UnsupportedMediaTypeError('the request body must be JSON (Content-Type: application/json)');
-  }
-  if (event.body === null || event.body === undefined) throw new MalformedJsonError();
-  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new MalformedJsonError();
-  }
-  const forbidden = forbiddenKeys(parsed);
+/** After the body parser: a parsed body holding a forbidden key anywhere is a 400 naming each. */
+export function refuseForbiddenKeys(body: unknown): void {
+  const forbidden = forbiddenKeys(body);
   if (forbidden.length > 0) throw new ValidationError(forbidden);
-  return parsed;
+}
+
+/**
+ * The body parser's errors as the engine's typed ones: 415 for a body not
+ * declared as JSON, a 400 naming each forbidden key (found in the raw body,
+ * which JSON.parse without a reviver reads as plain own keys), and a 400
+ * naming `body` for anything that does not parse.
+ */
+export function fromBodyParser(error: unknown, event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): unknown {
+  const e = error as { statusCode?: number; message?: string; cause?: { package?: string } } | undefined;
+  if (e?.cause?.package !== '@middy/http-json-body-parser') return error;
+  if (e.statusCode === 415)
+    return new UnsupportedMediaTypeError('the request body must be JSON (Content-Type: application/json)');
+  if (e.message === 'Forbidden key in JSON body' && typeof event.body === 'string') {
+    const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    return new ValidationError(forbiddenKeys(JSON.parse(raw)));
+  }
+  return new MalformedJsonError();
 }
 
 /** A place in the document: its key and the place that holds it (a path is built only when reported). */

@@ -71,7 +71,7 @@ describe('endpoint lifecycle over the REST API', () => {
       'endpoint.disabled',
     ]);
     expect(new Set(audit.body.items.map((e: { actor: string }) => e.actor))).toEqual(
-      new Set(['arn:aws-us-gov:iam::000000000000:user/alice']),
+      new Set(['arn:aws-us-gov:iam::111111111111:user/alice']),
     );
   });
 
