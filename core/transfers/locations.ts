@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { Endpoint } from '../domain/endpoint';
 import { BucketOwnerUnknownError, ValidationError } from '../domain/errors';
+import { hasDotSegment } from '../domain/path-segments';
 
 export type Location =
   | { kind: 's3'; bucket: string; key: string; region: string; kmsKeyId?: string; owner: string }
@@ -8,13 +9,15 @@ export type Location =
 
 /**
  * Where a transfer path lands on an endpoint: under the S3 prefix or the SFTP
- * base path, never outside it. Paths are relative to the endpoint; `..`, `.`,
- * empty segments and control characters are refused (FIELD names the request field).
+ * base path, never outside it. Paths are relative to the endpoint; `..`, `.`
+ * (with `/` or `\` as the separator), empty segments and control characters
+ * are refused (FIELD names the request field), also for paths stored before
+ * the API refused them (a re-drive, a queued job).
  */
 export function resolveLocation(endpoint: Endpoint, path: string, field = 'path'): Location {
   const segments = path.replace(/^\/+/, '').split('/');
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  if (!path || segments.some((s) => s === '' || s === '.' || s === '..') || /[\u0000-\u001f\u007f]/.test(path)) {
+  if (!path || segments.some((s) => s === '') || hasDotSegment(path) || /[\u0000-\u001f\u007f]/.test(path)) {
     throw new ValidationError([{ field, message: 'must be a relative path without empty, . or .. segments' }]);
   }
   const relative = segments.join('/');
