@@ -155,6 +155,22 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
     step(
       `the same S3 → S3 request again: HTTP ${replay.status}, job ${replay.body.jobs[0].jobId === started[0]?.jobId ? 'is the same one' : 'IS NEW'}: no second delivery`,
     );
+
+    // Tenant isolation: customer B names customer A's bucket; S3 itself refuses it (README "Bucket ownership").
+    const bob = info.customers.find((c) => c.customerId === 'customer-b');
+    if (bob) {
+      const asBob = new ApiClient(info.apis[REGIONS.west] ?? '', REGIONS.west, bob);
+      const claimed = await asBob.post('/endpoints', {
+        type: 'S3',
+        name: "customer A's outbox, claimed by B",
+        direction: 'OUTBOUND',
+        s3: { bucket: 'customer-a-outbox', prefix: 'out/', region: REGIONS.west },
+      });
+      const refused = await asBob.post(`/endpoints/${claimed.body.id}/validate`);
+      const reason = refused.body.validation?.reason;
+      allSucceeded &&= reason === 'BUCKET_NOT_OWNED';
+      step(`customer B registers customer A's bucket: ${refused.body.endpoint?.status} (${reason}): S3 refuses eft acting for B`);
+    }
     return allSucceeded;
   } finally {
     await sftp.end();
