@@ -1,13 +1,17 @@
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Endpoint } from '../domain/endpoint';
 import type { SecretStore } from '../domain/secrets';
 import type { Location } from '../transfers/locations';
-import type { DestinationInspector } from '../transfers/orchestration';
+import type { DestinationInspector, DestinationState } from '../transfers/orchestration';
+import { reportedChecksum } from '../transfers/s3-copy';
 import { bucketOf } from './s3/bucket-owner';
 import { openSftp } from './sftp/connect';
 
-/** Reads the size (and ETag) of what a destination holds: HeadObject on S3, stat on SFTP. */
+/**
+ * Reads the size (and ETag, and S3's SHA-256 checksum if the object has one) of what a destination
+ * holds: HeadObject on S3 (with ChecksumMode ENABLED: S3 returns the checksum only when asked), stat on SFTP.
+ */
 export class LiveDestinationInspector implements DestinationInspector {
   constructor(
     private readonly s3: S3Client,
@@ -15,11 +19,13 @@ export class LiveDestinationInspector implements DestinationInspector {
     private readonly networkPolicy: NetworkPolicy,
   ) {}
 
-  async inspect(endpoint: Endpoint, location: Location): Promise<{ bytes: number; etag?: string } | undefined> {
+  async inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
     if (location.kind === 's3') {
       try {
-        const head = await this.s3.send(new HeadObjectCommand({ ...bucketOf(location), Key: location.key }));
-        return { bytes: head.ContentLength ?? 0, ...(head.ETag ? { etag: head.ETag } : {}) };
+        const head = await this.s3.send(
+          new HeadObjectCommand({ ...bucketOf(location), Key: location.key, ChecksumMode: 'ENABLED' }),
+        );
+        return s3DestinationState(head);
       } catch (error) {
         if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
         throw error;
@@ -37,4 +43,10 @@ export class LiveDestinationInspector implements DestinationInspector {
       await session.close();
     }
   }
+}
+
+/** What verification compares of an S3 object, from a HeadObject sent with ChecksumMode ENABLED. */
+export function s3DestinationState(head: HeadObjectCommandOutput): DestinationState {
+  const checksum = reportedChecksum(head);
+  return { bytes: head.ContentLength ?? 0, ...(head.ETag ? { etag: head.ETag } : {}), ...(checksum ? { checksum } : {}) };
 }

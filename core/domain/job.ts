@@ -86,8 +86,16 @@ export interface TransferJob {
 /** What arrived at the destination. */
 export interface TransferResult {
   bytes: number;
-  /** SHA-256 of the content (hex), where the flow computed one (every streamed hop does). */
+  /**
+   * SHA-256 of the content (hex), where the flow knows it: every streamed hop computes one; an S3→S3
+   * single-part copy records the full-object SHA-256 that S3 computed for the copy (x-amz-checksum-sha256).
+   */
   sha256?: string;
+  /**
+   * S3's checksum of the delivered object where it is not the content's SHA-256: a multipart S3→S3 copy's
+   * COMPOSITE checksum. VerifyTransfer compares it, like sha256, with what S3 reports for the destination.
+   */
+  checksum?: ObjectChecksum;
   /** The destination object's ETag / version (S3 targets). */
   etag?: string;
   versionId?: string;
@@ -95,6 +103,20 @@ export interface TransferResult {
   location: string;
   /** True when the destination already held the same content and nothing was written (no second delivery). */
   alreadyPresent: boolean;
+}
+
+/** An S3 object checksum as S3 reports it (x-amz-checksum-sha256, x-amz-checksum-type). */
+export interface ObjectChecksum {
+  algorithm: 'SHA256';
+  /**
+   * FULL_OBJECT: the SHA-256 of the content. COMPOSITE (a multipart object): the SHA-256 of the parts'
+   * SHA-256 digests concatenated, followed by `-<number of parts>`; it depends on the part size.
+   */
+  type: 'FULL_OBJECT' | 'COMPOSITE';
+  /** Base64, as S3 sends it. */
+  value: string;
+  /** COMPOSITE: the size of every part but the last, so that the value can be recomputed from the content. */
+  partSize?: number;
 }
 
 /** Data-plane updates to a RUNNING job, made under its lease. */

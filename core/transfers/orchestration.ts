@@ -1,11 +1,11 @@
 import type { Endpoint } from '../domain/endpoint';
 import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../domain/errors';
-import { type FlowType, isTerminal, type TransferJob, type TransferResult } from '../domain/job';
+import { type FlowType, isTerminal, type ObjectChecksum, type TransferJob, type TransferResult } from '../domain/job';
 import { type LeaseToken, tokenOf } from '../domain/lease';
 import type { EndpointStore, JobKey, JobStore, LeaseStore } from '../domain/ports';
 import { withLeaseHeartbeat } from './heartbeat';
 import { type Location, resolveLocation } from './locations';
-import { copyS3Object, type S3CopyDeps } from './s3-copy';
+import { contentSha256, copyS3Object, type S3CopyDeps } from './s3-copy';
 
 /** What the state machine tasks share: the stores, this region, and the lease TTL. */
 export interface OrchestrationDeps {
@@ -145,15 +145,25 @@ export async function startBatch(
   return takeLease(deps, job.partitionId, input.executionId);
 }
 
+/** What a destination holds now, as far as verification compares it with the result. */
+export interface DestinationState {
+  bytes: number;
+  etag?: string;
+  /** The object's SHA-256 checksum as S3 reports it (HeadObject with ChecksumMode ENABLED), if it has one. */
+  checksum?: ObjectChecksum;
+}
+
 /** Looks at what the destination holds now. */
 export interface DestinationInspector {
-  inspect(endpoint: Endpoint, location: Location): Promise<{ bytes: number; etag?: string } | undefined>;
+  inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined>;
 }
 
 /**
  * VERIFYING → SUCCEEDED, only if the destination holds what the data plane
  * reported (the worker hands its jobs over VERIFYING with their result; an S3
- * copy's job is still RUNNING and enters VERIFYING here).
+ * copy's job is still RUNNING and enters VERIFYING here): the same size, the
+ * same ETag and, where the result recorded a checksum and S3 reports one for
+ * the destination, the same checksum.
  */
 export async function verifyTransfer(
   deps: OrchestrationDeps & { inspector: DestinationInspector },
@@ -175,11 +185,28 @@ export async function verifyTransfer(
   return deps.jobs.transition(key, 'SUCCEEDED', origin);
 }
 
-function mismatch(expected: TransferResult, found: { bytes: number; etag?: string } | undefined): string | undefined {
+function mismatch(expected: TransferResult, found: DestinationState | undefined): string | undefined {
   if (!found) return 'nothing is there';
   if (found.bytes !== expected.bytes) return `holds ${found.bytes} bytes, ${expected.bytes} were delivered`;
   if (expected.etag && found.etag && found.etag !== expected.etag)
     return `ETag ${found.etag} differs from the delivered ${expected.etag}`;
+  return found.checksum && checksumMismatch(expected, found.checksum);
+}
+
+/**
+ * The destination's checksum against the recorded one: a full-object SHA-256 is the content's, so it
+ * is compared with the result's sha256 (whichever flow recorded it); S3's composite checksum with the
+ * one an S3→S3 copy recorded. Nothing recorded to compare with: no verdict.
+ */
+function checksumMismatch(expected: TransferResult, found: ObjectChecksum): string | undefined {
+  const foundSha256 = contentSha256(found);
+  if (expected.sha256 && foundSha256 && foundSha256 !== expected.sha256) {
+    return `SHA-256 ${foundSha256} differs from the delivered ${expected.sha256}`;
+  }
+  const recorded = expected.checksum;
+  if (recorded && (recorded.algorithm !== found.algorithm || recorded.type !== found.type || recorded.value !== found.value)) {
+    return `${found.type} ${found.algorithm} checksum ${found.value} differs from the delivered ${recorded.type} ${recorded.value}`;
+  }
   return undefined;
 }
 

@@ -22,7 +22,7 @@ import {
   StaleOwnerError,
   TargetExistsError,
 } from '../domain/errors';
-import type { TransferJob, TransferResult } from '../domain/job';
+import type { ObjectChecksum, TransferJob, TransferResult } from '../domain/job';
 import type { LeaseToken } from '../domain/lease';
 import type { JobStore } from '../domain/ports';
 import { S3_LIMITS, type S3CopyConfig } from './s3-copy-config';
@@ -30,7 +30,16 @@ import { S3_LIMITS, type S3CopyConfig } from './s3-copy-config';
 /**
  * S3→S3 transfer as a server-side copy: CopyObject up to the multipart
  * threshold, UploadPartCopy above it. No object bytes pass through this
- * process, which is also why no SHA-256 is computed for these transfers.
+ * process, so S3 computes the checksum (additional checksums, SHA-256):
+ * - CopyObject: S3's full-object SHA-256 of the copy, recorded as the
+ *   result's sha256 (hex), comparable with a hash of the source anywhere.
+ * - Multipart: the upload is created with SHA-256, every part's checksum is
+ *   kept with the part (also in the checkpoint) and sent with the commit; S3's
+ *   object checksum is then COMPOSITE (the SHA-256 of the part digests, "-N"),
+ *   recorded as the result's checksum with the part size that reproduces it.
+ * - A target already delivered: its checksum, if HeadObject reports one.
+ * VerifyTransfer compares the recorded checksum with the one S3 reports for
+ * the destination (core/transfers/orchestration.ts).
  */
 
 /** User metadata written on every copy: the source ETag, which a multipart copy's own ETag does not reveal. */
@@ -67,7 +76,20 @@ export interface S3CopyCheckpoint {
   /** The source the parts were copied from; a checkpoint of another source version is not continued. */
   sourceEtag: string;
   sourceVersionId?: string;
-  parts: { PartNumber: number; ETag: string }[];
+  /**
+   * The upload was created with SHA-256 checksums. A checkpoint without it (written before the engine
+   * asked for checksums) is not continued: its upload cannot give its parts checksums, so it is aborted.
+   */
+  checksumAlgorithm: 'SHA256';
+  parts: CopiedPart[];
+}
+
+/** A part as the commit needs it: S3 requires the part's checksum of an upload created with one. */
+export interface CopiedPart {
+  PartNumber: number;
+  ETag: string;
+  /** Base64, as S3 returned it. */
+  ChecksumSHA256: string;
 }
 
 const checkpointSchema = z.object({
@@ -75,7 +97,8 @@ const checkpointSchema = z.object({
   partSize: z.number().int().positive(),
   sourceEtag: z.string(),
   sourceVersionId: z.string().optional(),
-  parts: z.array(z.object({ PartNumber: z.number().int().positive(), ETag: z.string() })),
+  checksumAlgorithm: z.literal('SHA256'),
+  parts: z.array(z.object({ PartNumber: z.number().int().positive(), ETag: z.string(), ChecksumSHA256: z.string().min(1) })),
 });
 
 /** The source as HeadObject saw it; every later read is pinned to this version. */
@@ -134,7 +157,7 @@ async function headSource(s3: S3Client, ref: S3CopyInput['source']): Promise<Sou
 
 async function headTarget(s3: S3Client, target: S3CopyInput['target']): Promise<HeadObjectCommandOutput | undefined> {
   try {
-    return await s3.send(new HeadObjectCommand({ ...bucketOf(target), Key: target.key }));
+    return await s3.send(new HeadObjectCommand({ ...bucketOf(target), Key: target.key, ChecksumMode: 'ENABLED' }));
   } catch (error) {
     if (httpStatus(error) === 404) return undefined;
     throw accessDeniedOr(error, `reading ${s3Url(target)}`);
@@ -155,28 +178,76 @@ export function holdsSameContent(
   return unquote(target.ETag ?? '') === etag || target.Metadata?.[SOURCE_ETAG_METADATA] === etag;
 }
 
-/** The target exists: the same content is a delivery already made (no second one), anything else a conflict. */
-function alreadyDelivered({ input, source }: CopyContext, target: HeadObjectCommandOutput): TransferResult {
+/**
+ * The target exists: the same content is a delivery already made (no second one), anything else a
+ * conflict. Its checksum is recorded if S3 has one; a composite one with the part size of this job's
+ * upload of this source, when that part size gives its number of parts.
+ */
+function alreadyDelivered(
+  { input, source }: CopyContext,
+  target: HeadObjectCommandOutput,
+  partSize = continuableCheckpoint(input.job, source)?.partSize,
+): TransferResult {
   if (!holdsSameContent(source, target)) {
     throw new TargetExistsError(`target ${s3Url(input.target)} already exists with different content`);
   }
-  return delivered(input, source, { ETag: target.ETag, VersionId: target.VersionId }, true);
+  return delivered(input, source, target, true, { checksum: reportedChecksum(target), partSize });
 }
 
 function delivered(
   input: S3CopyInput,
   source: SourceObject,
-  target: { ETag?: string; VersionId?: string },
+  target: { ETag?: string | undefined; VersionId?: string | undefined },
   alreadyPresent: boolean,
+  s3Checksum: { checksum: ObjectChecksum | undefined; partSize?: number | undefined },
 ): TransferResult {
-  // No sha256: the bytes never pass through this process, so there is nothing to hash.
   return {
     bytes: source.size,
+    ...recordedChecksum(s3Checksum.checksum, source.size, s3Checksum.partSize),
     ...(target.ETag ? { etag: target.ETag } : {}),
     ...(target.VersionId ? { versionId: target.VersionId } : {}),
     location: s3Url(input.target),
     alreadyPresent,
   };
+}
+
+/**
+ * S3's checksum as the result keeps it: a full-object SHA-256 is the content's (sha256, hex, as the
+ * other flows record it); a composite one is kept as S3 reports it, with the part size that reproduces it.
+ */
+function recordedChecksum(
+  checksum: ObjectChecksum | undefined,
+  size: number,
+  partSize: number | undefined,
+): Pick<TransferResult, 'sha256' | 'checksum'> {
+  if (!checksum) return {};
+  const sha256 = contentSha256(checksum);
+  if (sha256) return { sha256 };
+  const parts = Number(checksum.value.slice(checksum.value.lastIndexOf('-') + 1));
+  const fits = partSize !== undefined && Math.ceil(size / partSize) === parts;
+  return { checksum: { ...checksum, ...(fits ? { partSize } : {}) } };
+}
+
+/**
+ * The SHA-256 checksum S3 reports in a response (CopyObjectResult, CompleteMultipartUpload, HeadObject
+ * with ChecksumMode ENABLED), if any. S3 names its type (x-amz-checksum-type); where it does not, the
+ * "-N" suffix of a composite value tells.
+ */
+export function reportedChecksum(
+  reported: { ChecksumSHA256?: string | undefined; ChecksumType?: string | undefined } | undefined,
+): ObjectChecksum | undefined {
+  const value = reported?.ChecksumSHA256;
+  if (!value) return undefined;
+  const named = reported.ChecksumType;
+  const type = named === 'FULL_OBJECT' || named === 'COMPOSITE' ? named : /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
+  return { algorithm: 'SHA256', type, value };
+}
+
+/** The content's SHA-256 (hex) that a full-object checksum is; undefined for a composite one. */
+export function contentSha256(checksum: ObjectChecksum): string | undefined {
+  if (checksum.type !== 'FULL_OBJECT') return undefined;
+  const digest = Buffer.from(checksum.value, 'base64');
+  return digest.length === 32 ? digest.toString('hex') : undefined;
 }
 
 // ---------------------------------------------------------------------------
@@ -195,10 +266,13 @@ async function copyWhole(context: CopyContext): Promise<TransferResult> {
         // Never overwrite: a key written since our HeadObject fails the copy (412) instead.
         IfNoneMatch: '*',
         MetadataDirective: 'REPLACE',
+        // S3 computes the copy's SHA-256 (full object) and returns it in CopyObjectResult.
+        ChecksumAlgorithm: 'SHA256',
         ...targetAttributes(context),
       }),
     );
-    return delivered(input, source, { ETag: output.CopyObjectResult?.ETag, VersionId: output.VersionId }, false);
+    const target = { ETag: output.CopyObjectResult?.ETag, VersionId: output.VersionId };
+    return delivered(input, source, target, false, { checksum: reportedChecksum(output.CopyObjectResult) });
   } catch (error) {
     if (httpStatus(error) === 412) return explainFailedPrecondition(context, error);
     throw await sourceErrorOr(deps.s3, error, source);
@@ -259,11 +333,14 @@ async function copyInParts(context: CopyContext): Promise<TransferResult> {
   const { deps, input, source } = context;
   const { uploadId, partSize, uploaded } = await resumeOrStart(context);
   const plan = planParts(source.size, partSize);
-  const checkpoint = new CheckpointWriter(context, { uploadId, partSize, ...sourcePin(source) }, plan);
+  const upload = { uploadId, partSize, ...sourcePin(source), checksumAlgorithm: 'SHA256' as const };
+  const checkpoint = new CheckpointWriter(context, upload, plan);
   for (const part of plan) {
     const onS3 = uploaded.get(part.partNumber);
-    // A part counts only if S3 has it at the size this plan gives it.
-    if (onS3?.ETag && onS3.Size === part.last - part.first + 1) checkpoint.add({ PartNumber: part.partNumber, ETag: onS3.ETag });
+    // A part counts only if S3 has it at the size this plan gives it, with its checksum.
+    if (onS3?.ETag && onS3.ChecksumSHA256 && onS3.Size === part.last - part.first + 1) {
+      checkpoint.add({ PartNumber: part.partNumber, ETag: onS3.ETag, ChecksumSHA256: onS3.ChecksumSHA256 });
+    }
   }
   await checkpoint.write(); // the upload id, before any part is copied into it
 
@@ -284,7 +361,7 @@ async function copyInParts(context: CopyContext): Promise<TransferResult> {
     throw await checkpoint.writeBeforeFailing(failure);
   }
   await checkpoint.write();
-  return complete(context, uploadId, checkpoint.parts());
+  return complete(context, { uploadId, partSize }, checkpoint.parts());
 }
 
 /** Continues the job's checkpointed upload if S3 still has it, else starts a new one; other uploads to the key are aborted. */
@@ -299,7 +376,15 @@ async function resumeOrStart(context: CopyContext): Promise<{ uploadId: string; 
     if (uploaded) return { uploadId: previous.uploadId, partSize: previous.partSize, uploaded };
   }
   const created = await deps.s3
-    .send(new CreateMultipartUploadCommand({ ...bucketOf(input.target), Key: input.target.key, ...targetAttributes(context) }))
+    .send(
+      new CreateMultipartUploadCommand({
+        ...bucketOf(input.target),
+        Key: input.target.key,
+        // Every part gets its SHA-256 and the object a COMPOSITE one (the only type S3 has for SHA-256).
+        ChecksumAlgorithm: 'SHA256',
+        ...targetAttributes(context),
+      }),
+    )
     .catch((error: unknown) => {
       throw accessDeniedOr(error, `writing ${s3Url(input.target)}`);
     });
@@ -307,7 +392,10 @@ async function resumeOrStart(context: CopyContext): Promise<{ uploadId: string; 
   return { uploadId: created.UploadId, partSize: partSizeFor(source.size, deps.config), uploaded: new Map() };
 }
 
-/** The job's checkpoint, if it is of this very source version and its part size still fits S3's part limit. */
+/**
+ * The job's checkpoint, if it is of this very source version, its upload has SHA-256 checksums and its
+ * part size still fits S3's part limit.
+ */
 function continuableCheckpoint(job: TransferJob, source: SourceObject): S3CopyCheckpoint | undefined {
   const parsed = checkpointSchema.safeParse(job.checkpoint?.s3Copy);
   if (!parsed.success) return undefined;
@@ -379,7 +467,7 @@ async function abortUpload(s3: S3Client, target: S3CopyInput['target'], uploadId
   }
 }
 
-async function copyPart({ deps, input, source }: CopyContext, uploadId: string, part: PartRange) {
+async function copyPart({ deps, input, source }: CopyContext, uploadId: string, part: PartRange): Promise<CopiedPart> {
   const output = await deps.s3.send(
     new UploadPartCopyCommand({
       ...bucketOf(input.target),
@@ -393,18 +481,25 @@ async function copyPart({ deps, input, source }: CopyContext, uploadId: string, 
     }),
   );
   const etag = output.CopyPartResult?.ETag;
-  if (!etag) throw new Error(`S3 returned no ETag for part ${part.partNumber} of ${s3Url(input.target)}`);
-  return { PartNumber: part.partNumber, ETag: etag };
+  const checksum = output.CopyPartResult?.ChecksumSHA256;
+  if (!etag || !checksum) {
+    throw new Error(`S3 returned no ETag or no SHA-256 checksum for part ${part.partNumber} of ${s3Url(input.target)}`);
+  }
+  return { PartNumber: part.partNumber, ETag: etag, ChecksumSHA256: checksum };
 }
 
-async function complete(context: CopyContext, uploadId: string, parts: S3CopyCheckpoint['parts']): Promise<TransferResult> {
+async function complete(
+  context: CopyContext,
+  { uploadId, partSize }: { uploadId: string; partSize: number },
+  parts: CopiedPart[],
+): Promise<TransferResult> {
   const { deps, input, source } = context;
   // The last moment to find out we are no longer the owner: after this the object is visible.
   await deps.renewLease?.();
   const existing = await headTarget(deps.s3, input.target);
   if (existing) {
     await abortUpload(deps.s3, input.target, uploadId);
-    return alreadyDelivered(context, existing);
+    return alreadyDelivered(context, existing, partSize);
   }
   try {
     const output = await deps.s3.send(
@@ -418,13 +513,13 @@ async function complete(context: CopyContext, uploadId: string, parts: S3CopyChe
         IfNoneMatch: '*',
       }),
     );
-    return delivered(input, source, { ETag: output.ETag, VersionId: output.VersionId }, false);
+    return delivered(input, source, output, false, { checksum: reportedChecksum(output), partSize });
   } catch (error) {
     if (httpStatus(error) !== 412) throw accessDeniedOr(error, `completing the upload to ${s3Url(input.target)}`);
     await abortUpload(deps.s3, input.target, uploadId);
     const target = await headTarget(deps.s3, input.target);
     if (!target) throw error;
-    return alreadyDelivered(context, target);
+    return alreadyDelivered(context, target, partSize);
   }
 }
 
@@ -435,7 +530,7 @@ async function complete(context: CopyContext, uploadId: string, parts: S3CopyChe
  * snapshot cannot overwrite a newer one.
  */
 class CheckpointWriter {
-  private readonly done = new Map<number, string>();
+  private readonly done = new Map<number, CopiedPart>();
   private readonly partBytes = new Map<number, number>();
   private readonly clock: Clock;
   private lastWriteAt = Number.NEGATIVE_INFINITY;
@@ -450,19 +545,19 @@ class CheckpointWriter {
     for (const part of plan) this.partBytes.set(part.partNumber, part.last - part.first + 1);
   }
 
-  add(part: { PartNumber: number; ETag: string }): void {
-    this.done.set(part.PartNumber, part.ETag);
+  add(part: CopiedPart): void {
+    this.done.set(part.PartNumber, part);
   }
 
   has(partNumber: number): boolean {
     return this.done.has(partNumber);
   }
 
-  parts(): S3CopyCheckpoint['parts'] {
-    return [...this.done.entries()].sort(([a], [b]) => a - b).map(([PartNumber, ETag]) => ({ PartNumber, ETag }));
+  parts(): CopiedPart[] {
+    return [...this.done.values()].sort((a, b) => a.PartNumber - b.PartNumber);
   }
 
-  async partCopied(part: { PartNumber: number; ETag: string }): Promise<void> {
+  async partCopied(part: CopiedPart): Promise<void> {
     this.add(part);
     if (this.clock.now() - this.lastWriteAt >= this.context.deps.config.checkpointIntervalMs) await this.write();
   }

@@ -13,6 +13,9 @@
  * the whole batch (no job starts or commits afterwards) and is thrown: the
  * state machine's FailBatch then fails the jobs left unfinished.
  */
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { s3DestinationState } from '../adapters/destination-inspector';
+import { bucketOf } from '../adapters/s3/bucket-owner';
 import type { Endpoint } from '../domain/endpoint';
 import { TransientError } from '../domain/errors';
 import type { TransferJob } from '../domain/job';
@@ -24,14 +27,15 @@ import {
   type BatchInput,
   claimJob,
   type DestinationInspector,
+  type DestinationState,
   markFailed,
   type OrchestrationDeps,
   verifyTransfer,
 } from '../transfers/orchestration';
-import { LeaseLostError, StoppedError, TransferError, toTransferError } from './errors';
+import { LeaseLostError, StoppedError, s3Failure, s3HttpStatus, TransferError, toTransferError } from './errors';
 import { sleep } from './retry';
 import { runTransfer, type WorkerDeps } from './run-transfer';
-import { headObject } from './s3-objects';
+import { s3Location } from './s3-objects';
 import { ConnectorPool } from './sftp-endpoint';
 
 export interface BatchSummary {
@@ -156,17 +160,26 @@ async function verifyWithRetries(
   }
 }
 
-/** The destination as the batch sees it: HeadObject on S3, stat over the pooled session on SFTP. */
+/**
+ * The destination as the batch sees it: HeadObject on S3 (with ChecksumMode ENABLED, so that S3 reports
+ * the object's SHA-256 checksum if it has one), stat over the pooled session on SFTP.
+ */
 class PooledInspector implements DestinationInspector {
   constructor(
     private readonly deps: WorkerDeps,
     private readonly pool: ConnectorPool,
   ) {}
 
-  async inspect(endpoint: Endpoint, location: Location): Promise<{ bytes: number; etag?: string } | undefined> {
+  async inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
     if (location.kind === 's3') {
-      const head = await headObject(this.deps.s3(location.region), location, new AbortController().signal);
-      return head ? { bytes: head.ContentLength ?? 0, ...(head.ETag ? { etag: head.ETag } : {}) } : undefined;
+      const s3 = this.deps.s3(location.region);
+      try {
+        const head = await s3.send(new HeadObjectCommand({ ...bucketOf(location), Key: location.key, ChecksumMode: 'ENABLED' }));
+        return s3DestinationState(head);
+      } catch (err) {
+        if (s3HttpStatus(err) === 404) return undefined;
+        throw s3Failure(err, s3Location(location));
+      }
     }
     const { channel } = await this.pool.connectorFor(endpoint).connect();
     const stats = await channel.statIfExists(location.path);

@@ -1,10 +1,19 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { LiveDestinationInspector } from '../../core/adapters/destination-inspector';
 import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
 import { DynamoEndpointStore } from '../../core/adapters/dynamodb/endpoint-store';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
 import { DynamoLeaseStore } from '../../core/adapters/dynamodb/lease-store';
+import { requireBucketOwner } from '../../core/adapters/s3/bucket-owner';
+import { LocalFileSecretStore } from '../../core/adapters/secrets/local-file-store';
+import { networkPolicyFromEnv } from '../../core/connectivity/network-policy';
 import { ManualClock } from '../../core/domain/clock';
 import { LeaseHeldError, VerificationError } from '../../core/domain/errors';
-import { deriveIdempotencyKey, type TransferJob } from '../../core/domain/job';
+import { deriveIdempotencyKey, type TransferJob, type TransferResult } from '../../core/domain/job';
 import type { LeaseToken } from '../../core/domain/lease';
 import {
   claimJob,
@@ -12,10 +21,13 @@ import {
   failBatch,
   failTransfer,
   type OrchestrationDeps,
+  runS3Copy,
   startBatch,
   startTransfer,
   verifyTransfer,
 } from '../../core/transfers/orchestration';
+import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/transfers/s3-copy-config';
+import { type LocalS3, startS3 } from '../../local/s3';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
 
 const TTL = 60_000;
@@ -46,7 +58,7 @@ beforeAll(async () => {
       direction: 'INBOUND',
       status: 'ACTIVE',
       maxConcurrency: 4,
-      s3: { bucket: 'b', prefix: 'in/', region: 'us-gov-west-1' },
+      s3: { bucket: 'b', prefix: 'in/', region: 'us-gov-west-1', bucketOwner: '123456789012' },
     },
     'test',
   );
@@ -55,9 +67,14 @@ beforeAll(async () => {
 afterAll(() => dynamo.close());
 
 /** A QUEUED job in a partition of its own. */
-async function queuedJob(): Promise<TransferJob> {
+async function queuedJob(endpoints: { sourceEndpointId?: string; targetEndpointId?: string } = {}): Promise<TransferJob> {
   const n = ++seq;
-  const identity = { sourceEndpointId: `ep_src${n}`, sourcePath: `f${n}.csv`, targetEndpointId, targetPath: `f${n}.csv` };
+  const identity = {
+    sourceEndpointId: endpoints.sourceEndpointId ?? `ep_src${n}`,
+    sourcePath: `f${n}.csv`,
+    targetEndpointId: endpoints.targetEndpointId ?? targetEndpointId,
+    targetPath: `f${n}.csv`,
+  };
   const { job } = await west.jobs.create(
     { ...identity, customerId: 'cust', flowType: 'S3_TO_S3', idempotencyKey: deriveIdempotencyKey(identity) },
     { actor: 'customer', region: 'us-gov-west-1' },
@@ -148,6 +165,121 @@ describe('verifyTransfer', () => {
     await expect(verifyTransfer({ ...west, inspector: inspector(found) }, { ...job, lease })).rejects.toBeInstanceOf(
       VerificationError,
     );
+    expect((await west.jobs.get(job))?.status).toBe('VERIFYING');
+  });
+});
+
+describe('verifyTransfer of an S3→S3 copy against the checksum S3 reports (local S3)', () => {
+  const MiB = 1024 * 1024;
+  const SOURCE = { bucket: 'verify-source', owner: '111111111111' };
+  const TARGET = { bucket: 'verify-target', owner: '222222222222' };
+  /** Multipart from 1 MiB, in 1 MiB parts (below S3's 5 MiB floor, which only tests may lower). */
+  const MULTIPART: S3CopyConfig = {
+    ...DEFAULT_S3_COPY_CONFIG,
+    multipartThresholdBytes: MiB,
+    partSizeBytes: MiB,
+    minPartSizeBytes: MiB,
+  };
+  let directory: string;
+  let localS3: LocalS3;
+  let s3: S3Client;
+  let inspector: DestinationInspector;
+  let endpoints: { sourceEndpointId: string; targetEndpointId: string };
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'eft-verify-'));
+    localS3 = await startS3({
+      directory: join(directory, 's3'),
+      buckets: [SOURCE, TARGET].map((b) => ({ name: b.bucket, ...b })),
+    });
+    // The engine's client: every request names the bucket's owner.
+    s3 = requireBucketOwner(
+      new S3Client({
+        endpoint: localS3.endpoint,
+        region: 'us-gov-west-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+      }),
+    );
+    inspector = new LiveDestinationInspector(s3, new LocalFileSecretStore(join(directory, 'secrets')), networkPolicyFromEnv({}));
+    const s3Endpoint = (name: string, direction: 'INBOUND' | 'OUTBOUND', at: { bucket: string; owner: string }) =>
+      west.endpoints.create(
+        {
+          customerId: 'cust',
+          name,
+          type: 'S3',
+          direction,
+          status: 'ACTIVE',
+          maxConcurrency: 4,
+          s3: { bucket: at.bucket, prefix: '', region: 'us-gov-west-1', bucketOwner: at.owner },
+        },
+        'test',
+      );
+    const [source, target] = await Promise.all([
+      s3Endpoint('outbox', 'OUTBOUND', SOURCE),
+      s3Endpoint('inbox', 'INBOUND', TARGET),
+    ]);
+    endpoints = { sourceEndpointId: source.endpointId, targetEndpointId: target.endpointId };
+  });
+  afterAll(async () => {
+    s3?.destroy();
+    await localS3?.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  /** A job whose source holds `size` random bytes, copied by the S3→S3 task, RUNNING with its result. */
+  async function copied(size: number, copyConfig: S3CopyConfig) {
+    const job = await queuedJob(endpoints);
+    const content = randomBytes(size);
+    await s3.send(
+      new PutObjectCommand({ Bucket: SOURCE.bucket, ExpectedBucketOwner: SOURCE.owner, Key: job.sourcePath, Body: content }),
+    );
+    const lease = await started(west, job, `west-c-${seq}`);
+    const result = await runS3Copy({ ...west, s3, copyConfig }, { ...job, lease });
+    return { job, lease, content, result };
+  }
+
+  const verify = (job: TransferJob, lease: LeaseToken) => verifyTransfer({ ...west, inspector }, { ...job, lease });
+  const sha256 = (data: Buffer) => createHash('sha256').update(data);
+  /** S3's COMPOSITE SHA-256 of `content` in parts of `partSize`: the SHA-256 of the part digests, then -N. */
+  function composite(content: Buffer, partSize: number): string {
+    const digests: Buffer[] = [];
+    for (let at = 0; at < content.length; at += partSize) digests.push(sha256(content.subarray(at, at + partSize)).digest());
+    return `${sha256(Buffer.concat(digests)).digest('base64')}-${digests.length}`;
+  }
+
+  it('succeeds a single-part copy whose SHA-256 S3 reports as recorded', async () => {
+    const { job, lease, content, result } = await copied(64 * 1024, DEFAULT_S3_COPY_CONFIG);
+    expect(result.sha256).toBe(sha256(content).digest('hex'));
+
+    expect((await verify(job, lease)).status).toBe('SUCCEEDED');
+  });
+
+  it('succeeds a multipart copy whose composite checksum S3 reports as recorded', async () => {
+    const { job, lease, content, result } = await copied(2.5 * MiB, MULTIPART);
+    expect(result.checksum).toEqual({ algorithm: 'SHA256', type: 'COMPOSITE', value: composite(content, MiB), partSize: MiB });
+
+    expect((await verify(job, lease)).status).toBe('SUCCEEDED');
+  });
+
+  it.each([
+    ['a single-part copy’s SHA-256', 64 * 1024, DEFAULT_S3_COPY_CONFIG, (_r: TransferResult) => ({ sha256: 'ab'.repeat(32) })],
+    [
+      'a multipart copy’s composite checksum',
+      2.5 * MiB,
+      MULTIPART,
+      (r: TransferResult) => ({ checksum: { ...(r.checksum as NonNullable<TransferResult['checksum']>), value: 'AAAA-3' } }),
+    ],
+  ])('refuses %s that differs from the one S3 reports, although size and ETag match', async (_case, size, config, tamper) => {
+    const { job, lease, result } = await copied(size, config);
+    // The recorded result no longer matches the object: only the checksum tells.
+    await west.jobs.recordWork(job, lease, { result: { ...result, ...tamper(result) } });
+
+    const verifying = verify(job, lease);
+
+    await expect(verifying).rejects.toBeInstanceOf(VerificationError);
+    await expect(verifying).rejects.toThrow(/checksum|SHA-256/);
     expect((await west.jobs.get(job))?.status).toBe('VERIFYING');
   });
 });

@@ -1,23 +1,27 @@
 /**
- * The S3→S3 server-side copy against the local S3 emulator (s3rver) and the
- * local DynamoDB. s3rver lacks some of what the copy relies on; the client used
- * here fills those gaps explicitly (see `emulatorGaps`), from s3rver's own
- * on-disk state, so the engine's code runs exactly as it would against S3.
+ * The S3→S3 server-side copy against the local S3 stand-in (s3rver behind
+ * local/s3-process.cjs, which serves the upload listings, the conditional
+ * writes, the bucket owner condition and SHA-256 checksums) and the local
+ * DynamoDB. What the stand-in still lacks, the copy source preconditions, the
+ * client used here checks explicitly (see `emulatorGaps`), so the engine's code
+ * runs exactly as it would against S3.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
-  NoSuchUpload,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
@@ -151,27 +155,15 @@ function instrumentedS3(beforeSend?: BeforeSend): InstrumentedS3 {
 }
 
 /**
- * What s3rver 5 lacks, checked against it: ListParts and AbortMultipartUpload
- * answer 405 MethodNotAllowed, ListMultipartUploads 501 NotImplemented; it
- * ignores CopySourceIfMatch (UploadPartCopy and CopyObject copy a changed
- * source) and If-None-Match (CopyObject and CompleteMultipartUpload overwrite).
- * These are served here as S3 documents them: the upload operations from the
- * uploads s3rver keeps under <dir>/<bucket>/._S3rver_uploads/<uploadId>/ (files
- * `key`, `<part>`, `<part>.md5`); the preconditions by a HeadObject before the
- * command goes to s3rver. Returns the output of a served command, or undefined
- * to send the command to s3rver.
+ * What the local S3 stand-in lacks, checked against it: s3rver ignores
+ * CopySourceIfMatch (UploadPartCopy and CopyObject copy a changed source). It
+ * is checked here as S3 documents it, by a HeadObject before the command goes
+ * to the stand-in (and If-None-Match too, which the stand-in also enforces).
+ * Returns the output of a command served here (none is, today), or undefined to
+ * send the command to the stand-in.
  */
 async function emulatorGaps(command: string, input: Record<string, unknown>): Promise<object | undefined> {
-  const bucket = String(input.Bucket);
   switch (command) {
-    case 'ListParts':
-      return { Parts: await partsOnDisk(bucket, String(input.UploadId)), IsTruncated: false };
-    case 'ListMultipartUploads':
-      return { Uploads: await uploadsOnDisk(bucket, String(input.Prefix ?? '')), IsTruncated: false };
-    case 'AbortMultipartUpload':
-      await partsOnDisk(bucket, String(input.UploadId)); // NoSuchUpload if it is not there
-      await rm(uploadDir(bucket, String(input.UploadId)), { recursive: true });
-      return {};
     case 'UploadPartCopy':
     case 'CopyObject':
     case 'CompleteMultipartUpload':
@@ -180,32 +172,6 @@ async function emulatorGaps(command: string, input: Record<string, unknown>): Pr
     default:
       return undefined;
   }
-}
-
-function uploadDir(bucket: string, uploadId = ''): string {
-  return join(directory, bucket, '._S3rver_uploads', uploadId);
-}
-
-async function partsOnDisk(bucket: string, uploadId: string) {
-  const files = await readdir(uploadDir(bucket, uploadId)).catch(() => {
-    throw new NoSuchUpload({ message: `no upload ${uploadId}`, $metadata: { httpStatusCode: 404 } });
-  });
-  const numbers = files.filter((f) => /^\d+$/.test(f)).map(Number);
-  return Promise.all(
-    numbers.map(async (n) => ({
-      PartNumber: n,
-      Size: (await stat(join(uploadDir(bucket, uploadId), String(n)))).size,
-      ETag: `"${await readFile(join(uploadDir(bucket, uploadId), `${n}.md5`), 'utf8')}"`,
-    })),
-  );
-}
-
-async function uploadsOnDisk(bucket: string, prefix: string) {
-  const ids = await readdir(uploadDir(bucket)).catch(() => [] as string[]);
-  const uploads = await Promise.all(
-    ids.map(async (UploadId) => ({ UploadId, Key: await readFile(join(uploadDir(bucket, UploadId), 'key'), 'utf8') })),
-  );
-  return uploads.filter((u) => u.Key.startsWith(prefix));
 }
 
 async function checkPreconditions(input: Record<string, unknown>): Promise<void> {
@@ -346,6 +312,7 @@ describe('single-object copy (CopyObject)', () => {
     const source = await plainS3.send(new HeadObjectCommand({ Bucket: SOURCE_BUCKET, Key: job.sourcePath }));
     expect(result).toEqual({
       bytes: content.length,
+      sha256: createHash('sha256').update(content).digest('hex'),
       etag: target.ETag,
       location: `s3://target/${job.targetPath}`,
       alreadyPresent: false,
@@ -359,6 +326,7 @@ describe('single-object copy (CopyObject)', () => {
       CopySourceIfMatch: source.ETag,
       IfNoneMatch: '*',
       MetadataDirective: 'REPLACE',
+      ChecksumAlgorithm: 'SHA256',
       ServerSideEncryption: 'aws:kms',
       SSEKMSKeyId: 'key-1',
     });
@@ -437,14 +405,18 @@ describe('multipart copy (UploadPartCopy)', () => {
     await expect(copyS3Object(deps(flaky.s3, MULTIPART), input)).rejects.toThrow('simulated timeout');
     // A checkpoint claiming every part (as if S3 had lost some): the parts must come from S3, not from here.
     const interrupted = (await checkpointOf(job)) as S3CopyCheckpoint;
-    const claimed = Array.from({ length: MULTIPART_PARTS }, (_, i) => ({ PartNumber: i + 1, ETag: '"claimed"' }));
+    const claimed = Array.from({ length: MULTIPART_PARTS }, (_, i) => ({
+      PartNumber: i + 1,
+      ETag: '"claimed"',
+      ChecksumSHA256: 'claimed',
+    }));
     const overclaiming = await jobs.recordWork(job, input.lease, { checkpoint: { s3Copy: { ...interrupted, parts: claimed } } });
 
     const retry = instrumentedS3();
     await copyS3Object(deps(retry.s3, MULTIPART), { ...input, job: overclaiming });
 
     expect(retry.calls.UploadPartCopy).toBe(MULTIPART_PARTS - 2);
-    expect((await checkpointOf(job))?.parts.some((p) => p.ETag === '"claimed"')).toBe(false);
+    expect((await checkpointOf(job))?.parts.some((p) => p.ETag === '"claimed"' || p.ChecksumSHA256 === 'claimed')).toBe(false);
     expect(digest(await readObject(TARGET_BUCKET, job.targetPath))).toBe(digest(content));
   });
 
@@ -472,6 +444,165 @@ describe('multipart copy (UploadPartCopy)', () => {
     expect(calls.AbortMultipartUpload).toBe(1);
     expect(await targetUploads(job.targetPath)).toEqual([neighbour.UploadId]);
     expect(digest(await readObject(TARGET_BUCKET, job.targetPath))).toBe(digest(content));
+  });
+});
+
+describe('checksums: S3 computes the SHA-256, the result records it', () => {
+  const sha256 = (data: Buffer) => createHash('sha256').update(data);
+  /** The part size of MULTIPART's copies (MULTIPART_SIZE is far below the 10,000-part limit). */
+  const PART_SIZE = MiB;
+
+  function partsOf(content: Buffer, partSize: number): Buffer[] {
+    const parts: Buffer[] = [];
+    for (let at = 0; at < content.length; at += partSize) parts.push(content.subarray(at, at + partSize));
+    return parts;
+  }
+
+  /** S3's COMPOSITE SHA-256, computed from the content: the SHA-256 of the parts' raw digests, then -<parts>. */
+  function composite(content: Buffer, partSize: number): string {
+    const digests = partsOf(content, partSize).map((part) => sha256(part).digest());
+    return `${sha256(Buffer.concat(digests)).digest('base64')}-${digests.length}`;
+  }
+
+  /** The checksum S3 reports for the target object when asked (ChecksumMode ENABLED). */
+  async function targetChecksum(key: string) {
+    const head = await plainS3.send(new HeadObjectCommand({ Bucket: TARGET_BUCKET, Key: key, ChecksumMode: 'ENABLED' }));
+    return { value: head.ChecksumSHA256, type: head.ChecksumType };
+  }
+
+  it('a single copy records the SHA-256 of the source bytes, which S3 computed for the copy', async () => {
+    const { job, input, content } = await scenario(300 * 1024);
+    const { s3, sent } = instrumentedS3();
+
+    const result = await copyS3Object(deps(s3, DEFAULT_S3_COPY_CONFIG), input);
+
+    expect(result.sha256).toBe(sha256(content).digest('hex'));
+    expect(result.checksum).toBeUndefined();
+    expect(sent.find((s) => s.command === 'CopyObject')?.input.ChecksumAlgorithm).toBe('SHA256');
+    expect(await targetChecksum(job.targetPath)).toEqual({ value: sha256(content).digest('base64'), type: 'FULL_OBJECT' });
+    expect((await jobs.get(job))?.result).toEqual(result);
+  });
+
+  it('a multipart copy records the composite checksum of its parts, with the part size that reproduces it', async () => {
+    const { job, input, content } = await scenario(MULTIPART_SIZE);
+    const { s3, sent } = instrumentedS3();
+
+    const result = await copyS3Object(deps(s3, MULTIPART), input);
+
+    const expected = composite(content, PART_SIZE);
+    expect(result.checksum).toEqual({ algorithm: 'SHA256', type: 'COMPOSITE', value: expected, partSize: PART_SIZE });
+    // A composite checksum is not the content's SHA-256: none is claimed.
+    expect(result.sha256).toBeUndefined();
+    expect(sent.find((s) => s.command === 'CreateMultipartUpload')?.input.ChecksumAlgorithm).toBe('SHA256');
+    const partChecksums = partsOf(content, PART_SIZE).map((part) => sha256(part).digest('base64'));
+    const committed = sent.find((s) => s.command === 'CompleteMultipartUpload')?.input.MultipartUpload as {
+      Parts: { ChecksumSHA256?: string }[];
+    };
+    expect(committed.Parts.map((p) => p.ChecksumSHA256)).toEqual(partChecksums);
+    expect((await checkpointOf(job))?.parts.map((p) => p.ChecksumSHA256)).toEqual(partChecksums);
+    expect(await targetChecksum(job.targetPath)).toEqual({ value: expected, type: 'COMPOSITE' });
+    expect(digest(await readObject(TARGET_BUCKET, job.targetPath))).toBe(digest(content));
+  });
+
+  it('a resumed multipart copy completes with every part’s checksum (those copied before from S3’s part list)', async () => {
+    const { job, input, content } = await scenario(MULTIPART_SIZE);
+    const flaky = instrumentedS3((command, _input, n) => {
+      if (command === 'UploadPartCopy' && n > 3) throw new Error('simulated connection reset');
+    });
+    await expect(copyS3Object(deps(flaky.s3, MULTIPART), input)).rejects.toThrow('simulated connection reset');
+    expect((await checkpointOf(job))?.parts.every((p) => p.ChecksumSHA256)).toBe(true);
+
+    const retry = instrumentedS3();
+    const result = await copyS3Object(deps(retry.s3, MULTIPART), { ...input, job: (await jobs.get(job)) as TransferJob });
+
+    expect(retry.calls).toMatchObject({ ListParts: 1, UploadPartCopy: MULTIPART_PARTS - 3, CompleteMultipartUpload: 1 });
+    expect(result.checksum?.value).toBe(composite(content, PART_SIZE));
+    expect(await targetChecksum(job.targetPath)).toEqual({ value: composite(content, PART_SIZE), type: 'COMPOSITE' });
+  });
+
+  it('an upload checkpointed before part checksums were kept is not continued: it is aborted and the copy starts over', async () => {
+    const { job, input, content } = await scenario(MULTIPART_SIZE);
+    // An upload without a checksum algorithm, three parts copied, and the checkpoint the engine wrote then.
+    const old = await plainS3.send(new CreateMultipartUploadCommand({ Bucket: TARGET_BUCKET, Key: job.targetPath }));
+    const parts = [];
+    for (const PartNumber of [1, 2, 3]) {
+      const first = (PartNumber - 1) * PART_SIZE;
+      const copied = await plainS3.send(
+        new UploadPartCopyCommand({
+          Bucket: TARGET_BUCKET,
+          Key: job.targetPath,
+          UploadId: old.UploadId,
+          PartNumber,
+          CopySource: `${SOURCE_BUCKET}/${job.sourcePath}`,
+          CopySourceRange: `bytes=${first}-${first + PART_SIZE - 1}`,
+        }),
+      );
+      parts.push({ PartNumber, ETag: copied.CopyPartResult?.ETag });
+    }
+    const source = await plainS3.send(new HeadObjectCommand({ Bucket: SOURCE_BUCKET, Key: job.sourcePath }));
+    const checkpoint = { uploadId: old.UploadId, partSize: PART_SIZE, sourceEtag: source.ETag?.replace(/"/g, ''), parts };
+    const before = await jobs.recordWork(job, input.lease, { checkpoint: { s3Copy: checkpoint } });
+    const { s3, calls } = instrumentedS3();
+
+    const result = await copyS3Object(deps(s3, MULTIPART), { ...input, job: before });
+
+    expect(calls).toMatchObject({ AbortMultipartUpload: 1, CreateMultipartUpload: 1, UploadPartCopy: MULTIPART_PARTS });
+    expect(await checkpointOf(job)).toMatchObject({ checksumAlgorithm: 'SHA256' });
+    expect((await checkpointOf(job))?.uploadId).not.toBe(old.UploadId);
+    expect(result.checksum?.value).toBe(composite(content, PART_SIZE));
+    expect(await targetUploads(job.targetPath)).toEqual([]);
+    expect(digest(await readObject(TARGET_BUCKET, job.targetPath))).toBe(digest(content));
+  });
+
+  it.each([
+    ['single', DEFAULT_S3_COPY_CONFIG],
+    ['multipart', MULTIPART],
+  ])('a target already delivered records the checksum S3 reports for it, as the delivery did (%s)', async (_path, config) => {
+    const { job, input } = await scenario(MULTIPART_SIZE);
+    const first = await copyS3Object(deps(instrumentedS3().s3, config), input);
+    const { s3, sent } = instrumentedS3();
+
+    const again = await copyS3Object(deps(s3, config), { ...input, job: (await jobs.get(job)) as TransferJob });
+
+    expect(again).toEqual({ ...first, alreadyPresent: true });
+    expect(sent.find((s) => s.command === 'HeadObject' && s.input.Bucket === TARGET_BUCKET)?.input.ChecksumMode).toBe('ENABLED');
+  });
+
+  it('the local S3 refuses a commit without, or with a wrong, part checksum, as S3 does', async () => {
+    const { job } = await scenario(1024);
+    const upload = await plainS3.send(
+      new CreateMultipartUploadCommand({ Bucket: TARGET_BUCKET, Key: job.targetPath, ChecksumAlgorithm: 'SHA256' }),
+    );
+    const target = { Bucket: TARGET_BUCKET, Key: job.targetPath, UploadId: upload.UploadId };
+    const part = await plainS3.send(
+      new UploadPartCopyCommand({ ...target, PartNumber: 1, CopySource: `${SOURCE_BUCKET}/${job.sourcePath}` }),
+    );
+    const ETag = part.CopyPartResult?.ETag;
+    expect((await plainS3.send(new ListPartsCommand(target))).Parts?.[0]?.ChecksumSHA256).toBe(
+      part.CopyPartResult?.ChecksumSHA256,
+    );
+
+    const commit = (Parts: { PartNumber: number; ETag?: string; ChecksumSHA256?: string }[]) =>
+      plainS3.send(new CompleteMultipartUploadCommand({ ...target, MultipartUpload: { Parts } }));
+
+    await expect(commit([{ PartNumber: 1, ETag }])).rejects.toMatchObject({
+      name: 'InvalidRequest',
+      message: expect.stringMatching(/must include the checksum for each part/),
+    });
+    await expect(
+      commit([{ PartNumber: 1, ETag, ChecksumSHA256: sha256(Buffer.from('x')).digest('base64') }]),
+    ).rejects.toMatchObject({ name: 'InvalidPart' });
+    expect(await readObject(TARGET_BUCKET, job.targetPath)).toBeUndefined();
+  });
+
+  it('the local S3 reports no checksum for an object overwritten without one', async () => {
+    const { job, input } = await scenario(1024);
+    await copyS3Object(deps(instrumentedS3().s3, DEFAULT_S3_COPY_CONFIG), input);
+    expect((await targetChecksum(job.targetPath)).value).toBeDefined();
+
+    await putObject(TARGET_BUCKET, job.targetPath, randomBytes(1024));
+
+    expect(await targetChecksum(job.targetPath)).toEqual({ value: undefined, type: undefined });
   });
 });
 
