@@ -116,7 +116,13 @@ const common = {
 /** The AWS account that owns the bucket; by default the account of the principal that registers the endpoint. */
 const bucketOwner = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 
-const s3Fields = { bucket, prefix: keyPrefix, region: govRegion, kmsKeyId: kmsKeyId.optional(), bucketOwner: bucketOwner.optional() };
+const s3Fields = {
+  bucket,
+  prefix: keyPrefix,
+  region: govRegion,
+  kmsKeyId: kmsKeyId.optional(),
+  bucketOwner: bucketOwner.optional(),
+};
 const sftpFields = {
   host,
   port: z.number().int().min(1).max(65535),
