@@ -28,9 +28,8 @@ const TABLE_NAMES = {
   audit: `eft-${STAGE}-audit`,
   principals: `eft-${STAGE}-principals`,
 };
+/** The lease functions (functions/leases.yml): only the one the state machine calls (ReleaseLease). */
 const LEASE_FUNCTIONS = {
-  acquireLease: 'functions/leases/acquire.handler',
-  renewLease: 'functions/leases/renew.handler',
   releaseLease: 'functions/leases/release.handler',
 };
 /** The endpoint-onboarding REST API (functions/endpoints.yml): one function per route. */
@@ -555,6 +554,12 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         });
       }
       expect(template().Outputs?.PeerRegion?.Value).toBe(peer);
+    });
+
+    test('deploys no function that neither a REST route nor the state machine invokes', () => {
+      const deployed = lambdaFunctions(template()).map(([, fn]) => fn.Properties.FunctionName);
+      const invoked = [...Object.keys(API_FUNCTIONS), ...STATE_MACHINE_FUNCTIONS].map((name) => `eft-${STAGE}-${name}`);
+      expect(deployed.sort()).toEqual(invoked.sort());
     });
 
     test('declares the lease functions with their handlers', () => {
