@@ -1,13 +1,24 @@
-/** Runs `work` over `items` with at most `limit` at a time; the results keep the items' order. */
+/**
+ * Runs `work` over `items`, at most `limit` at a time; the results keep the items' order.
+ * After the first failure no new item starts, and that failure is thrown once the running
+ * ones have settled, so no work goes on after this has returned or thrown.
+ */
 export async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`inParallel: limit must be a positive integer, got ${limit}`);
   const results: R[] = new Array(items.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failure && next < items.length) {
       const index = next++;
-      results[index] = await work(items[index] as T);
+      try {
+        results[index] = await work(items[index] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
   return results;
 }

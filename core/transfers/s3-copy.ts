@@ -24,6 +24,7 @@ import {
 } from '../domain/errors';
 import type { ObjectChecksum, TransferJob, TransferResult } from '../domain/job';
 import type { LeaseToken } from '../domain/lease';
+import { inParallel } from '../domain/parallel';
 import type { JobStore } from '../domain/ports';
 import { S3_LIMITS, type S3CopyConfig } from './s3-copy-config';
 
@@ -591,28 +592,6 @@ class CheckpointWriter {
       bytesTotal: this.context.source.size,
     });
   }
-}
-
-/**
- * Runs `work` on the items, `concurrency` at a time. After the first failure no
- * new item starts, and the failure is thrown once the running ones have settled,
- * so nothing keeps copying after the function has returned.
- */
-async function inParallel<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure) throw failure.error;
 }
 
 // ---------------------------------------------------------------------------
