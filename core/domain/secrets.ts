@@ -1,6 +1,7 @@
 /** An endpoint's credentials. Lives only in the secret store; never in a record, log or response. */
 export interface EndpointCredentials {
   password?: string;
+  /** PEM or OpenSSH format. */
   privateKey?: string;
   passphrase?: string;
 }

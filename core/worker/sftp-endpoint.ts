@@ -6,11 +6,11 @@
  * session is dropped and the next attempt connects afresh.
  */
 import { posix } from 'node:path';
-import type { SftpCredentials, SftpSession, SftpTarget } from '../adapters/sftp/connect';
+import type { SftpSession, SftpTarget } from '../adapters/sftp/connect';
 import { scrubSecrets } from '../adapters/sftp/connect';
 import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Endpoint } from '../domain/endpoint';
-import type { SecretStore } from '../domain/secrets';
+import type { EndpointCredentials, SecretStore } from '../domain/secrets';
 import { TransferError } from './errors';
 import { isChannelClosed, SftpChannel } from './sftp-channel';
 
@@ -25,7 +25,7 @@ export interface SftpEndpointDeps {
 
 export class SftpConnector {
   private session: Promise<SftpSession> | undefined;
-  private credentials: SftpCredentials = {};
+  private credentials: EndpointCredentials = {};
   /** "sftp://host:port", for messages and result locations. */
   readonly where: string;
 

@@ -10,10 +10,11 @@ import * as path from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { utils } from 'ssh2';
 import { createS3Client } from '../../core/adapters/s3/client';
-import { openSftp, type SftpCredentials, type SftpTarget } from '../../core/adapters/sftp/connect';
+import { openSftp, type SftpTarget } from '../../core/adapters/sftp/connect';
 import { HostKeyMismatchError, HostKeyUnconfirmedError } from '../../core/connectivity/errors';
 import type { NetworkPolicy } from '../../core/connectivity/network-policy';
 import { type ProbeOutcome, probeS3, probeSftp } from '../../core/connectivity/probe';
+import type { EndpointCredentials } from '../../core/domain/secrets';
 import { type LocalS3, startS3 } from '../../local/s3';
 import {
   type EmbeddedSftpServer,
@@ -51,7 +52,7 @@ afterAll(async () => {
 });
 
 /** JSON of the outcome contains no secret: not the password or passphrase, not any line of the private key. */
-function expectNoSecrets(outcome: ProbeOutcome, credentials: SftpCredentials): void {
+function expectNoSecrets(outcome: ProbeOutcome, credentials: EndpointCredentials): void {
   const json = JSON.stringify(outcome);
   const secrets = [credentials.password, credentials.passphrase, ...(credentials.privateKey?.split('\n') ?? [])].filter(
     (s): s is string => s !== undefined && s.trim() !== '' && !s.startsWith('-----'),

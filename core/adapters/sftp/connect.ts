@@ -31,20 +31,14 @@ import {
   HostKeyUnconfirmedError,
 } from '../../connectivity/errors';
 import { type HostResolver, type NetworkPolicy, vetHost } from '../../connectivity/network-policy';
+import type { EndpointCredentials } from '../../domain/secrets';
 import { widenReceiveWindow } from './receive-window';
-
-export interface SftpCredentials {
-  password?: string;
-  /** PEM or OpenSSH format. */
-  privateKey?: string;
-  passphrase?: string;
-}
 
 export interface SftpTarget {
   host: string;
   port: number;
   username: string;
-  credentials: SftpCredentials;
+  credentials: EndpointCredentials;
   /** "SHA256:<base64 without padding>", as OpenSSH prints it. */
   hostKeyFingerprint?: string;
   networkPolicy: NetworkPolicy;
@@ -105,7 +99,7 @@ function normalizeFingerprint(fingerprint: string): string {
  * the passphrase, any line of the private key) with "[redacted]". A second
  * line of defence for messages that quote a library or a server.
  */
-export function scrubSecrets(text: string, credentials: SftpCredentials): string {
+export function scrubSecrets(text: string, credentials: EndpointCredentials): string {
   const secrets = [credentials.password, credentials.passphrase, ...(credentials.privateKey?.split(/\r?\n/) ?? [])]
     .map((s) => s?.trim())
     .filter((s): s is string => s !== undefined && s.length >= 4 && !/^-----(BEGIN|END) /.test(s))
@@ -186,7 +180,7 @@ function classify(raw: SshError | undefined, hostKey: HostKeyVerdict | undefined
   return new ConnectionFailedError(`could not set up an SFTP session with ${where}${detail}`);
 }
 
-function describeCredentials(credentials: SftpCredentials): string {
+function describeCredentials(credentials: EndpointCredentials): string {
   if (credentials.privateKey && credentials.password) return 'user name, private key and password';
   return credentials.privateKey ? 'user name and private key' : 'user name and password';
 }
