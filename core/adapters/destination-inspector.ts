@@ -1,9 +1,9 @@
 import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Endpoint } from '../domain/endpoint';
+import type { Location } from '../domain/location';
+import type { DestinationInspector, DestinationState } from '../domain/ports';
 import type { SecretStore } from '../domain/secrets';
-import type { Location } from '../transfers/locations';
-import type { DestinationInspector, DestinationState } from '../transfers/orchestration';
 import { reportedChecksum } from '../transfers/s3-copy';
 import { bucketOf } from './s3/bucket-owner';
 import { openSftp } from './sftp/connect';

@@ -4,9 +4,9 @@ import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Endpoint } from '../domain/endpoint';
 import { ConflictError } from '../domain/errors';
 import { compileGlob } from '../domain/glob';
+import type { Location } from '../domain/location';
+import type { SourceCatalog, SourceFile } from '../domain/ports';
 import type { SecretStore } from '../domain/secrets';
-import type { Location } from '../transfers/locations';
-import type { SourceCatalog, SourceFile } from '../transfers/service';
 import { bucketOf } from './s3/bucket-owner';
 import { openSftp } from './sftp/connect';
 

@@ -1,7 +1,5 @@
 import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { JobKey } from '../domain/ports';
-import type { BatchInput } from '../transfers/orchestration';
-import type { ExecutionStarter } from '../transfers/service';
+import type { BatchInput, ExecutionStarter, JobKey } from '../domain/ports';
 import { awsClientConfig, withoutSdkLogging } from './aws-client-config';
 
 /**

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Endpoint, ProbeOutcome } from '../domain/endpoint';
+import type { ConnectivityProbe } from '../domain/ports';
 import type { EndpointCredentials } from '../domain/secrets';
-import type { ConnectivityProbe } from '../endpoints/service';
 import type { NetworkPolicy } from './network-policy';
 import { probeS3, probeSftp } from './probe';
 

@@ -1,7 +1,9 @@
 import type { AuditEvent, AuditRecord } from './audit';
-import type { Endpoint } from './endpoint';
-import type { JobStatus, JobWork, TransferJob } from './job';
+import type { Endpoint, ProbeOutcome } from './endpoint';
+import type { JobStatus, JobWork, ObjectChecksum, TransferJob } from './job';
 import type { Lease, LeaseOwner, LeaseToken } from './lease';
+import type { Location } from './location';
+import type { EndpointCredentials } from './secrets';
 
 /** A page of results and the opaque cursor of the next page, if any. */
 export interface Page<T> {
@@ -111,4 +113,63 @@ export interface LeaseStore {
   /** Gives the lease up; throws StaleOwnerError if it is no longer ours. */
   release(token: LeaseToken): Promise<void>;
   get(partitionId: string): Promise<Lease | undefined>;
+}
+
+/** principal → customer, kept by the engine (never taken from the request body). */
+export interface PrincipalDirectory {
+  customerOf(principalArn: string): Promise<string | undefined>;
+}
+
+/** Checks that an endpoint can be reached and used (SFTP or S3). */
+export interface ConnectivityProbe {
+  probe(endpoint: Endpoint, credentials: EndpointCredentials | undefined): Promise<ProbeOutcome>;
+}
+
+/** A file found at the source, with what makes its version distinct. */
+export interface SourceFile {
+  /** Path relative to the endpoint, as a job's sourcePath. */
+  path: string;
+  /** File name (relative to the listed folder), appended to the target folder. */
+  name: string;
+  size: number;
+  modifiedAt?: number;
+  version?: string;
+}
+
+/** Looks at the source at request time: one file's metadata, or a folder's files. */
+export interface SourceCatalog {
+  stat(endpoint: Endpoint, location: Location, path: string): Promise<SourceFile | undefined>;
+  list(
+    endpoint: Endpoint,
+    location: Location,
+    folderPath: string,
+    pattern: string | undefined,
+    limit: number,
+  ): Promise<SourceFile[]>;
+}
+
+/** A batch of small files that one worker task moves (core/transfers/batches.ts plans them): its execution's input. */
+export interface BatchInput {
+  customerId: string;
+  batchId: string;
+  jobIds: string[];
+}
+
+/** Starts state machine executions; starting one twice is harmless (the execution name is the job or batch id). */
+export interface ExecutionStarter {
+  start(job: JobKey): Promise<void>;
+  startBatch(batch: BatchInput): Promise<void>;
+}
+
+/** What a destination holds now, as far as verification compares it with the result. */
+export interface DestinationState {
+  bytes: number;
+  etag?: string;
+  /** The object's SHA-256 checksum as S3 reports it (HeadObject with ChecksumMode ENABLED), if it has one. */
+  checksum?: ObjectChecksum;
+}
+
+/** Looks at what the destination holds now. */
+export interface DestinationInspector {
+  inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined>;
 }

@@ -1,19 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import type { Actor } from '../domain/actor';
 import { accountOf } from '../domain/aws-account';
 import type { Clock } from '../domain/clock';
 import type { Endpoint, ProbeOutcome } from '../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import { sha256Hex } from '../domain/ids';
-import type { AuditLog, EndpointChanges, EndpointStore, Page, PageRequest } from '../domain/ports';
-import type { EndpointCredentials, SecretStore } from '../domain/secrets';
-import type { Caller } from '../http/identity';
+import type { AuditLog, ConnectivityProbe, EndpointChanges, EndpointStore, Page, PageRequest } from '../domain/ports';
+import type { SecretStore } from '../domain/secrets';
 import type { CreateEndpointRequest, UpdateEndpointRequest } from './schemas';
 import { type EndpointView, toView } from './view';
-
-/** Checks that an endpoint can be reached and used (SFTP or S3). */
-export interface ConnectivityProbe {
-  probe(endpoint: Endpoint, credentials: EndpointCredentials | undefined): Promise<ProbeOutcome>;
-}
 
 export interface EndpointDeps {
   endpoints: EndpointStore;
@@ -44,12 +39,12 @@ function checkHost(deps: EndpointDeps, host: string | undefined): void {
  * the principals registered to the same customer, never one the request
  * merely claims.
  */
-async function checkedBucketOwner(deps: EndpointDeps, caller: Caller, requested: string | undefined): Promise<string> {
-  const owner = requested ?? accountOf(caller.principalArn);
+async function checkedBucketOwner(deps: EndpointDeps, actor: Actor, requested: string | undefined): Promise<string> {
+  const owner = requested ?? accountOf(actor.principalArn);
   const refuse = (message: string) => new ValidationError([{ field: 's3.bucketOwner', message }]);
   if (!owner) throw refuse('is required: the caller is not an IAM principal of an AWS account');
   if (owner === deps.engineAccountId) throw refuse("is the engine's own account, whose buckets are not customer endpoints");
-  const accounts = await deps.customerAccounts(caller.customerId);
+  const accounts = await deps.customerAccounts(actor.customerId);
   if (!accounts.includes(owner)) {
     throw refuse(
       `is not an account of yours: name one of ${accounts.join(', ')}, or have the operator register a principal of ${owner}`,
@@ -63,16 +58,16 @@ function settingsHash(endpoint: Pick<Endpoint, 's3' | 'sftp'>): string {
   return sha256Hex(JSON.stringify([endpoint.s3 ?? null, endpoint.sftp ?? null]));
 }
 
-async function load(deps: EndpointDeps, caller: Caller, endpointId: string): Promise<Endpoint> {
-  const endpoint = await deps.endpoints.get(caller.customerId, endpointId);
+async function load(deps: EndpointDeps, actor: Actor, endpointId: string): Promise<Endpoint> {
+  const endpoint = await deps.endpoints.get(actor.customerId, endpointId);
   // Another customer's endpoint is indistinguishable from a missing one.
   if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
   return endpoint;
 }
 
-export async function createEndpoint(deps: EndpointDeps, caller: Caller, request: CreateEndpointRequest): Promise<EndpointView> {
+export async function createEndpoint(deps: EndpointDeps, actor: Actor, request: CreateEndpointRequest): Promise<EndpointView> {
   const base = {
-    customerId: caller.customerId,
+    customerId: actor.customerId,
     name: request.name,
     direction: request.direction,
     status: 'PENDING' as const,
@@ -80,15 +75,15 @@ export async function createEndpoint(deps: EndpointDeps, caller: Caller, request
     ...(request.preferredRegion ? { preferredRegion: request.preferredRegion } : {}),
   };
   if (request.type === 'S3') {
-    const s3 = { ...request.s3, bucketOwner: await checkedBucketOwner(deps, caller, request.s3.bucketOwner) };
-    return toView(await deps.endpoints.create({ ...base, type: 'S3', s3 }, caller.principalArn));
+    const s3 = { ...request.s3, bucketOwner: await checkedBucketOwner(deps, actor, request.s3.bucketOwner) };
+    return toView(await deps.endpoints.create({ ...base, type: 'S3', s3 }, actor.principalArn));
   }
   checkHost(deps, request.sftp.host);
   const secretRef = await deps.secrets.create(
-    `${deps.secretNamePrefix}/${caller.customerId}/${randomUUID()}`,
+    `${deps.secretNamePrefix}/${actor.customerId}/${randomUUID()}`,
     request.credentials,
     {
-      customer: caller.customerId,
+      customer: actor.customerId,
     },
   );
   try {
@@ -100,7 +95,7 @@ export async function createEndpoint(deps: EndpointDeps, caller: Caller, request
         credentialsUpdatedAt: new Date(deps.clock.now()).toISOString(),
         sftp: { ...request.sftp, authType: request.credentials.privateKey ? 'PRIVATE_KEY' : 'PASSWORD' },
       },
-      caller.principalArn,
+      actor.principalArn,
     );
     return toView(endpoint);
   } catch (error) {
@@ -109,22 +104,22 @@ export async function createEndpoint(deps: EndpointDeps, caller: Caller, request
   }
 }
 
-export async function getEndpoint(deps: EndpointDeps, caller: Caller, endpointId: string): Promise<EndpointView> {
-  return toView(await load(deps, caller, endpointId));
+export async function getEndpoint(deps: EndpointDeps, actor: Actor, endpointId: string): Promise<EndpointView> {
+  return toView(await load(deps, actor, endpointId));
 }
 
-export async function listEndpoints(deps: EndpointDeps, caller: Caller, page: PageRequest): Promise<Page<EndpointView>> {
-  const result = await deps.endpoints.list(caller.customerId, page);
+export async function listEndpoints(deps: EndpointDeps, actor: Actor, page: PageRequest): Promise<Page<EndpointView>> {
+  const result = await deps.endpoints.list(actor.customerId, page);
   return { ...result, items: result.items.map(toView) };
 }
 
 export async function updateEndpoint(
   deps: EndpointDeps,
-  caller: Caller,
+  actor: Actor,
   endpointId: string,
   patch: UpdateEndpointRequest,
 ): Promise<EndpointView> {
-  const current = await load(deps, caller, endpointId);
+  const current = await load(deps, actor, endpointId);
   const isS3 = current.type === 'S3';
   if (patch.s3 && !isS3) throw new ValidationError([{ field: 's3', message: `does not apply to a ${current.type} endpoint` }]);
   if ((patch.sftp || patch.credentials) && isS3) {
@@ -141,7 +136,7 @@ export async function updateEndpoint(
             ...current.s3,
             ...s3,
             // An endpoint registered before ownership was enforced gets the caller's account unless the patch names one.
-            bucketOwner: await checkedBucketOwner(deps, caller, s3.bucketOwner ?? current.s3.bucketOwner),
+            bucketOwner: await checkedBucketOwner(deps, actor, s3.bucketOwner ?? current.s3.bucketOwner),
           }
         : current.s3,
     sftp:
@@ -180,34 +175,25 @@ export async function updateEndpoint(
     changes.credentialsUpdatedAt = new Date(deps.clock.now()).toISOString();
     if (action === 'endpoint.updated' && Object.keys(changes).length === 1) action = 'endpoint.credentials_rotated';
   }
-  return toView(
-    await deps.endpoints.update(caller.customerId, endpointId, current.version, changes, caller.principalArn, action),
-  );
+  return toView(await deps.endpoints.update(actor.customerId, endpointId, current.version, changes, actor.principalArn, action));
 }
 
 /** DELETE disables: running jobs finish, new jobs are refused; the record and its audit trail stay. */
-export async function disableEndpoint(deps: EndpointDeps, caller: Caller, endpointId: string): Promise<EndpointView> {
-  const current = await load(deps, caller, endpointId);
+export async function disableEndpoint(deps: EndpointDeps, actor: Actor, endpointId: string): Promise<EndpointView> {
+  const current = await load(deps, actor, endpointId);
   if (current.status === 'DISABLED') return toView(current);
   const changes: EndpointChanges = { status: 'DISABLED', statusReason: 'deleted by the customer' };
   return toView(
-    await deps.endpoints.update(
-      caller.customerId,
-      endpointId,
-      current.version,
-      changes,
-      caller.principalArn,
-      'endpoint.disabled',
-    ),
+    await deps.endpoints.update(actor.customerId, endpointId, current.version, changes, actor.principalArn, 'endpoint.disabled'),
   );
 }
 
 export async function validateEndpoint(
   deps: EndpointDeps,
-  caller: Caller,
+  actor: Actor,
   endpointId: string,
 ): Promise<{ endpoint: EndpointView; validation: ProbeOutcome }> {
-  const current = await load(deps, caller, endpointId);
+  const current = await load(deps, actor, endpointId);
   const credentials = current.secretRef ? await deps.secrets.read(current.secretRef) : undefined;
   const outcome = await deps.probe.probe(current, credentials);
   const at = new Date(deps.clock.now()).toISOString();
@@ -234,18 +220,18 @@ export async function validateEndpoint(
   }
   const action = outcome.ok ? 'endpoint.validated' : 'endpoint.validation_failed';
   const endpoint = await deps.endpoints.update(
-    caller.customerId,
+    actor.customerId,
     endpointId,
     current.version,
     changes,
-    caller.principalArn,
+    actor.principalArn,
     action,
   );
   return { endpoint: toView(endpoint), validation: outcome };
 }
 
-export async function endpointAudit(deps: EndpointDeps, caller: Caller, endpointId: string, page: PageRequest) {
-  await load(deps, caller, endpointId);
+export async function endpointAudit(deps: EndpointDeps, actor: Actor, endpointId: string, page: PageRequest) {
+  await load(deps, actor, endpointId);
   const trail = await deps.audit.list(`endpoint#${endpointId}`, page);
   return { ...trail, items: trail.items.map(({ subject: _subject, customerId: _customerId, ...event }) => event) };
 }

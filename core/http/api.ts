@@ -4,9 +4,10 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { PayloadTooLargeError, ValidationError } from '../domain/errors';
+import type { PrincipalDirectory } from '../domain/ports';
 import { logger } from '../observability/logger';
 import { errorResponse, type HttpResponse, jsonResponse } from './error-response';
-import { type Caller, type PrincipalDirectory, resolveCaller } from './identity';
+import { type Caller, resolveCaller } from './identity';
 import { fromBodyParser, refuseForbiddenKeys } from './json-body';
 
 /** Request bodies are small JSON documents; anything larger is refused before parsing. */

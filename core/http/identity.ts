@@ -1,11 +1,8 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { Actor } from '../domain/actor';
 import type { Clock } from '../domain/clock';
 import { ForbiddenError, UnauthorizedError } from '../domain/errors';
-
-/** principal → customer, kept by the engine (never taken from the request body). */
-export interface PrincipalDirectory {
-  customerOf(principalArn: string): Promise<string | undefined>;
-}
+import type { PrincipalDirectory } from '../domain/ports';
 
 /**
  * Remembers whose a principal is for `ttlMs` within one container, as API
@@ -38,11 +35,8 @@ export class CachedPrincipalDirectory implements PrincipalDirectory {
   }
 }
 
-export interface Caller {
-  customerId: string;
-  /** The authenticated principal, recorded as the actor of every change. */
-  principalArn: string;
-}
+/** An API caller acts for the customer its principal is registered to. */
+export type Caller = Actor;
 
 /**
  * A role session (`arn:<partition>:sts::<account>:assumed-role/<role>/<session>`)

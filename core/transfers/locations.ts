@@ -1,11 +1,8 @@
 import { posix } from 'node:path';
 import type { Endpoint } from '../domain/endpoint';
 import { BucketOwnerUnknownError, ValidationError } from '../domain/errors';
+import type { Location } from '../domain/location';
 import { hasDotSegment } from '../domain/path-segments';
-
-export type Location =
-  | { kind: 's3'; bucket: string; key: string; region: string; kmsKeyId?: string; owner: string }
-  | { kind: 'sftp'; path: string };
 
 /**
  * Where a transfer path lands on an endpoint: under the S3 prefix or the SFTP

@@ -1,10 +1,17 @@
-import type { Endpoint } from '../domain/endpoint';
 import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../domain/errors';
 import { type FlowType, isTerminal, type ObjectChecksum, type TransferJob, type TransferResult } from '../domain/job';
 import { type LeaseToken, tokenOf } from '../domain/lease';
-import type { EndpointStore, JobKey, JobStore, LeaseStore } from '../domain/ports';
+import type {
+  BatchInput,
+  DestinationInspector,
+  DestinationState,
+  EndpointStore,
+  JobKey,
+  JobStore,
+  LeaseStore,
+} from '../domain/ports';
 import { withLeaseHeartbeat } from './heartbeat';
-import { type Location, resolveLocation } from './locations';
+import { resolveLocation } from './locations';
 import { contentSha256, copyS3Object, type S3CopyDeps } from './s3-copy';
 
 /** What the state machine tasks share: the stores, this region, and the lease TTL. */
@@ -122,13 +129,6 @@ async function releaseQuietly(deps: OrchestrationDeps, lease: LeaseToken): Promi
   });
 }
 
-/** A batch of small files that one worker task moves (see core/transfers/batches.ts). */
-export interface BatchInput {
-  customerId: string;
-  batchId: string;
-  jobIds: string[];
-}
-
 /**
  * First task of a batch execution: take the partition lease (all jobs of a
  * batch share source and target, hence the partition). The jobs themselves
@@ -143,19 +143,6 @@ export async function startBatch(
   if (!first) return null;
   const job = await loadJob(deps.jobs, { customerId: input.customerId, jobId: first });
   return takeLease(deps, job.partitionId, input.executionId);
-}
-
-/** What a destination holds now, as far as verification compares it with the result. */
-export interface DestinationState {
-  bytes: number;
-  etag?: string;
-  /** The object's SHA-256 checksum as S3 reports it (HeadObject with ChecksumMode ENABLED), if it has one. */
-  checksum?: ObjectChecksum;
-}
-
-/** Looks at what the destination holds now. */
-export interface DestinationInspector {
-  inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined>;
 }
 
 /**

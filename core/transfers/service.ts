@@ -1,45 +1,16 @@
+import type { Actor } from '../domain/actor';
 import type { Clock } from '../domain/clock';
 import type { Endpoint } from '../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
 import { deterministicId } from '../domain/ids';
 import { deriveIdempotencyKey, type FlowType, type TransferJob } from '../domain/job';
+import type { Location } from '../domain/location';
 import { inParallel } from '../domain/parallel';
 import { hasDotSegment } from '../domain/path-segments';
-import type { EndpointStore, JobKey, JobStore, PageRequest } from '../domain/ports';
-import type { Caller } from '../http/identity';
+import type { EndpointStore, ExecutionStarter, JobStore, PageRequest, SourceCatalog, SourceFile } from '../domain/ports';
 import { planExecutions } from './batches';
-import { type Location, resolveLocation } from './locations';
-import type { BatchInput } from './orchestration';
+import { resolveLocation } from './locations';
 import type { CreateTransferRequest } from './schemas';
-
-/** A file found at the source, with what makes its version distinct. */
-export interface SourceFile {
-  /** Path relative to the endpoint, as a job's sourcePath. */
-  path: string;
-  /** File name (relative to the listed folder), appended to the target folder. */
-  name: string;
-  size: number;
-  modifiedAt?: number;
-  version?: string;
-}
-
-/** Looks at the source at request time: one file's metadata, or a folder's files. */
-export interface SourceCatalog {
-  stat(endpoint: Endpoint, location: Location, path: string): Promise<SourceFile | undefined>;
-  list(
-    endpoint: Endpoint,
-    location: Location,
-    folderPath: string,
-    pattern: string | undefined,
-    limit: number,
-  ): Promise<SourceFile[]>;
-}
-
-/** Starts state machine executions; starting one twice is harmless (the execution name is the job or batch id). */
-export interface ExecutionStarter {
-  start(job: JobKey): Promise<void>;
-  startBatch(batch: BatchInput): Promise<void>;
-}
 
 export interface TransferDeps {
   jobs: JobStore;
@@ -64,11 +35,11 @@ const kindOf = (endpoint: Endpoint) => (endpoint.type === 'S3' ? 'S3' : 'SFTP');
 
 async function usableEndpoint(
   deps: TransferDeps,
-  caller: Caller,
+  actor: Actor,
   endpointId: string,
   role: 'source' | 'target',
 ): Promise<Endpoint> {
-  const endpoint = await deps.endpoints.get(caller.customerId, endpointId);
+  const endpoint = await deps.endpoints.get(actor.customerId, endpointId);
   if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
   if (endpoint.status !== 'ACTIVE') {
     throw new ConflictError(
@@ -154,13 +125,13 @@ function refuseTraversingNames(files: SourceFile[]): void {
  */
 export async function createTransfers(
   deps: TransferDeps,
-  caller: Caller,
+  actor: Actor,
   request: CreateTransferRequest,
   clientKey: string | undefined,
 ): Promise<{ created: boolean; requestId: string; jobs: TransferJob[] }> {
   const [source, target] = await Promise.all([
-    usableEndpoint(deps, caller, request.source.endpointId, 'source'),
-    usableEndpoint(deps, caller, request.target.endpointId, 'target'),
+    usableEndpoint(deps, actor, request.source.endpointId, 'source'),
+    usableEndpoint(deps, actor, request.target.endpointId, 'target'),
   ]);
   const flowType = FLOW[`${kindOf(source)}>${kindOf(target)}`] as FlowType;
   const sourceLocation = resolveLocation(source, request.source.path.replace(/\/+$/, ''), 'source.path');
@@ -189,14 +160,14 @@ export async function createTransfers(
   }
 
   const requestId = clientKey
-    ? deterministicId('req', caller.customerId, 'client-key', clientKey)
+    ? deterministicId('req', actor.customerId, 'client-key', clientKey)
     : deterministicId(
         'req',
-        caller.customerId,
+        actor.customerId,
         JSON.stringify(request),
         ...files.map((f) => `${f.path}:${f.size}:${f.modifiedAt}:${f.version}`),
       );
-  const origin = { actor: caller.principalArn, region: deps.region };
+  const origin = { actor: actor.principalArn, region: deps.region };
   const newJobs = files.map((file) => {
     const targetPath = isFolder(request) ? joinPath(request.target.path, file.name) : request.target.path;
     const identity = {
@@ -208,7 +179,7 @@ export async function createTransfers(
     const idempotencyKey = clientKey
       ? deterministicId('key', clientKey, file.path)
       : deriveIdempotencyKey({ ...identity, file: { size: file.size, modifiedAt: file.modifiedAt, version: file.version } });
-    return { ...identity, customerId: caller.customerId, requestId, flowType, idempotencyKey, bytesTotal: file.size };
+    return { ...identity, customerId: actor.customerId, requestId, flowType, idempotencyKey, bytesTotal: file.size };
   });
   const results = await deps.jobs.createMany(newJobs, origin, { queued: true });
   const jobs = results.map((r) => r.job);
@@ -236,31 +207,31 @@ async function startExecutions(deps: TransferDeps, jobs: TransferJob[]): Promise
   });
 }
 
-async function loadJob(deps: Pick<TransferDeps, 'jobs'>, caller: Caller, jobId: string): Promise<TransferJob> {
-  const job = await deps.jobs.get({ customerId: caller.customerId, jobId });
+async function loadJob(deps: Pick<TransferDeps, 'jobs'>, actor: Actor, jobId: string): Promise<TransferJob> {
+  const job = await deps.jobs.get({ customerId: actor.customerId, jobId });
   // Another customer's job is indistinguishable from a missing one.
   if (!job) throw new NotFoundError(`job ${jobId} not found`);
   return job;
 }
 
-export function getJob(deps: Pick<TransferDeps, 'jobs'>, caller: Caller, jobId: string): Promise<TransferJob> {
-  return loadJob(deps, caller, jobId);
+export function getJob(deps: Pick<TransferDeps, 'jobs'>, actor: Actor, jobId: string): Promise<TransferJob> {
+  return loadJob(deps, actor, jobId);
 }
 
 export function listJobs(
   deps: Pick<TransferDeps, 'jobs'>,
-  caller: Caller,
+  actor: Actor,
   filter: { status?: TransferJob['status']; requestId?: string },
   page: PageRequest,
 ) {
-  return deps.jobs.list(caller.customerId, filter, page);
+  return deps.jobs.list(actor.customerId, filter, page);
 }
 
 /** Allowed before execution starts (RECEIVED, QUEUED); 409 afterwards. */
-export async function cancelJob(deps: TransferDeps, caller: Caller, jobId: string): Promise<TransferJob> {
-  const job = await loadJob(deps, caller, jobId);
+export async function cancelJob(deps: TransferDeps, actor: Actor, jobId: string): Promise<TransferJob> {
+  const job = await loadJob(deps, actor, jobId);
   if (job.status === 'CANCELLED') return job;
-  return deps.jobs.transition(job, 'CANCELLED', { actor: caller.principalArn, region: deps.region });
+  return deps.jobs.transition(job, 'CANCELLED', { actor: actor.principalArn, region: deps.region });
 }
 
 /**
@@ -271,18 +242,18 @@ export async function cancelJob(deps: TransferDeps, caller: Caller, jobId: strin
  */
 export async function redriveJob(
   deps: TransferDeps,
-  caller: Caller,
+  actor: Actor,
   jobId: string,
   clientKey: string | undefined,
 ): Promise<{ created: boolean; job: TransferJob }> {
-  const original = await loadJob(deps, caller, jobId);
+  const original = await loadJob(deps, actor, jobId);
   if (original.status !== 'FAILED' && original.status !== 'CANCELLED') {
     throw new ConflictError(
       `job ${jobId} is ${original.status}; only FAILED or CANCELLED jobs can be re-driven`,
       'NOT_REDRIVABLE',
     );
   }
-  const origin = { actor: caller.principalArn, region: deps.region };
+  const origin = { actor: actor.principalArn, region: deps.region };
   const outcome = await deps.jobs.create(
     {
       customerId: original.customerId,

@@ -6,8 +6,7 @@
  */
 import { ConfigurationError } from '../adapters/config';
 import type { LeaseToken } from '../domain/lease';
-import type { JobKey } from '../domain/ports';
-import type { BatchInput } from '../transfers/orchestration';
+import type { BatchInput, JobKey } from '../domain/ports';
 
 function parseJson(name: string, text: string | undefined): Record<string, unknown> {
   if (!text) throw new ConfigurationError(`${name} is not set`);

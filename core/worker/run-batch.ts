@@ -20,18 +20,10 @@ import type { Endpoint } from '../domain/endpoint';
 import { TransientError } from '../domain/errors';
 import type { TransferJob } from '../domain/job';
 import type { Lease, LeaseOwner, LeaseToken } from '../domain/lease';
-import type { EndpointStore, LeaseStore } from '../domain/ports';
+import type { Location } from '../domain/location';
+import type { BatchInput, DestinationInspector, DestinationState, EndpointStore, LeaseStore } from '../domain/ports';
 import { createLogger } from '../observability/logger';
-import type { Location } from '../transfers/locations';
-import {
-  type BatchInput,
-  claimJob,
-  type DestinationInspector,
-  type DestinationState,
-  markFailed,
-  type OrchestrationDeps,
-  verifyTransfer,
-} from '../transfers/orchestration';
+import { claimJob, markFailed, type OrchestrationDeps, verifyTransfer } from '../transfers/orchestration';
 import { LeaseLostError, StoppedError, s3Failure, s3HttpStatus, TransferError, toTransferError } from './errors';
 import { sleep } from './retry';
 import { runTransfer, type WorkerDeps } from './run-transfer';

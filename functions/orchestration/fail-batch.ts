@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import type { LeaseToken } from '../../core/domain/lease';
+import type { BatchInput } from '../../core/domain/ports';
 import { buildOrchestration } from '../../core/runtime/wiring';
-import { type BatchInput, failBatch, type StateError } from '../../core/transfers/orchestration';
+import { failBatch, type StateError } from '../../core/transfers/orchestration';
 
 const deps = buildOrchestration();
 

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
+import type { BatchInput } from '../../core/domain/ports';
 import { buildOrchestration } from '../../core/runtime/wiring';
-import { type BatchInput, startBatch } from '../../core/transfers/orchestration';
+import { startBatch } from '../../core/transfers/orchestration';
 
 const deps = buildOrchestration();
 

@@ -15,9 +15,9 @@ import { ManualClock } from '../../core/domain/clock';
 import { LeaseHeldError, VerificationError } from '../../core/domain/errors';
 import { deriveIdempotencyKey, type TransferJob, type TransferResult } from '../../core/domain/job';
 import type { LeaseToken } from '../../core/domain/lease';
+import type { DestinationInspector } from '../../core/domain/ports';
 import {
   claimJob,
-  type DestinationInspector,
   failBatch,
   failTransfer,
   type OrchestrationDeps,

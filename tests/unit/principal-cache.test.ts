@@ -1,5 +1,6 @@
 import { ManualClock } from '../../core/domain/clock';
-import { CachedPrincipalDirectory, type PrincipalDirectory } from '../../core/http/identity';
+import type { PrincipalDirectory } from '../../core/domain/ports';
+import { CachedPrincipalDirectory } from '../../core/http/identity';
 
 const ALICE = 'arn:aws-us-gov:iam::111111111111:user/alice';
 const BOB = 'arn:aws-us-gov:iam::222222222222:user/bob';

@@ -1,7 +1,7 @@
 import { type DynamoDBClient, GetItemCommand, PutItemCommand, paginateQuery } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { accountOf } from '../../domain/aws-account';
-import type { PrincipalDirectory } from '../../http/identity';
+import type { PrincipalDirectory } from '../../domain/ports';
 
 /** principal ARN → customer id, as operators register customers (principals table). */
 export class DynamoPrincipalDirectory implements PrincipalDirectory {
