@@ -19,10 +19,10 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { requireEnv } from '../core/adapters/config';
+import { networkPolicyFromEnv } from '../core/adapters/net/network-policy';
 import { createS3Client } from '../core/adapters/s3/client';
 import { openSftp } from '../core/adapters/sftp/connect';
 import { ExecutionInputReader } from '../core/adapters/step-functions';
-import { networkPolicyFromEnv } from '../core/connectivity/network-policy';
 import type { LeaseToken } from '../core/domain/lease';
 import type { JobKey } from '../core/domain/ports';
 import { createLogger, type Logger } from '../core/observability/logger';

@@ -1,11 +1,11 @@
 import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Endpoint } from '../domain/endpoint';
 import type { Location } from '../domain/location';
 import type { DestinationInspector, DestinationState } from '../domain/ports';
 import type { SecretStore } from '../domain/secrets';
-import { reportedChecksum } from '../transfers/s3-copy';
+import type { NetworkPolicy } from './net/network-policy';
 import { bucketOf } from './s3/bucket-owner';
+import { reportedChecksum } from './s3/checksum';
 import { openSftp } from './sftp/connect';
 
 /**

@@ -1,8 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { NetworkPolicy } from '../adapters/net/network-policy';
 import type { Endpoint, ProbeOutcome } from '../domain/endpoint';
 import type { ConnectivityProbe } from '../domain/ports';
 import type { EndpointCredentials } from '../domain/secrets';
-import type { NetworkPolicy } from './network-policy';
 import { probeS3, probeSftp } from './probe';
 
 /** Validates an endpoint with the probe of its type. */

@@ -21,8 +21,8 @@ import {
 import type { OpenMode, SFTPWrapper, Stats } from 'ssh2';
 import { bucketOf } from '../adapters/s3/bucket-owner';
 import { type OpenSftpOptions, openSftp, type SftpSession, type SftpTarget, scrubSecrets } from '../adapters/sftp/connect';
+import { ConnectivityError, HostKeyMismatchError, HostKeyUnconfirmedError } from '../domain/connectivity-errors';
 import type { ProbeOutcome as RecordedOutcome, SftpCapabilities, ValidationReason } from '../domain/endpoint';
-import { ConnectivityError, HostKeyMismatchError, HostKeyUnconfirmedError } from './errors';
 
 export { VALIDATION_REASONS, type ValidationReason } from '../domain/endpoint';
 

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { bucketOf } from '../adapters/s3/bucket-owner';
+import { reportedChecksum } from '../adapters/s3/checksum';
 import { type Clock, systemClock } from '../domain/clock';
 import {
   AccessDeniedError,
@@ -227,21 +228,6 @@ function recordedChecksum(
   const parts = Number(checksum.value.slice(checksum.value.lastIndexOf('-') + 1));
   const fits = partSize !== undefined && Math.ceil(size / partSize) === parts;
   return { checksum: { ...checksum, ...(fits ? { partSize } : {}) } };
-}
-
-/**
- * The SHA-256 checksum S3 reports in a response (CopyObjectResult, CompleteMultipartUpload, HeadObject
- * with ChecksumMode ENABLED), if any. S3 names its type (x-amz-checksum-type); where it does not, the
- * "-N" suffix of a composite value tells.
- */
-export function reportedChecksum(
-  reported: { ChecksumSHA256?: string | undefined; ChecksumType?: string | undefined } | undefined,
-): ObjectChecksum | undefined {
-  const value = reported?.ChecksumSHA256;
-  if (!value) return undefined;
-  const named = reported.ChecksumType;
-  const type = named === 'FULL_OBJECT' || named === 'COMPOSITE' ? named : /-\d+$/.test(value) ? 'COMPOSITE' : 'FULL_OBJECT';
-  return { algorithm: 'SHA256', type, value };
 }
 
 /** The content's SHA-256 (hex) that a full-object checksum is; undefined for a composite one. */

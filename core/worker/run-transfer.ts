@@ -24,8 +24,8 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { NetworkPolicy } from '../adapters/net/network-policy';
 import { bucketOf } from '../adapters/s3/bucket-owner';
-import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Clock } from '../domain/clock';
 import type { Endpoint, SftpCapabilities } from '../domain/endpoint';
 import { BucketOwnerUnknownError } from '../domain/errors';

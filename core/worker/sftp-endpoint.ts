@@ -6,9 +6,9 @@
  * session is dropped and the next attempt connects afresh.
  */
 import { posix } from 'node:path';
+import type { NetworkPolicy } from '../adapters/net/network-policy';
 import type { SftpSession, SftpTarget } from '../adapters/sftp/connect';
 import { scrubSecrets } from '../adapters/sftp/connect';
-import type { NetworkPolicy } from '../connectivity/network-policy';
 import type { Endpoint } from '../domain/endpoint';
 import type { EndpointCredentials, SecretStore } from '../domain/secrets';
 import { TransferError } from './errors';

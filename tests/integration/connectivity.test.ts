@@ -9,11 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { utils } from 'ssh2';
+import type { NetworkPolicy } from '../../core/adapters/net/network-policy';
 import { createS3Client } from '../../core/adapters/s3/client';
 import { openSftp, type SftpTarget } from '../../core/adapters/sftp/connect';
-import { HostKeyMismatchError, HostKeyUnconfirmedError } from '../../core/connectivity/errors';
-import type { NetworkPolicy } from '../../core/connectivity/network-policy';
 import { type ProbeOutcome, probeS3, probeSftp } from '../../core/connectivity/probe';
+import { HostKeyMismatchError, HostKeyUnconfirmedError } from '../../core/domain/connectivity-errors';
 import type { EndpointCredentials } from '../../core/domain/secrets';
 import { type LocalS3, startS3 } from '../../local/s3';
 import {

@@ -1,5 +1,4 @@
 import { ConfigurationError } from '../../core/adapters/config';
-import { DnsFailureError, HostNotAllowedError } from '../../core/connectivity/errors';
 import {
   categorizeAddress,
   checkLiteralHost,
@@ -9,7 +8,8 @@ import {
   parseCidr,
   type ResolvedAddress,
   vetHost,
-} from '../../core/connectivity/network-policy';
+} from '../../core/adapters/net/network-policy';
+import { DnsFailureError, HostNotAllowedError } from '../../core/domain/connectivity-errors';
 
 const NONE: NetworkPolicy = { allowedCidrs: [] };
 const LOCAL: NetworkPolicy = { allowedCidrs: ['127.0.0.0/8'] };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
-import { ConnectionRefusedError, HostKeyMismatchError } from '../../core/connectivity/errors';
+import { ConnectionRefusedError, HostKeyMismatchError } from '../../core/domain/connectivity-errors';
 import { StaleOwnerError } from '../../core/domain/errors';
 import { DEFAULT_WORKER_CONFIG, partSizeFor, S3_MAX_PARTS, workerConfigFromEnv } from '../../core/worker/config';
 import { LeaseLostError, StoppedError, TransferError, toTransferError } from '../../core/worker/errors';

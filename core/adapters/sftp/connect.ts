@@ -12,7 +12,7 @@
  * 4. the SFTP channel's SSH receive window is 4 MiB, kept topped up
  *    (receive-window.ts): with ssh2's own 2 MiB, refilled at half, downloads
  *    over a long link are capped at ~1 MiB per round trip;
- * 5. failures become typed errors with stable codes (core/connectivity/errors.ts)
+ * 5. failures become typed errors with stable codes (core/domain/connectivity-errors.ts)
  *    whose messages never carry the password, passphrase or private key.
  */
 import { createHash } from 'node:crypto';
@@ -29,9 +29,9 @@ import {
   DnsFailureError,
   HostKeyMismatchError,
   HostKeyUnconfirmedError,
-} from '../../connectivity/errors';
-import { type HostResolver, type NetworkPolicy, vetHost } from '../../connectivity/network-policy';
+} from '../../domain/connectivity-errors';
 import type { EndpointCredentials } from '../../domain/secrets';
+import { type HostResolver, type NetworkPolicy, vetHost } from '../net/network-policy';
 import { widenReceiveWindow } from './receive-window';
 
 export interface SftpTarget {
@@ -229,7 +229,7 @@ async function measureRoundTrip(sftp: SFTPWrapper): Promise<number> {
   return shortest;
 }
 
-/** Opens an SFTP session to `target`, or throws a ConnectivityError (core/connectivity/errors.ts). */
+/** Opens an SFTP session to `target`, or throws a ConnectivityError (core/domain/connectivity-errors.ts). */
 export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}): Promise<SftpSession> {
   checkCredentials(target);
   const readyTimeout = target.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;

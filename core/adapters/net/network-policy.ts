@@ -20,8 +20,8 @@
  */
 import { promises as dns } from 'node:dns';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import { ConfigurationError } from '../adapters/config';
-import { type BlockedCategory, DnsFailureError, HostNotAllowedError } from './errors';
+import { type BlockedCategory, DnsFailureError, HostNotAllowedError } from '../../domain/connectivity-errors';
+import { ConfigurationError } from '../config';
 
 /** Operator allow-list: CIDRs (or single addresses) that are reachable although they fall in a blocked category. */
 export interface NetworkPolicy {
