@@ -17,12 +17,18 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 
 const SSHD = '/usr/sbin/sshd';
-const READY_TIMEOUT_MS = 10_000;
+/** Only bounds a failure: a healthy sshd says it listens within milliseconds, even on a busy machine. */
+const READY_TIMEOUT_MS = 20_000;
+/** Levels below VERBOSE do not log "Server listening". */
+const QUIETER_THAN_VERBOSE = new Set(['QUIET', 'FATAL', 'ERROR', 'INFO']);
 
 export interface SshdOptions {
   /** Directory for test files; default `<tempdir>/data`. Not removed by stop() if given. */
   dataDir?: string;
-  /** sshd LogLevel; default ERROR. Use DEBUG1… when a test needs the server's view. */
+  /**
+   * sshd LogLevel; default VERBOSE, the least that reports "Server listening on …", which
+   * startSshd waits for (a lower level is raised to it). Use DEBUG1… when a test needs the server's view.
+   */
   logLevel?: string;
 }
 
@@ -98,31 +104,39 @@ function sshdConfig(dir: string, port: number, username: string, logLevel: strin
   ].join('\n')}\n`;
 }
 
-/** Resolves once something accepts TCP connections on the port; rejects if sshd exits first. */
-async function waitForListening(port: number, child: ChildProcess, logs: () => string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let exited = child.exitCode !== null;
-  const onExit = () => {
-    exited = true;
-  };
-  child.once('exit', onExit);
+/**
+ * Resolves when sshd reports that it listens on `port` (after listen(), so
+ * connections are accepted from then on); rejects if it exits first, or says
+ * nothing of the kind within READY_TIMEOUT_MS.
+ */
+async function untilListening(
+  port: number,
+  child: ChildProcess,
+  stderr: NodeJS.ReadableStream,
+  logs: () => string,
+): Promise<void> {
+  const listening = `Server listening on 127.0.0.1 port ${port}.`;
+  let onData: () => void = () => undefined;
+  let onExit: () => void = () => undefined;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    for (;;) {
-      if (exited) throw new Error(`sshd exited before listening:\n${logs()}`);
-      const connected = await new Promise<boolean>((resolve) => {
-        const probe = net.connect({ host: '127.0.0.1', port });
-        probe.once('connect', () => {
-          probe.destroy();
-          resolve(true);
-        });
-        probe.once('error', () => resolve(false));
-      });
-      if (connected) return;
-      if (Date.now() > deadline) throw new Error(`sshd did not listen on ${port} within ${READY_TIMEOUT_MS} ms:\n${logs()}`);
-      // Poll interval between refused connects (sshd starts in a few ms).
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await new Promise<void>((resolve, reject) => {
+      onData = () => {
+        if (logs().includes(listening)) resolve();
+      };
+      onExit = () => reject(new Error(`sshd exited before listening:\n${logs()}`));
+      stderr.on('data', onData);
+      child.once('exit', onExit);
+      timer = setTimeout(
+        () => reject(new Error(`sshd did not report listening on ${port} within ${READY_TIMEOUT_MS} ms:\n${logs()}`)),
+        READY_TIMEOUT_MS,
+      );
+      if (child.exitCode !== null || child.signalCode !== null) onExit();
+      onData();
+    });
   } finally {
+    clearTimeout(timer);
+    stderr.off('data', onData);
     child.off('exit', onExit);
   }
 }
@@ -162,19 +176,23 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const configPath = path.join(dir, 'sshd_config');
-      await fs.writeFile(configPath, sshdConfig(dir, port, username, options.logLevel ?? 'ERROR'));
+      const logLevel =
+        options.logLevel && !QUIETER_THAN_VERBOSE.has(options.logLevel.toUpperCase()) ? options.logLevel : 'VERBOSE';
+      await fs.writeFile(configPath, sshdConfig(dir, port, username, logLevel));
 
       let stderr = '';
       const logs = () => stderr;
       // -D: stay in the foreground, -e: log to stderr.
       const child = spawn(SSHD, ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      const output = child.stderr as NodeJS.ReadableStream;
+      output.setEncoding('utf8');
+      output.on('data', (s: string) => {
         stderr += s;
       });
       const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
       spawnError.catch(() => undefined); // only interesting during startup
       try {
-        await Promise.race([waitForListening(port, child, logs), spawnError]);
+        await Promise.race([untilListening(port, child, output, logs), spawnError]);
       } catch (err) {
         await stopChild(child);
         if (attempt < 3 && /Address already in use|Cannot bind/i.test(stderr)) continue;

@@ -7,6 +7,11 @@
  * later connections pass through untouched. It can also keep what the target
  * sends instead of delivering it (the client hears nothing, so it cannot
  * answer with flow-control updates), to see how much the target sends unasked.
+ *
+ * Byte counts are counted on the wire (SSH framing, both directions), so a
+ * threshold says nothing about how far a client's stream has got. A test that
+ * needs the cut at a point of the transfer waits for that point (an event it
+ * observes) and then calls cutAll().
  */
 import * as net from 'node:net';
 
@@ -23,6 +28,8 @@ export interface TcpProxy {
   release(): void;
   /** Cuts the held connection (TCP RST on both sides). */
   cutHeld(): void;
+  /** Cuts every connection open now (TCP RST on both sides), at once; returns how many. Later connections pass. */
+  cutAll(): number;
   /** From now on keeps what the target sends (still read, not delivered); resolves once `bytes` have been kept. */
   keepFromTarget(bytes: number): Promise<void>;
   /** Delivers what was kept, and forwards as before. */
@@ -40,6 +47,7 @@ type Trigger = { kind: 'cut' | 'hold'; bytes: number; fired: () => void };
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<[net.Socket, net.Socket]>();
   let accepted = 0;
   let trigger: Trigger | undefined;
   let heldPair: [net.Socket, net.Socket] | undefined;
@@ -54,10 +62,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     const upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
     sockets.add(client);
     sockets.add(upstream);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
     let carried = 0;
     const onClose = () => {
       sockets.delete(client);
       sockets.delete(upstream);
+      pairs.delete(pair);
       client.destroy();
       upstream.destroy();
     };
@@ -140,6 +151,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       heldPair = undefined;
       pair?.[0].resetAndDestroy();
       pair?.[1].resetAndDestroy();
+    },
+    cutAll: () => {
+      const open = [...pairs];
+      pairs.clear();
+      if (heldPair && open.some(([client]) => client === heldPair?.[0])) heldPair = undefined;
+      for (const [client, upstream] of open) {
+        client.resetAndDestroy();
+        upstream.resetAndDestroy();
+      }
+      return open.length;
     },
     keepFromTarget: (bytes) =>
       new Promise<void>((resolve) => {
