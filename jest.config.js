@@ -24,6 +24,8 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
       slowTestThreshold: 20,
+      // A 60 s hang guard per test (jest's project-level testTimeout is not applied by jest-circus).
+      setupFilesAfterEnv: ['<rootDir>/tests/support/integration-timeout.ts'],
     },
   ],
 };
