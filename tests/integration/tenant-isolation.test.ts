@@ -1,6 +1,6 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { createDynamoClient } from '../../core/adapters/dynamodb/client';
@@ -41,21 +41,30 @@ async function keysIn(bucket: string): Promise<string[]> {
   return (listed.Contents ?? []).map((o) => o.Key ?? '').sort();
 }
 
-/** The bookkeeping bypassed: the endpoint is made ACTIVE without passing validation. */
-async function forceActive(customerId: string, endpointId: string): Promise<void> {
-  const environment = engine.stack.info.regions['us-gov-west-1']?.environment ?? {};
-  const db = createDynamoClient(environment);
+/** Changes an endpoint's record in DynamoDB directly, past the API and its checks. */
+async function rewriteEndpoint(
+  customerId: string,
+  endpointId: string,
+  update: Pick<UpdateItemCommandInput, 'UpdateExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+): Promise<void> {
+  const db = createDynamoClient(engine.stack.info.regions['us-gov-west-1']?.environment ?? {});
   await db.send(
     new UpdateItemCommand({
       TableName: engine.stack.info.tables.endpoints,
       Key: marshall({ customerId, endpointId }),
-      UpdateExpression: 'SET #status = :active',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: marshall({ ':active': 'ACTIVE' }),
+      ...update,
     }),
   );
   db.destroy();
 }
+
+/** The bookkeeping bypassed: the endpoint is made ACTIVE without passing validation. */
+const forceActive = (customerId: string, endpointId: string) =>
+  rewriteEndpoint(customerId, endpointId, {
+    UpdateExpression: 'SET #status = :active',
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: marshall({ ':active': 'ACTIVE' }),
+  });
 
 /** B's S3 endpoint on one of A's buckets, as the API records it (owner: B's account), forced ACTIVE. */
 async function bobEndpointOn(bucket: string, prefix: string, direction: string): Promise<string> {
@@ -187,18 +196,8 @@ describe('with the bookkeeping bypassed, S3 still refuses every route to the oth
 
 describe('an S3 endpoint registered before bucket ownership (no s3.bucketOwner)', () => {
   /** As an upgrade finds it: the record as it was written before the owner was recorded. */
-  async function withoutOwner(customerId: string, endpointId: string): Promise<void> {
-    const environment = engine.stack.info.regions['us-gov-west-1']?.environment ?? {};
-    const db = createDynamoClient(environment);
-    await db.send(
-      new UpdateItemCommand({
-        TableName: engine.stack.info.tables.endpoints,
-        Key: marshall({ customerId, endpointId }),
-        UpdateExpression: 'REMOVE s3.bucketOwner',
-      }),
-    );
-    db.destroy();
-  }
+  const withoutOwner = (customerId: string, endpointId: string) =>
+    rewriteEndpoint(customerId, endpointId, { UpdateExpression: 'REMOVE s3.bucketOwner' });
 
   it('takes no transfer and fails validation until the owner is set; then validates and works again', async () => {
     const legacy = await activeEndpoint(bob, s3Endpoint('customer-b-inbox', 'legacy/', 'BOTH'));
