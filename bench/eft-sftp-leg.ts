@@ -7,7 +7,7 @@
  *   upload:   local file → HashingStream(SHA-256) → SftpWriteStream (→ CLOSE)
  *
  * under runPipeline (the worker's stall watchdog), with the worker's request
- * size and window (core/worker/config.ts: its defaults, or EFT_* variables). The session is opened by
+ * size and window (core/data-plane/config.ts: its defaults, or EFT_* variables). The session is opened by
  * openSftp exactly as the worker opens it (SSRF guard, pinned host key,
  * TCP_NODELAY, ssh2's default algorithm preference: it takes no cipher option).
  *
@@ -18,12 +18,12 @@
 import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { openSftp } from '../core/adapters/sftp/connect';
-import { workerConfigFromEnv } from '../core/worker/config';
-import { runPipeline } from '../core/worker/hop';
-import { moreChannelsFor } from '../core/worker/sftp-channel';
-import { SftpReadStream } from '../core/worker/sftp-read-stream';
-import { SftpWriteStream } from '../core/worker/sftp-write-stream';
-import { HashingStream, ResumableSha256 } from '../core/worker/sha256';
+import { workerConfigFromEnv } from '../core/data-plane/config';
+import { runPipeline } from '../core/data-plane/hop';
+import { moreChannelsFor } from '../core/data-plane/sftp-channel';
+import { SftpReadStream } from '../core/data-plane/sftp-read-stream';
+import { SftpWriteStream } from '../core/data-plane/sftp-write-stream';
+import { HashingStream, ResumableSha256 } from '../core/data-plane/sha256';
 
 export interface LegArgs {
   direction: 'download' | 'upload';

@@ -9,11 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { startTransfer, verifyTransfer } from '../core/control-plane/orchestration/orchestration';
 import type { FlowType, TransferJob } from '../core/domain/job';
 import type { LeaseToken } from '../core/domain/lease';
 import type { JobKey } from '../core/domain/ports';
 import { buildOrchestration, buildStores, type Stores } from '../core/runtime/wiring';
-import { startTransfer, verifyTransfer } from '../core/transfers/orchestration';
 import { WORKER_ENV, WORKER_NODE_FLAGS } from '../fargate-worker/runtime';
 import { ApiClient } from '../local/api-client';
 import { customerS3Client } from '../local/s3';

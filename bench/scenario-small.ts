@@ -3,7 +3,7 @@
  * as a customer uses it (one POST /transfers of the folder) vs `rclone copy
  * --transfers 16` of the same folder.
  *
- * eft plans the request's small files into batches (core/transfers/batches.ts:
+ * eft plans the request's small files into batches (core/control-plane/transfers/batches.ts:
  * up to 2,500 files, so four for 10,000), one execution and one worker task
  * each. The run ends when every job has ended; the bench follows them in the
  * jobs table once the objects are there (paging 10,000 jobs through GET /jobs

@@ -5,7 +5,7 @@
  *
  * Environment: the functions' variables (tables, STAGING_BUCKET, AWS_REGION,
  * PEER_REGION, EFT_ALLOWED_NETWORKS, SECRETS_KMS_KEY_ID or EFT_LOCAL_SECRETS_DIR,
- * AWS_ENDPOINT_URL_* locally), the EFT_* tunables of core/worker/config.ts,
+ * AWS_ENDPOINT_URL_* locally), the EFT_* tunables of core/data-plane/config.ts,
  * and two container overrides:
  *   EFT_JOB   = {"customerId":"…","jobId":"…"}
  *     or EFT_BATCH_EXECUTION = the batch execution's ARN (its input lists the jobs)
@@ -23,15 +23,15 @@ import { networkPolicyFromEnv } from '../core/adapters/net/network-policy';
 import { createS3Client } from '../core/adapters/s3/client';
 import { openSftp } from '../core/adapters/sftp/connect';
 import { ExecutionInputReader } from '../core/adapters/step-functions';
+import { workerConfigFromEnv } from '../core/data-plane/config';
+import { StoppedError, toTransferError } from '../core/data-plane/errors';
+import { parseBatch, parseJob, parseLease } from '../core/data-plane/overrides';
+import { runBatch } from '../core/data-plane/run-batch';
+import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/data-plane/run-transfer';
 import type { LeaseToken } from '../core/domain/lease';
 import type { JobKey } from '../core/domain/ports';
 import { createLogger, type Logger } from '../core/observability/logger';
 import { buildSecretStore, buildStores } from '../core/runtime/wiring';
-import { workerConfigFromEnv } from '../core/worker/config';
-import { StoppedError, toTransferError } from '../core/worker/errors';
-import { parseBatch, parseJob, parseLease } from '../core/worker/overrides';
-import { runBatch } from '../core/worker/run-batch';
-import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/worker/run-transfer';
 
 async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal): Promise<number> {
   let lease: LeaseToken;

@@ -6,8 +6,13 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CreateEndpointSchema, EndpointPathSchema, PageQuerySchema, UpdateEndpointSchema } from '../core/endpoints/schemas';
-import { CreateTransferSchema, JobPathSchema, ListJobsQuerySchema } from '../core/transfers/schemas';
+import {
+  CreateEndpointSchema,
+  EndpointPathSchema,
+  PageQuerySchema,
+  UpdateEndpointSchema,
+} from '../core/control-plane/endpoints/schemas';
+import { CreateTransferSchema, JobPathSchema, ListJobsQuerySchema } from '../core/control-plane/transfers/schemas';
 import { loadServiceConfig, PROJECT_ROOT } from '../local/service-config';
 
 const SCHEMAS: Record<string, z.ZodType> = {

@@ -1,6 +1,6 @@
 /**
  * Typed errors of the engine. Each carries a stable reason `code` that jobs
- * record and the HTTP layer maps to a status in one place (core/http).
+ * record and the HTTP layer maps to a status in one place (core/control-plane/http).
  * Messages must never contain secret material.
  */
 export abstract class EftError extends Error {

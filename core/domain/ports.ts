@@ -148,7 +148,7 @@ export interface SourceCatalog {
   ): Promise<SourceFile[]>;
 }
 
-/** A batch of small files that one worker task moves (core/transfers/batches.ts plans them): its execution's input. */
+/** A batch of small files that one worker task moves (core/control-plane/transfers/batches.ts plans them): its execution's input. */
 export interface BatchInput {
   customerId: string;
   batchId: string;

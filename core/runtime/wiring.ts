@@ -14,13 +14,13 @@ import { SecretsManagerStore } from '../adapters/secrets/secrets-manager';
 import { LiveSourceCatalog } from '../adapters/source-catalog';
 import { StepFunctionsStarter } from '../adapters/step-functions';
 import { EndpointProbe } from '../connectivity/endpoint-probe';
+import type { EndpointDeps } from '../control-plane/endpoints/service';
+import { CachedPrincipalDirectory } from '../control-plane/http/identity';
+import { s3CopyConfigFromEnv } from '../control-plane/orchestration/s3-copy-config';
+import type { TransferDeps } from '../control-plane/transfers/service';
 import { type Clock, systemClock } from '../domain/clock';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
 import type { SecretStore } from '../domain/secrets';
-import type { EndpointDeps } from '../endpoints/service';
-import { CachedPrincipalDirectory } from '../http/identity';
-import { s3CopyConfigFromEnv } from '../transfers/s3-copy-config';
-import type { TransferDeps } from '../transfers/service';
 
 /**
  * The composition root: builds the real adapters from the environment that

@@ -1,6 +1,6 @@
-import { CreateEndpointSchema } from '../../core/endpoints/schemas';
-import { createEndpoint } from '../../core/endpoints/service';
-import { httpApi } from '../../core/http/api';
+import { CreateEndpointSchema } from '../../core/control-plane/endpoints/schemas';
+import { createEndpoint } from '../../core/control-plane/endpoints/service';
+import { httpApi } from '../../core/control-plane/http/api';
 import { buildEndpointApi } from '../../core/runtime/wiring';
 
 const { deps, principals } = buildEndpointApi();

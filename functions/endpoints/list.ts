@@ -1,6 +1,6 @@
-import { PageQuerySchema } from '../../core/endpoints/schemas';
-import { listEndpoints } from '../../core/endpoints/service';
-import { httpApi } from '../../core/http/api';
+import { PageQuerySchema } from '../../core/control-plane/endpoints/schemas';
+import { listEndpoints } from '../../core/control-plane/endpoints/service';
+import { httpApi } from '../../core/control-plane/http/api';
 import { buildEndpointApi } from '../../core/runtime/wiring';
 
 const { deps, principals } = buildEndpointApi();

@@ -1,6 +1,6 @@
-import { EndpointPathSchema, UpdateEndpointSchema } from '../../core/endpoints/schemas';
-import { updateEndpoint } from '../../core/endpoints/service';
-import { httpApi } from '../../core/http/api';
+import { EndpointPathSchema, UpdateEndpointSchema } from '../../core/control-plane/endpoints/schemas';
+import { updateEndpoint } from '../../core/control-plane/endpoints/service';
+import { httpApi } from '../../core/control-plane/http/api';
 import { buildEndpointApi } from '../../core/runtime/wiring';
 
 const { deps, principals } = buildEndpointApi();

@@ -1,8 +1,8 @@
-import { httpApi } from '../../core/http/api';
+import { httpApi } from '../../core/control-plane/http/api';
+import { JobPathSchema } from '../../core/control-plane/transfers/schemas';
+import { cancelJob } from '../../core/control-plane/transfers/service';
+import { toJobView } from '../../core/control-plane/transfers/view';
 import { buildTransferApi } from '../../core/runtime/wiring';
-import { JobPathSchema } from '../../core/transfers/schemas';
-import { cancelJob } from '../../core/transfers/service';
-import { toJobView } from '../../core/transfers/view';
 
 const { deps, principals } = buildTransferApi();
 

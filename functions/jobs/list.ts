@@ -1,8 +1,8 @@
-import { httpApi } from '../../core/http/api';
+import { httpApi } from '../../core/control-plane/http/api';
+import { ListJobsQuerySchema } from '../../core/control-plane/transfers/schemas';
+import { listJobs } from '../../core/control-plane/transfers/service';
+import { toJobView } from '../../core/control-plane/transfers/view';
 import { buildTransferApi } from '../../core/runtime/wiring';
-import { ListJobsQuerySchema } from '../../core/transfers/schemas';
-import { listJobs } from '../../core/transfers/service';
-import { toJobView } from '../../core/transfers/view';
 
 const { deps, principals } = buildTransferApi();
 

@@ -1,8 +1,8 @@
-import { httpApi, parseOrThrow } from '../../core/http/api';
+import { httpApi, parseOrThrow } from '../../core/control-plane/http/api';
+import { IdempotencyKeyHeader, JobPathSchema } from '../../core/control-plane/transfers/schemas';
+import { redriveJob } from '../../core/control-plane/transfers/service';
+import { toJobView } from '../../core/control-plane/transfers/view';
 import { buildTransferApi } from '../../core/runtime/wiring';
-import { IdempotencyKeyHeader, JobPathSchema } from '../../core/transfers/schemas';
-import { redriveJob } from '../../core/transfers/service';
-import { toJobView } from '../../core/transfers/view';
 
 const { deps, principals } = buildTransferApi();
 

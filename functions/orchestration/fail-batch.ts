@@ -1,8 +1,8 @@
 import middy from '@middy/core';
+import { failBatch, type StateError } from '../../core/control-plane/orchestration/orchestration';
 import type { LeaseToken } from '../../core/domain/lease';
 import type { BatchInput } from '../../core/domain/ports';
 import { buildOrchestration } from '../../core/runtime/wiring';
-import { failBatch, type StateError } from '../../core/transfers/orchestration';
 
 const deps = buildOrchestration();
 

@@ -1,8 +1,8 @@
 import middy from '@middy/core';
+import { failTransfer, type StateError } from '../../core/control-plane/orchestration/orchestration';
 import type { LeaseToken } from '../../core/domain/lease';
 import type { JobKey } from '../../core/domain/ports';
 import { buildOrchestration } from '../../core/runtime/wiring';
-import { failTransfer, type StateError } from '../../core/transfers/orchestration';
 
 const deps = buildOrchestration();
 

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
+import { startBatch } from '../../core/control-plane/orchestration/orchestration';
 import type { BatchInput } from '../../core/domain/ports';
 import { buildOrchestration } from '../../core/runtime/wiring';
-import { startBatch } from '../../core/transfers/orchestration';
 
 const deps = buildOrchestration();
 

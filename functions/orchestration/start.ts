@@ -1,7 +1,7 @@
 import middy from '@middy/core';
+import { startTransfer } from '../../core/control-plane/orchestration/orchestration';
 import type { JobKey } from '../../core/domain/ports';
 import { buildOrchestration } from '../../core/runtime/wiring';
-import { startTransfer } from '../../core/transfers/orchestration';
 
 const deps = buildOrchestration();
 

@@ -1,8 +1,8 @@
-import { httpApi, parseOrThrow } from '../../core/http/api';
+import { httpApi, parseOrThrow } from '../../core/control-plane/http/api';
+import { CreateTransferSchema, IdempotencyKeyHeader } from '../../core/control-plane/transfers/schemas';
+import { createTransfers } from '../../core/control-plane/transfers/service';
+import { toTransferRequestView } from '../../core/control-plane/transfers/view';
 import { buildTransferApi } from '../../core/runtime/wiring';
-import { CreateTransferSchema, IdempotencyKeyHeader } from '../../core/transfers/schemas';
-import { createTransfers } from '../../core/transfers/service';
-import { toTransferRequestView } from '../../core/transfers/view';
 
 const { deps, principals } = buildTransferApi();
 

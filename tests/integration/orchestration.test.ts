@@ -11,11 +11,6 @@ import { DynamoLeaseStore } from '../../core/adapters/dynamodb/lease-store';
 import { networkPolicyFromEnv } from '../../core/adapters/net/network-policy';
 import { requireBucketOwner } from '../../core/adapters/s3/bucket-owner';
 import { LocalFileSecretStore } from '../../core/adapters/secrets/local-file-store';
-import { ManualClock } from '../../core/domain/clock';
-import { LeaseHeldError, VerificationError } from '../../core/domain/errors';
-import { deriveIdempotencyKey, type TransferJob, type TransferResult } from '../../core/domain/job';
-import type { LeaseToken } from '../../core/domain/lease';
-import type { DestinationInspector } from '../../core/domain/ports';
 import {
   claimJob,
   failBatch,
@@ -25,8 +20,13 @@ import {
   startBatch,
   startTransfer,
   verifyTransfer,
-} from '../../core/transfers/orchestration';
-import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/transfers/s3-copy-config';
+} from '../../core/control-plane/orchestration/orchestration';
+import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/control-plane/orchestration/s3-copy-config';
+import { ManualClock } from '../../core/domain/clock';
+import { LeaseHeldError, VerificationError } from '../../core/domain/errors';
+import { deriveIdempotencyKey, type TransferJob, type TransferResult } from '../../core/domain/job';
+import type { LeaseToken } from '../../core/domain/lease';
+import type { DestinationInspector } from '../../core/domain/ports';
 import { type LocalS3, startS3 } from '../../local/s3';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
 

@@ -26,6 +26,13 @@ import {
 import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
 import { requireBucketOwner } from '../../core/adapters/s3/bucket-owner';
+import {
+  copyS3Object,
+  type S3CopyCheckpoint,
+  type S3CopyDeps,
+  type S3CopyInput,
+} from '../../core/control-plane/orchestration/s3-copy';
+import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/control-plane/orchestration/s3-copy-config';
 import { ManualClock } from '../../core/domain/clock';
 import {
   AccessDeniedError,
@@ -38,8 +45,6 @@ import {
 import { deriveIdempotencyKey, type JobWork, type TransferJob } from '../../core/domain/job';
 import type { LeaseToken } from '../../core/domain/lease';
 import type { JobKey } from '../../core/domain/ports';
-import { copyS3Object, type S3CopyCheckpoint, type S3CopyDeps, type S3CopyInput } from '../../core/transfers/s3-copy';
-import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/transfers/s3-copy-config';
 import { type LocalS3, startS3 } from '../../local/s3';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
 

@@ -1,5 +1,5 @@
+import { BATCH_FILE_MAX_BYTES, BATCH_MAX_FILES, planExecutions } from '../../core/control-plane/transfers/batches';
 import type { TransferJob } from '../../core/domain/job';
-import { BATCH_FILE_MAX_BYTES, BATCH_MAX_FILES, planExecutions } from '../../core/transfers/batches';
 
 const job = (n: number, extra: Partial<TransferJob> = {}): TransferJob =>
   ({

@@ -38,7 +38,7 @@ const folderOf = (target: string) => target.split('/')[0] ?? '';
 
 describe('dependency rules of core/', () => {
   test('core/adapters imports no service, handler or worker code: only core/domain and other adapters', () => {
-    const upward = ['transfers', 'endpoints', 'http', 'worker', 'connectivity', 'runtime'];
+    const upward = ['control-plane', 'data-plane', 'connectivity', 'runtime', 'observability'];
     const violations = importsOf(join(CORE, 'adapters'))
       .filter(({ target }) => target !== undefined && (target.startsWith('..') || upward.includes(folderOf(target))))
       .map(({ file, specifier }) => `${file} imports ${specifier}`);

@@ -1,6 +1,6 @@
+import { resolveLocation } from '../../core/control-plane/transfers/locations';
 import type { Endpoint } from '../../core/domain/endpoint';
 import { BucketOwnerUnknownError, ValidationError } from '../../core/domain/errors';
-import { resolveLocation } from '../../core/transfers/locations';
 
 const base = {
   customerId: 'c',

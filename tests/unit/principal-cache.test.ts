@@ -1,6 +1,6 @@
+import { CachedPrincipalDirectory } from '../../core/control-plane/http/identity';
 import { ManualClock } from '../../core/domain/clock';
 import type { PrincipalDirectory } from '../../core/domain/ports';
-import { CachedPrincipalDirectory } from '../../core/http/identity';
 
 const ALICE = 'arn:aws-us-gov:iam::111111111111:user/alice';
 const BOB = 'arn:aws-us-gov:iam::222222222222:user/bob';

@@ -1,6 +1,6 @@
+import { MAX_FILES_PER_REQUEST } from '../../core/control-plane/transfers/service';
+import { REQUEST_VIEW_MAX_JOBS, toTransferRequestView } from '../../core/control-plane/transfers/view';
 import type { TransferJob } from '../../core/domain/job';
-import { MAX_FILES_PER_REQUEST } from '../../core/transfers/service';
-import { REQUEST_VIEW_MAX_JOBS, toTransferRequestView } from '../../core/transfers/view';
 
 /** Lambda refuses a response payload over 6 MB (the function fails, the caller gets a 5xx). */
 const LAMBDA_RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024;

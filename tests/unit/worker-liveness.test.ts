@@ -2,13 +2,14 @@
  * The worker's lease heartbeat and progress writes, with fake timers (Date
  * moves with them) and in-memory stand-ins for the fenced stores.
  */
+
+import { LeaseLostError } from '../../core/data-plane/errors';
+import { Liveness } from '../../core/data-plane/liveness';
 import { StaleOwnerError } from '../../core/domain/errors';
 import type { JobWork, TransferJob } from '../../core/domain/job';
 import type { Lease, LeaseToken } from '../../core/domain/lease';
 import type { JobStore, LeaseStore } from '../../core/domain/ports';
 import { createLogger } from '../../core/observability/logger';
-import { LeaseLostError } from '../../core/worker/errors';
-import { Liveness } from '../../core/worker/liveness';
 
 const TOKEN: LeaseToken = { partitionId: 'c#a#b', executionId: 'exec-1', region: 'us-gov-west-1', epoch: 4 };
 const KEY = { customerId: 'c', jobId: 'job_1' };

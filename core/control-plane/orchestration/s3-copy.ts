@@ -12,9 +12,9 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { bucketOf } from '../adapters/s3/bucket-owner';
-import { reportedChecksum } from '../adapters/s3/checksum';
-import { type Clock, systemClock } from '../domain/clock';
+import { bucketOf } from '../../adapters/s3/bucket-owner';
+import { reportedChecksum } from '../../adapters/s3/checksum';
+import { type Clock, systemClock } from '../../domain/clock';
 import {
   AccessDeniedError,
   CopySourceNotFoundError,
@@ -22,11 +22,11 @@ import {
   SourceMissingError,
   StaleOwnerError,
   TargetExistsError,
-} from '../domain/errors';
-import type { ObjectChecksum, TransferJob, TransferResult } from '../domain/job';
-import type { LeaseToken } from '../domain/lease';
-import { inParallel } from '../domain/parallel';
-import type { JobStore } from '../domain/ports';
+} from '../../domain/errors';
+import type { ObjectChecksum, TransferJob, TransferResult } from '../../domain/job';
+import type { LeaseToken } from '../../domain/lease';
+import { inParallel } from '../../domain/parallel';
+import type { JobStore } from '../../domain/ports';
 import { S3_LIMITS, type S3CopyConfig } from './s3-copy-config';
 
 /**
@@ -41,7 +41,7 @@ import { S3_LIMITS, type S3CopyConfig } from './s3-copy-config';
  *   recorded as the result's checksum with the part size that reproduces it.
  * - A target already delivered: its checksum, if HeadObject reports one.
  * VerifyTransfer compares the recorded checksum with the one S3 reports for
- * the destination (core/transfers/orchestration.ts).
+ * the destination (core/control-plane/orchestration/orchestration.ts).
  */
 
 /** User metadata written on every copy: the source ETag, which a multipart copy's own ETag does not reveal. */

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { Actor } from '../domain/actor';
-import type { Clock } from '../domain/clock';
-import { ForbiddenError, UnauthorizedError } from '../domain/errors';
-import type { PrincipalDirectory } from '../domain/ports';
+import type { Actor } from '../../domain/actor';
+import type { Clock } from '../../domain/clock';
+import { ForbiddenError, UnauthorizedError } from '../../domain/errors';
+import type { PrincipalDirectory } from '../../domain/ports';
 
 /**
  * Remembers whose a principal is for `ttlMs` within one container, as API

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DIRECTIONS } from '../domain/endpoint';
+import { DIRECTIONS } from '../../domain/endpoint';
 
 /**
  * Request schemas of the endpoint API. They validate requests, give the

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { EftError, type FieldIssue, ValidationError } from '../domain/errors';
+import { EftError, type FieldIssue, ValidationError } from '../../domain/errors';
 
 /** A body declared as something other than JSON (415). */
 export class UnsupportedMediaTypeError extends EftError {

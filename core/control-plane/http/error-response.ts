@@ -6,8 +6,8 @@ import {
   PayloadTooLargeError,
   UnauthorizedError,
   ValidationError,
-} from '../domain/errors';
-import type { Logger } from '../observability/logger';
+} from '../../domain/errors';
+import type { Logger } from '../../observability/logger';
 import { MalformedJsonError, UnsupportedMediaTypeError } from './json-body';
 
 export interface HttpResponse {

@@ -1,6 +1,6 @@
 /**
  * The worker's batch mode: many small files of one request (see
- * core/transfers/batches.ts) in one task, under the lease its execution took.
+ * core/control-plane/transfers/batches.ts) in one task, under the lease its execution took.
  *
  * Each job goes through the same steps as a job of its own: claimed
  * (QUEUED → RUNNING, see claimJob: a job another execution runs is skipped),
@@ -16,6 +16,7 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { s3DestinationState } from '../adapters/destination-inspector';
 import { bucketOf } from '../adapters/s3/bucket-owner';
+import { claimJob, markFailed, type OrchestrationDeps, verifyTransfer } from '../control-plane/orchestration/orchestration';
 import type { Endpoint } from '../domain/endpoint';
 import { TransientError } from '../domain/errors';
 import type { TransferJob } from '../domain/job';
@@ -23,7 +24,6 @@ import type { Lease, LeaseOwner, LeaseToken } from '../domain/lease';
 import type { Location } from '../domain/location';
 import type { BatchInput, DestinationInspector, DestinationState, EndpointStore, LeaseStore } from '../domain/ports';
 import { createLogger } from '../observability/logger';
-import { claimJob, markFailed, type OrchestrationDeps, verifyTransfer } from '../transfers/orchestration';
 import { LeaseLostError, StoppedError, s3Failure, s3HttpStatus, TransferError, toTransferError } from './errors';
 import { sleep } from './retry';
 import { runTransfer, type WorkerDeps } from './run-transfer';

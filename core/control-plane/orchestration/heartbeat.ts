@@ -1,5 +1,5 @@
-import type { LeaseToken } from '../domain/lease';
-import type { LeaseStore } from '../domain/ports';
+import type { LeaseToken } from '../../domain/lease';
+import type { LeaseStore } from '../../domain/ports';
 
 /**
  * Runs `work` while renewing the lease every third of its TTL. If a renewal is

@@ -13,8 +13,8 @@
  * yields the same batches, hence the same execution names, which Step
  * Functions refuses to start twice.
  */
-import { deterministicId } from '../domain/ids';
-import type { TransferJob } from '../domain/job';
+import { deterministicId } from '../../domain/ids';
+import type { TransferJob } from '../../domain/job';
 
 /** Files up to this size are batched (at ~100 MB/s per task it is a fraction of a second each). */
 export const BATCH_FILE_MAX_BYTES = 16 * 1024 * 1024;

@@ -1,6 +1,6 @@
-import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../domain/errors';
-import { type FlowType, isTerminal, type ObjectChecksum, type TransferJob, type TransferResult } from '../domain/job';
-import { type LeaseToken, tokenOf } from '../domain/lease';
+import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../../domain/errors';
+import { type FlowType, isTerminal, type ObjectChecksum, type TransferJob, type TransferResult } from '../../domain/job';
+import { type LeaseToken, tokenOf } from '../../domain/lease';
 import type {
   BatchInput,
   DestinationInspector,
@@ -9,9 +9,9 @@ import type {
   JobKey,
   JobStore,
   LeaseStore,
-} from '../domain/ports';
+} from '../../domain/ports';
+import { resolveLocation } from '../transfers/locations';
 import { withLeaseHeartbeat } from './heartbeat';
-import { resolveLocation } from './locations';
 import { contentSha256, copyS3Object, type S3CopyDeps } from './s3-copy';
 
 /** What the state machine tasks share: the stores, this region, and the lease TTL. */

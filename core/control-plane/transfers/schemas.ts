@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { FLOW_TYPES, JOB_STATUSES } from '../domain/job';
-import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../domain/path-segments';
+import { FLOW_TYPES, JOB_STATUSES } from '../../domain/job';
+import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../../domain/path-segments';
 
 const endpointId = z.string().regex(/^ep_[0-9a-z]{26}$/, 'is not an endpoint id');
 

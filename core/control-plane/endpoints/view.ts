@@ -1,4 +1,4 @@
-import type { Endpoint } from '../domain/endpoint';
+import type { Endpoint } from '../../domain/endpoint';
 
 /** What the API shows of an endpoint: everything but internal references (the secret's ARN). */
 export function toView(endpoint: Endpoint) {

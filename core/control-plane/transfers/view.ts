@@ -1,4 +1,4 @@
-import type { TransferJob } from '../domain/job';
+import type { TransferJob } from '../../domain/job';
 
 /** What the API shows of a job: its state and history, not the engine's bookkeeping (fencing, fingerprints, checkpoints). */
 export function toJobView(job: TransferJob) {

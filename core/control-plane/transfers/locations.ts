@@ -1,8 +1,8 @@
 import { posix } from 'node:path';
-import type { Endpoint } from '../domain/endpoint';
-import { BucketOwnerUnknownError, ValidationError } from '../domain/errors';
-import type { Location } from '../domain/location';
-import { hasDotSegment } from '../domain/path-segments';
+import type { Endpoint } from '../../domain/endpoint';
+import { BucketOwnerUnknownError, ValidationError } from '../../domain/errors';
+import type { Location } from '../../domain/location';
+import { hasDotSegment } from '../../domain/path-segments';
 
 /**
  * Where a transfer path lands on an endpoint: under the S3 prefix or the SFTP

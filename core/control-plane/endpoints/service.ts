@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Actor } from '../domain/actor';
-import { accountOf } from '../domain/aws-account';
-import type { Clock } from '../domain/clock';
-import type { Endpoint, ProbeOutcome } from '../domain/endpoint';
-import { ConflictError, NotFoundError, ValidationError } from '../domain/errors';
-import { sha256Hex } from '../domain/ids';
-import type { AuditLog, ConnectivityProbe, EndpointChanges, EndpointStore, Page, PageRequest } from '../domain/ports';
-import type { SecretStore } from '../domain/secrets';
+import type { Actor } from '../../domain/actor';
+import { accountOf } from '../../domain/aws-account';
+import type { Clock } from '../../domain/clock';
+import type { Endpoint, ProbeOutcome } from '../../domain/endpoint';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
+import { sha256Hex } from '../../domain/ids';
+import type { AuditLog, ConnectivityProbe, EndpointChanges, EndpointStore, Page, PageRequest } from '../../domain/ports';
+import type { SecretStore } from '../../domain/secrets';
 import type { CreateEndpointRequest, UpdateEndpointRequest } from './schemas';
 import { type EndpointView, toView } from './view';
 
