@@ -19,11 +19,11 @@ import { createReadStream, createWriteStream, readFileSync, statSync } from 'nod
 import { performance } from 'node:perf_hooks';
 import { openSftp } from '../core/adapters/sftp/connect';
 import { workerConfigFromEnv } from '../core/data-plane/config';
-import { runPipeline } from '../core/data-plane/hop';
 import { moreChannelsFor } from '../core/data-plane/sftp-channel';
 import { SftpReadStream } from '../core/data-plane/sftp-read-stream';
 import { SftpWriteStream } from '../core/data-plane/sftp-write-stream';
-import { HashingStream, ResumableSha256 } from '../core/data-plane/sha256';
+import { runPipeline } from '../core/domain/transfer/pipeline';
+import { HashingStream, ResumableSha256 } from '../core/domain/transfer/sha256';
 
 export interface LegArgs {
   direction: 'download' | 'upload';

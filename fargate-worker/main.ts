@@ -24,12 +24,12 @@ import { createS3Client } from '../core/adapters/s3/client';
 import { openSftp } from '../core/adapters/sftp/connect';
 import { ExecutionInputReader } from '../core/adapters/step-functions';
 import { workerConfigFromEnv } from '../core/data-plane/config';
-import { StoppedError, toTransferError } from '../core/data-plane/errors';
 import { parseBatch, parseJob, parseLease } from '../core/data-plane/overrides';
 import { runBatch } from '../core/data-plane/run-batch';
 import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/data-plane/run-transfer';
 import type { LeaseToken } from '../core/domain/lease';
 import type { JobKey } from '../core/domain/ports';
+import { StoppedError, toTransferError } from '../core/domain/transfer/errors';
 import { createLogger, type Logger } from '../core/observability/logger';
 import { buildSecretStore, buildStores } from '../core/runtime/wiring';
 

@@ -9,15 +9,15 @@
 import { Writable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SftpSession } from '../adapters/sftp/connect';
+import { s3Failure } from '../domain/transfer/errors';
+import { runPipeline } from '../domain/transfer/pipeline';
+import { retrying } from '../domain/transfer/retry';
+import { HashingStream, ResumableSha256 } from '../domain/transfer/sha256';
 import { type HopContext, retryOptions, retryPolicyOf } from './context';
-import { s3Failure } from './errors';
-import { runPipeline } from './hop';
-import { retrying } from './retry';
 import { readObject, type S3ObjectRef } from './s3-objects';
 import { sftpFailure } from './sftp-channel';
 import type { SftpConnector } from './sftp-endpoint';
 import { SftpReadStream } from './sftp-read-stream';
-import { HashingStream, ResumableSha256 } from './sha256';
 
 const NEVER_REWOUND = Number.MAX_SAFE_INTEGER;
 

@@ -1,7 +1,7 @@
+import type { RetryOptions, RetryPolicy } from '../domain/transfer/retry';
 import type { Logger } from '../observability/logger';
 import type { WorkerConfig } from './config';
 import type { Liveness } from './liveness';
-import type { RetryOptions, RetryPolicy } from './retry';
 
 /** What every hop of a transfer shares: tunables, the abort signal, logging and the lease's liveness. */
 export interface HopContext {

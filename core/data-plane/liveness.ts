@@ -12,8 +12,8 @@ import { IllegalTransitionError, NotFoundError, StaleOwnerError } from '../domai
 import type { JobWork, TransferJob } from '../domain/job';
 import type { LeaseToken } from '../domain/lease';
 import type { JobKey, JobStore, LeaseStore } from '../domain/ports';
+import { LeaseLostError, toTransferError } from '../domain/transfer/errors';
 import type { Logger } from '../observability/logger';
-import { LeaseLostError, toTransferError } from './errors';
 
 export interface LivenessDeps {
   jobs: JobStore;

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { bucketOf } from '../adapters/s3/bucket-owner';
-import { s3Failure, s3HttpStatus } from './errors';
+import { s3Failure, s3HttpStatus } from '../domain/transfer/errors';
 
 export interface S3ObjectRef {
   bucket: string;

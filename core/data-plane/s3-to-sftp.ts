@@ -26,17 +26,17 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFTPWrapper } from 'ssh2';
 import type { SftpSession } from '../adapters/sftp/connect';
 import type { SftpCapabilities } from '../domain/endpoint';
+import { LeaseLostError, TransferError } from '../domain/transfer/errors';
+import { runPipeline } from '../domain/transfer/pipeline';
+import { retrying } from '../domain/transfer/retry';
+import { HashingStream, ResumableSha256 } from '../domain/transfer/sha256';
 import { sha256OfS3Object, sha256OfSftpFile } from './content-hash';
 import { type HopContext, retryOptions, retryPolicyOf } from './context';
-import { LeaseLostError, TransferError } from './errors';
-import { runPipeline } from './hop';
-import { retrying } from './retry';
 import { headObject, readObject, type S3ObjectRef, s3Location } from './s3-objects';
 import { endChannels, moreChannelsFor, OPEN_FLAGS, SFTP_STATUS, sftpFailure, sftpStatus } from './sftp-channel';
 import type { SftpConnector } from './sftp-endpoint';
 import type { HopOutcome, ReportProgress } from './sftp-to-s3';
 import { SftpWriteStream } from './sftp-write-stream';
-import { HashingStream, ResumableSha256 } from './sha256';
 
 export interface S3Source extends S3ObjectRef {
   s3: S3Client;

@@ -27,7 +27,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { bucketOf } from '../adapters/s3/bucket-owner';
 import { unsignedPayloadOverHttps } from '../adapters/s3/unsigned-payload';
-import { s3Failure, TransferError } from './errors';
+import { s3Failure, TransferError } from '../domain/transfer/errors';
 import type { S3ObjectRef } from './s3-objects';
 
 export interface S3ObjectTarget extends S3ObjectRef {

@@ -11,7 +11,7 @@ import type { SftpSession, SftpTarget } from '../adapters/sftp/connect';
 import { scrubSecrets } from '../adapters/sftp/connect';
 import type { Endpoint } from '../domain/endpoint';
 import type { EndpointCredentials, SecretStore } from '../domain/secrets';
-import { TransferError } from './errors';
+import { TransferError } from '../domain/transfer/errors';
 import { isChannelClosed, SftpChannel } from './sftp-channel';
 
 export type OpenSftpSession = (target: SftpTarget) => Promise<SftpSession>;

@@ -29,7 +29,7 @@
  */
 import { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
-import { connectionLost, TransferError } from './errors';
+import { connectionLost, TransferError } from '../domain/transfer/errors';
 import {
   closeLanesQuietly,
   lanesOver,

@@ -24,18 +24,18 @@ import { AbortMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SFTPWrapper } from 'ssh2';
 import { bucketOf } from '../adapters/s3/bucket-owner';
 import type { SftpSession } from '../adapters/sftp/connect';
+import { TransferError } from '../domain/transfer/errors';
+import { runPipeline } from '../domain/transfer/pipeline';
+import { retrying } from '../domain/transfer/retry';
+import { HashingStream, ResumableSha256 } from '../domain/transfer/sha256';
 import { partSizeFor } from './config';
 import { sha256OfS3Object, sha256OfSftpFile } from './content-hash';
 import { type HopContext, retryOptions, retryPolicyOf } from './context';
-import { TransferError } from './errors';
-import { runPipeline } from './hop';
-import { retrying } from './retry';
 import { headObject, type S3ObjectRef, s3Location } from './s3-objects';
 import { S3Upload } from './s3-upload';
 import { endChannels, moreChannelsFor, sftpFailure } from './sftp-channel';
 import type { SftpConnector } from './sftp-endpoint';
 import { SftpReadStream } from './sftp-read-stream';
-import { HashingStream, ResumableSha256 } from './sha256';
 
 export interface SftpSource {
   connector: SftpConnector;

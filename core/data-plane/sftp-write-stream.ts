@@ -27,7 +27,7 @@
  */
 import { Writable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
-import { connectionLost } from './errors';
+import { connectionLost } from '../domain/transfer/errors';
 import {
   closeLanesQuietly,
   lanesOver,

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
 import { DEFAULT_WORKER_CONFIG, partSizeFor, S3_MAX_PARTS, workerConfigFromEnv } from '../../core/data-plane/config';
-import { LeaseLostError, StoppedError, TransferError, toTransferError } from '../../core/data-plane/errors';
 import { parseJob, parseLease } from '../../core/data-plane/overrides';
-import { retrying } from '../../core/data-plane/retry';
 import { exitCodeFor, stagingKeyFor, temporaryPathFor } from '../../core/data-plane/run-transfer';
 import { moreChannelsFor } from '../../core/data-plane/sftp-channel';
-import { ResumableSha256 } from '../../core/data-plane/sha256';
 import { ConnectionRefusedError, HostKeyMismatchError } from '../../core/domain/connectivity-errors';
 import { StaleOwnerError } from '../../core/domain/errors';
+import { LeaseLostError, StoppedError, TransferError, toTransferError } from '../../core/domain/transfer/errors';
+import { retrying } from '../../core/domain/transfer/retry';
+import { ResumableSha256 } from '../../core/domain/transfer/sha256';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7) & 0xff));

@@ -3,12 +3,12 @@
  * moves with them) and in-memory stand-ins for the fenced stores.
  */
 
-import { LeaseLostError } from '../../core/data-plane/errors';
 import { Liveness } from '../../core/data-plane/liveness';
 import { StaleOwnerError } from '../../core/domain/errors';
 import type { JobWork, TransferJob } from '../../core/domain/job';
 import type { Lease, LeaseToken } from '../../core/domain/lease';
 import type { JobStore, LeaseStore } from '../../core/domain/ports';
+import { LeaseLostError } from '../../core/domain/transfer/errors';
 import { createLogger } from '../../core/observability/logger';
 
 const TOKEN: LeaseToken = { partitionId: 'c#a#b', executionId: 'exec-1', region: 'us-gov-west-1', epoch: 4 };

@@ -5,8 +5,8 @@
  * resuming where it can; anything else fails the job at once with its reason.
  * Messages name hosts, paths, buckets and keys, never secret material.
  */
-import { ConnectivityError } from '../connectivity/errors';
-import { EftError, StaleOwnerError } from '../domain/errors';
+import { ConnectivityError } from '../connectivity-errors';
+import { EftError, StaleOwnerError } from '../errors';
 
 export class TransferError extends EftError {
   readonly code: string;

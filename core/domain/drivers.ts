@@ -1,0 +1,56 @@
+/**
+ * One driver per endpoint kind (S3, SFTP, and any kind added later): everything
+ * the engine does with an endpoint goes through its driver, so the control
+ * plane (API, orchestration tasks) and the data plane (the worker) never branch
+ * on the endpoint's type. A kind is one folder under core/adapters/ that
+ * implements this port, plus its settings schema.
+ *
+ * The data-plane half (FileSource, FileTarget) is defined in ./transfer/io.ts.
+ */
+import type { Endpoint, ProbeOutcome } from './endpoint';
+import type { Location } from './location';
+import type { DestinationState, SourceFile } from './ports';
+import type { EndpointCredentials } from './secrets';
+import type { DataPlaneDriver } from './transfer/io';
+
+/** What the control plane asks of an endpoint. */
+export interface ControlPlaneDriver {
+  /** The endpoint types this driver serves (e.g. SFTP and TRANSFER_FAMILY_SFTP). */
+  readonly types: readonly Endpoint['type'][];
+  /**
+   * The short name of the kind in flow names (e.g. "S3", "SFTP"): a job from an
+   * SFTP endpoint to an S3 one is an SFTP_TO_S3 job.
+   */
+  readonly kind: string;
+  /**
+   * Where a path relative to the endpoint lands on it (under its prefix or base
+   * path, never outside). `relativePath` has already been checked for
+   * traversal; the driver throws a domain error for anything else it cannot use
+   * (e.g. BucketOwnerUnknownError).
+   */
+  resolve(endpoint: Endpoint, relativePath: string): Location;
+  /** Whether two locations of this driver's endpoints are the same file or folder (a copy onto itself). */
+  samePlace(a: Endpoint, from: Location, b: Endpoint, to: Location): boolean;
+  /** Validation: can the engine reach and use the endpoint, and what can it do there. */
+  probe(endpoint: Endpoint, credentials: EndpointCredentials | undefined): Promise<ProbeOutcome>;
+  /** One file's metadata at request time; undefined if there is no such file. */
+  stat(endpoint: Endpoint, location: Location, path: string): Promise<SourceFile | undefined>;
+  /** The files (not folders) directly in a folder, matching the glob `pattern` if given, at most `limit`. */
+  list(endpoint: Endpoint, folder: Location, folderPath: string, pattern: string | undefined, limit: number): Promise<SourceFile[]>;
+  /** What the destination holds now, for verification; undefined if nothing is there. */
+  inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined>;
+  /**
+   * True when the driver copies between two of its own endpoints without the
+   * bytes passing through the engine (S3 CopyObject): the state machine then
+   * runs the copy in a Lambda instead of starting a worker.
+   */
+  readonly serverSideCopy: boolean;
+}
+
+export interface EndpointDriver extends ControlPlaneDriver, DataPlaneDriver {}
+
+/** The drivers the engine was built with, found by endpoint type. */
+export interface Drivers {
+  /** Throws UnsupportedEndpointError for a type no driver serves. */
+  driverFor(endpoint: Pick<Endpoint, 'type' | 'endpointId'>): EndpointDriver;
+}
