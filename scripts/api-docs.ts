@@ -13,6 +13,7 @@ import {
   UpdateEndpointSchema,
 } from '../core/control-plane/endpoints/schemas';
 import { CreateTransferSchema, JobPathSchema, ListJobsQuerySchema } from '../core/control-plane/transfers/schemas';
+import { ERROR_CODES, type ErrorCodeEntry } from '../core/domain/error-codes';
 import { loadServiceConfig, PROJECT_ROOT } from '../local/service-config';
 
 const SCHEMAS: Record<string, z.ZodType> = {
@@ -51,10 +52,26 @@ export async function renderApiDocs(): Promise<string> {
     '| --- | --- | --- |',
     ...routes.sort(),
     '',
+    '## Error codes',
+    '',
+    'The `error.code` of a refused request, the `reason` of a failed endpoint validation, and the `errorCode` of a',
+    'FAILED job (core/domain/error-codes.ts).',
+    '',
+    '| code | HTTP status | met in | meaning |',
+    '| --- | --- | --- | --- |',
+    ...Object.entries(ERROR_CODES).map(([code, entry]) => errorCodeRow(code, entry)),
+    '',
     '## Request schemas (JSON Schema)',
     '',
     ...sections.flatMap((s) => [s, '']),
   ].join('\n');
+}
+
+const USE_NAMES = { request: 'request', validation: 'endpoint validation', job: 'job' } as const;
+
+function errorCodeRow(code: string, entry: ErrorCodeEntry): string {
+  const uses = entry.uses.map((use) => USE_NAMES[use]).join(', ');
+  return `| \`${code}\` | ${entry.status ?? ''} | ${uses} | ${entry.meaning} |`;
 }
 
 if (require.main === module) {
