@@ -11,8 +11,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createS3Client } from '../core/adapters/s3/client';
-import { copyS3Object } from '../core/control-plane/orchestration/s3-copy';
-import { type S3CopyConfig, s3CopyConfigFromEnv } from '../core/control-plane/orchestration/s3-copy-config';
+import { copyS3Object } from '../core/adapters/s3/server-side-copy';
+import { type S3CopyConfig, s3CopyConfigFromEnv } from '../core/adapters/s3/server-side-copy-config';
 import type { TransferJob } from '../core/domain/job';
 import type { LeaseToken } from '../core/domain/lease';
 import type { JobStore } from '../core/domain/ports';

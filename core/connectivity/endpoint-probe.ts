@@ -3,7 +3,7 @@ import type { NetworkPolicy } from '../adapters/net/network-policy';
 import type { Endpoint, ProbeOutcome } from '../domain/endpoint';
 import type { ConnectivityProbe } from '../domain/ports';
 import type { EndpointCredentials } from '../domain/secrets';
-import { probeS3, probeSftp } from './probe';
+import { probeS3, probeSftp } from '../adapters/sftp/probe';
 
 /** Validates an endpoint with the probe of its type. */
 export class EndpointProbe implements ConnectivityProbe {

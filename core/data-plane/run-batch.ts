@@ -14,7 +14,7 @@
  * state machine's FailBatch then fails the jobs left unfinished.
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { s3DestinationState } from '../adapters/destination-inspector';
+import { s3DestinationState } from '../adapters/s3/catalog';
 import { bucketOf } from '../adapters/s3/bucket-owner';
 import { claimJob, markFailed, type OrchestrationDeps, verifyTransfer } from '../control-plane/orchestration/orchestration';
 import type { Endpoint } from '../domain/endpoint';

@@ -1,5 +1,5 @@
 import { requireEnv, tableNamesFromEnv } from '../adapters/config';
-import { LiveDestinationInspector } from '../adapters/destination-inspector';
+import { LiveDestinationInspector } from '../adapters/s3/catalog';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { createDynamoClient } from '../adapters/dynamodb/client';
 import { DynamoEndpointStore } from '../adapters/dynamodb/endpoint-store';
@@ -11,12 +11,12 @@ import { checkLiteralHost, networkPolicyFromEnv } from '../adapters/net/network-
 import { createS3Client } from '../adapters/s3/client';
 import { LocalFileSecretStore } from '../adapters/secrets/local-file-store';
 import { SecretsManagerStore } from '../adapters/secrets/secrets-manager';
-import { LiveSourceCatalog } from '../adapters/source-catalog';
+import { LiveSourceCatalog } from '../adapters/sftp/catalog';
 import { StepFunctionsStarter } from '../adapters/step-functions';
 import { EndpointProbe } from '../connectivity/endpoint-probe';
 import type { EndpointDeps } from '../control-plane/endpoints/service';
 import { CachedPrincipalDirectory } from '../control-plane/http/identity';
-import { s3CopyConfigFromEnv } from '../control-plane/orchestration/s3-copy-config';
+import { s3CopyConfigFromEnv } from '../adapters/s3/server-side-copy-config';
 import type { TransferDeps } from '../control-plane/transfers/service';
 import { type Clock, systemClock } from '../domain/clock';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';

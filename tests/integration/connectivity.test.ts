@@ -12,7 +12,7 @@ import { utils } from 'ssh2';
 import type { NetworkPolicy } from '../../core/adapters/net/network-policy';
 import { createS3Client } from '../../core/adapters/s3/client';
 import { openSftp, type SftpTarget } from '../../core/adapters/sftp/connect';
-import { type ProbeOutcome, probeS3, probeSftp } from '../../core/connectivity/probe';
+import { type ProbeOutcome, probeS3, probeSftp } from '../../core/adapters/sftp/probe';
 import { HostKeyMismatchError, HostKeyUnconfirmedError } from '../../core/domain/connectivity-errors';
 import type { EndpointCredentials } from '../../core/domain/secrets';
 import { type LocalS3, startS3 } from '../../local/s3';

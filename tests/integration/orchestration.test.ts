@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { LiveDestinationInspector } from '../../core/adapters/destination-inspector';
+import { LiveDestinationInspector } from '../../core/adapters/s3/catalog';
 import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
 import { DynamoEndpointStore } from '../../core/adapters/dynamodb/endpoint-store';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
@@ -21,7 +21,7 @@ import {
   startTransfer,
   verifyTransfer,
 } from '../../core/control-plane/orchestration/orchestration';
-import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/control-plane/orchestration/s3-copy-config';
+import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/adapters/s3/server-side-copy-config';
 import { ManualClock } from '../../core/domain/clock';
 import { LeaseHeldError, VerificationError } from '../../core/domain/errors';
 import { deriveIdempotencyKey, type TransferJob, type TransferResult } from '../../core/domain/job';

@@ -31,8 +31,8 @@ import {
   type S3CopyCheckpoint,
   type S3CopyDeps,
   type S3CopyInput,
-} from '../../core/control-plane/orchestration/s3-copy';
-import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/control-plane/orchestration/s3-copy-config';
+} from '../../core/adapters/s3/server-side-copy';
+import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/adapters/s3/server-side-copy-config';
 import { ManualClock } from '../../core/domain/clock';
 import {
   AccessDeniedError,

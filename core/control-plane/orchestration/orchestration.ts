@@ -12,7 +12,7 @@ import type {
 } from '../../domain/ports';
 import { resolveLocation } from '../transfers/locations';
 import { withLeaseHeartbeat } from './heartbeat';
-import { contentSha256, copyS3Object, type S3CopyDeps } from './s3-copy';
+import { contentSha256, copyS3Object, type S3CopyDeps } from '../../adapters/s3/server-side-copy';
 
 /** What the state machine tasks share: the stores, this region, and the lease TTL. */
 export interface OrchestrationDeps {

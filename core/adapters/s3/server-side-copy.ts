@@ -12,8 +12,8 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { bucketOf } from '../../adapters/s3/bucket-owner';
-import { reportedChecksum } from '../../adapters/s3/checksum';
+import { bucketOf } from './bucket-owner';
+import { reportedChecksum } from './checksum';
 import { type Clock, systemClock } from '../../domain/clock';
 import {
   AccessDeniedError,
@@ -27,7 +27,7 @@ import type { ObjectChecksum, TransferJob, TransferResult } from '../../domain/j
 import type { LeaseToken } from '../../domain/lease';
 import { inParallel } from '../../domain/parallel';
 import type { JobStore } from '../../domain/ports';
-import { S3_LIMITS, type S3CopyConfig } from './s3-copy-config';
+import { S3_LIMITS, type S3CopyConfig } from './server-side-copy-config';
 
 /**
  * S3→S3 transfer as a server-side copy: CopyObject up to the multipart

@@ -19,12 +19,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { OpenMode, SFTPWrapper, Stats } from 'ssh2';
-import { bucketOf } from '../adapters/s3/bucket-owner';
-import { type OpenSftpOptions, openSftp, type SftpSession, type SftpTarget, scrubSecrets } from '../adapters/sftp/connect';
-import { ConnectivityError, HostKeyMismatchError, HostKeyUnconfirmedError } from '../domain/connectivity-errors';
-import type { ProbeOutcome as RecordedOutcome, SftpCapabilities, ValidationReason } from '../domain/endpoint';
+import { bucketOf } from '../s3/bucket-owner';
+import { type OpenSftpOptions, openSftp, type SftpSession, type SftpTarget, scrubSecrets } from './connect';
+import { ConnectivityError, HostKeyMismatchError, HostKeyUnconfirmedError } from '../../domain/connectivity-errors';
+import type { ProbeOutcome as RecordedOutcome, SftpCapabilities, ValidationReason } from '../../domain/endpoint';
 
-export { VALIDATION_REASONS, type ValidationReason } from '../domain/endpoint';
+export { VALIDATION_REASONS, type ValidationReason } from '../../domain/endpoint';
 
 /** The domain's outcome (recorded on the endpoint), plus warnings a person should see although validation passed. */
 export type ProbeOutcome = RecordedOutcome | { ok: true; capabilities?: SftpCapabilities; warnings?: string[] };

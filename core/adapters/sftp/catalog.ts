@@ -1,14 +1,14 @@
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type SftpClient from 'ssh2-sftp-client';
-import type { Endpoint } from '../domain/endpoint';
-import { ConflictError } from '../domain/errors';
-import { compileGlob } from '../domain/glob';
-import type { Location } from '../domain/location';
-import type { SourceCatalog, SourceFile } from '../domain/ports';
-import type { SecretStore } from '../domain/secrets';
-import type { NetworkPolicy } from './net/network-policy';
-import { bucketOf } from './s3/bucket-owner';
-import { openSftp } from './sftp/connect';
+import type { Endpoint } from '../../domain/endpoint';
+import { ConflictError } from '../../domain/errors';
+import { compileGlob } from '../../domain/glob';
+import type { Location } from '../../domain/location';
+import type { SourceCatalog, SourceFile } from '../../domain/ports';
+import type { SecretStore } from '../../domain/secrets';
+import type { NetworkPolicy } from '../net/network-policy';
+import { bucketOf } from '../s3/bucket-owner';
+import { openSftp } from './connect';
 
 const httpStatus = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 

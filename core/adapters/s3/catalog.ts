@@ -1,12 +1,12 @@
 import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import type { Endpoint } from '../domain/endpoint';
-import type { Location } from '../domain/location';
-import type { DestinationInspector, DestinationState } from '../domain/ports';
-import type { SecretStore } from '../domain/secrets';
-import type { NetworkPolicy } from './net/network-policy';
-import { bucketOf } from './s3/bucket-owner';
-import { reportedChecksum } from './s3/checksum';
-import { openSftp } from './sftp/connect';
+import type { Endpoint } from '../../domain/endpoint';
+import type { Location } from '../../domain/location';
+import type { DestinationInspector, DestinationState } from '../../domain/ports';
+import type { SecretStore } from '../../domain/secrets';
+import type { NetworkPolicy } from '../net/network-policy';
+import { bucketOf } from './bucket-owner';
+import { reportedChecksum } from './checksum';
+import { openSftp } from '../sftp/connect';
 
 /**
  * Reads the size (and ETag, and S3's SHA-256 checksum if the object has one) of what a destination
