@@ -26,12 +26,7 @@ import {
 import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
 import { requireBucketOwner } from '../../core/adapters/s3/bucket-owner';
-import {
-  copyS3Object,
-  type S3CopyCheckpoint,
-  type S3CopyDeps,
-  type S3CopyInput,
-} from '../../core/adapters/s3/server-side-copy';
+import { copyS3Object, type S3CopyCheckpoint, type S3CopyDeps, type S3CopyInput } from '../../core/adapters/s3/server-side-copy';
 import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/adapters/s3/server-side-copy-config';
 import { ManualClock } from '../../core/domain/clock';
 import {
