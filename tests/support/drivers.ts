@@ -6,6 +6,7 @@ import { type NetworkPolicy, networkPolicyFromEnv } from '../../core/adapters/ne
 import { S3Driver } from '../../core/adapters/s3/driver';
 import { LocalFileSecretStore } from '../../core/adapters/secrets/local-file-store';
 import { SftpDriver } from '../../core/adapters/sftp/driver';
+import type { EndpointDriver } from '../../core/domain/drivers';
 import type { SecretStore } from '../../core/domain/secrets';
 
 /**
@@ -13,16 +14,26 @@ import type { SecretStore } from '../../core/domain/secrets';
  * peers a test has. A test that gives no S3 client fails if a driver sends an
  * S3 request (resolving paths needs none).
  */
-export function engineDrivers(peers: { s3?: S3Client; secrets?: SecretStore; networkPolicy?: NetworkPolicy } = {}) {
+export function engineDrivers(peers: Peers = {}): DriverRegistry {
+  return new DriverRegistry(builtInDrivers(peers));
+}
+
+interface Peers {
+  s3?: S3Client;
+  secrets?: SecretStore;
+  networkPolicy?: NetworkPolicy;
+}
+
+export function builtInDrivers(peers: Peers = {}): EndpointDriver[] {
   const s3 = () => {
     if (!peers.s3) throw new Error('this test gave the S3 driver no client');
     return peers.s3;
   };
-  return new DriverRegistry([
+  return [
     new S3Driver({ s3 }),
     new SftpDriver({
       secrets: peers.secrets ?? new LocalFileSecretStore(join(tmpdir(), 'eft-test-no-secrets')),
       networkPolicy: peers.networkPolicy ?? networkPolicyFromEnv({}),
     }),
-  ]);
+  ];
 }

@@ -54,10 +54,15 @@ async function checkedBucketOwner(deps: EndpointDeps, actor: Actor, requested: s
   return owner;
 }
 
-/** The connection settings the API edits (kinds without them have none to change). */
+/** The connection settings of the kinds the API accepts (ENDPOINT_TYPES), which it creates and edits. */
 interface ConnectionSettings {
   s3?: S3Location;
   sftp?: SftpLocation;
+}
+
+/** A kind the API does not accept (a test-only one) has none: the API cannot change its settings either. */
+function connectionSettings(endpoint: Endpoint): ConnectionSettings {
+  return { ...('s3' in endpoint ? { s3: endpoint.s3 } : {}), ...('sftp' in endpoint ? { sftp: endpoint.sftp } : {}) };
 }
 
 /**
@@ -130,7 +135,7 @@ export async function updateEndpoint(
   patch: UpdateEndpointRequest,
 ): Promise<EndpointView> {
   const current = await load(deps, actor, endpointId);
-  const settings: ConnectionSettings = current;
+  const settings = connectionSettings(current);
   const isS3 = current.type === 'S3';
   if (patch.s3 && !isS3) throw new ValidationError([{ field: 's3', message: `does not apply to a ${current.type} endpoint` }]);
   if ((patch.sftp || patch.credentials) && isS3) {
@@ -209,11 +214,11 @@ export async function validateEndpoint(
   const outcome = await deps.drivers.driverFor(current).probe(current, credentials);
   const at = new Date(deps.clock.now()).toISOString();
   const validation = outcome.ok
-    ? { ok: true, at, settingsHash: settingsHash(current) }
+    ? { ok: true, at, settingsHash: settingsHash(connectionSettings(current)) }
     : {
         ok: false,
         at,
-        settingsHash: settingsHash(current),
+        settingsHash: settingsHash(connectionSettings(current)),
         reason: outcome.reason,
         message: outcome.message,
         ...(outcome.offeredHostKeyFingerprint ? { offeredHostKeyFingerprint: outcome.offeredHostKeyFingerprint } : {}),
