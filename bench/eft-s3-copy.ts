@@ -1,6 +1,6 @@
 /**
  * eft's S3→S3 server-side copy as a child process the bench measures:
- * core/control-plane/orchestration/s3-copy.ts copyS3Object (what the copyS3Object Lambda runs),
+ * core/adapters/s3/server-side-copy.ts copyS3Object (what the copyS3Object Lambda runs),
  * with the engine's S3 client and copy settings. The job store is a stand-in
  * that accepts the checkpoint writes (a DynamoDB write per second at most),
  * so only the S3 side is timed.
