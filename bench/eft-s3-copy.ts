@@ -1,6 +1,6 @@
 /**
  * eft's S3→S3 server-side copy as a child process the bench measures:
- * core/control-plane/orchestration/s3-copy.ts copyS3Object (what the copyS3Object Lambda runs),
+ * core/adapters/s3/server-side-copy.ts copyS3Object (what the copyS3Object Lambda runs),
  * with the engine's S3 client and copy settings. The job store is a stand-in
  * that accepts the checkpoint writes (a DynamoDB write per second at most),
  * so only the S3 side is timed.
@@ -11,8 +11,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createS3Client } from '../core/adapters/s3/client';
-import { copyS3Object } from '../core/control-plane/orchestration/s3-copy';
-import { type S3CopyConfig, s3CopyConfigFromEnv } from '../core/control-plane/orchestration/s3-copy-config';
+import { copyS3Object } from '../core/adapters/s3/server-side-copy';
+import { type S3CopyConfig, s3CopyConfigFromEnv } from '../core/adapters/s3/server-side-copy-config';
 import type { TransferJob } from '../core/domain/job';
 import type { LeaseToken } from '../core/domain/lease';
 import type { JobStore } from '../core/domain/ports';

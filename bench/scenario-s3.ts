@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { DEFAULT_S3_COPY_CONFIG } from '../core/control-plane/orchestration/s3-copy-config';
+import { DEFAULT_S3_COPY_CONFIG } from '../core/adapters/s3/server-side-copy-config';
 import { contentStream, hashTap, sha256File, writeContentFile } from './content';
 import {
   type BenchContext,

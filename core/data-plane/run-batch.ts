@@ -14,19 +14,22 @@
  * state machine's FailBatch then fails the jobs left unfinished.
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { s3DestinationState } from '../adapters/destination-inspector';
 import { bucketOf } from '../adapters/s3/bucket-owner';
+import { s3DestinationState } from '../adapters/s3/catalog';
+import type { S3ObjectLocation } from '../adapters/s3/location';
+import type { SftpPathLocation } from '../adapters/sftp/location';
 import { claimJob, markFailed, type OrchestrationDeps, verifyTransfer } from '../control-plane/orchestration/orchestration';
+import type { Drivers } from '../domain/drivers';
 import type { Endpoint } from '../domain/endpoint';
 import { TransientError } from '../domain/errors';
 import type { TransferJob } from '../domain/job';
 import type { Lease, LeaseOwner, LeaseToken } from '../domain/lease';
 import type { Location } from '../domain/location';
-import type { BatchInput, DestinationInspector, DestinationState, EndpointStore, LeaseStore } from '../domain/ports';
+import type { BatchInput, DestinationState, EndpointStore, LeaseStore } from '../domain/ports';
 import { LeaseLostError, StoppedError, s3Failure, s3HttpStatus, TransferError, toTransferError } from '../domain/transfer/errors';
 import { sleep } from '../domain/transfer/retry';
 import { createLogger } from '../observability/logger';
-import { runTransfer, type WorkerDeps } from './run-transfer';
+import { runTransfer, type WorkerDeps, workerDrivers } from './run-transfer';
 import { s3Location } from './s3-objects';
 import { ConnectorPool } from './sftp-endpoint';
 
@@ -61,13 +64,13 @@ export async function runBatch(
     endpoints: new CachedEndpoints(deps.endpoints),
     leases: new SharedRenewals(deps.leases, () => deps.clock.now(), Math.floor(deps.config.heartbeatMs / 2)),
   };
-  const orchestration: OrchestrationDeps & { inspector: DestinationInspector } = {
+  const orchestration: OrchestrationDeps = {
     jobs: deps.jobs,
     endpoints: shared.endpoints,
     leases: shared.leases,
+    drivers: inspectingWith(workerDrivers(deps), new PooledInspector(deps, pool)),
     region: deps.region,
     leaseTtlMs: deps.config.leaseTtlMs,
-    inspector: new PooledInspector(deps, pool),
   };
   const summary: BatchSummary = { succeeded: 0, failed: 0, skipped: 0 };
   // The first batch-wide stop (lease lost, SIGTERM): no further job is started.
@@ -135,7 +138,7 @@ const VERIFY_ATTEMPTS = 4;
 /** VerifyTransfer's retries of the state machine (TransientError), here in the worker. */
 async function verifyWithRetries(
   deps: WorkerDeps,
-  orchestration: OrchestrationDeps & { inspector: DestinationInspector },
+  orchestration: OrchestrationDeps,
   job: TransferJob,
   lease: LeaseToken,
   signal: AbortSignal | undefined,
@@ -156,7 +159,7 @@ async function verifyWithRetries(
  * The destination as the batch sees it: HeadObject on S3 (with ChecksumMode ENABLED, so that S3 reports
  * the object's SHA-256 checksum if it has one), stat over the pooled session on SFTP.
  */
-class PooledInspector implements DestinationInspector {
+class PooledInspector {
   constructor(
     private readonly deps: WorkerDeps,
     private readonly pool: ConnectorPool,
@@ -164,19 +167,29 @@ class PooledInspector implements DestinationInspector {
 
   async inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
     if (location.kind === 's3') {
-      const s3 = this.deps.s3(location.region);
+      const object = location as S3ObjectLocation;
+      const s3 = this.deps.s3(object.region);
       try {
-        const head = await s3.send(new HeadObjectCommand({ ...bucketOf(location), Key: location.key, ChecksumMode: 'ENABLED' }));
+        const head = await s3.send(new HeadObjectCommand({ ...bucketOf(object), Key: object.key, ChecksumMode: 'ENABLED' }));
         return s3DestinationState(head);
       } catch (err) {
         if (s3HttpStatus(err) === 404) return undefined;
-        throw s3Failure(err, s3Location(location));
+        throw s3Failure(err, s3Location(object));
       }
     }
     const { channel } = await this.pool.connectorFor(endpoint).connect();
-    const stats = await channel.statIfExists(location.path);
+    const stats = await channel.statIfExists((location as SftpPathLocation).path);
     return stats ? { bytes: stats.size ?? 0 } : undefined;
   }
+}
+
+/** The drivers, but verification inspects over the batch's pooled sessions (until the data-plane half of issue 13). */
+function inspectingWith(drivers: Drivers, inspector: PooledInspector): Drivers {
+  return {
+    driverFor: (endpoint) =>
+      Object.assign(Object.create(drivers.driverFor(endpoint)), { inspect: inspector.inspect.bind(inspector) }),
+    driverOfKind: (kind) => drivers.driverOfKind(kind),
+  };
 }
 
 /** The batch's endpoints are read once, not once per file. */

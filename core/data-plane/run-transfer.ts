@@ -24,10 +24,16 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DriverRegistry } from '../adapters/drivers';
 import type { NetworkPolicy } from '../adapters/net/network-policy';
 import { bucketOf } from '../adapters/s3/bucket-owner';
+import { S3Driver } from '../adapters/s3/driver';
+import type { S3ObjectLocation } from '../adapters/s3/location';
+import { SftpDriver } from '../adapters/sftp/driver';
+import type { SftpEndpoint, SftpPathLocation } from '../adapters/sftp/location';
 import { resolveLocation } from '../control-plane/transfers/locations';
 import type { Clock } from '../domain/clock';
+import type { Drivers } from '../domain/drivers';
 import type { Endpoint, SftpCapabilities } from '../domain/endpoint';
 import { BucketOwnerUnknownError } from '../domain/errors';
 import type { FlowType, TransferJob, TransferResult } from '../domain/job';
@@ -191,23 +197,29 @@ function expectType(endpoint: Endpoint, kind: 'SFTP' | 'S3', role: string, flow:
   }
 }
 
-function locate(endpoint: Endpoint, path: string, field: string): Location {
+/** Until the worker gets its drivers injected (the data-plane half of issue 13): the drivers built from its deps. */
+export function workerDrivers(deps: WorkerDeps): Drivers {
+  const { secrets, networkPolicy, openSftp } = deps;
+  return new DriverRegistry([new S3Driver({ s3: deps.s3 }), new SftpDriver({ secrets, networkPolicy, openSftp })]);
+}
+
+function locate(deps: WorkerDeps, endpoint: Endpoint, path: string, field: string): Location {
   try {
-    return resolveLocation(endpoint, path, field);
+    return resolveLocation(workerDrivers(deps), endpoint, path, field);
   } catch (err) {
     const code = err instanceof BucketOwnerUnknownError ? err.code : 'INVALID_PATH';
     throw new TransferError(code, (err as Error).message, { cause: err });
   }
 }
 
-function s3Of(location: Location): Extract<Location, { kind: 's3' }> {
+function s3Of(location: Location): S3ObjectLocation {
   if (location.kind !== 's3') throw new TransferError('FLOW_MISMATCH', 'expected an S3 location');
-  return location;
+  return location as S3ObjectLocation;
 }
 
 function sftpOf(location: Location): string {
   if (location.kind !== 'sftp') throw new TransferError('FLOW_MISMATCH', 'expected an SFTP location');
-  return location.path;
+  return (location as SftpPathLocation).path;
 }
 
 interface FlowOutcome {
@@ -227,8 +239,8 @@ async function runFlow(
   const flow = job.flowType;
   const sourceEndpoint = await loadEndpoint(deps, job, job.sourceEndpointId, 'source');
   const targetEndpoint = await loadEndpoint(deps, job, job.targetEndpointId, 'target');
-  const source = locate(sourceEndpoint, job.sourcePath, 'sourcePath');
-  const target = locate(targetEndpoint, job.targetPath, 'targetPath');
+  const source = locate(deps, sourceEndpoint, job.sourcePath, 'sourcePath');
+  const target = locate(deps, targetEndpoint, job.targetPath, 'targetPath');
   const sftpDeps = {
     secrets: deps.secrets,
     openSftp: deps.openSftp,
@@ -272,7 +284,7 @@ async function runFlow(
       const outcome = await copyS3ToSftp(
         ctx,
         { s3: deps.s3(from.region), bucket: from.bucket, owner: from.owner, key: from.key },
-        targetSpec(connect(targetEndpoint), path, job, targetEndpoint.capabilities),
+        targetSpec(connect(targetEndpoint), path, job, (targetEndpoint as SftpEndpoint).capabilities),
         progress,
       );
       return { outcome, total: outcome.bytes };
@@ -305,7 +317,7 @@ async function runFlow(
       const outcome = await copyS3ToSftp(
         ctx,
         { s3: staging, ...stagedRef(deps, staged), knownSha256: staged.sha256 },
-        targetSpec(connect(targetEndpoint), sftpOf(target), job, targetEndpoint.capabilities),
+        targetSpec(connect(targetEndpoint), sftpOf(target), job, (targetEndpoint as SftpEndpoint).capabilities),
         (done, total) => progress(half + Math.floor(done / 2), total),
       );
       if (outcome.sha256 !== staged.sha256 && !outcome.alreadyPresent) {

@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import type { NetworkPolicy } from '../adapters/net/network-policy';
 import type { SftpSession, SftpTarget } from '../adapters/sftp/connect';
 import { scrubSecrets } from '../adapters/sftp/connect';
+import type { SftpEndpoint } from '../adapters/sftp/location';
 import type { Endpoint } from '../domain/endpoint';
 import type { EndpointCredentials, SecretStore } from '../domain/secrets';
 import { TransferError } from '../domain/transfer/errors';
@@ -33,7 +34,8 @@ export class SftpConnector {
     private readonly deps: SftpEndpointDeps,
     readonly endpoint: Endpoint,
   ) {
-    if (!endpoint.sftp) throw new TransferError('ENDPOINT_INVALID', `endpoint ${endpoint.endpointId} has no SFTP settings`);
+    if (!('sftp' in endpoint))
+      throw new TransferError('ENDPOINT_INVALID', `endpoint ${endpoint.endpointId} has no SFTP settings`);
     this.where = `sftp://${endpoint.sftp.host}:${endpoint.sftp.port}`;
   }
 
@@ -63,7 +65,7 @@ export class SftpConnector {
   }
 
   private async open(): Promise<SftpSession> {
-    const settings = this.endpoint.sftp as NonNullable<Endpoint['sftp']>;
+    const settings = (this.endpoint as SftpEndpoint).sftp;
     if (!this.endpoint.secretRef) {
       throw new TransferError('AUTH_FAILED', `endpoint ${this.endpoint.endpointId} has no credentials configured`);
     }

@@ -7,7 +7,8 @@
  *
  * The data-plane half (FileSource, FileTarget) is defined in ./transfer/io.ts.
  */
-import type { Endpoint, ProbeOutcome } from './endpoint';
+import type { Endpoint, EndpointType, ProbeOutcome } from './endpoint';
+import type { FlowType } from './job';
 import type { Location } from './location';
 import type { DestinationState, SourceFile } from './ports';
 import type { EndpointCredentials } from './secrets';
@@ -16,7 +17,7 @@ import type { DataPlaneDriver } from './transfer/io';
 /** What the control plane asks of an endpoint. */
 export interface ControlPlaneDriver {
   /** The endpoint types this driver serves (e.g. SFTP and TRANSFER_FAMILY_SFTP). */
-  readonly types: readonly Endpoint['type'][];
+  readonly types: readonly EndpointType[];
   /**
    * The short name of the kind in flow names (e.g. "S3", "SFTP"): a job from an
    * SFTP endpoint to an S3 one is an SFTP_TO_S3 job.
@@ -36,7 +37,13 @@ export interface ControlPlaneDriver {
   /** One file's metadata at request time; undefined if there is no such file. */
   stat(endpoint: Endpoint, location: Location, path: string): Promise<SourceFile | undefined>;
   /** The files (not folders) directly in a folder, matching the glob `pattern` if given, at most `limit`. */
-  list(endpoint: Endpoint, folder: Location, folderPath: string, pattern: string | undefined, limit: number): Promise<SourceFile[]>;
+  list(
+    endpoint: Endpoint,
+    folder: Location,
+    folderPath: string,
+    pattern: string | undefined,
+    limit: number,
+  ): Promise<SourceFile[]>;
   /** What the destination holds now, for verification; undefined if nothing is there. */
   inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined>;
   /**
@@ -53,4 +60,27 @@ export interface EndpointDriver extends ControlPlaneDriver, DataPlaneDriver {}
 export interface Drivers {
   /** Throws UnsupportedEndpointError for a type no driver serves. */
   driverFor(endpoint: Pick<Endpoint, 'type' | 'endpointId'>): EndpointDriver;
+  /** The driver of a kind as flow types name it (ControlPlaneDriver.kind), if the engine has one. */
+  driverOfKind(kind: string): EndpointDriver | undefined;
+}
+
+/** A job's flow as jobs store it: the kinds of its source and target drivers, e.g. SFTP_TO_S3. */
+export function flowTypeOf(source: ControlPlaneDriver, target: ControlPlaneDriver): FlowType {
+  return `${source.kind}_TO_${target.kind}`;
+}
+
+/** A job between two endpoints of one driver that copies server-side needs no worker (and no batch). */
+export function copiesServerSide(source: ControlPlaneDriver, target: ControlPlaneDriver): boolean {
+  return source === target && source.serverSideCopy;
+}
+
+/**
+ * copiesServerSide for a job, from the flow it stores: both ends are of one
+ * driver exactly when the flow names one kind twice (S3_TO_S3), so starting a
+ * job reads no endpoint.
+ */
+export function isServerSideCopy(drivers: Drivers, flow: FlowType): boolean {
+  const kind = flow.slice(0, (flow.length - '_TO_'.length) / 2);
+  const driver = drivers.driverOfKind(kind);
+  return driver !== undefined && flow === flowTypeOf(driver, driver) && copiesServerSide(driver, driver);
 }

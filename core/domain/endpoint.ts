@@ -1,6 +1,9 @@
 /** Endpoint configuration (spec 8.7): where files come from and go to. */
-export const ENDPOINT_TYPES = ['S3', 'SFTP', 'TRANSFER_FAMILY_SFTP'] as const;
-export type EndpointType = (typeof ENDPOINT_TYPES)[number];
+
+/** The types the API accepts. A kind added for tests or later (see EndpointKinds) is not one until it is listed here. */
+export const ENDPOINT_TYPES = ['S3', 'SFTP', 'TRANSFER_FAMILY_SFTP'] as const satisfies readonly EndpointType[];
+/** Every type a driver may serve: those the API accepts and any added by declaration merging. */
+export type EndpointType = keyof EndpointKinds;
 
 export const DIRECTIONS = ['INBOUND', 'OUTBOUND', 'BOTH'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
@@ -70,7 +73,8 @@ export type ValidationReason = (typeof VALIDATION_REASONS)[number];
 
 /** What a connectivity check found (spec FR-5). */
 export type ProbeOutcome =
-  | { ok: true; capabilities?: SftpCapabilities }
+  /** `warnings`: what a person should see although validation passed (a probe file left behind); not recorded. */
+  | { ok: true; capabilities?: SftpCapabilities; warnings?: string[] }
   | { ok: false; reason: ValidationReason; message: string; offeredHostKeyFingerprint?: string };
 
 /** The last validation, bound to the connection settings it checked. */
@@ -84,11 +88,11 @@ export interface ValidationRecord {
   settingsHash: string;
 }
 
-export interface Endpoint {
+/** What every endpoint has, whatever its kind. */
+export interface EndpointBase {
   customerId: string;
   endpointId: string;
   name: string;
-  type: EndpointType;
   direction: Direction;
   status: EndpointStatus;
   statusReason?: string;
@@ -96,9 +100,6 @@ export interface Endpoint {
   maxConcurrency: number;
   /** Secrets Manager ARN (or local secret id); never the secret itself. */
   secretRef?: string;
-  s3?: S3Location;
-  sftp?: SftpLocation;
-  capabilities?: SftpCapabilities;
   validation?: ValidationRecord;
   /** When the credentials were last set or rotated (the secret itself is elsewhere). */
   credentialsUpdatedAt?: string;
@@ -107,3 +108,24 @@ export interface Endpoint {
   /** Optimistic concurrency: every write increments it and is conditional on it. */
   version: number;
 }
+
+/**
+ * Each endpoint type and the settings only it has. Open: a kind added later
+ * (a test-only LOCAL_FS driver, say) adds its entry from its own adapter folder
+ * by declaration merging, without touching the domain:
+ *
+ *     declare module '../../domain/endpoint' {
+ *       interface EndpointKinds { LOCAL_FS: { localFs: { root: string } } }
+ *     }
+ */
+export interface EndpointKinds {
+  S3: { s3: S3Location };
+  SFTP: { sftp: SftpLocation; capabilities?: SftpCapabilities };
+  TRANSFER_FAMILY_SFTP: { sftp: SftpLocation; capabilities?: SftpCapabilities };
+}
+
+/** An endpoint of one of the kinds: its type tells which settings it has. */
+export type Endpoint = { [T in EndpointType]: EndpointBase & { type: T } & EndpointKinds[T] }[EndpointType];
+
+/** The endpoints of one type, e.g. EndpointOf<'S3'>. */
+export type EndpointOf<T extends EndpointType> = Extract<Endpoint, { type: T }>;

@@ -124,3 +124,18 @@ export class BucketOwnerUnknownError extends ConflictError {
     );
   }
 }
+
+/**
+ * An endpoint whose type no driver of this engine serves (a record written by
+ * a newer engine, or a kind left out of the build): the engine's fault, not
+ * the caller's, so it is not one of the statuses a client can act on.
+ */
+export class UnsupportedEndpointError extends EftError {
+  readonly code = 'UNSUPPORTED_ENDPOINT';
+  constructor(
+    readonly endpointId: string,
+    readonly type: string,
+  ) {
+    super(`endpoint ${endpointId} is of type ${type}, which no driver of this engine serves`);
+  }
+}

@@ -3,8 +3,10 @@ import { deterministicId, sha256Hex } from './ids';
 export const JOB_STATUSES = ['RECEIVED', 'QUEUED', 'RUNNING', 'VERIFYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const FLOW_TYPES = ['SFTP_TO_SFTP', 'SFTP_TO_S3', 'S3_TO_S3', 'S3_TO_SFTP'] as const;
-export type FlowType = (typeof FLOW_TYPES)[number];
+/** The flows of the built-in drivers (S3, SFTP), as jobs store them. */
+export const FLOW_TYPES = ['SFTP_TO_SFTP', 'SFTP_TO_S3', 'S3_TO_S3', 'S3_TO_SFTP'] as const satisfies readonly FlowType[];
+/** `<source driver kind>_TO_<target driver kind>` (ControlPlaneDriver.kind), e.g. SFTP_TO_S3. */
+export type FlowType = `${string}_TO_${string}`;
 
 /**
  * The lifecycle, as the set of states each state may be entered from.

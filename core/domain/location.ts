@@ -1,4 +1,11 @@
-/** Where a transfer path lands on an endpoint (core/control-plane/transfers/locations.ts resolves it). */
-export type Location =
-  | { kind: 's3'; bucket: string; key: string; region: string; kmsKeyId?: string; owner: string }
-  | { kind: 'sftp'; path: string };
+/**
+ * Where a transfer path lands on an endpoint, as its driver resolved it
+ * (core/control-plane/transfers/locations.ts). Opaque outside the driver that
+ * made it: each driver extends it with what it needs (a bucket and key, a path).
+ */
+export interface Location {
+  /** The driver's kind of location, e.g. "s3" or "sftp". */
+  readonly kind: string;
+  /** e.g. s3://bucket/key, sftp://host:port/path: for messages and results */
+  readonly uri: string;
+}

@@ -1,9 +1,7 @@
 import type { AuditEvent, AuditRecord } from './audit';
-import type { Endpoint, ProbeOutcome } from './endpoint';
+import type { Endpoint, EndpointBase, EndpointKinds } from './endpoint';
 import type { JobStatus, JobWork, ObjectChecksum, TransferJob } from './job';
 import type { Lease, LeaseOwner, LeaseToken } from './lease';
-import type { Location } from './location';
-import type { EndpointCredentials } from './secrets';
 
 /** A page of results and the opaque cursor of the next page, if any. */
 export interface Page<T> {
@@ -85,10 +83,20 @@ export interface JobStore {
   list(customerId: string, filter: { status?: JobStatus; requestId?: string }, page: PageRequest): Promise<Page<TransferJob>>;
 }
 
-export type NewEndpoint = Omit<Endpoint, 'endpointId' | 'createdAt' | 'updatedAt' | 'version'>;
-export type EndpointChanges = Partial<
-  Omit<Endpoint, 'customerId' | 'endpointId' | 'type' | 'createdAt' | 'updatedAt' | 'version'>
->;
+/** Omit over each member of a union (Omit alone keeps only the keys all members share). */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export type NewEndpoint = OmitEach<Endpoint, 'endpointId' | 'createdAt' | 'updatedAt' | 'version'>;
+
+/** The settings of every kind at once, each optional: an update names those of the endpoint's own kind. */
+type AnyKindSettings = {
+  [T in keyof EndpointKinds]: (settings: Partial<EndpointKinds[T]>) => void;
+}[keyof EndpointKinds] extends (settings: infer All) => void
+  ? All
+  : never;
+
+export type EndpointChanges = Partial<Omit<EndpointBase, 'customerId' | 'endpointId' | 'createdAt' | 'updatedAt' | 'version'>> &
+  AnyKindSettings;
 
 export interface EndpointStore {
   create(endpoint: NewEndpoint, actor: string): Promise<Endpoint>;
@@ -120,11 +128,6 @@ export interface PrincipalDirectory {
   customerOf(principalArn: string): Promise<string | undefined>;
 }
 
-/** Checks that an endpoint can be reached and used (SFTP or S3). */
-export interface ConnectivityProbe {
-  probe(endpoint: Endpoint, credentials: EndpointCredentials | undefined): Promise<ProbeOutcome>;
-}
-
 /** A file found at the source, with what makes its version distinct. */
 export interface SourceFile {
   /** Path relative to the endpoint, as a job's sourcePath. */
@@ -134,18 +137,6 @@ export interface SourceFile {
   size: number;
   modifiedAt?: number;
   version?: string;
-}
-
-/** Looks at the source at request time: one file's metadata, or a folder's files. */
-export interface SourceCatalog {
-  stat(endpoint: Endpoint, location: Location, path: string): Promise<SourceFile | undefined>;
-  list(
-    endpoint: Endpoint,
-    location: Location,
-    folderPath: string,
-    pattern: string | undefined,
-    limit: number,
-  ): Promise<SourceFile[]>;
 }
 
 /** A batch of small files that one worker task moves (core/control-plane/transfers/batches.ts plans them): its execution's input. */
@@ -167,9 +158,4 @@ export interface DestinationState {
   etag?: string;
   /** The object's SHA-256 checksum as S3 reports it (HeadObject with ChecksumMode ENABLED), if it has one. */
   checksum?: ObjectChecksum;
-}
-
-/** Looks at what the destination holds now. */
-export interface DestinationInspector {
-  inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined>;
 }

@@ -1,5 +1,6 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { requireEnv, tableNamesFromEnv } from '../adapters/config';
-import { LiveDestinationInspector } from '../adapters/destination-inspector';
+import { DriverRegistry } from '../adapters/drivers';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { createDynamoClient } from '../adapters/dynamodb/client';
 import { DynamoEndpointStore } from '../adapters/dynamodb/endpoint-store';
@@ -9,16 +10,17 @@ import { CursorCodec } from '../adapters/dynamodb/pagination';
 import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directory';
 import { checkLiteralHost, networkPolicyFromEnv } from '../adapters/net/network-policy';
 import { createS3Client } from '../adapters/s3/client';
+import { S3Driver } from '../adapters/s3/driver';
+import { s3CopyConfigFromEnv } from '../adapters/s3/server-side-copy-config';
 import { LocalFileSecretStore } from '../adapters/secrets/local-file-store';
 import { SecretsManagerStore } from '../adapters/secrets/secrets-manager';
-import { LiveSourceCatalog } from '../adapters/source-catalog';
+import { SftpDriver } from '../adapters/sftp/driver';
 import { StepFunctionsStarter } from '../adapters/step-functions';
-import { EndpointProbe } from '../connectivity/endpoint-probe';
 import type { EndpointDeps } from '../control-plane/endpoints/service';
 import { CachedPrincipalDirectory } from '../control-plane/http/identity';
-import { s3CopyConfigFromEnv } from '../control-plane/orchestration/s3-copy-config';
 import type { TransferDeps } from '../control-plane/transfers/service';
 import { type Clock, systemClock } from '../domain/clock';
+import type { Drivers } from '../domain/drivers';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
 import type { SecretStore } from '../domain/secrets';
 
@@ -64,6 +66,15 @@ function readCursorKey(env: NodeJS.ProcessEnv): Promise<string> {
   return buildSecretStore(env).readText(requireEnv('CURSOR_KEY_SECRET_ID', env));
 }
 
+/**
+ * The endpoint drivers of the engine, one per kind. A function's one S3 client
+ * serves every bucket, whatever its region, as before the drivers.
+ */
+export function buildDrivers(env: NodeJS.ProcessEnv = process.env, s3: S3Client = createS3Client(env)): Drivers {
+  const networkPolicy = networkPolicyFromEnv(env);
+  return new DriverRegistry([new S3Driver({ s3: () => s3 }), new SftpDriver({ secrets: buildSecretStore(env), networkPolicy })]);
+}
+
 /** What every endpoint API handler needs, built once per container. */
 export function buildEndpointApi(env: NodeJS.ProcessEnv = process.env) {
   const stores = buildStores(env);
@@ -72,7 +83,7 @@ export function buildEndpointApi(env: NodeJS.ProcessEnv = process.env) {
     endpoints: stores.endpoints,
     audit: stores.audit,
     secrets: buildSecretStore(env),
-    probe: new EndpointProbe(createS3Client(env), networkPolicy),
+    drivers: buildDrivers(env),
     clock: stores.clock,
     secretNamePrefix: requireEnv('SECRET_NAME_PREFIX', env),
     refuseHost: (host) => {
@@ -91,7 +102,7 @@ export function buildTransferApi(env: NodeJS.ProcessEnv = process.env) {
   const deps: TransferDeps = {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
-    catalog: new LiveSourceCatalog(createS3Client(env), buildSecretStore(env), networkPolicyFromEnv(env)),
+    drivers: buildDrivers(env),
     executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
     clock: stores.clock,
     region: stores.region,
@@ -108,9 +119,9 @@ export function buildOrchestration(env: NodeJS.ProcessEnv = process.env) {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
     leases: stores.leases,
+    drivers: buildDrivers(env, s3),
     region: stores.region,
     leaseTtlMs: Number(env.EFT_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS),
     copyConfig: s3CopyConfigFromEnv(env),
-    inspector: new LiveDestinationInspector(s3, buildSecretStore(env), networkPolicyFromEnv(env)),
   };
 }

@@ -11,9 +11,11 @@ import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { utils } from 'ssh2';
 import type { NetworkPolicy } from '../../core/adapters/net/network-policy';
 import { createS3Client } from '../../core/adapters/s3/client';
+import { probeS3 } from '../../core/adapters/s3/probe';
 import { openSftp, type SftpTarget } from '../../core/adapters/sftp/connect';
-import { type ProbeOutcome, probeS3, probeSftp } from '../../core/connectivity/probe';
+import { probeSftp } from '../../core/adapters/sftp/probe';
 import { HostKeyMismatchError, HostKeyUnconfirmedError } from '../../core/domain/connectivity-errors';
+import type { ProbeOutcome } from '../../core/domain/endpoint';
 import type { EndpointCredentials } from '../../core/domain/secrets';
 import { type LocalS3, startS3 } from '../../local/s3';
 import {

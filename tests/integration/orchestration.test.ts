@@ -3,14 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { LiveDestinationInspector } from '../../core/adapters/destination-inspector';
 import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
 import { DynamoEndpointStore } from '../../core/adapters/dynamodb/endpoint-store';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
 import { DynamoLeaseStore } from '../../core/adapters/dynamodb/lease-store';
-import { networkPolicyFromEnv } from '../../core/adapters/net/network-policy';
 import { requireBucketOwner } from '../../core/adapters/s3/bucket-owner';
-import { LocalFileSecretStore } from '../../core/adapters/secrets/local-file-store';
+import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/adapters/s3/server-side-copy-config';
 import {
   claimJob,
   failBatch,
@@ -21,13 +19,14 @@ import {
   startTransfer,
   verifyTransfer,
 } from '../../core/control-plane/orchestration/orchestration';
-import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/control-plane/orchestration/s3-copy-config';
 import { ManualClock } from '../../core/domain/clock';
+import type { Drivers } from '../../core/domain/drivers';
 import { LeaseHeldError, VerificationError } from '../../core/domain/errors';
-import { deriveIdempotencyKey, type TransferJob, type TransferResult } from '../../core/domain/job';
+import { deriveIdempotencyKey, type FlowType, type TransferJob, type TransferResult } from '../../core/domain/job';
 import type { LeaseToken } from '../../core/domain/lease';
-import type { DestinationInspector } from '../../core/domain/ports';
+import type { DestinationState } from '../../core/domain/ports';
 import { type LocalS3, startS3 } from '../../local/s3';
+import { engineDrivers } from '../support/drivers';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
 
 const TTL = 60_000;
@@ -46,6 +45,7 @@ beforeAll(async () => {
     jobs: new DynamoJobStore(dynamo.db, dynamo.tables.jobs, audit, clock),
     endpoints: new DynamoEndpointStore(dynamo.db, dynamo.tables.endpoints, audit, clock),
     leases: new DynamoLeaseStore(dynamo.db, dynamo.tables.leases, clock),
+    drivers: engineDrivers(),
     leaseTtlMs: TTL,
   };
   west = { ...shared, region: 'us-gov-west-1' };
@@ -67,7 +67,10 @@ beforeAll(async () => {
 afterAll(() => dynamo.close());
 
 /** A QUEUED job in a partition of its own. */
-async function queuedJob(endpoints: { sourceEndpointId?: string; targetEndpointId?: string } = {}): Promise<TransferJob> {
+async function queuedJob(
+  endpoints: { sourceEndpointId?: string; targetEndpointId?: string } = {},
+  flowType: FlowType = 'S3_TO_S3',
+): Promise<TransferJob> {
   const n = ++seq;
   const identity = {
     sourceEndpointId: endpoints.sourceEndpointId ?? `ep_src${n}`,
@@ -76,7 +79,7 @@ async function queuedJob(endpoints: { sourceEndpointId?: string; targetEndpointI
     targetPath: `f${n}.csv`,
   };
   const { job } = await west.jobs.create(
-    { ...identity, customerId: 'cust', flowType: 'S3_TO_S3', idempotencyKey: deriveIdempotencyKey(identity) },
+    { ...identity, customerId: 'cust', flowType, idempotencyKey: deriveIdempotencyKey(identity) },
     { actor: 'customer', region: 'us-gov-west-1' },
   );
   return west.jobs.transition(job, 'QUEUED', { actor: 'api', region: 'us-gov-west-1' });
@@ -95,6 +98,7 @@ describe('startTransfer', () => {
     expect(result).toMatchObject({
       action: 'RUN',
       flowType: 'S3_TO_S3',
+      serverSideCopy: true,
       lease: { region: 'us-gov-west-1', epoch: 1, executionId: 'west-1' },
     });
     expect(await west.jobs.get(job)).toMatchObject({
@@ -104,6 +108,18 @@ describe('startTransfer', () => {
       executionRegion: 'us-gov-west-1',
     });
   });
+
+  it.each(['SFTP_TO_S3', 'S3_TO_SFTP', 'SFTP_TO_SFTP'] as const)(
+    'sends a %s job to the worker: no server-side copy between different drivers or by the SFTP one',
+    async (flowType) => {
+      const job = await queuedJob({}, flowType);
+      expect(await startTransfer(west, { ...job, executionId: `west-${flowType}` })).toMatchObject({
+        action: 'RUN',
+        flowType,
+        serverSideCopy: false,
+      });
+    },
+  );
 
   it('skips a job that is already terminal, taking no lease', async () => {
     const job = await queuedJob();
@@ -138,8 +154,12 @@ describe('startTransfer', () => {
 });
 
 describe('verifyTransfer', () => {
-  const inspector = (found: { bytes: number; etag?: string } | undefined): DestinationInspector => ({
-    inspect: async () => found,
+  /** The engine's drivers, but the destination is found to hold `found`. */
+  const finding = (found: DestinationState | undefined): { drivers: Drivers } => ({
+    drivers: {
+      driverFor: (endpoint) => Object.assign(Object.create(west.drivers.driverFor(endpoint)), { inspect: async () => found }),
+      driverOfKind: (kind) => west.drivers.driverOfKind(kind),
+    },
   });
 
   it('succeeds the job when the destination holds what was delivered', async () => {
@@ -148,7 +168,7 @@ describe('verifyTransfer', () => {
     await west.jobs.recordWork(job, lease, {
       result: { bytes: 10, etag: '"e"', location: 's3://b/in/x', alreadyPresent: false },
     });
-    const done = await verifyTransfer({ ...west, inspector: inspector({ bytes: 10, etag: '"e"' }) }, { ...job, lease });
+    const done = await verifyTransfer({ ...west, ...finding({ bytes: 10, etag: '"e"' }) }, { ...job, lease });
     expect(done.transitions.map((t) => t.status)).toEqual(['RECEIVED', 'QUEUED', 'RUNNING', 'VERIFYING', 'SUCCEEDED']);
   });
 
@@ -162,9 +182,7 @@ describe('verifyTransfer', () => {
     await west.jobs.recordWork(job, lease, {
       result: { bytes: 10, etag: '"e"', location: 's3://b/in/x', alreadyPresent: false },
     });
-    await expect(verifyTransfer({ ...west, inspector: inspector(found) }, { ...job, lease })).rejects.toBeInstanceOf(
-      VerificationError,
-    );
+    await expect(verifyTransfer({ ...west, ...finding(found) }, { ...job, lease })).rejects.toBeInstanceOf(VerificationError);
     expect((await west.jobs.get(job))?.status).toBe('VERIFYING');
   });
 });
@@ -183,7 +201,7 @@ describe('verifyTransfer of an S3→S3 copy against the checksum S3 reports (loc
   let directory: string;
   let localS3: LocalS3;
   let s3: S3Client;
-  let inspector: DestinationInspector;
+  let drivers: Drivers;
   let endpoints: { sourceEndpointId: string; targetEndpointId: string };
 
   beforeAll(async () => {
@@ -202,7 +220,7 @@ describe('verifyTransfer of an S3→S3 copy against the checksum S3 reports (loc
         requestChecksumCalculation: 'WHEN_REQUIRED',
       }),
     );
-    inspector = new LiveDestinationInspector(s3, new LocalFileSecretStore(join(directory, 'secrets')), networkPolicyFromEnv({}));
+    drivers = engineDrivers({ s3 });
     const s3Endpoint = (name: string, direction: 'INBOUND' | 'OUTBOUND', at: { bucket: string; owner: string }) =>
       west.endpoints.create(
         {
@@ -240,7 +258,7 @@ describe('verifyTransfer of an S3→S3 copy against the checksum S3 reports (loc
     return { job, lease, content, result };
   }
 
-  const verify = (job: TransferJob, lease: LeaseToken) => verifyTransfer({ ...west, inspector }, { ...job, lease });
+  const verify = (job: TransferJob, lease: LeaseToken) => verifyTransfer({ ...west, drivers }, { ...job, lease });
   const sha256 = (data: Buffer) => createHash('sha256').update(data);
   /** S3's COMPOSITE SHA-256 of `content` in parts of `partSize`: the SHA-256 of the part digests, then -N. */
   function composite(content: Buffer, partSize: number): string {

@@ -26,13 +26,8 @@ import {
 import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
 import { requireBucketOwner } from '../../core/adapters/s3/bucket-owner';
-import {
-  copyS3Object,
-  type S3CopyCheckpoint,
-  type S3CopyDeps,
-  type S3CopyInput,
-} from '../../core/control-plane/orchestration/s3-copy';
-import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/control-plane/orchestration/s3-copy-config';
+import { copyS3Object, type S3CopyCheckpoint, type S3CopyDeps, type S3CopyInput } from '../../core/adapters/s3/server-side-copy';
+import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/adapters/s3/server-side-copy-config';
 import { ManualClock } from '../../core/domain/clock';
 import {
   AccessDeniedError,

@@ -51,7 +51,10 @@ async function run(script: Script, input: Record<string, unknown> = START) {
   return { ...outcome, states: calls.map((c) => c.state), calls };
 }
 
-const started = (flowType: string) => () => ({ action: 'RUN', ...START, flowType, lease: LEASE, job: START });
+/** StartTransfer's output; of the built-in drivers only S3's copies server-side, so only S3_TO_S3 is a copy. */
+const started =
+  (flowType: string, serverSideCopy = flowType === 'S3_TO_S3') =>
+  () => ({ action: 'RUN', ...START, flowType, serverSideCopy, lease: LEASE, job: START });
 const ok = () => ({});
 
 describe('the transfer state machine', () => {
@@ -84,6 +87,13 @@ describe('the transfer state machine', () => {
     },
   );
 
+  it('chooses the copy or the worker by serverSideCopy, not by the flow name', async () => {
+    const copy = await run({ StartTransfer: started('X_TO_X', true), CopyS3Object: ok, VerifyTransfer: ok, ReleaseLease: ok });
+    expect(copy.states).toEqual(['StartTransfer', 'CopyS3Object', 'VerifyTransfer', 'ReleaseLease']);
+    const worker = await run({ StartTransfer: started('S3_TO_S3', false), RunWorker: ok, VerifyTransfer: ok, ReleaseLease: ok });
+    expect(worker.states).toEqual(['StartTransfer', 'RunWorker', 'VerifyTransfer', 'ReleaseLease']);
+  });
+
   it('skips a job that is already finished without touching the data plane', async () => {
     const result = await run({ StartTransfer: () => ({ action: 'SKIP', ...START, reason: 'job is already SUCCEEDED' }) });
     expect(result.ok).toBe(true);
@@ -92,7 +102,7 @@ describe('the transfer state machine', () => {
 
   it('goes straight to verification for a job taken over after its data was delivered', async () => {
     const result = await run({
-      StartTransfer: () => ({ action: 'VERIFY', ...START, flowType: 'S3_TO_S3', lease: LEASE, job: START }),
+      StartTransfer: () => ({ action: 'VERIFY', ...START, flowType: 'S3_TO_S3', serverSideCopy: true, lease: LEASE, job: START }),
       VerifyTransfer: ok,
       ReleaseLease: ok,
     });

@@ -1237,7 +1237,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
             memory,
           });
           expect({ name, state: packaged[key].state.service.functions[name].events }).toEqual({ name, state: [] });
-          // The copy keeps its tuning defaults (core/control-plane/orchestration/s3-copy-config.ts).
+          // The copy keeps its tuning defaults (core/adapters/s3/server-side-copy-config.ts).
           const env = Object.keys(fn.Properties.Environment?.Variables ?? {});
           expect({ name, copyTuning: env.filter((v) => v.startsWith('COPY_')) }).toEqual({ name, copyTuning: [] });
         }

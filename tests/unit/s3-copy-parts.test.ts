@@ -1,6 +1,6 @@
 import type { HeadObjectCommandOutput } from '@aws-sdk/client-s3';
-import { holdsSameContent, partSizeFor, planParts } from '../../core/control-plane/orchestration/s3-copy';
-import { DEFAULT_S3_COPY_CONFIG, S3_LIMITS, s3CopyConfigFromEnv } from '../../core/control-plane/orchestration/s3-copy-config';
+import { holdsSameContent, partSizeFor, planParts } from '../../core/adapters/s3/server-side-copy';
+import { DEFAULT_S3_COPY_CONFIG, S3_LIMITS, s3CopyConfigFromEnv } from '../../core/adapters/s3/server-side-copy-config';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

@@ -1,6 +1,6 @@
 import { MAX_FILES_PER_REQUEST } from '../../core/control-plane/transfers/service';
 import { REQUEST_VIEW_MAX_JOBS, toTransferRequestView } from '../../core/control-plane/transfers/view';
-import type { TransferJob } from '../../core/domain/job';
+import type { FlowType, TransferJob } from '../../core/domain/job';
 
 /** Lambda refuses a response payload over 6 MB (the function fails, the caller gets a 5xx). */
 const LAMBDA_RESPONSE_LIMIT_BYTES = 6 * 1024 * 1024;
@@ -12,7 +12,7 @@ const job = (n: number, pathLength = 20): TransferJob => {
     jobId: `job_${String(n).padStart(26, '0')}`,
     customerId: 'c',
     requestId: 'req_1',
-    flowType: 'SFTP_TO_S3',
+    flowType: 'SFTP_TO_S3' as FlowType,
     status: 'QUEUED',
     sourceEndpointId: 'ep_src',
     sourcePath: name,

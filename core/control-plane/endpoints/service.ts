@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Actor } from '../../domain/actor';
 import { accountOf } from '../../domain/aws-account';
 import type { Clock } from '../../domain/clock';
-import type { Endpoint, ProbeOutcome } from '../../domain/endpoint';
+import type { Drivers } from '../../domain/drivers';
+import type { Endpoint, ProbeOutcome, S3Location, SftpLocation } from '../../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { sha256Hex } from '../../domain/ids';
-import type { AuditLog, ConnectivityProbe, EndpointChanges, EndpointStore, Page, PageRequest } from '../../domain/ports';
+import type { AuditLog, EndpointChanges, EndpointStore, Page, PageRequest } from '../../domain/ports';
 import type { SecretStore } from '../../domain/secrets';
 import type { CreateEndpointRequest, UpdateEndpointRequest } from './schemas';
 import { type EndpointView, toView } from './view';
@@ -14,7 +15,7 @@ export interface EndpointDeps {
   endpoints: EndpointStore;
   audit: AuditLog;
   secrets: SecretStore;
-  probe: ConnectivityProbe;
+  drivers: Drivers;
   clock: Clock;
   /** Secrets are named `<prefix>/<customer>/<uuid>`, e.g. eft/prod/endpoints. */
   secretNamePrefix: string;
@@ -53,8 +54,22 @@ async function checkedBucketOwner(deps: EndpointDeps, actor: Actor, requested: s
   return owner;
 }
 
-/** Validation is bound to what was validated: a change of host, path, bucket… needs a new one. */
-function settingsHash(endpoint: Pick<Endpoint, 's3' | 'sftp'>): string {
+/** The connection settings of the kinds the API accepts (ENDPOINT_TYPES), which it creates and edits. */
+interface ConnectionSettings {
+  s3?: S3Location;
+  sftp?: SftpLocation;
+}
+
+/** A kind the API does not accept (a test-only one) has none: the API cannot change its settings either. */
+function connectionSettings(endpoint: Endpoint): ConnectionSettings {
+  return { ...('s3' in endpoint ? { s3: endpoint.s3 } : {}), ...('sftp' in endpoint ? { sftp: endpoint.sftp } : {}) };
+}
+
+/**
+ * Validation is bound to what was validated: a change of host, path, bucket… needs a new one.
+ * Stored on the endpoint (validation.settingsHash), so its input stays as it is.
+ */
+function settingsHash(endpoint: ConnectionSettings): string {
   return sha256Hex(JSON.stringify([endpoint.s3 ?? null, endpoint.sftp ?? null]));
 }
 
@@ -120,6 +135,7 @@ export async function updateEndpoint(
   patch: UpdateEndpointRequest,
 ): Promise<EndpointView> {
   const current = await load(deps, actor, endpointId);
+  const settings = connectionSettings(current);
   const isS3 = current.type === 'S3';
   if (patch.s3 && !isS3) throw new ValidationError([{ field: 's3', message: `does not apply to a ${current.type} endpoint` }]);
   if ((patch.sftp || patch.credentials) && isS3) {
@@ -129,28 +145,28 @@ export async function updateEndpoint(
   checkHost(deps, patch.sftp?.host);
   const { status, s3, sftp, credentials, ...plain } = patch;
   const changes: EndpointChanges = { ...plain };
-  const next = {
+  const next: ConnectionSettings = {
     s3:
-      s3 && current.s3
+      s3 && settings.s3
         ? {
-            ...current.s3,
+            ...settings.s3,
             ...s3,
             // An endpoint registered before ownership was enforced gets the caller's account unless the patch names one.
-            bucketOwner: await checkedBucketOwner(deps, actor, s3.bucketOwner ?? current.s3.bucketOwner),
+            bucketOwner: await checkedBucketOwner(deps, actor, s3.bucketOwner ?? settings.s3.bucketOwner),
           }
-        : current.s3,
+        : settings.s3,
     sftp:
-      (sftp || credentials) && current.sftp
+      (sftp || credentials) && settings.sftp
         ? {
-            ...current.sftp,
+            ...settings.sftp,
             ...sftp,
             ...(credentials ? { authType: credentials.privateKey ? ('PRIVATE_KEY' as const) : ('PASSWORD' as const) } : {}),
           }
-        : current.sftp,
+        : settings.sftp,
   };
-  const settingsChanged = settingsHash(next) !== settingsHash(current);
-  if (JSON.stringify(next.s3) !== JSON.stringify(current.s3)) changes.s3 = next.s3;
-  if (JSON.stringify(next.sftp) !== JSON.stringify(current.sftp)) changes.sftp = next.sftp;
+  const settingsChanged = settingsHash(next) !== settingsHash(settings);
+  if (JSON.stringify(next.s3) !== JSON.stringify(settings.s3)) changes.s3 = next.s3;
+  if (JSON.stringify(next.sftp) !== JSON.stringify(settings.sftp)) changes.sftp = next.sftp;
   if (settingsChanged) {
     // New connection settings are unproven: the endpoint takes no new jobs until validated again.
     Object.assign(changes, { status: 'PENDING', statusReason: 'connection settings changed; validate the endpoint' });
@@ -195,14 +211,14 @@ export async function validateEndpoint(
 ): Promise<{ endpoint: EndpointView; validation: ProbeOutcome }> {
   const current = await load(deps, actor, endpointId);
   const credentials = current.secretRef ? await deps.secrets.read(current.secretRef) : undefined;
-  const outcome = await deps.probe.probe(current, credentials);
+  const outcome = await deps.drivers.driverFor(current).probe(current, credentials);
   const at = new Date(deps.clock.now()).toISOString();
   const validation = outcome.ok
-    ? { ok: true, at, settingsHash: settingsHash(current) }
+    ? { ok: true, at, settingsHash: settingsHash(connectionSettings(current)) }
     : {
         ok: false,
         at,
-        settingsHash: settingsHash(current),
+        settingsHash: settingsHash(connectionSettings(current)),
         reason: outcome.reason,
         message: outcome.message,
         ...(outcome.offeredHostKeyFingerprint ? { offeredHostKeyFingerprint: outcome.offeredHostKeyFingerprint } : {}),

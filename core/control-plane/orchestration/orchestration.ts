@@ -1,24 +1,19 @@
+import { isS3Location } from '../../adapters/s3/location';
+import { contentSha256, copyS3Object, isTransientAwsError, type S3CopyDeps } from '../../adapters/s3/server-side-copy';
+import { type Drivers, isServerSideCopy } from '../../domain/drivers';
 import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../../domain/errors';
 import { type FlowType, isTerminal, type ObjectChecksum, type TransferJob, type TransferResult } from '../../domain/job';
 import { type LeaseToken, tokenOf } from '../../domain/lease';
-import type {
-  BatchInput,
-  DestinationInspector,
-  DestinationState,
-  EndpointStore,
-  JobKey,
-  JobStore,
-  LeaseStore,
-} from '../../domain/ports';
+import type { BatchInput, DestinationState, EndpointStore, JobKey, JobStore, LeaseStore } from '../../domain/ports';
 import { resolveLocation } from '../transfers/locations';
 import { withLeaseHeartbeat } from './heartbeat';
-import { contentSha256, copyS3Object, type S3CopyDeps } from './s3-copy';
 
-/** What the state machine tasks share: the stores, this region, and the lease TTL. */
+/** What the state machine tasks share: the stores, the endpoint drivers, this region, and the lease TTL. */
 export interface OrchestrationDeps {
   jobs: JobStore;
   endpoints: EndpointStore;
   leases: LeaseStore;
+  drivers: Drivers;
   region: string;
   leaseTtlMs: number;
 }
@@ -27,7 +22,16 @@ const ACTOR = 'step-functions';
 
 export type StartResult =
   | { action: 'SKIP'; customerId: string; jobId: string; reason: string }
-  | { action: 'RUN' | 'VERIFY'; customerId: string; jobId: string; flowType: FlowType; lease: LeaseToken; job: JobKey };
+  | {
+      action: 'RUN' | 'VERIFY';
+      customerId: string;
+      jobId: string;
+      flowType: FlowType;
+      /** For the state machine's ChooseFlow: a server-side copy runs in a Lambda, anything else on the worker. */
+      serverSideCopy: boolean;
+      lease: LeaseToken;
+      job: JobKey;
+    };
 
 async function loadJob(jobs: JobStore, key: JobKey): Promise<TransferJob> {
   const job = await jobs.get(key);
@@ -114,7 +118,15 @@ export async function startTransfer(deps: OrchestrationDeps, input: JobKey & { e
     await releaseQuietly(deps, fence);
     return { action: 'SKIP', ...key, reason: claim.reason };
   }
-  return { action: claim.action, ...key, flowType: claim.job.flowType, lease: fence, job: key };
+  const { flowType } = claim.job;
+  return {
+    action: claim.action,
+    ...key,
+    flowType,
+    serverSideCopy: isServerSideCopy(deps.drivers, flowType),
+    lease: fence,
+    job: key,
+  };
 }
 
 async function takeLease(deps: OrchestrationDeps, partitionId: string, executionId: string): Promise<LeaseToken> {
@@ -153,7 +165,7 @@ export async function startBatch(
  * the destination, the same checksum.
  */
 export async function verifyTransfer(
-  deps: OrchestrationDeps & { inspector: DestinationInspector },
+  deps: OrchestrationDeps,
   input: JobKey & { lease: LeaseToken },
   /** The job as the caller just wrote it (a batch's worker), so it is not read again. */
   known?: TransferJob,
@@ -166,7 +178,9 @@ export async function verifyTransfer(
   if (!result) throw new VerificationError(`job ${job.jobId} has no delivery result to verify`);
   const target = await deps.endpoints.get(job.customerId, job.targetEndpointId);
   if (!target) throw new NotFoundError(`target endpoint ${job.targetEndpointId} not found`);
-  const found = await deps.inspector.inspect(target, resolveLocation(target, job.targetPath, 'targetPath'));
+  const found = await deps.drivers
+    .driverFor(target)
+    .inspect(target, resolveLocation(deps.drivers, target, job.targetPath, 'targetPath'));
   const problem = mismatch(result, found);
   if (problem) throw new VerificationError(`${result.location}: ${problem}`);
   return deps.jobs.transition(key, 'SUCCEEDED', origin);
@@ -304,9 +318,9 @@ export async function runS3Copy(
     deps.endpoints.get(job.customerId, job.targetEndpointId),
   ]);
   if (!source || !target) throw new NotFoundError(`job ${job.jobId} refers to an endpoint that no longer exists`);
-  const from = resolveLocation(source, job.sourcePath, 'sourcePath');
-  const to = resolveLocation(target, job.targetPath, 'targetPath');
-  if (from.kind !== 's3' || to.kind !== 's3') throw new Error(`job ${job.jobId} is not an S3→S3 transfer`);
+  const from = resolveLocation(deps.drivers, source, job.sourcePath, 'sourcePath');
+  const to = resolveLocation(deps.drivers, target, job.targetPath, 'targetPath');
+  if (!isS3Location(from) || !isS3Location(to)) throw new Error(`job ${job.jobId} is not an S3→S3 transfer`);
   try {
     return await withLeaseHeartbeat(deps.leases, input.lease, deps.leaseTtlMs, (_signal, renewLease) =>
       copyS3Object(
@@ -322,13 +336,4 @@ export async function runS3Copy(
   } catch (error) {
     throw isTransientAwsError(error) ? new TransientError((error as Error).message) : error;
   }
-}
-
-/** Throttling, 5xx and network trouble from the AWS SDK: worth another attempt. */
-function isTransientAwsError(error: unknown): boolean {
-  const e = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number }; name?: string; code?: string };
-  const status = e?.$metadata?.httpStatusCode ?? 0;
-  return (
-    Boolean(e?.$retryable) || status >= 500 || status === 429 || ['ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e?.code ?? '')
-  );
 }

@@ -30,16 +30,16 @@ export type ExecutionPlan =
   | { kind: 'batch'; customerId: string; batchId: string; jobs: TransferJob[] };
 
 const batchable = (job: TransferJob) =>
-  job.flowType !== 'S3_TO_S3' &&
-  job.redriveOf === undefined &&
-  (job.bytesTotal ?? Number.POSITIVE_INFINITY) <= BATCH_FILE_MAX_BYTES;
+  job.redriveOf === undefined && (job.bytesTotal ?? Number.POSITIVE_INFINITY) <= BATCH_FILE_MAX_BYTES;
 
 /**
- * Splits the jobs into single executions and batches of similar size. One
- * small file alone is not worth a batch: it runs as a single job.
+ * Splits the jobs of one request (one source and one target endpoint) into
+ * single executions and batches of similar size. One small file alone is not
+ * worth a batch: it runs as a single job. Nor are the files of a server-side
+ * copy (S3→S3): no worker task or session is spent on them.
  */
-export function planExecutions(jobs: TransferJob[]): ExecutionPlan[] {
-  const small = jobs.filter(batchable);
+export function planExecutions(jobs: TransferJob[], pair: { serverSideCopy: boolean }): ExecutionPlan[] {
+  const small = pair.serverSideCopy ? [] : jobs.filter(batchable);
   if (small.length < 2) return jobs.map((job) => ({ kind: 'job', job }));
   const plans: ExecutionPlan[] = jobs.filter((job) => !batchable(job)).map((job) => ({ kind: 'job', job }));
   const sorted = [...small].sort((a, b) => a.jobId.localeCompare(b.jobId));

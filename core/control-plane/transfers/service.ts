@@ -1,13 +1,14 @@
 import type { Actor } from '../../domain/actor';
 import type { Clock } from '../../domain/clock';
+import { copiesServerSide, type Drivers, type EndpointDriver, flowTypeOf } from '../../domain/drivers';
 import type { Endpoint } from '../../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { deterministicId } from '../../domain/ids';
-import { deriveIdempotencyKey, type FlowType, type TransferJob } from '../../domain/job';
+import { deriveIdempotencyKey, type TransferJob } from '../../domain/job';
 import type { Location } from '../../domain/location';
 import { inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
-import type { EndpointStore, ExecutionStarter, JobStore, PageRequest, SourceCatalog, SourceFile } from '../../domain/ports';
+import type { EndpointStore, ExecutionStarter, JobStore, PageRequest, SourceFile } from '../../domain/ports';
 import { planExecutions } from './batches';
 import { resolveLocation } from './locations';
 import type { CreateTransferRequest } from './schemas';
@@ -15,7 +16,7 @@ import type { CreateTransferRequest } from './schemas';
 export interface TransferDeps {
   jobs: JobStore;
   endpoints: EndpointStore;
-  catalog: SourceCatalog;
+  drivers: Drivers;
   executions: ExecutionStarter;
   clock: Clock;
   region: string;
@@ -24,14 +25,6 @@ export interface TransferDeps {
 /** One request fans out to at most this many jobs (one per file). */
 export const MAX_FILES_PER_REQUEST = 10_000;
 const START_CONCURRENCY = 16;
-
-const FLOW: Record<string, FlowType> = {
-  'SFTP>SFTP': 'SFTP_TO_SFTP',
-  'SFTP>S3': 'SFTP_TO_S3',
-  'S3>S3': 'S3_TO_S3',
-  'S3>SFTP': 'S3_TO_SFTP',
-};
-const kindOf = (endpoint: Endpoint) => (endpoint.type === 'S3' ? 'S3' : 'SFTP');
 
 async function usableEndpoint(
   deps: TransferDeps,
@@ -62,33 +55,29 @@ function joinPath(folder: string, name: string): string {
   return `${folder.replace(/\/+$/, '')}/${name}`;
 }
 
-/** Two SFTP endpoints reach the same files when they log in to the same server as the same user. */
-function sameSftpTree(a: Endpoint, b: Endpoint): boolean {
-  if (a.endpointId === b.endpointId) return true;
-  return (
-    a.sftp !== undefined &&
-    b.sftp !== undefined &&
-    a.sftp.host.toLowerCase() === b.sftp.host.toLowerCase() &&
-    a.sftp.port === b.sftp.port &&
-    a.sftp.username === b.sftp.username
-  );
+/** One side of a request: the endpoint, its driver, and where the request's path lands on it. */
+interface Side {
+  endpoint: Endpoint;
+  driver: EndpointDriver;
+  location: Location;
 }
 
 /**
- * Whether two resolved locations are the same file or folder. Compared after
- * resolution, so the spellings of one place (an S3 prefix with or without its
- * "/", a source folder with a trailing "/", a base path joined to a relative
- * one) compare equal, and so do two endpoints that name the same bucket or server.
+ * Whether the two sides are the same file or folder: only endpoints of one
+ * driver can be, and it compares the locations after resolution, so the
+ * spellings of one place (an S3 prefix with or without its "/", a source
+ * folder with a trailing "/", a base path joined to a relative one) compare
+ * equal, and so do two endpoints that name the same bucket or server.
  */
-function samePlace(source: Endpoint, from: Location, target: Endpoint, to: Location): boolean {
-  if (from.kind === 's3' && to.kind === 's3') return from.bucket === to.bucket && from.key === to.key;
-  if (from.kind === 'sftp' && to.kind === 'sftp') return sameSftpTree(source, target) && from.path === to.path;
-  return false;
+function samePlace(source: Side, target: Side): boolean {
+  return (
+    source.driver === target.driver && source.driver.samePlace(source.endpoint, source.location, target.endpoint, target.location)
+  );
 }
 
 /** A file copied onto itself would be read while it is overwritten (or end TARGET_EXISTS): refused up front. */
-function refuseSelfCopy(request: CreateTransferRequest, source: Endpoint, from: Location, target: Endpoint, to: Location) {
-  if (!samePlace(source, from, target, to)) return;
+function refuseSelfCopy(request: CreateTransferRequest, source: Side, target: Side) {
+  if (!samePlace(source, target)) return;
   throw new ValidationError([
     {
       field: 'target.path',
@@ -133,20 +122,22 @@ export async function createTransfers(
     usableEndpoint(deps, actor, request.source.endpointId, 'source'),
     usableEndpoint(deps, actor, request.target.endpointId, 'target'),
   ]);
-  const flowType = FLOW[`${kindOf(source)}>${kindOf(target)}`] as FlowType;
-  const sourceLocation = resolveLocation(source, request.source.path.replace(/\/+$/, ''), 'source.path');
-  const targetLocation = resolveLocation(target, request.target.path, 'target.path');
-  refuseSelfCopy(request, source, sourceLocation, target, targetLocation);
+  const from: Side = {
+    endpoint: source,
+    driver: deps.drivers.driverFor(source),
+    location: resolveLocation(deps.drivers, source, request.source.path.replace(/\/+$/, ''), 'source.path'),
+  };
+  const to: Side = {
+    endpoint: target,
+    driver: deps.drivers.driverFor(target),
+    location: resolveLocation(deps.drivers, target, request.target.path, 'target.path'),
+  };
+  refuseSelfCopy(request, from, to);
+  const flowType = flowTypeOf(from.driver, to.driver);
 
   let files: SourceFile[];
   if (isFolder(request)) {
-    files = await deps.catalog.list(
-      source,
-      sourceLocation,
-      request.source.path,
-      request.source.pattern,
-      MAX_FILES_PER_REQUEST + 1,
-    );
+    files = await from.driver.list(source, from.location, request.source.path, request.source.pattern, MAX_FILES_PER_REQUEST + 1);
     if (files.length > MAX_FILES_PER_REQUEST) {
       throw new ValidationError([
         { field: 'source.path', message: `matches more than ${MAX_FILES_PER_REQUEST} files; narrow it with a pattern` },
@@ -154,7 +145,7 @@ export async function createTransfers(
     }
     refuseTraversingNames(files);
   } else {
-    const file = await deps.catalog.stat(source, sourceLocation, request.source.path);
+    const file = await from.driver.stat(source, from.location, request.source.path);
     if (!file) throw new ValidationError([{ field: 'source.path', message: 'does not exist at the source endpoint' }]);
     files = [file];
   }
@@ -183,7 +174,7 @@ export async function createTransfers(
   });
   const results = await deps.jobs.createMany(newJobs, origin, { queued: true });
   const jobs = results.map((r) => r.job);
-  await startExecutions(deps, jobs);
+  await startExecutions(deps, jobs, { serverSideCopy: copiesServerSide(from.driver, to.driver) });
   return { created: results.some((r) => r.created), requestId, jobs };
 }
 
@@ -192,9 +183,9 @@ export async function createTransfers(
  * for those with a job still QUEUED. A replay plans the same batches, so it
  * restarts only what a crash left unstarted.
  */
-async function startExecutions(deps: TransferDeps, jobs: TransferJob[]): Promise<void> {
+async function startExecutions(deps: TransferDeps, jobs: TransferJob[], pair: { serverSideCopy: boolean }): Promise<void> {
   const waiting = (job: TransferJob) => job.status === 'QUEUED';
-  await inParallel(planExecutions(jobs), START_CONCURRENCY, async (plan) => {
+  await inParallel(planExecutions(jobs, pair), START_CONCURRENCY, async (plan) => {
     if (plan.kind === 'job') {
       if (waiting(plan.job)) await deps.executions.start(plan.job);
     } else if (plan.jobs.some(waiting)) {

@@ -1,4 +1,4 @@
-import { ConfigurationError } from '../../adapters/config';
+import { ConfigurationError } from '../config';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

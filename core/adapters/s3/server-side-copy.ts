@@ -12,8 +12,6 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import { bucketOf } from '../../adapters/s3/bucket-owner';
-import { reportedChecksum } from '../../adapters/s3/checksum';
 import { type Clock, systemClock } from '../../domain/clock';
 import {
   AccessDeniedError,
@@ -27,7 +25,9 @@ import type { ObjectChecksum, TransferJob, TransferResult } from '../../domain/j
 import type { LeaseToken } from '../../domain/lease';
 import { inParallel } from '../../domain/parallel';
 import type { JobStore } from '../../domain/ports';
-import { S3_LIMITS, type S3CopyConfig } from './s3-copy-config';
+import { bucketOf } from './bucket-owner';
+import { reportedChecksum } from './checksum';
+import { S3_LIMITS, type S3CopyConfig } from './server-side-copy-config';
 
 /**
  * S3→S3 transfer as a server-side copy: CopyObject up to the multipart
@@ -635,4 +635,12 @@ function unquote(etag: string): string {
 
 function s3Url(location: { bucket: string; key: string }): string {
   return `s3://${location.bucket}/${location.key}`;
+}
+/** Throttling, 5xx and network trouble from the AWS SDK: worth another attempt. */
+export function isTransientAwsError(error: unknown): boolean {
+  const e = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number }; name?: string; code?: string };
+  const status = e?.$metadata?.httpStatusCode ?? 0;
+  return (
+    Boolean(e?.$retryable) || status >= 500 || status === 429 || ['ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e?.code ?? '')
+  );
 }

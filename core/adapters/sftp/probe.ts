@@ -1,43 +1,18 @@
 /**
- * Endpoint validation (spec FR-5): can the engine reach the endpoint with its
- * configuration, and what does the partner's server allow? The outcome is
- * data, never an exception, and its messages tell a person what to fix without
- * quoting secret material.
+ * SFTP endpoint validation (spec FR-5): can the engine reach the server with
+ * the endpoint's configuration, and what does the partner's server allow? The
+ * outcome is data, never an exception (../probing.ts).
  *
- * The SFTP probe writes and renames uniquely named probe files
+ * The probe writes and renames uniquely named probe files
  * (".eft-probe-<random>-<n>") in the base path and always removes them; it
  * never touches any other file.
  */
-import { randomBytes } from 'node:crypto';
 import * as posix from 'node:path/posix';
-import {
-  DeleteObjectCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type PutObjectCommandInput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
 import type { OpenMode, SFTPWrapper, Stats } from 'ssh2';
-import { bucketOf } from '../adapters/s3/bucket-owner';
-import { type OpenSftpOptions, openSftp, type SftpSession, type SftpTarget, scrubSecrets } from '../adapters/sftp/connect';
-import { ConnectivityError, HostKeyMismatchError, HostKeyUnconfirmedError } from '../domain/connectivity-errors';
-import type { ProbeOutcome as RecordedOutcome, SftpCapabilities, ValidationReason } from '../domain/endpoint';
-
-export { VALIDATION_REASONS, type ValidationReason } from '../domain/endpoint';
-
-/** The domain's outcome (recorded on the endpoint), plus warnings a person should see although validation passed. */
-export type ProbeOutcome = RecordedOutcome | { ok: true; capabilities?: SftpCapabilities; warnings?: string[] };
-
-const PROBE_CONTENT = Buffer.from('eft connectivity probe: safe to delete\n');
-const PROBE_PREFIX = '.eft-probe-';
-
-function probeToken(): string {
-  return randomBytes(8).toString('hex');
-}
-
-// ---------------------------------------------------------------------------
-// SFTP
+import { ConnectivityError, HostKeyMismatchError, HostKeyUnconfirmedError } from '../../domain/connectivity-errors';
+import type { ProbeOutcome, SftpCapabilities, ValidationReason } from '../../domain/endpoint';
+import { failed, PROBE_CONTENT, PROBE_PREFIX, probeToken } from '../probing';
+import { type OpenSftpOptions, openSftp, type SftpSession, type SftpTarget, scrubSecrets } from './connect';
 
 /** SFTP v3 status codes, as ssh2 reports them in `err.code`. */
 const SFTP_EOF = 1;
@@ -102,23 +77,19 @@ async function allowed(operation: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-function fail(reason: ValidationReason, message: string, offeredHostKeyFingerprint?: string): ProbeOutcome {
-  return { ok: false, reason, message, ...(offeredHostKeyFingerprint ? { offeredHostKeyFingerprint } : {}) };
-}
-
 function connectFailure(err: unknown, target: SftpTarget): ProbeOutcome {
   if (err instanceof ConnectivityError) {
     const offered =
       err instanceof HostKeyMismatchError || err instanceof HostKeyUnconfirmedError ? err.offeredFingerprint : undefined;
     const reason: ValidationReason = err.code === 'CONNECTION_FAILED' ? 'UNKNOWN' : err.code;
-    return fail(reason, scrubSecrets(err.message, target.credentials), offered);
+    return failed(reason, scrubSecrets(err.message, target.credentials), offered);
   }
   return unexpected(err, target, `could not connect to ${target.host}:${target.port}`);
 }
 
 function unexpected(err: unknown, target: SftpTarget, what: string): ProbeOutcome {
   const detail = err instanceof Error && err.message ? `: ${scrubSecrets(err.message, target.credentials)}` : '';
-  return fail('UNKNOWN', `${what}${detail}`);
+  return failed('UNKNOWN', `${what}${detail}`);
 }
 
 /** Checks that the base path is a listable directory; a failure outcome, or undefined when it is. */
@@ -130,8 +101,8 @@ async function checkBasePath(
   const who = `user '${target.username}' at ${target.host}:${target.port}`;
   const refused = (err: unknown, verb: string): ProbeOutcome => {
     const status = sftpStatus(err);
-    if (status === NO_SUCH_FILE) return fail('PATH_MISSING', `base path ${basePath} does not exist for ${who}`);
-    if (status === PERMISSION_DENIED) return fail('PERMISSION_DENIED', `${who} may not ${verb} base path ${basePath}`);
+    if (status === NO_SUCH_FILE) return failed('PATH_MISSING', `base path ${basePath} does not exist for ${who}`);
+    if (status === PERMISSION_DENIED) return failed('PERMISSION_DENIED', `${who} may not ${verb} base path ${basePath}`);
     return unexpected(err, target, `could not ${verb} base path ${basePath} for ${who}`);
   };
   let stats: Stats;
@@ -140,7 +111,7 @@ async function checkBasePath(
   } catch (err) {
     return refused(err, 'access');
   }
-  if (!stats.isDirectory()) return fail('PATH_MISSING', `base path ${basePath} is not a directory for ${who}`);
+  if (!stats.isDirectory()) return failed('PATH_MISSING', `base path ${basePath} is not a directory for ${who}`);
   try {
     await ops.listOnce(basePath);
   } catch (err) {
@@ -250,101 +221,4 @@ export async function probeSftp(target: SftpTarget, basePath: string, options: O
   } finally {
     await session.close();
   }
-}
-
-// ---------------------------------------------------------------------------
-// S3
-
-export interface S3ProbeLocation {
-  bucket: string;
-  prefix: string;
-  /** The account that must own the bucket (ExpectedBucketOwner on every request). */
-  bucketOwner?: string;
-  /** When the endpoint writes with SSE-KMS, the probe object is written the same way (bucket policies often demand it). */
-  kmsKeyId?: string;
-}
-
-interface S3ErrorShape {
-  name?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-function s3Status(err: unknown): { name: string; status: number | undefined; message: string } {
-  const e = (err ?? {}) as S3ErrorShape;
-  return { name: e.name ?? 'Error', status: e.$metadata?.httpStatusCode, message: e.message ?? '' };
-}
-
-const isMissingBucket = (s: ReturnType<typeof s3Status>) =>
-  s.name === 'NoSuchBucket' || (s.name === 'NotFound' && s.status === 404);
-const isDenied = (s: ReturnType<typeof s3Status>) =>
-  s.status === 403 || s.name === 'AccessDenied' || s.name === 'Forbidden' || s.name.startsWith('KMS.');
-
-function s3Failure(err: unknown, bucket: string, what: string): ProbeOutcome {
-  const s = s3Status(err);
-  if (isMissingBucket(s)) return fail('BUCKET_MISSING', `bucket '${bucket}' does not exist`);
-  if (isDenied(s)) {
-    const kms = s.name.startsWith('KMS.') ? ' (the KMS key refused the request: check its key policy)' : '';
-    return fail('ACCESS_DENIED', `the engine may not ${what}${kms}: check the bucket policy and the engine's IAM role`);
-  }
-  if (s.status === 301 || s.name === 'PermanentRedirect' || s.name === 'AuthorizationHeaderMalformed') {
-    return fail('UNKNOWN', `bucket '${bucket}' is in another region than the endpoint says`);
-  }
-  const detail = s.message ? `${s.name}: ${s.message}` : s.name;
-  return fail('UNKNOWN', `could not ${what}: ${detail}`);
-}
-
-/**
- * Validates an S3 endpoint: the bucket exists and is reachable (HeadBucket),
- * the prefix can be listed, and a probe object can be written and deleted
- * under it. Unlike SFTP, a refused write is ACCESS_DENIED: S3 access is the
- * engine's own IAM role and bucket policy, which the endpoint owner sets up
- * for reading and writing as documented.
- */
-export async function probeS3(s3: S3Client, location: S3ProbeLocation): Promise<ProbeOutcome> {
-  const { bucket, prefix, bucketOwner: owner } = location;
-  if (!owner) {
-    return fail(
-      'BUCKET_OWNER_UNKNOWN',
-      'the endpoint names no bucket owner: set s3.bucketOwner to the account that owns the bucket',
-    );
-  }
-  const where = `s3://${bucket}/${prefix}`;
-  try {
-    await s3.send(new HeadBucketCommand(bucketOf({ bucket, owner })));
-  } catch (err) {
-    // S3 answers a bucket of another owner with the 403 of a missing grant (it tells the two apart to no one).
-    if (isDenied(s3Status(err))) {
-      return fail(
-        'BUCKET_NOT_OWNED',
-        `S3 refused bucket '${bucket}' for owner ${owner}: either account ${owner} does not own it, or its bucket policy does not grant eft (README, "Bucket ownership")`,
-      );
-    }
-    return s3Failure(err, bucket, `access bucket '${bucket}'`);
-  }
-  try {
-    await s3.send(new ListObjectsV2Command({ ...bucketOf({ bucket, owner }), Prefix: prefix, MaxKeys: 1 }));
-  } catch (err) {
-    return s3Failure(err, bucket, `list objects under ${where}`);
-  }
-  const separator = prefix === '' || prefix.endsWith('/') ? '' : '/';
-  const key = `${prefix}${separator}${PROBE_PREFIX}${probeToken()}`;
-  const put: PutObjectCommandInput = { ...bucketOf({ bucket, owner }), Key: key, Body: PROBE_CONTENT, ContentType: 'text/plain' };
-  if (location.kmsKeyId) Object.assign(put, { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: location.kmsKeyId });
-  try {
-    await s3.send(new PutObjectCommand(put));
-  } catch (err) {
-    return s3Failure(err, bucket, `write objects under ${where}`);
-  }
-  try {
-    await s3.send(new DeleteObjectCommand({ ...bucketOf({ bucket, owner }), Key: key }));
-  } catch (err) {
-    const outcome = s3Failure(
-      err,
-      bucket,
-      `delete objects under ${where} (the probe object s3://${bucket}/${key} was left behind)`,
-    );
-    return outcome;
-  }
-  return { ok: true };
 }

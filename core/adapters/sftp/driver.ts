@@ -1,0 +1,95 @@
+import type SftpClient from 'ssh2-sftp-client';
+import type { EndpointDriver } from '../../domain/drivers';
+import type { Endpoint, ProbeOutcome } from '../../domain/endpoint';
+import { UnsupportedEndpointError } from '../../domain/errors';
+import type { Location } from '../../domain/location';
+import type { DestinationState, SourceFile } from '../../domain/ports';
+import type { EndpointCredentials, SecretStore } from '../../domain/secrets';
+import { FolderListing } from '../folder-listing';
+import type { NetworkPolicy } from '../net/network-policy';
+import { inspectFile, listFolder, statFile } from './catalog';
+import { openSftp, type SftpSession, type SftpTarget } from './connect';
+import { isSftpLocation, resolveSftpLocation, type SftpEndpoint, type SftpPathLocation } from './location';
+import { probeSftp } from './probe';
+
+export interface SftpDriverDeps {
+  secrets: SecretStore;
+  networkPolicy: NetworkPolicy;
+  /** How sessions are opened; openSftp (SSRF guard, pinned host key) unless a caller shares its own. */
+  openSftp?: (target: SftpTarget) => Promise<SftpSession>;
+}
+
+/** SFTP endpoints (a partner's server, or AWS Transfer Family): a base path on a server the engine logs in to. */
+export class SftpDriver implements EndpointDriver {
+  readonly types = ['SFTP', 'TRANSFER_FAMILY_SFTP'] as const;
+  readonly kind = 'SFTP';
+  /** Every byte passes through the engine (the worker). */
+  readonly serverSideCopy = false;
+  /** A partner's server may lose or truncate a file: a copy between two of them is staged in S3. */
+  readonly durable = false;
+
+  constructor(private readonly deps: SftpDriverDeps) {}
+
+  resolve(endpoint: Endpoint, relativePath: string): SftpPathLocation {
+    return resolveSftpLocation(this.own(endpoint), relativePath);
+  }
+
+  /** The same path on the same files: two endpoints reach the same files when they log in to the same server as the same user. */
+  samePlace(a: Endpoint, from: Location, b: Endpoint, to: Location): boolean {
+    return isSftpLocation(from) && isSftpLocation(to) && from.path === to.path && sameTree(this.own(a), this.own(b));
+  }
+
+  probe(endpoint: Endpoint, credentials: EndpointCredentials | undefined): Promise<ProbeOutcome> {
+    const { host, port, username, hostKeyFingerprint, basePath } = this.own(endpoint).sftp;
+    return probeSftp(
+      { host, port, username, hostKeyFingerprint, credentials: credentials ?? {}, networkPolicy: this.deps.networkPolicy },
+      basePath,
+    );
+  }
+
+  stat(endpoint: Endpoint, location: Location, path: string): Promise<SourceFile | undefined> {
+    const file = this.located(location);
+    return this.withSession(endpoint, (client) => statFile(client, file, path));
+  }
+
+  list(endpoint: Endpoint, folder: Location, folderPath: string, pattern: string | undefined, limit: number) {
+    const directory = this.located(folder);
+    return this.withSession(endpoint, (client) => listFolder(client, directory, new FolderListing(folderPath, pattern, limit)));
+  }
+
+  inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
+    const file = this.located(location);
+    return this.withSession(endpoint, (client) => inspectFile(client, file));
+  }
+
+  /** One session per request, with the credentials as they are now (a rotation is picked up at once). */
+  private async withSession<T>(endpoint: Endpoint, work: (client: SftpClient) => Promise<T>): Promise<T> {
+    const { sftp, secretRef } = this.own(endpoint);
+    const credentials = secretRef ? await this.deps.secrets.read(secretRef) : {};
+    const session = await (this.deps.openSftp ?? openSftp)({ ...sftp, credentials, networkPolicy: this.deps.networkPolicy });
+    try {
+      return await work(session.client);
+    } finally {
+      await session.close();
+    }
+  }
+
+  private own(endpoint: Endpoint): SftpEndpoint {
+    if (endpoint.type !== 'SFTP' && endpoint.type !== 'TRANSFER_FAMILY_SFTP') {
+      throw new UnsupportedEndpointError(endpoint.endpointId, endpoint.type);
+    }
+    return endpoint;
+  }
+
+  private located(location: Location): SftpPathLocation {
+    if (!isSftpLocation(location)) throw new Error(`the SFTP driver was handed a location it did not resolve: ${location.uri}`);
+    return location;
+  }
+}
+
+function sameTree(a: SftpEndpoint, b: SftpEndpoint): boolean {
+  if (a.endpointId === b.endpointId) return true;
+  return (
+    a.sftp.host.toLowerCase() === b.sftp.host.toLowerCase() && a.sftp.port === b.sftp.port && a.sftp.username === b.sftp.username
+  );
+}
