@@ -3,10 +3,10 @@
  * batch of small files, started by the state machine with RunTask; locally a
  * child process).
  *
- * Environment: the functions' variables (tables, STAGING_BUCKET, AWS_REGION,
- * PEER_REGION, EFT_ALLOWED_NETWORKS, SECRETS_KMS_KEY_ID or EFT_LOCAL_SECRETS_DIR,
- * AWS_ENDPOINT_URL_* locally), the EFT_* tunables of core/data-plane/config.ts,
- * and two container overrides:
+ * Environment (checked at once by WorkerSettingsSchema, core/data-plane/config.ts):
+ * the functions' variables (tables, STAGING_BUCKET, AWS_REGION, PEER_REGION,
+ * EFT_ALLOWED_NETWORKS, SECRETS_KMS_KEY_ID or EFT_LOCAL_SECRETS_DIR,
+ * AWS_ENDPOINT_URL_* locally), the EFT_* tunables, and two container overrides:
  *   EFT_JOB   = {"customerId":"…","jobId":"…"}
  *     or EFT_BATCH_EXECUTION = the batch execution's ARN (its input lists the jobs)
  *   EFT_LEASE = {"partitionId":"…","executionId":"…","region":"…","epoch":N}
@@ -18,39 +18,35 @@
  * reports the peak RSS, so memory use is visible per transfer.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { requireEnv } from '../core/adapters/config';
-import { networkPolicyFromEnv } from '../core/adapters/net/network-policy';
 import { createS3Client } from '../core/adapters/s3/client';
 import { openSftp } from '../core/adapters/sftp/connect';
 import { ExecutionInputReader } from '../core/adapters/step-functions';
-import { workerConfigFromEnv } from '../core/data-plane/config';
-import { parseBatch, parseJob, parseLease } from '../core/data-plane/overrides';
+import { type WorkerSettings, workerSettingsFromEnv } from '../core/data-plane/config';
+import { parseBatch } from '../core/data-plane/overrides';
 import { runBatch } from '../core/data-plane/run-batch';
 import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/data-plane/run-transfer';
-import type { LeaseToken } from '../core/domain/lease';
-import type { JobKey } from '../core/domain/ports';
 import { StoppedError, toTransferError } from '../core/domain/transfer/errors';
 import { createLogger, type Logger } from '../core/observability/logger';
 import { buildSecretStore, buildStores } from '../core/runtime/wiring';
 
 async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal): Promise<number> {
-  let lease: LeaseToken;
-  let job: JobKey | undefined;
+  let settings: WorkerSettings;
   try {
-    lease = parseLease(env.EFT_LEASE);
-    if (!env.EFT_BATCH_EXECUTION) job = parseJob(env.EFT_JOB);
+    settings = workerSettingsFromEnv(env);
   } catch (err) {
-    logger.error('bad container overrides', { error: (err as Error).message });
+    // Named by variable, never by value (the environment holds credentials).
+    logger.error('bad worker settings', { code: 'CONFIGURATION', error: (err as Error).message });
     return 1;
   }
-  const jobLogger = job ? createLogger({ service: 'eft-worker', region: env.AWS_REGION, ...job }) : logger;
+  const { work: what, lease } = settings;
+  const jobLogger = what.kind === 'job' ? createLogger({ service: 'eft-worker', region: settings.region, ...what.job }) : logger;
   try {
-    const deps = workerDeps(env, jobLogger);
-    if (job) {
-      await runTransfer(deps, job, lease, { signal });
+    const deps = workerDeps(env, settings, jobLogger);
+    if (what.kind === 'job') {
+      await runTransfer(deps, what.job, lease, { signal });
       return 0;
     }
-    const batch = parseBatch(await new ExecutionInputReader(env).read(env.EFT_BATCH_EXECUTION as string));
+    const batch = parseBatch(await new ExecutionInputReader(env).read(what.executionArn));
     logger.info('batch started', { batchId: batch.batchId, jobs: batch.jobIds.length });
     const summary = await runBatch(deps, batch, lease, { signal });
     logger.info('batch finished', { batchId: batch.batchId, ...summary });
@@ -62,7 +58,7 @@ async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal)
   }
 }
 
-function workerDeps(env: NodeJS.ProcessEnv, logger: Logger): WorkerDeps {
+function workerDeps(env: NodeJS.ProcessEnv, settings: WorkerSettings, logger: Logger): WorkerDeps {
   const stores = buildStores(env);
   const clients = new Map<string, S3Client>();
   const s3 = (region: string): S3Client => {
@@ -73,7 +69,6 @@ function workerDeps(env: NodeJS.ProcessEnv, logger: Logger): WorkerDeps {
     }
     return client;
   };
-  const staging = { bucket: requireEnv('STAGING_BUCKET', env), owner: requireEnv('ENGINE_ACCOUNT_ID', env) };
   return {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
@@ -81,11 +76,11 @@ function workerDeps(env: NodeJS.ProcessEnv, logger: Logger): WorkerDeps {
     secrets: buildSecretStore(env),
     s3,
     openSftp: (target) => openSftp(target),
-    networkPolicy: networkPolicyFromEnv(env),
+    networkPolicy: settings.networkPolicy,
     clock: stores.clock,
     logger,
-    config: workerConfigFromEnv(env),
-    staging,
+    config: settings.config,
+    staging: settings.staging,
     region: stores.region,
   };
 }

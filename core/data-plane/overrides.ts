@@ -1,59 +1,65 @@
 /**
  * The container overrides the state machine gives each worker task: EFT_JOB
  * (which job) or EFT_BATCH_EXECUTION (the batch execution, whose input lists
- * the jobs), and EFT_LEASE (the lease token it runs under).
- * Refused loudly when malformed: the task cannot even record why it failed.
+ * the jobs), and EFT_LEASE (the lease token it runs under); JSON in a
+ * variable, checked by the schemas here as part of the worker's settings
+ * (config.ts). Refused loudly when malformed: the task cannot even record why it failed.
  */
+import { z } from 'zod';
 import { ConfigurationError } from '../adapters/config';
-import type { LeaseToken } from '../domain/lease';
-import type { BatchInput, JobKey } from '../domain/ports';
 
-function parseJson(name: string, text: string | undefined): Record<string, unknown> {
-  if (!text) throw new ConfigurationError(`${name} is not set`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new ConfigurationError(`${name} is not JSON`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new ConfigurationError(`${name} is not a JSON object`);
-  return value as Record<string, unknown>;
-}
+const text = z.string('must be a non-empty string').min(1, 'must be a non-empty string');
 
-function text(name: string, object: Record<string, unknown>, field: string): string {
-  const value = object[field];
-  if (typeof value !== 'string' || value === '') throw new ConfigurationError(`${name}.${field} must be a non-empty string`);
-  return value;
-}
+export const JobOverrideSchema = z.object({ customerId: text, jobId: text }, 'is not a JSON object');
 
-export function parseJob(raw: string | undefined): JobKey {
-  const job = parseJson('EFT_JOB', raw);
-  return { customerId: text('EFT_JOB', job, 'customerId'), jobId: text('EFT_JOB', job, 'jobId') };
-}
-
-export function parseLease(raw: string | undefined): LeaseToken {
-  const lease = parseJson('EFT_LEASE', raw);
-  const epoch = lease.epoch;
-  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0)
-    throw new ConfigurationError('EFT_LEASE.epoch must be an integer');
-  return {
-    partitionId: text('EFT_LEASE', lease, 'partitionId'),
-    executionId: text('EFT_LEASE', lease, 'executionId'),
-    region: text('EFT_LEASE', lease, 'region'),
-    epoch,
-  };
-}
+export const LeaseOverrideSchema = z.object(
+  {
+    partitionId: text,
+    executionId: text,
+    region: text,
+    epoch: z.number('must be an integer').int('must be an integer').min(0, 'must be an integer'),
+  },
+  'is not a JSON object',
+);
 
 /** A batch execution's input: { customerId, batchId, jobIds: [...] }. */
-export function parseBatch(raw: string): BatchInput {
-  const batch = parseJson('the batch execution input', raw);
-  const jobIds = batch.jobIds;
-  if (!Array.isArray(jobIds) || !jobIds.every((id) => typeof id === 'string' && id !== ''))
-    throw new ConfigurationError('the batch execution input has no jobIds list');
-  return {
-    customerId: text('the batch execution input', batch, 'customerId'),
-    batchId: text('the batch execution input', batch, 'batchId'),
-    jobIds: jobIds as string[],
+export const BatchExecutionInputSchema = z.object(
+  { customerId: text, batchId: text, jobIds: z.array(text, 'is not a list of job ids') },
+  'is not a JSON object',
+);
+
+/** A variable (or execution input) holding JSON that `schema` checks. */
+export function jsonText<S extends z.ZodType>(schema: S) {
+  return z
+    .string('is not set')
+    .min(1, 'is not set')
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
+
+/**
+ * One ConfigurationError for every problem, each named by where it is
+ * (`EFT_LEASE.epoch must be an integer`). Messages describe, never echo: a
+ * value in the environment may be a credential.
+ */
+export function configurationError(error: z.ZodError, subject?: string): ConfigurationError {
+  const describe = (issue: z.core.$ZodIssue) => {
+    const where = issue.path.map(String).join('.');
+    return [subject && where ? `${subject}:` : subject, where, issue.message].filter(Boolean).join(' ');
   };
+  return new ConfigurationError(error.issues.map(describe).join('; '));
+}
+
+/** The batch's execution input, as DescribeExecution returns it (read once the settings name the execution). */
+export function parseBatch(raw: string): z.output<typeof BatchExecutionInputSchema> {
+  const result = jsonText(BatchExecutionInputSchema).safeParse(raw);
+  if (!result.success) throw configurationError(result.error, 'the batch execution input');
+  return result.data;
 }

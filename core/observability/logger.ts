@@ -37,3 +37,15 @@ export function createLogger(
 }
 
 export const logger = createLogger({ service: 'eft', region: process.env.AWS_REGION });
+
+/**
+ * A logger that adds `fields` to every line of `parent` (a task's job and
+ * request ids, say), so no call site has to repeat them; a line's own fields win.
+ */
+export function childLogger(parent: Logger, fields: Record<string, unknown>): Logger {
+  const log =
+    (level: Level) =>
+    (message: string, more: Record<string, unknown> = {}) =>
+      parent[level](message, { ...fields, ...more });
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}

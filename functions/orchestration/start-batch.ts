@@ -1,9 +1,9 @@
-import middy from '@middy/core';
 import { startBatch } from '../../core/control-plane/orchestration/orchestration';
-import type { BatchInput } from '../../core/domain/ports';
+import { StartBatchInputSchema } from '../../core/control-plane/tasks/schemas';
+import { stateMachineTask } from '../../core/control-plane/tasks/task';
 import { buildOrchestration } from '../../core/runtime/wiring';
 
 const deps = buildOrchestration();
 
 /** State machine task: the partition lease for a batch of small files (null: nothing to run). LeaseHeldError waits. */
-export const handler = middy<BatchInput & { executionId: string }>().handler((input) => startBatch(deps, input));
+export const handler = stateMachineTask(StartBatchInputSchema, (input) => startBatch(deps, input));

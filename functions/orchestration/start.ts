@@ -1,9 +1,9 @@
-import middy from '@middy/core';
 import { startTransfer } from '../../core/control-plane/orchestration/orchestration';
-import type { JobKey } from '../../core/domain/ports';
+import { StartTransferInputSchema } from '../../core/control-plane/tasks/schemas';
+import { stateMachineTask } from '../../core/control-plane/tasks/task';
 import { buildOrchestration } from '../../core/runtime/wiring';
 
 const deps = buildOrchestration();
 
 /** State machine task: lease + RUNNING (or SKIP a finished job). LeaseHeldError makes it wait and retry. */
-export const handler = middy<JobKey & { executionId: string }>().handler((input) => startTransfer(deps, input));
+export const handler = stateMachineTask(StartTransferInputSchema, (input) => startTransfer(deps, input));

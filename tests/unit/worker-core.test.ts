@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
-import { DEFAULT_WORKER_CONFIG, partSizeFor, S3_MAX_PARTS, workerConfigFromEnv } from '../../core/data-plane/config';
-import { parseJob, parseLease } from '../../core/data-plane/overrides';
+import {
+  DEFAULT_WORKER_CONFIG,
+  partSizeFor,
+  S3_MAX_PARTS,
+  workerConfigFromEnv,
+  workerSettingsFromEnv,
+} from '../../core/data-plane/config';
 import { exitCodeFor, stagingKeyFor, temporaryPathFor } from '../../core/data-plane/run-transfer';
 import { moreChannelsFor } from '../../core/data-plane/sftp-channel';
 import { ConnectionRefusedError, HostKeyMismatchError } from '../../core/domain/connectivity-errors';
@@ -106,14 +111,32 @@ describe('how many SFTP channels a stream gets', () => {
 });
 
 describe('container overrides', () => {
+  /** The task's environment but for the overrides (resources/worker.yml, as the local runtime sets it). */
+  const task = {
+    ENDPOINTS_TABLE: 'e',
+    JOBS_TABLE: 'j',
+    LEASES_TABLE: 'l',
+    AUDIT_TABLE: 'a',
+    PRINCIPALS_TABLE: 'p',
+    STAGING_BUCKET: 'staging',
+    ENGINE_ACCOUNT_ID: '000000000000',
+    AWS_REGION: 'us-gov-west-1',
+    SECRETS_KMS_KEY_ID: 'alias/eft-dev',
+  };
+  const lease = { partitionId: 'c1#a#b', executionId: 'arn:exec', region: 'us-gov-west-1', epoch: 3 };
+  const overrides = (job: string | undefined, leaseText: string) =>
+    workerSettingsFromEnv({ ...task, EFT_JOB: job, EFT_LEASE: leaseText });
+
   test('EFT_JOB and EFT_LEASE are parsed and checked', () => {
-    expect(parseJob('{"customerId":"c1","jobId":"job_1"}')).toEqual({ customerId: 'c1', jobId: 'job_1' });
-    const lease = { partitionId: 'c1#a#b', executionId: 'arn:exec', region: 'us-gov-west-1', epoch: 3 };
-    expect(parseLease(JSON.stringify(lease))).toEqual(lease);
-    expect(() => parseJob(undefined)).toThrow('EFT_JOB is not set');
-    expect(() => parseJob('{"customerId":"c1"}')).toThrow('EFT_JOB.jobId must be a non-empty string');
-    expect(() => parseLease(JSON.stringify({ ...lease, epoch: '3' }))).toThrow('EFT_LEASE.epoch must be an integer');
-    expect(() => parseLease('not json')).toThrow('EFT_LEASE is not JSON');
+    const settings = overrides('{"customerId":"c1","jobId":"job_1"}', JSON.stringify(lease));
+    expect(settings.work).toEqual({ kind: 'job', job: { customerId: 'c1', jobId: 'job_1' } });
+    expect(settings.lease).toEqual(lease);
+    expect(() => overrides(undefined, JSON.stringify(lease))).toThrow('EFT_JOB is not set');
+    expect(() => overrides('{"customerId":"c1"}', JSON.stringify(lease))).toThrow('EFT_JOB.jobId must be a non-empty string');
+    expect(() => overrides('{"customerId":"c1","jobId":"j"}', JSON.stringify({ ...lease, epoch: '3' }))).toThrow(
+      'EFT_LEASE.epoch must be an integer',
+    );
+    expect(() => overrides('{"customerId":"c1","jobId":"j"}', 'not json')).toThrow('EFT_LEASE is not JSON');
   });
 });
 
