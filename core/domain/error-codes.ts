@@ -93,6 +93,8 @@ export const ERROR_CODES = {
   STOPPED: job('the worker was stopped (SIGTERM) before the transfer finished'),
   WORKER_FAILED: job('the worker task ended without a result'),
   TRANSIENT: job('a transient failure outlasted the retries'),
+  UNSUPPORTED_ENDPOINT: job('no driver of this engine serves the endpoint’s type'),
+  CONFIGURATION: job('the engine’s own configuration is wrong (an operator’s matter, not the customer’s)'),
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
