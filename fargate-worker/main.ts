@@ -21,9 +21,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { requireEnv } from '../core/adapters/config';
 import { networkPolicyFromEnv } from '../core/adapters/net/network-policy';
 import { createS3Client } from '../core/adapters/s3/client';
+import { s3DataPlane } from '../core/adapters/s3/transfer/driver';
+import { s3Staging } from '../core/adapters/s3/transfer/staging';
 import { openSftp } from '../core/adapters/sftp/connect';
+import { sftpDataPlane } from '../core/adapters/sftp/transfer/driver';
 import { ExecutionInputReader } from '../core/adapters/step-functions';
 import { workerConfigFromEnv } from '../core/data-plane/config';
+import { dataPlaneDrivers } from '../core/data-plane/drivers';
 import { parseBatch, parseJob, parseLease } from '../core/data-plane/overrides';
 import { runBatch } from '../core/data-plane/run-batch';
 import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/data-plane/run-transfer';
@@ -64,6 +68,7 @@ async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal)
 
 function workerDeps(env: NodeJS.ProcessEnv, logger: Logger): WorkerDeps {
   const stores = buildStores(env);
+  const config = workerConfigFromEnv(env);
   const clients = new Map<string, S3Client>();
   const s3 = (region: string): S3Client => {
     let client = clients.get(region);
@@ -73,19 +78,25 @@ function workerDeps(env: NodeJS.ProcessEnv, logger: Logger): WorkerDeps {
     }
     return client;
   };
-  const staging = { bucket: requireEnv('STAGING_BUCKET', env), owner: requireEnv('ENGINE_ACCOUNT_ID', env) };
+  const sftp = sftpDataPlane({
+    secrets: buildSecretStore(env),
+    openSftp: (target) => openSftp(target),
+    networkPolicy: networkPolicyFromEnv(env),
+    connectTimeoutMs: config.connectTimeoutMs,
+  });
   return {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
     leases: stores.leases,
-    secrets: buildSecretStore(env),
-    s3,
-    openSftp: (target) => openSftp(target),
-    networkPolicy: networkPolicyFromEnv(env),
+    drivers: dataPlaneDrivers({ S3: s3DataPlane({ s3 }), SFTP: sftp, TRANSFER_FAMILY_SFTP: sftp }),
+    staging: s3Staging({
+      s3: s3(stores.region),
+      bucket: requireEnv('STAGING_BUCKET', env),
+      owner: requireEnv('ENGINE_ACCOUNT_ID', env),
+    }),
     clock: stores.clock,
     logger,
-    config: workerConfigFromEnv(env),
-    staging,
+    config,
     region: stores.region,
   };
 }

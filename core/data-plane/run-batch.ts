@@ -6,16 +6,13 @@
  * (QUEUED → RUNNING, see claimJob: a job another execution runs is skipped),
  * moved by runTransfer (which ends it RUNNING → VERIFYING with its result),
  * verified by verifyTransfer (VERIFYING → SUCCEEDED),
- * or FAILED with its reason. What the jobs share: one SFTP session per
- * endpoint (ConnectorPool), the endpoints, and the lease renewals.
+ * or FAILED with its reason. What the jobs share: the drivers' connections
+ * (one SFTP session per endpoint), the endpoints, and the lease renewals.
  *
  * One job failing fails that job only. Losing the lease, or SIGTERM, stops
  * the whole batch (no job starts or commits afterwards) and is thrown: the
  * state machine's FailBatch then fails the jobs left unfinished.
  */
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { s3DestinationState } from '../adapters/destination-inspector';
-import { bucketOf } from '../adapters/s3/bucket-owner';
 import { claimJob, markFailed, type OrchestrationDeps, verifyTransfer } from '../control-plane/orchestration/orchestration';
 import type { Endpoint } from '../domain/endpoint';
 import { TransientError } from '../domain/errors';
@@ -23,12 +20,11 @@ import type { TransferJob } from '../domain/job';
 import type { Lease, LeaseOwner, LeaseToken } from '../domain/lease';
 import type { Location } from '../domain/location';
 import type { BatchInput, DestinationInspector, DestinationState, EndpointStore, LeaseStore } from '../domain/ports';
-import { LeaseLostError, StoppedError, s3Failure, s3HttpStatus, TransferError, toTransferError } from '../domain/transfer/errors';
+import { LeaseLostError, StoppedError, TransferError, toTransferError } from '../domain/transfer/errors';
 import { sleep } from '../domain/transfer/retry';
 import { createLogger } from '../observability/logger';
+import { ConnectionScope } from './connections';
 import { runTransfer, type WorkerDeps } from './run-transfer';
-import { s3Location } from './s3-objects';
-import { ConnectorPool } from './sftp-endpoint';
 
 export interface BatchSummary {
   succeeded: number;
@@ -50,12 +46,7 @@ export async function runBatch(
   lease: LeaseToken,
   options: { signal?: AbortSignal; filesInFlight?: number } = {},
 ): Promise<BatchSummary> {
-  const pool = new ConnectorPool({
-    secrets: deps.secrets,
-    openSftp: deps.openSftp,
-    networkPolicy: deps.networkPolicy,
-    connectTimeoutMs: deps.config.connectTimeoutMs,
-  });
+  const connections = new ConnectionScope();
   const shared: WorkerDeps = {
     ...deps,
     endpoints: new CachedEndpoints(deps.endpoints),
@@ -67,7 +58,7 @@ export async function runBatch(
     leases: shared.leases,
     region: deps.region,
     leaseTtlMs: deps.config.leaseTtlMs,
-    inspector: new PooledInspector(deps, pool),
+    inspector: new SharedInspector(deps, connections),
   };
   const summary: BatchSummary = { succeeded: 0, failed: 0, skipped: 0 };
   // The first batch-wide stop (lease lost, SIGTERM): no further job is started.
@@ -94,7 +85,7 @@ export async function runBatch(
       if (claim.action === 'RUN') {
         const logger = createLogger({ service: 'eft-worker', region: deps.region, ...key });
         const delivered = await runTransfer({ ...shared, logger }, key, lease, {
-          pool,
+          connections,
           job,
           ...(options.signal ? { signal: options.signal } : {}),
         });
@@ -123,7 +114,7 @@ export async function runBatch(
     };
     await Promise.all(Array.from({ length: options.filesInFlight ?? BATCH_FILES_IN_FLIGHT }, lane));
   } finally {
-    await pool.close();
+    await connections.close();
   }
   const reason = stopped();
   if (reason) throw reason;
@@ -152,30 +143,15 @@ async function verifyWithRetries(
   }
 }
 
-/**
- * The destination as the batch sees it: HeadObject on S3 (with ChecksumMode ENABLED, so that S3 reports
- * the object's SHA-256 checksum if it has one), stat over the pooled session on SFTP.
- */
-class PooledInspector implements DestinationInspector {
+/** The destination as the batch sees it: through its driver, over the connections the batch's transfers used. */
+class SharedInspector implements DestinationInspector {
   constructor(
     private readonly deps: WorkerDeps,
-    private readonly pool: ConnectorPool,
+    private readonly connections: ConnectionScope,
   ) {}
 
-  async inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
-    if (location.kind === 's3') {
-      const s3 = this.deps.s3(location.region);
-      try {
-        const head = await s3.send(new HeadObjectCommand({ ...bucketOf(location), Key: location.key, ChecksumMode: 'ENABLED' }));
-        return s3DestinationState(head);
-      } catch (err) {
-        if (s3HttpStatus(err) === 404) return undefined;
-        throw s3Failure(err, s3Location(location));
-      }
-    }
-    const { channel } = await this.pool.connectorFor(endpoint).connect();
-    const stats = await channel.statIfExists(location.path);
-    return stats ? { bytes: stats.size ?? 0 } : undefined;
+  inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
+    return this.deps.drivers.driverFor(endpoint).inspectWith(endpoint, location, this.connections);
   }
 }
 

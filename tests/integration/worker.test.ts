@@ -25,10 +25,15 @@ import {
 } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { createS3Client } from '../../core/adapters/s3/client';
+import { s3DataPlane } from '../../core/adapters/s3/transfer/driver';
+import { s3Staging } from '../../core/adapters/s3/transfer/staging';
 import { LocalFileSecretStore } from '../../core/adapters/secrets/local-file-store';
 import { openSftp } from '../../core/adapters/sftp/connect';
+import { sftpDataPlane } from '../../core/adapters/sftp/transfer/driver';
+import { temporaryPathFor } from '../../core/adapters/sftp/transfer/target';
 import { type WorkerConfig, workerConfigFromEnv } from '../../core/data-plane/config';
-import { runTransfer, temporaryPathFor, type WorkerDeps } from '../../core/data-plane/run-transfer';
+import { dataPlaneDrivers } from '../../core/data-plane/drivers';
+import { runTransfer, type WorkerDeps } from '../../core/data-plane/run-transfer';
 import { systemClock } from '../../core/domain/clock';
 import type { Endpoint, SftpCapabilities } from '../../core/domain/endpoint';
 import type { FlowType, TransferJob } from '../../core/domain/job';
@@ -427,18 +432,22 @@ function progressObserved(bytes: number): { jobs: JobStore; recorded: Promise<vo
 const NO_STALL = { stallTimeoutMs: 10 * 60_000 };
 
 function deps(config: Partial<WorkerConfig> = {}, client: S3Client = engineS3, jobs: JobStore = stores.jobs): WorkerDeps {
+  const tunables = { ...workerConfigFromEnv(env), ...config };
+  const sftp = sftpDataPlane({
+    secrets,
+    openSftp: (target) => openSftp(target),
+    networkPolicy: { allowedCidrs: ['127.0.0.0/8'] },
+    connectTimeoutMs: tunables.connectTimeoutMs,
+  });
   return {
     jobs,
     endpoints: stores.endpoints,
     leases: stores.leases,
-    secrets,
-    s3: () => client,
-    openSftp: (target) => openSftp(target),
-    networkPolicy: { allowedCidrs: ['127.0.0.0/8'] },
+    drivers: dataPlaneDrivers({ S3: s3DataPlane({ s3: () => client }), SFTP: sftp, TRANSFER_FAMILY_SFTP: sftp }),
+    staging: s3Staging({ s3: client, bucket: STAGING, owner: LOCAL_ACCOUNT_ID }),
     clock: systemClock,
     logger: createLogger({}, (line) => logs.push(line)),
-    config: { ...workerConfigFromEnv(env), ...config },
-    staging: { bucket: STAGING, owner: LOCAL_ACCOUNT_ID },
+    config: tunables,
     region: REGION,
   };
 }

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { SFTPWrapper } from 'ssh2';
-import { DEFAULT_WORKER_CONFIG, partSizeFor, S3_MAX_PARTS, workerConfigFromEnv } from '../../core/data-plane/config';
+import { partSizeFor, S3_MAX_PARTS } from '../../core/adapters/s3/transfer/part-size';
+import { moreChannelsFor } from '../../core/adapters/sftp/transfer/channel';
+import { temporaryPathFor } from '../../core/adapters/sftp/transfer/target';
+import { DEFAULT_WORKER_CONFIG, workerConfigFromEnv } from '../../core/data-plane/config';
 import { parseJob, parseLease } from '../../core/data-plane/overrides';
-import { exitCodeFor, stagingKeyFor, temporaryPathFor } from '../../core/data-plane/run-transfer';
-import { moreChannelsFor } from '../../core/data-plane/sftp-channel';
+import { exitCodeFor, stagingKeyFor } from '../../core/data-plane/run-transfer';
 import { ConnectionRefusedError, HostKeyMismatchError } from '../../core/domain/connectivity-errors';
 import { StaleOwnerError } from '../../core/domain/errors';
 import { LeaseLostError, StoppedError, TransferError, toTransferError } from '../../core/domain/transfer/errors';
