@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const hash = new ResumableSha256(config.partSizeBytes);
   const progress = setInterval(() => emit({ event: 'progress', bytes: hash.position }), PROGRESS_MS);
   try {
-    // As the worker does (copySftpToS3): stat first, so the reader asks for nothing past the end.
+    // As the worker does (copyFile): stat first, so the reader asks for nothing past the end.
     const size =
       args.direction === 'download' ? (await session.client.stat(args.remotePath)).size : statSync(args.localPath).size;
     // Writes as for an endpoint whose validation found that two handles can write one file (sshd does).

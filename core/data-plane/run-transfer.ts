@@ -174,10 +174,8 @@ interface Side {
   driver: DataPlaneDriver;
 }
 
-async function sideOf(deps: WorkerDeps, job: TransferJob, role: 'source' | 'target'): Promise<Side> {
-  const endpoint = await loadEndpoint(deps, job, role === 'source' ? job.sourceEndpointId : job.targetEndpointId, role);
-  const location = locate(endpoint, role === 'source' ? job.sourcePath : job.targetPath, `${role}Path`);
-  return { endpoint, location, driver: deps.drivers.driverFor(endpoint) };
+function sideOf(deps: WorkerDeps, endpoint: Endpoint, path: string, field: string): Side {
+  return { endpoint, location: locate(endpoint, path, field), driver: deps.drivers.driverFor(endpoint) };
 }
 
 interface FlowOutcome {
@@ -195,8 +193,10 @@ async function runFlow(
   progress: ReportProgress,
   ownConnections: ConnectionScope | undefined,
 ): Promise<FlowOutcome> {
-  const from = await sideOf(deps, job, 'source');
-  const to = await sideOf(deps, job, 'target');
+  const sourceEndpoint = await loadEndpoint(deps, job, job.sourceEndpointId, 'source');
+  const targetEndpoint = await loadEndpoint(deps, job, job.targetEndpointId, 'target');
+  const from = sideOf(deps, sourceEndpoint, job.sourcePath, 'sourcePath');
+  const to = sideOf(deps, targetEndpoint, job.targetPath, 'targetPath');
   const openSource = () => from.driver.openSource(from.endpoint, from.location, io);
   const openTarget = () => to.driver.openTarget(to.endpoint, to.location, io, { jobId: job.jobId });
   if (from.driver.durable || to.driver.durable) {

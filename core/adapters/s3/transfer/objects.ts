@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { s3Failure, s3HttpStatus } from '../../../domain/transfer/errors';
-import { type RetryScope, retryingIn } from '../../../domain/transfer/retry';
+import type { TransferIo } from '../../../domain/transfer/io';
+import { retryingIn } from '../../../domain/transfer/retry';
 import { sha256OfStream } from '../../../domain/transfer/sha256';
-import type { WorkerConfig } from '../../../domain/transfer/tunables';
 import { bucketOf } from '../bucket-owner';
 
 export interface S3ObjectRef {
@@ -62,15 +62,15 @@ export async function readObject(
  * the rare path).
  */
 export function sha256OfObject(
-  scope: RetryScope & { tunables: Pick<WorkerConfig, 'stallTimeoutMs'> },
+  io: Pick<TransferIo, 'signal' | 'logger' | 'tunables'>,
   s3: S3Client,
   object: S3ObjectRef & { etag?: string | undefined },
 ): Promise<string> {
   const location = s3Location(object);
-  return retryingIn(scope, `hash ${location}`, async () => {
+  return retryingIn(io, `hash ${location}`, async () => {
     try {
-      const body = await readObject(s3, object, { start: 0, ...(object.etag ? { etag: object.etag } : {}) }, scope.signal);
-      return await sha256OfStream(body, { signal: scope.signal, stallTimeoutMs: scope.tunables.stallTimeoutMs });
+      const body = await readObject(s3, object, { start: 0, ...(object.etag ? { etag: object.etag } : {}) }, io.signal);
+      return await sha256OfStream(body, { signal: io.signal, stallTimeoutMs: io.tunables.stallTimeoutMs });
     } catch (err) {
       throw s3Failure(err, location, 'SOURCE_MISSING');
     }

@@ -1,6 +1,5 @@
 /** A file on an SFTP server as a transfer's source: the pipelined reader (SftpReadStream) from an offset. */
 import type { Readable } from 'node:stream';
-import type { SFTPWrapper } from 'ssh2';
 import { TransferError } from '../../../domain/transfer/errors';
 import type { FileSource, TransferIo } from '../../../domain/transfer/io';
 import { retryingIn } from '../../../domain/transfer/retry';
@@ -49,7 +48,7 @@ export class SftpFileSource implements FileSource {
     this.session = undefined;
     const { session } = await this.connector.connect();
     this.session = session;
-    const moreChannels: SFTPWrapper[] = await moreChannelsFor(session, size - offset, tunables.sftpReadChannels, tunables);
+    const moreChannels = await moreChannelsFor(session, size - offset, tunables.sftpReadChannels, tunables);
     const reader = new SftpReadStream(session.sftp, this.path, {
       start: offset,
       size,

@@ -70,7 +70,7 @@ export class SftpFileTarget implements FileTarget {
     return stats ? { bytes: stats.size } : undefined;
   }
 
-  /** The file is read back. */
+  /** Read back over SFTP (see content-hash.ts). */
   sha256(): Promise<string> {
     return sha256OfSftpFile(this.io, this.connector, this.path, 'target');
   }
