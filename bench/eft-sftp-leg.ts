@@ -18,10 +18,10 @@
 import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { openSftp } from '../core/adapters/sftp/connect';
+import { moreChannelsFor } from '../core/adapters/sftp/transfer/channel';
+import { SftpReadStream } from '../core/adapters/sftp/transfer/read-stream';
+import { SftpWriteStream } from '../core/adapters/sftp/transfer/write-stream';
 import { workerConfigFromEnv } from '../core/data-plane/config';
-import { moreChannelsFor } from '../core/data-plane/sftp-channel';
-import { SftpReadStream } from '../core/data-plane/sftp-read-stream';
-import { SftpWriteStream } from '../core/data-plane/sftp-write-stream';
 import { runPipeline } from '../core/domain/transfer/pipeline';
 import { HashingStream, ResumableSha256 } from '../core/domain/transfer/sha256';
 
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const hash = new ResumableSha256(config.partSizeBytes);
   const progress = setInterval(() => emit({ event: 'progress', bytes: hash.position }), PROGRESS_MS);
   try {
-    // As the worker does (copySftpToS3): stat first, so the reader asks for nothing past the end.
+    // As the worker does (copyFile): stat first, so the reader asks for nothing past the end.
     const size =
       args.direction === 'download' ? (await session.client.stat(args.remotePath)).size : statSync(args.localPath).size;
     // Writes as for an endpoint whose validation found that two handles can write one file (sshd does).

@@ -19,7 +19,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../core/adapters/s3/client';
-import { openSftp } from '../core/adapters/sftp/connect';
+import { s3Staging } from '../core/adapters/s3/transfer/staging';
 import { ExecutionInputReader } from '../core/adapters/step-functions';
 import { type WorkerSettings, workerSettingsFromEnv } from '../core/data-plane/config';
 import { parseBatch } from '../core/data-plane/overrides';
@@ -27,7 +27,7 @@ import { runBatch } from '../core/data-plane/run-batch';
 import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/data-plane/run-transfer';
 import { StoppedError, toTransferError } from '../core/domain/transfer/errors';
 import { createLogger, type Logger } from '../core/observability/logger';
-import { buildSecretStore, buildStores } from '../core/runtime/wiring';
+import { buildDrivers, buildStores } from '../core/runtime/wiring';
 
 async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal): Promise<number> {
   let settings: WorkerSettings;
@@ -73,14 +73,15 @@ function workerDeps(env: NodeJS.ProcessEnv, settings: WorkerSettings, logger: Lo
     jobs: stores.jobs,
     endpoints: stores.endpoints,
     leases: stores.leases,
-    secrets: buildSecretStore(env),
-    s3,
-    openSftp: (target) => openSftp(target),
-    networkPolicy: settings.networkPolicy,
+    drivers: buildDrivers(env, {
+      s3,
+      sftpConnectTimeoutMs: settings.config.connectTimeoutMs,
+      networkPolicy: settings.networkPolicy,
+    }),
+    staging: s3Staging({ s3: s3(stores.region), ...settings.staging }),
     clock: stores.clock,
     logger,
     config: settings.config,
-    staging: settings.staging,
     region: stores.region,
   };
 }

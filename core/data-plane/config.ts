@@ -28,41 +28,12 @@ import type { TableNames } from '../adapters/config';
 import { type NetworkPolicy, networkPolicyFromEnv } from '../adapters/net/network-policy';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
 import type { JobKey } from '../domain/ports';
+import type { WorkerConfig } from '../domain/transfer/tunables';
 import { configurationError, JobOverrideSchema, jsonText, LeaseOverrideSchema } from './overrides';
 
-export interface WorkerConfig {
-  leaseTtlMs: number;
-  heartbeatMs: number;
-  progressIntervalMs: number;
-  partSizeBytes: number;
-  partConcurrency: number;
-  sftpRequestBytes: number;
-  sftpMaxInFlight: number;
-  /** SFTP channels one file's READs are spread over (each has its own SSH window, ours: 4 MiB). */
-  sftpReadChannels: number;
-  /** SFTP channels one file's WRITEs are spread over (each has its own SSH window, the server's: OpenSSH 2 MiB). */
-  sftpWriteChannels: number;
-  /** Files below this size use one channel: they are over within a window or two anyway. */
-  sftpChannelsMinBytes: number;
-  /** Links with a shorter round trip use one channel: there the windows are not what limits a transfer. */
-  sftpChannelsMinRttMs: number;
-  /** Attempts of one hop in a row without progress before a transient failure becomes final. */
-  maxAttempts: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  /** A hop that moves no byte for this long is treated as a dead connection (TIMEOUT) and retried. */
-  stallTimeoutMs: number;
-  /** Budget to open one SFTP session (DNS, TCP, SSH handshake, authentication). */
-  connectTimeoutMs: number;
-  /** How often the hash state is snapshotted on S3→SFTP hops (resume granularity). */
-  hashMarkBytes: number;
-}
+export type { WorkerConfig };
 
 const MiB = 1024 * 1024;
-
-/** S3's limits on multipart uploads. */
-export const S3_MAX_PARTS = 10_000;
-export const S3_MIN_PART_BYTES = 5 * MiB;
 
 export const DEFAULT_WORKER_CONFIG: WorkerConfig = {
   leaseTtlMs: DEFAULT_LEASE_TTL_MS,
@@ -232,14 +203,4 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
   const result = WorkerSettingsSchema.safeParse(env);
   if (!result.success) throw configurationError(result.error);
   return result.data;
-}
-
-/**
- * The part size for an object of `size` bytes: the configured size, grown
- * (to a whole MiB) when the object would otherwise need more than 10,000 parts.
- */
-export function partSizeFor(config: WorkerConfig, size: number): number {
-  const needed = Math.ceil(size / S3_MAX_PARTS);
-  if (needed <= config.partSizeBytes) return config.partSizeBytes;
-  return Math.ceil(needed / MiB) * MiB;
 }

@@ -13,6 +13,7 @@ import type { JobWork, TransferJob } from '../domain/job';
 import type { LeaseToken } from '../domain/lease';
 import type { JobKey, JobStore, LeaseStore } from '../domain/ports';
 import { LeaseLostError, toTransferError } from '../domain/transfer/errors';
+import type { Checkpoint, JobCheckpoint } from '../domain/transfer/io';
 import type { Logger } from '../observability/logger';
 
 export interface LivenessDeps {
@@ -28,8 +29,6 @@ export interface LivenessConfig {
   progressIntervalMs: number;
 }
 
-export type Checkpoint = Record<string, unknown>;
-
 /** Errors from the fenced store that mean: this worker no longer has the right to write. */
 function lostMandate(err: unknown): LeaseLostError | undefined {
   if (err instanceof LeaseLostError) return err;
@@ -40,7 +39,7 @@ function lostMandate(err: unknown): LeaseLostError | undefined {
   return undefined;
 }
 
-export class Liveness {
+export class Liveness implements JobCheckpoint {
   private checkpointState: Checkpoint;
   private progressState: { bytesTransferred: number; bytesTotal?: number } | undefined;
   private lastProgressWrite = 0;

@@ -6,32 +6,25 @@
  * (QUEUED → RUNNING, see claimJob: a job another execution runs is skipped),
  * moved by runTransfer (which ends it RUNNING → VERIFYING with its result),
  * verified by verifyTransfer (VERIFYING → SUCCEEDED),
- * or FAILED with its reason. What the jobs share: one SFTP session per
- * endpoint (ConnectorPool), the endpoints, and the lease renewals.
+ * or FAILED with its reason. What the jobs share: the drivers' connections
+ * (one SFTP session per endpoint), the endpoints, and the lease renewals.
  *
  * One job failing fails that job only. Losing the lease, or SIGTERM, stops
  * the whole batch (no job starts or commits afterwards) and is thrown: the
  * state machine's FailBatch then fails the jobs left unfinished.
  */
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { bucketOf } from '../adapters/s3/bucket-owner';
-import { s3DestinationState } from '../adapters/s3/catalog';
-import type { S3ObjectLocation } from '../adapters/s3/location';
-import type { SftpPathLocation } from '../adapters/sftp/location';
 import { claimJob, markFailed, type OrchestrationDeps, verifyTransfer } from '../control-plane/orchestration/orchestration';
-import type { Drivers } from '../domain/drivers';
 import type { Endpoint } from '../domain/endpoint';
 import { TransientError } from '../domain/errors';
 import type { TransferJob } from '../domain/job';
 import type { Lease, LeaseOwner, LeaseToken } from '../domain/lease';
 import type { Location } from '../domain/location';
-import type { BatchInput, DestinationState, EndpointStore, LeaseStore } from '../domain/ports';
-import { LeaseLostError, StoppedError, s3Failure, s3HttpStatus, TransferError, toTransferError } from '../domain/transfer/errors';
+import type { BatchInput, EndpointStore, LeaseStore } from '../domain/ports';
+import { LeaseLostError, StoppedError, TransferError, toTransferError } from '../domain/transfer/errors';
 import { sleep } from '../domain/transfer/retry';
 import { createLogger } from '../observability/logger';
-import { runTransfer, type WorkerDeps, workerDrivers } from './run-transfer';
-import { s3Location } from './s3-objects';
-import { ConnectorPool } from './sftp-endpoint';
+import { ConnectionScope } from './connections';
+import { runTransfer, type WorkerDeps } from './run-transfer';
 
 export interface BatchSummary {
   succeeded: number;
@@ -53,12 +46,7 @@ export async function runBatch(
   lease: LeaseToken,
   options: { signal?: AbortSignal; filesInFlight?: number } = {},
 ): Promise<BatchSummary> {
-  const pool = new ConnectorPool({
-    secrets: deps.secrets,
-    openSftp: deps.openSftp,
-    networkPolicy: deps.networkPolicy,
-    connectTimeoutMs: deps.config.connectTimeoutMs,
-  });
+  const connections = new ConnectionScope();
   const shared: WorkerDeps = {
     ...deps,
     endpoints: new CachedEndpoints(deps.endpoints),
@@ -68,9 +56,10 @@ export async function runBatch(
     jobs: deps.jobs,
     endpoints: shared.endpoints,
     leases: shared.leases,
-    drivers: inspectingWith(workerDrivers(deps), new PooledInspector(deps, pool)),
+    drivers: deps.drivers,
     region: deps.region,
     leaseTtlMs: deps.config.leaseTtlMs,
+    connections,
   };
   const summary: BatchSummary = { succeeded: 0, failed: 0, skipped: 0 };
   // The first batch-wide stop (lease lost, SIGTERM): no further job is started.
@@ -97,7 +86,7 @@ export async function runBatch(
       if (claim.action === 'RUN') {
         const logger = createLogger({ service: 'eft-worker', region: deps.region, ...key });
         const delivered = await runTransfer({ ...shared, logger }, key, lease, {
-          pool,
+          connections,
           job,
           ...(options.signal ? { signal: options.signal } : {}),
         });
@@ -126,7 +115,7 @@ export async function runBatch(
     };
     await Promise.all(Array.from({ length: options.filesInFlight ?? BATCH_FILES_IN_FLIGHT }, lane));
   } finally {
-    await pool.close();
+    await connections.close();
   }
   const reason = stopped();
   if (reason) throw reason;
@@ -153,43 +142,6 @@ async function verifyWithRetries(
       await sleep(deps.config.retryBaseMs * 2 ** (attempt - 1), signal ?? new AbortController().signal);
     }
   }
-}
-
-/**
- * The destination as the batch sees it: HeadObject on S3 (with ChecksumMode ENABLED, so that S3 reports
- * the object's SHA-256 checksum if it has one), stat over the pooled session on SFTP.
- */
-class PooledInspector {
-  constructor(
-    private readonly deps: WorkerDeps,
-    private readonly pool: ConnectorPool,
-  ) {}
-
-  async inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
-    if (location.kind === 's3') {
-      const object = location as S3ObjectLocation;
-      const s3 = this.deps.s3(object.region);
-      try {
-        const head = await s3.send(new HeadObjectCommand({ ...bucketOf(object), Key: object.key, ChecksumMode: 'ENABLED' }));
-        return s3DestinationState(head);
-      } catch (err) {
-        if (s3HttpStatus(err) === 404) return undefined;
-        throw s3Failure(err, s3Location(object));
-      }
-    }
-    const { channel } = await this.pool.connectorFor(endpoint).connect();
-    const stats = await channel.statIfExists((location as SftpPathLocation).path);
-    return stats ? { bytes: stats.size ?? 0 } : undefined;
-  }
-}
-
-/** The drivers, but verification inspects over the batch's pooled sessions (until the data-plane half of issue 13). */
-function inspectingWith(drivers: Drivers, inspector: PooledInspector): Drivers {
-  return {
-    driverFor: (endpoint) =>
-      Object.assign(Object.create(drivers.driverFor(endpoint)), { inspect: inspector.inspect.bind(inspector) }),
-    driverOfKind: (kind) => drivers.driverOfKind(kind),
-  };
 }
 
 /** The batch's endpoints are read once, not once per file. */

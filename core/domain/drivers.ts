@@ -12,7 +12,7 @@ import type { FlowType } from './job';
 import type { Location } from './location';
 import type { DestinationState, SourceFile } from './ports';
 import type { EndpointCredentials } from './secrets';
-import type { DataPlaneDriver } from './transfer/io';
+import type { Connections, DataPlaneDriver } from './transfer/io';
 
 /** What the control plane asks of an endpoint. */
 export interface ControlPlaneDriver {
@@ -44,8 +44,12 @@ export interface ControlPlaneDriver {
     pattern: string | undefined,
     limit: number,
   ): Promise<SourceFile[]>;
-  /** What the destination holds now, for verification; undefined if nothing is there. */
-  inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined>;
+  /**
+   * What the destination holds now, for verification; undefined if nothing is
+   * there. `connections`: a batch's worker verifies over the sessions its
+   * transfers used instead of opening one per file.
+   */
+  inspect(endpoint: Endpoint, location: Location, connections?: Connections): Promise<DestinationState | undefined>;
   /**
    * True when the driver copies between two of its own endpoints without the
    * bytes passing through the engine (S3 CopyObject): the state machine then

@@ -1,6 +1,6 @@
 /**
  * Where a transfer path lands on an endpoint, as its driver resolved it
- * (core/control-plane/transfers/locations.ts). Opaque outside the driver that
+ * (core/domain/locations.ts). Opaque outside the driver that
  * made it: each driver extends it with what it needs (a bucket and key, a path).
  */
 export interface Location {

@@ -4,6 +4,10 @@
  * written, wherever it sits in the entry, as a second line of defence: code
  * should not hand secrets to the logger in the first place.
  */
+import type { Logger } from '../domain/logger';
+
+export type { Logger } from '../domain/logger';
+
 const SECRET_FIELD = /pass(word|phrase)?|secret|private.?key|authorization|credential|token|signature/i;
 export const REDACTED = '[redacted]';
 
@@ -17,13 +21,6 @@ export function redact(value: unknown, depth = 0): unknown {
 }
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
-
-export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
 
 export function createLogger(
   context: Record<string, unknown> = {},

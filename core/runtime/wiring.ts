@@ -8,7 +8,7 @@ import { DynamoJobStore } from '../adapters/dynamodb/job-store';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store';
 import { CursorCodec } from '../adapters/dynamodb/pagination';
 import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directory';
-import { checkLiteralHost, networkPolicyFromEnv } from '../adapters/net/network-policy';
+import { checkLiteralHost, type NetworkPolicy, networkPolicyFromEnv } from '../adapters/net/network-policy';
 import { createS3Client } from '../adapters/s3/client';
 import { S3Driver } from '../adapters/s3/driver';
 import { s3CopyConfigFromEnv } from '../adapters/s3/server-side-copy-config';
@@ -66,13 +66,27 @@ function readCursorKey(env: NodeJS.ProcessEnv): Promise<string> {
   return buildSecretStore(env).readText(requireEnv('CURSOR_KEY_SECRET_ID', env));
 }
 
-/**
- * The endpoint drivers of the engine, one per kind. A function's one S3 client
- * serves every bucket, whatever its region, as before the drivers.
- */
-export function buildDrivers(env: NodeJS.ProcessEnv = process.env, s3: S3Client = createS3Client(env)): Drivers {
-  const networkPolicy = networkPolicyFromEnv(env);
-  return new DriverRegistry([new S3Driver({ s3: () => s3 }), new SftpDriver({ secrets: buildSecretStore(env), networkPolicy })]);
+export interface DriverOptions {
+  /** The S3 client for a bucket's region; by default one client (the function's) serves every bucket. */
+  s3?: (region: string) => S3Client;
+  /** The worker's budget to open one SFTP session. */
+  sftpConnectTimeoutMs?: number;
+  /** Where SFTP sessions may connect; by default read from EFT_ALLOWED_NETWORKS. */
+  networkPolicy?: NetworkPolicy;
+}
+
+/** The endpoint drivers of the engine, one per kind: the functions' and the worker's. */
+export function buildDrivers(env: NodeJS.ProcessEnv = process.env, options: DriverOptions = {}): Drivers {
+  const client = options.s3 ? undefined : createS3Client(env);
+  const s3 = options.s3 ?? (() => client as S3Client);
+  return new DriverRegistry([
+    new S3Driver({ s3 }),
+    new SftpDriver({
+      secrets: buildSecretStore(env),
+      networkPolicy: options.networkPolicy ?? networkPolicyFromEnv(env),
+      ...(options.sftpConnectTimeoutMs ? { connectTimeoutMs: options.sftpConnectTimeoutMs } : {}),
+    }),
+  ]);
 }
 
 /** What every endpoint API handler needs, built once per container. */
@@ -119,7 +133,7 @@ export function buildOrchestration(env: NodeJS.ProcessEnv = process.env) {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
     leases: stores.leases,
-    drivers: buildDrivers(env, s3),
+    drivers: buildDrivers(env, { s3: () => s3 }),
     region: stores.region,
     leaseTtlMs: Number(env.EFT_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS),
     copyConfig: s3CopyConfigFromEnv(env),

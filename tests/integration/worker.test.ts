@@ -24,11 +24,13 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { DriverRegistry } from '../../core/adapters/drivers';
 import { createS3Client } from '../../core/adapters/s3/client';
+import { s3Staging } from '../../core/adapters/s3/transfer/staging';
 import { LocalFileSecretStore } from '../../core/adapters/secrets/local-file-store';
-import { openSftp } from '../../core/adapters/sftp/connect';
+import { temporaryPathFor } from '../../core/adapters/sftp/transfer/target';
 import { type WorkerConfig, workerConfigFromEnv } from '../../core/data-plane/config';
-import { runTransfer, temporaryPathFor, type WorkerDeps } from '../../core/data-plane/run-transfer';
+import { runTransfer, type WorkerDeps } from '../../core/data-plane/run-transfer';
 import { systemClock } from '../../core/domain/clock';
 import type { Endpoint, SftpCapabilities } from '../../core/domain/endpoint';
 import type { FlowType, TransferJob } from '../../core/domain/job';
@@ -41,7 +43,9 @@ import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../fargate-worker/runtime';
 import { LOCAL_ACCOUNT_ID } from '../../local/cfn-values';
 import { customerS3Client, type LocalS3, startS3 } from '../../local/s3';
 import { type EmbeddedSftpServer, sshKeyFingerprint, startSftpServer } from '../../local/sftp-server';
+import { builtInDrivers, engineDrivers } from '../support/drivers';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
+import { LocalFsDriver } from '../support/local-fs/driver';
 import { type Sshd, startSshd } from '../support/sshd';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
@@ -427,18 +431,21 @@ function progressObserved(bytes: number): { jobs: JobStore; recorded: Promise<vo
 const NO_STALL = { stallTimeoutMs: 10 * 60_000 };
 
 function deps(config: Partial<WorkerConfig> = {}, client: S3Client = engineS3, jobs: JobStore = stores.jobs): WorkerDeps {
+  const tunables = { ...workerConfigFromEnv(env), ...config };
   return {
     jobs,
     endpoints: stores.endpoints,
     leases: stores.leases,
-    secrets,
-    s3: () => client,
-    openSftp: (target) => openSftp(target),
-    networkPolicy: { allowedCidrs: ['127.0.0.0/8'] },
+    drivers: engineDrivers({
+      s3: client,
+      secrets,
+      networkPolicy: { allowedCidrs: ['127.0.0.0/8'] },
+      connectTimeoutMs: tunables.connectTimeoutMs,
+    }),
+    staging: s3Staging({ s3: client, bucket: STAGING, owner: LOCAL_ACCOUNT_ID }),
     clock: systemClock,
     logger: createLogger({}, (line) => logs.push(line)),
-    config: { ...workerConfigFromEnv(env), ...config },
-    staging: { bucket: STAGING, owner: LOCAL_ACCOUNT_ID },
+    config: tunables,
     region: REGION,
   };
 }
@@ -614,6 +621,118 @@ describe.each<ServerName>(['embedded', 'sshd'])('flows with the %s as the SFTP s
     // Removed once the result was recorded.
     expect(await head(staged.key, STAGING)).toBeUndefined();
     expect((await listDir(to.dir)).filter((f) => f.startsWith(name))).toEqual([`${name}.bin`]);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// A kind added in one folder
+
+/**
+ * tests/support/local-fs is a whole endpoint kind (a folder on this machine),
+ * added without a line of flow code: the worker moves its files with the same
+ * copy, resume and no-overwrite rules as the built-in kinds.
+ */
+describe('a kind added in one folder (LOCAL_FS): the same flow code moves its files', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await fs.mkdtemp(path.join(tmp, 'local-fs-'));
+  });
+
+  function withLocalFs(config: Partial<WorkerConfig> = {}): WorkerDeps {
+    const base = deps(config);
+    const peers = { s3: engineS3, secrets, networkPolicy: { allowedCidrs: ['127.0.0.0/8'] } };
+    return { ...base, drivers: new DriverRegistry([...builtInDrivers(peers), new LocalFsDriver()]) };
+  }
+
+  function localEndpoint(): Promise<Endpoint> {
+    return stores.endpoints.create(
+      {
+        customerId: CUSTOMER,
+        name: unique('local'),
+        type: 'LOCAL_FS',
+        direction: 'BOTH',
+        status: 'ACTIVE',
+        maxConcurrency: 4,
+        localFs: { root },
+      },
+      'test',
+    );
+  }
+
+  test('LOCAL_FS → S3, in parts: byte for byte, with its SHA-256', async () => {
+    const name = unique('local-in');
+    const content = randomBytes(3 * MiB + 5);
+    await fs.writeFile(path.join(root, `${name}.bin`), content);
+    const { key, lease } = await runningJob(
+      'LOCAL_FS_TO_S3',
+      await localEndpoint(),
+      `${name}.bin`,
+      await s3Endpoint(),
+      `${name}.bin`,
+    );
+
+    await runTransfer(withLocalFs({ partSizeBytes: 512 * KiB }), key, lease);
+
+    expect(sha(await objectBytes(`files/${name}.bin`))).toBe(sha(content));
+    await expectRecorded(key, content);
+  });
+
+  test('S3 → LOCAL_FS: byte for byte, and only the final name is left', async () => {
+    const name = unique('local-out');
+    const content = randomBytes(1000);
+    await putSource(`files/${name}.bin`, content);
+    const { key, lease } = await runningJob(
+      'S3_TO_LOCAL_FS',
+      await s3Endpoint(),
+      `${name}.bin`,
+      await localEndpoint(),
+      `${name}.bin`,
+    );
+
+    const { result } = await runTransfer(withLocalFs(), key, lease);
+
+    expect(sha(await fs.readFile(path.join(root, `${name}.bin`)))).toBe(sha(content));
+    expect(result.location).toBe(`file://${path.join(root, `${name}.bin`)}`);
+    expect((await listDir(root)).filter((f) => f.startsWith(name))).toEqual([`${name}.bin`]);
+  });
+
+  test('LOCAL_FS → SFTP: neither keeps files durably, so the copy is staged through S3', async () => {
+    const to = peer('sshd');
+    const name = unique('local-hop');
+    const content = randomBytes(3000);
+    await fs.writeFile(path.join(root, `${name}.bin`), content);
+    const { key, lease } = await runningJob(
+      'LOCAL_FS_TO_SFTP',
+      await localEndpoint(),
+      `${name}.bin`,
+      await sftpEndpoint(to),
+      `${name}.bin`,
+    );
+
+    await runTransfer(withLocalFs(), key, lease);
+
+    expect(sha(await fs.readFile(path.join(to.dir, `${name}.bin`)))).toBe(sha(content));
+    const job = await expectRecorded(key, content);
+    expect(job.checkpoint?.staged).toMatchObject({ bucket: STAGING, sha256: sha(content) });
+  });
+
+  test('S3 → LOCAL_FS onto another file of the same name: TARGET_EXISTS, the file untouched', async () => {
+    const name = unique('local-taken');
+    const theirs = randomBytes(1000);
+    await fs.writeFile(path.join(root, `${name}.bin`), theirs);
+    await putSource(`files/${name}.bin`, randomBytes(1000));
+    const { key, lease } = await runningJob(
+      'S3_TO_LOCAL_FS',
+      await s3Endpoint(),
+      `${name}.bin`,
+      await localEndpoint(),
+      `${name}.bin`,
+    );
+
+    await expect(runTransfer(withLocalFs(), key, lease)).rejects.toMatchObject({ code: 'TARGET_EXISTS' });
+
+    expect(sha(await fs.readFile(path.join(root, `${name}.bin`)))).toBe(sha(theirs));
+    expect((await listDir(root)).filter((f) => f.startsWith(name))).toEqual([`${name}.bin`]);
   });
 });
 

@@ -22,6 +22,8 @@ interface Peers {
   s3?: S3Client;
   secrets?: SecretStore;
   networkPolicy?: NetworkPolicy;
+  /** The worker's budget to open one SFTP session. */
+  connectTimeoutMs?: number;
 }
 
 export function builtInDrivers(peers: Peers = {}): EndpointDriver[] {
@@ -34,6 +36,7 @@ export function builtInDrivers(peers: Peers = {}): EndpointDriver[] {
     new SftpDriver({
       secrets: peers.secrets ?? new LocalFileSecretStore(join(tmpdir(), 'eft-test-no-secrets')),
       networkPolicy: peers.networkPolicy ?? networkPolicyFromEnv({}),
+      ...(peers.connectTimeoutMs ? { connectTimeoutMs: peers.connectTimeoutMs } : {}),
     }),
   ];
 }

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DriverRegistry } from '../../core/adapters/drivers';
 import { S3Driver } from '../../core/adapters/s3/driver';
-import { resolveLocation } from '../../core/control-plane/transfers/locations';
 import { copiesServerSide, flowTypeOf, isServerSideCopy } from '../../core/domain/drivers';
 import type { Endpoint } from '../../core/domain/endpoint';
 import { UnsupportedEndpointError, ValidationError } from '../../core/domain/errors';
+import { resolveLocation } from '../../core/domain/locations';
 import { builtInDrivers, engineDrivers } from '../support/drivers';
 import { LocalFsDriver } from '../support/local-fs/driver';
 

@@ -1,6 +1,6 @@
-import { resolveLocation } from '../../core/control-plane/transfers/locations';
 import type { Endpoint } from '../../core/domain/endpoint';
 import { BucketOwnerUnknownError, UnsupportedEndpointError, ValidationError } from '../../core/domain/errors';
+import { resolveLocation } from '../../core/domain/locations';
 import { engineDrivers } from '../support/drivers';
 
 const drivers = engineDrivers();

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
-import { S3Upload } from '../../core/data-plane/s3-upload';
+import { S3Upload } from '../../core/adapters/s3/transfer/upload';
 
 /** An S3 client whose requests are recorded and answered in memory. */
 function recordingClient(endpoint: string) {

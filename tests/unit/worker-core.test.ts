@@ -1,19 +1,22 @@
 import { createHash } from 'node:crypto';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
-import {
-  DEFAULT_WORKER_CONFIG,
-  partSizeFor,
-  S3_MAX_PARTS,
-  workerConfigFromEnv,
-  workerSettingsFromEnv,
-} from '../../core/data-plane/config';
-import { exitCodeFor, stagingKeyFor, temporaryPathFor } from '../../core/data-plane/run-transfer';
-import { moreChannelsFor } from '../../core/data-plane/sftp-channel';
+
+import { partSizeFor, S3_MAX_PARTS } from '../../core/adapters/s3/transfer/part-size';
+import { moreChannelsFor } from '../../core/adapters/sftp/transfer/channel';
+import { temporaryPathFor } from '../../core/adapters/sftp/transfer/target';
+import { DEFAULT_WORKER_CONFIG, workerConfigFromEnv, workerSettingsFromEnv } from '../../core/data-plane/config';
+import { ConnectionScope } from '../../core/data-plane/connections';
+import { copyFile } from '../../core/data-plane/copy-file';
+import { exitCodeFor, stagingKeyFor } from '../../core/data-plane/run-transfer';
+
 import { ConnectionRefusedError, HostKeyMismatchError } from '../../core/domain/connectivity-errors';
 import { StaleOwnerError } from '../../core/domain/errors';
-import { LeaseLostError, StoppedError, TransferError, toTransferError } from '../../core/domain/transfer/errors';
+import { connectionLost, LeaseLostError, StoppedError, TransferError, toTransferError } from '../../core/domain/transfer/errors';
+import type { Committed, ExistingFile, FileSink, FileSource, FileTarget, TransferIo } from '../../core/domain/transfer/io';
 import { retrying } from '../../core/domain/transfer/retry';
 import { ResumableSha256 } from '../../core/domain/transfer/sha256';
+import { createLogger } from '../../core/observability/logger';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7) & 0xff));
@@ -229,5 +232,178 @@ describe('retrying', () => {
       }),
     ).rejects.toMatchObject({ code: 'STOPPED' });
     expect(calls).toBe(1);
+  });
+});
+
+/**
+ * The copy on a kind of endpoint it was not written for: files in memory. The
+ * source breaks once at `cutAt`, as soon as the target has taken every byte before it.
+ */
+class MemorySource implements FileSource {
+  readonly location = 'mem://source';
+  readonly opened: number[] = [];
+
+  constructor(
+    private readonly content: Buffer,
+    private readonly target: MemoryTarget,
+    private cutAt?: number,
+  ) {}
+
+  async stat(): Promise<number> {
+    return this.content.length;
+  }
+
+  async open(offset: number): Promise<Readable> {
+    this.opened.push(offset);
+    const cut = this.cutAt;
+    this.cutAt = undefined;
+    const end = cut ?? this.content.length;
+    const stream = Readable.from(chunks(this.content.subarray(offset, end), 500));
+    if (cut === undefined) return stream;
+    const broken = new PassThrough();
+    stream.pipe(broken, { end: false });
+    stream.once('end', () => this.target.whenKept(cut).then(() => broken.destroy(connectionLost(this.location))));
+    return broken;
+  }
+
+  async sha256(): Promise<string> {
+    return sha(this.content);
+  }
+
+  failure(error: unknown): unknown {
+    return error;
+  }
+
+  async reset(): Promise<void> {}
+}
+
+function* chunks(content: Buffer, size: number): Generator<Buffer> {
+  for (let at = 0; at < content.length; at += size) yield content.subarray(at, at + size);
+}
+
+class MemoryTarget implements FileTarget {
+  readonly location = 'mem://target';
+  readonly resumesAfter = 'the bytes kept';
+  /** What is at the final name. */
+  file: Buffer | undefined;
+  private written = Buffer.alloc(0);
+  private waiting: { bytes: number; reached: () => void } | undefined;
+
+  async existing(): Promise<ExistingFile | undefined> {
+    return this.file ? { bytes: this.file.length } : undefined;
+  }
+
+  async sha256(): Promise<string> {
+    return sha(this.file as Buffer);
+  }
+
+  prepare(): Promise<ExistingFile | undefined> {
+    return this.existing();
+  }
+
+  resumeStep(): number {
+    return 1000;
+  }
+
+  kept(): number {
+    return this.written.length;
+  }
+
+  async resume(): Promise<number> {
+    return this.kept();
+  }
+
+  async sink(offset: number): Promise<FileSink> {
+    this.written = this.written.subarray(0, offset);
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.written = Buffer.concat([this.written, chunk]);
+        if (this.waiting && this.written.length >= this.waiting.bytes) this.waiting.reached();
+        callback();
+      },
+    });
+    return Object.defineProperty(sink, 'position', { get: () => this.written.length }) as FileSink;
+  }
+
+  async commit(): Promise<Committed | undefined> {
+    if (this.file) return undefined;
+    this.file = this.written;
+    return {};
+  }
+
+  async abort(): Promise<void> {
+    this.written = Buffer.alloc(0);
+  }
+
+  failure(error: unknown): unknown {
+    return error;
+  }
+
+  async reset(): Promise<void> {}
+
+  whenKept(bytes: number): Promise<void> {
+    if (this.written.length >= bytes) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiting = { bytes, reached: resolve };
+    });
+  }
+}
+
+function memoryIo(logged: string[] = []): TransferIo {
+  return {
+    signal: new AbortController().signal,
+    logger: createLogger({}, (line) => logged.push(line)),
+    tunables: { ...DEFAULT_WORKER_CONFIG, retryBaseMs: 1, retryMaxMs: 2 },
+    job: { checkpoint: {}, saveCheckpoint: async () => undefined, confirmLease: async () => undefined },
+    connections: new ConnectionScope(),
+  };
+}
+
+describe('copyFile, whatever the kinds of its source and target', () => {
+  test('copies byte for byte and commits with the content’s SHA-256', async () => {
+    const target = new MemoryTarget();
+    const done: number[] = [];
+
+    const outcome = await copyFile(memoryIo(), new MemorySource(data, target), target, (bytes) => done.push(bytes));
+
+    expect(target.file?.equals(data)).toBe(true);
+    expect(outcome).toEqual({ bytes: data.length, sha256: sha(data), location: 'mem://target', alreadyPresent: false });
+    expect(done.at(-1)).toBe(data.length);
+  });
+
+  test('a broken source resumes at the last hash snapshot below what the target kept', async () => {
+    const target = new MemoryTarget();
+    const source = new MemorySource(data, target, 4500);
+    const logged: string[] = [];
+
+    const outcome = await copyFile(memoryIo(logged), source, target, () => undefined);
+
+    expect(source.opened).toEqual([0, 4000]);
+    expect(target.file?.equals(data)).toBe(true);
+    expect(outcome.sha256).toBe(sha(data));
+    const lines = logged.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((l) => l.message === 'resuming after the bytes kept')).toMatchObject({ resumeAt: 4000 });
+  });
+
+  test('a target holding the same content already is settled without a second delivery', async () => {
+    const target = new MemoryTarget();
+    target.file = Buffer.from(data);
+    const source = new MemorySource(data, target);
+
+    const outcome = await copyFile(memoryIo(), source, target, () => undefined);
+
+    expect(outcome).toMatchObject({ alreadyPresent: true, sha256: sha(data), bytes: data.length });
+    expect(source.opened).toEqual([]);
+  });
+
+  test('a target holding other content fails with TARGET_EXISTS and is left as it was', async () => {
+    const target = new MemoryTarget();
+    const theirs = Buffer.alloc(data.length, 1);
+    target.file = theirs;
+
+    await expect(copyFile(memoryIo(), new MemorySource(data, target), target, () => undefined)).rejects.toMatchObject({
+      code: 'TARGET_EXISTS',
+    });
+    expect(target.file).toBe(theirs);
   });
 });

@@ -8,8 +8,8 @@ import { EventEmitter } from 'node:events';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { SFTPWrapper } from 'ssh2';
-import { SftpReadStream } from '../../core/data-plane/sftp-read-stream';
-import { SftpWriteStream } from '../../core/data-plane/sftp-write-stream';
+import { SftpReadStream } from '../../core/adapters/sftp/transfer/read-stream';
+import { SftpWriteStream } from '../../core/adapters/sftp/transfer/write-stream';
 
 const STATUS_ERROR = (code: number, message: string) => Object.assign(new Error(message), { code });
 

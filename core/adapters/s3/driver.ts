@@ -4,10 +4,12 @@ import type { Endpoint, ProbeOutcome } from '../../domain/endpoint';
 import { UnsupportedEndpointError } from '../../domain/errors';
 import type { Location } from '../../domain/location';
 import type { DestinationState, SourceFile } from '../../domain/ports';
+import type { DataPlaneDriver, FileSource, FileTarget, TargetOptions, TransferIo } from '../../domain/transfer/io';
 import { FolderListing } from '../folder-listing';
 import { inspectObject, listFolder, statObject } from './catalog';
 import { isS3Location, resolveS3Location, type S3Endpoint, type S3ObjectLocation } from './location';
 import { probeS3 } from './probe';
+import { s3DataPlane } from './transfer/driver';
 
 export interface S3DriverDeps {
   /** The client for a bucket's region (the control plane's functions use their own for every bucket). */
@@ -22,7 +24,12 @@ export class S3Driver implements EndpointDriver {
   readonly serverSideCopy = true;
   readonly durable = true;
 
-  constructor(private readonly deps: S3DriverDeps) {}
+  /** The worker's half: objects as sources and targets of streamed copies (./transfer). */
+  private readonly data: DataPlaneDriver;
+
+  constructor(private readonly deps: S3DriverDeps) {
+    this.data = s3DataPlane(deps);
+  }
 
   resolve(endpoint: Endpoint, relativePath: string): S3ObjectLocation {
     return resolveS3Location(this.own(endpoint), relativePath);
@@ -51,6 +58,14 @@ export class S3Driver implements EndpointDriver {
   inspect(_endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
     const object = this.located(location);
     return inspectObject(this.deps.s3(object.region), object);
+  }
+
+  openSource(endpoint: Endpoint, location: Location, io: TransferIo): FileSource {
+    return this.data.openSource(endpoint, location, io);
+  }
+
+  openTarget(endpoint: Endpoint, location: Location, io: TransferIo, options: TargetOptions): FileTarget {
+    return this.data.openTarget(endpoint, location, io, options);
   }
 
   private own(endpoint: Endpoint): S3Endpoint {

@@ -5,19 +5,25 @@ import { UnsupportedEndpointError } from '../../domain/errors';
 import type { Location } from '../../domain/location';
 import type { DestinationState, SourceFile } from '../../domain/ports';
 import type { EndpointCredentials, SecretStore } from '../../domain/secrets';
+import type { Connections, FileSource, FileTarget, TargetOptions, TransferIo } from '../../domain/transfer/io';
 import { FolderListing } from '../folder-listing';
 import type { NetworkPolicy } from '../net/network-policy';
 import { inspectFile, listFolder, statFile } from './catalog';
 import { openSftp, type SftpSession, type SftpTarget } from './connect';
 import { isSftpLocation, resolveSftpLocation, type SftpEndpoint, type SftpPathLocation } from './location';
 import { probeSftp } from './probe';
+import { type SftpDataPlane, sftpDataPlane } from './transfer/driver';
 
 export interface SftpDriverDeps {
   secrets: SecretStore;
   networkPolicy: NetworkPolicy;
   /** How sessions are opened; openSftp (SSRF guard, pinned host key) unless a caller shares its own. */
   openSftp?: (target: SftpTarget) => Promise<SftpSession>;
+  /** The worker's budget to open one session (DNS, TCP, SSH handshake, authentication). */
+  connectTimeoutMs?: number;
 }
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 
 /** SFTP endpoints (a partner's server, or AWS Transfer Family): a base path on a server the engine logs in to. */
 export class SftpDriver implements EndpointDriver {
@@ -28,7 +34,17 @@ export class SftpDriver implements EndpointDriver {
   /** A partner's server may lose or truncate a file: a copy between two of them is staged in S3. */
   readonly durable = false;
 
-  constructor(private readonly deps: SftpDriverDeps) {}
+  /** The worker's half: files as sources and targets of streamed copies, over sessions a batch shares (./transfer). */
+  private readonly data: SftpDataPlane;
+
+  constructor(private readonly deps: SftpDriverDeps) {
+    this.data = sftpDataPlane({
+      secrets: deps.secrets,
+      networkPolicy: deps.networkPolicy,
+      openSftp: deps.openSftp ?? openSftp,
+      connectTimeoutMs: deps.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    });
+  }
 
   resolve(endpoint: Endpoint, relativePath: string): SftpPathLocation {
     return resolveSftpLocation(this.own(endpoint), relativePath);
@@ -57,9 +73,18 @@ export class SftpDriver implements EndpointDriver {
     return this.withSession(endpoint, (client) => listFolder(client, directory, new FolderListing(folderPath, pattern, limit)));
   }
 
-  inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
+  inspect(endpoint: Endpoint, location: Location, connections?: Connections): Promise<DestinationState | undefined> {
+    if (connections) return this.data.inspectOver(this.own(endpoint), location, connections);
     const file = this.located(location);
     return this.withSession(endpoint, (client) => inspectFile(client, file));
+  }
+
+  openSource(endpoint: Endpoint, location: Location, io: TransferIo): FileSource {
+    return this.data.openSource(endpoint, location, io);
+  }
+
+  openTarget(endpoint: Endpoint, location: Location, io: TransferIo, options: TargetOptions): FileTarget {
+    return this.data.openTarget(endpoint, location, io, options);
   }
 
   /** One session per request, with the credentials as they are now (a rotation is picked up at once). */

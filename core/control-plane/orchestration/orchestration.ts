@@ -4,8 +4,9 @@ import { type Drivers, isServerSideCopy } from '../../domain/drivers';
 import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../../domain/errors';
 import { type FlowType, isTerminal, type ObjectChecksum, type TransferJob, type TransferResult } from '../../domain/job';
 import { type LeaseToken, tokenOf } from '../../domain/lease';
+import { resolveLocation } from '../../domain/locations';
 import type { BatchInput, DestinationState, EndpointStore, JobKey, JobStore, LeaseStore } from '../../domain/ports';
-import { resolveLocation } from '../transfers/locations';
+import type { Connections } from '../../domain/transfer/io';
 import { withLeaseHeartbeat } from './heartbeat';
 
 /** What the state machine tasks share: the stores, the endpoint drivers, this region, and the lease TTL. */
@@ -16,6 +17,8 @@ export interface OrchestrationDeps {
   drivers: Drivers;
   region: string;
   leaseTtlMs: number;
+  /** A batch's worker: its open sessions, over which verification inspects the destinations. */
+  connections?: Connections;
 }
 
 const ACTOR = 'step-functions';
@@ -180,7 +183,7 @@ export async function verifyTransfer(
   if (!target) throw new NotFoundError(`target endpoint ${job.targetEndpointId} not found`);
   const found = await deps.drivers
     .driverFor(target)
-    .inspect(target, resolveLocation(deps.drivers, target, job.targetPath, 'targetPath'));
+    .inspect(target, resolveLocation(deps.drivers, target, job.targetPath, 'targetPath'), deps.connections);
   const problem = mismatch(result, found);
   if (problem) throw new VerificationError(`${result.location}: ${problem}`);
   return deps.jobs.transition(key, 'SUCCEEDED', origin);

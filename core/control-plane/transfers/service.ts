@@ -6,11 +6,11 @@ import { ConflictError, NotFoundError, ValidationError } from '../../domain/erro
 import { deterministicId } from '../../domain/ids';
 import { deriveIdempotencyKey, type TransferJob } from '../../domain/job';
 import type { Location } from '../../domain/location';
+import { resolveLocation } from '../../domain/locations';
 import { inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
 import type { EndpointStore, ExecutionStarter, JobStore, PageRequest, SourceFile } from '../../domain/ports';
 import { planExecutions } from './batches';
-import { resolveLocation } from './locations';
 import type { CreateTransferRequest } from './schemas';
 
 export interface TransferDeps {

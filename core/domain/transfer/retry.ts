@@ -1,5 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from '../logger';
 import { type TransferError, toTransferError } from './errors';
+import type { WorkerConfig } from './tunables';
 
 export interface RetryPolicy {
   /** Failed attempts in a row without progress before giving up. */
@@ -56,4 +58,31 @@ export async function retrying<T>(policy: RetryPolicy, options: RetryOptions, at
       await sleep(wait, options.signal);
     }
   }
+}
+
+/** What retries within a transfer go by: its signal, its logger and the worker's retry tunables. */
+export interface RetryScope {
+  signal: AbortSignal;
+  logger: Logger;
+  tunables: Pick<WorkerConfig, 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs'>;
+}
+
+/** `retrying` under the transfer's policy, logging each retry of `what`. */
+export function retryingIn<T>(
+  scope: RetryScope,
+  what: string,
+  attempt: () => Promise<T>,
+  progressed?: () => boolean,
+): Promise<T> {
+  const { tunables, logger } = scope;
+  return retrying(
+    { maxAttempts: tunables.maxAttempts, baseMs: tunables.retryBaseMs, maxMs: tunables.retryMaxMs },
+    {
+      signal: scope.signal,
+      ...(progressed ? { progressed } : {}),
+      onRetry: (error, attempt, delayMs) =>
+        logger.warn('retrying after a transient failure', { what, code: error.code, error: error.message, attempt, delayMs }),
+    },
+    attempt,
+  );
 }

@@ -6,7 +6,8 @@
  * at or below the point the destination has safely received.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback, Writable } from 'node:stream';
+import { runPipeline } from './pipeline';
 
 export class ResumableSha256 {
   private hash: Hash = createHash('sha256');
@@ -77,4 +78,18 @@ export class HashingStream extends Transform {
 /** SHA-256 (hex) of a buffer, for small in-memory content. */
 export function sha256OfBuffer(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** SHA-256 (hex) of everything `stream` delivers, under the transfer's signal and stall watchdog. */
+export async function sha256OfStream(stream: Readable, watch: { signal: AbortSignal; stallTimeoutMs: number }): Promise<string> {
+  const hash = new ResumableSha256(NEVER_REWOUND);
+  await runPipeline([stream, new HashingStream(hash), discard()], { ...watch, position: () => hash.position });
+  return hash.hex();
+}
+
+const NEVER_REWOUND = Number.MAX_SAFE_INTEGER;
+
+/** A sink that drops what it is given: the hash on the way is the point. */
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
 }

@@ -3,6 +3,7 @@
  * kind takes: this folder alone (its settings join EndpointKinds by
  * declaration merging), no domain or service file.
  */
+import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EndpointDriver } from '../../../core/domain/drivers';
@@ -10,6 +11,8 @@ import type { Endpoint, EndpointOf, ProbeOutcome } from '../../../core/domain/en
 import { UnsupportedEndpointError } from '../../../core/domain/errors';
 import type { Location } from '../../../core/domain/location';
 import type { DestinationState, SourceFile } from '../../../core/domain/ports';
+import type { FileSource, FileTarget, TargetOptions, TransferIo } from '../../../core/domain/transfer/io';
+import { LocalFileSource, LocalFileTarget } from './files';
 
 declare module '../../../core/domain/endpoint' {
   interface EndpointKinds {
@@ -66,6 +69,16 @@ export class LocalFsDriver implements EndpointDriver {
   async inspect(endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
     const file = await this.stat(endpoint, location, '');
     return file && { bytes: file.size };
+  }
+
+  openSource(_endpoint: Endpoint, location: Location): FileSource {
+    return new LocalFileSource((location as LocalFsLocation).file);
+  }
+
+  openTarget(_endpoint: Endpoint, location: Location, io: TransferIo, options: TargetOptions): FileTarget {
+    const { file } = location as LocalFsLocation;
+    const tag = createHash('sha256').update(options.jobId).digest('hex').slice(0, 12);
+    return new LocalFileTarget(file, `${file}.eft-${tag}.tmp`, io);
   }
 
   private own(endpoint: Endpoint): EndpointOf<'LOCAL_FS'> {

@@ -6,7 +6,7 @@
  * with CONNECTION_LOST instead, as soon as the channel is gone.
  */
 import type { SFTPWrapper, Stats } from 'ssh2';
-import { connectionLost, TransferError, toTransferError } from '../domain/transfer/errors';
+import { connectionLost, TransferError, toTransferError } from '../../../domain/transfer/errors';
 
 /** SFTP v3 status codes, as ssh2 reports them in `err.code`. */
 export const SFTP_STATUS = {

@@ -1,7 +1,10 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { bucketOf } from '../adapters/s3/bucket-owner';
-import { s3Failure, s3HttpStatus } from '../domain/transfer/errors';
+import { s3Failure, s3HttpStatus } from '../../../domain/transfer/errors';
+import type { TransferIo } from '../../../domain/transfer/io';
+import { retryingIn } from '../../../domain/transfer/retry';
+import { sha256OfStream } from '../../../domain/transfer/sha256';
+import { bucketOf } from '../bucket-owner';
 
 export interface S3ObjectRef {
   bucket: string;
@@ -51,4 +54,25 @@ export async function readObject(
   } catch (err) {
     throw s3Failure(err, s3Location(ref), 'SOURCE_MISSING');
   }
+}
+
+/**
+ * SHA-256 of an object at rest (read with If-Match on `etag`, if given), for
+ * the no-overwrite decision; restarts from the first byte on a retry (this is
+ * the rare path).
+ */
+export function sha256OfObject(
+  io: Pick<TransferIo, 'signal' | 'logger' | 'tunables'>,
+  s3: S3Client,
+  object: S3ObjectRef & { etag?: string | undefined },
+): Promise<string> {
+  const location = s3Location(object);
+  return retryingIn(io, `hash ${location}`, async () => {
+    try {
+      const body = await readObject(s3, object, { start: 0, ...(object.etag ? { etag: object.etag } : {}) }, io.signal);
+      return await sha256OfStream(body, { signal: io.signal, stallTimeoutMs: io.tunables.stallTimeoutMs });
+    } catch (err) {
+      throw s3Failure(err, location, 'SOURCE_MISSING');
+    }
+  });
 }

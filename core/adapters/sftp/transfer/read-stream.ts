@@ -29,7 +29,7 @@
  */
 import { Readable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
-import { connectionLost, TransferError } from '../domain/transfer/errors';
+import { connectionLost, TransferError } from '../../../domain/transfer/errors';
 import {
   closeLanesQuietly,
   lanesOver,
@@ -40,7 +40,7 @@ import {
   type SftpChannel,
   type SftpLane,
   watchLanes,
-} from './sftp-channel';
+} from './channel';
 
 export interface SftpReadStreamOptions {
   /** Offset of the first byte to read (to resume). Default 0. */

@@ -1,19 +1,20 @@
 /**
- * SFTP sessions to one endpoint for the length of a hop: opened through the
+ * The SFTP session to one endpoint, kept in the transfer's Connections (one
+ * job's, or a whole batch's: several files in flight on it): opened through the
  * injected factory (openSftp in production: SSRF guard, pinned host key,
  * TCP_NODELAY), with credentials read from the secret store at each connect
  * so a rotation between retries is picked up. After a failed attempt the
  * session is dropped and the next attempt connects afresh.
  */
 import { posix } from 'node:path';
-import type { NetworkPolicy } from '../adapters/net/network-policy';
-import type { SftpSession, SftpTarget } from '../adapters/sftp/connect';
-import { scrubSecrets } from '../adapters/sftp/connect';
-import type { SftpEndpoint } from '../adapters/sftp/location';
-import type { Endpoint } from '../domain/endpoint';
-import type { EndpointCredentials, SecretStore } from '../domain/secrets';
-import { TransferError } from '../domain/transfer/errors';
-import { isChannelClosed, SftpChannel } from './sftp-channel';
+import type { EndpointCredentials, SecretStore } from '../../../domain/secrets';
+import { TransferError } from '../../../domain/transfer/errors';
+import type { Connection } from '../../../domain/transfer/io';
+import type { NetworkPolicy } from '../../net/network-policy';
+import type { SftpSession, SftpTarget } from '../connect';
+import { scrubSecrets } from '../connect';
+import type { SftpEndpoint } from '../location';
+import { isChannelClosed, SftpChannel } from './channel';
 
 export type OpenSftpSession = (target: SftpTarget) => Promise<SftpSession>;
 
@@ -24,7 +25,7 @@ export interface SftpEndpointDeps {
   connectTimeoutMs: number;
 }
 
-export class SftpConnector {
+export class SftpConnector implements Connection {
   private session: Promise<SftpSession> | undefined;
   private credentials: EndpointCredentials = {};
   /** "sftp://host:port", for messages and result locations. */
@@ -32,10 +33,8 @@ export class SftpConnector {
 
   constructor(
     private readonly deps: SftpEndpointDeps,
-    readonly endpoint: Endpoint,
+    readonly endpoint: SftpEndpoint,
   ) {
-    if (!('sftp' in endpoint))
-      throw new TransferError('ENDPOINT_INVALID', `endpoint ${endpoint.endpointId} has no SFTP settings`);
     this.where = `sftp://${endpoint.sftp.host}:${endpoint.sftp.port}`;
   }
 
@@ -65,7 +64,7 @@ export class SftpConnector {
   }
 
   private async open(): Promise<SftpSession> {
-    const settings = (this.endpoint as SftpEndpoint).sftp;
+    const settings = this.endpoint.sftp;
     if (!this.endpoint.secretRef) {
       throw new TransferError('AUTH_FAILED', `endpoint ${this.endpoint.endpointId} has no credentials configured`);
     }
@@ -98,6 +97,10 @@ export class SftpConnector {
     await current?.close();
   }
 
+  close(): Promise<void> {
+    return this.reset();
+  }
+
   /** Removes this endpoint's secrets from a message (a second line of defence). */
   scrub(message: string): string {
     return scrubSecrets(message, this.credentials);
@@ -106,33 +109,5 @@ export class SftpConnector {
   /** The location string recorded in results. */
   locationOf(path: string): string {
     return `${this.where}${posix.normalize(path)}`;
-  }
-}
-
-/**
- * One connector per endpoint, shared by all jobs of a batch (one SSH session
- * per partner, several files in flight on it); closed when the batch ends.
- */
-export class ConnectorPool {
-  private readonly connectors = new Map<string, SftpConnector>();
-
-  constructor(private readonly deps: SftpEndpointDeps) {}
-
-  connectorFor(endpoint: Endpoint): SftpConnector {
-    let connector = this.connectors.get(endpoint.endpointId);
-    if (!connector) {
-      connector = new SftpConnector(this.deps, endpoint);
-      this.connectors.set(endpoint.endpointId, connector);
-    }
-    return connector;
-  }
-
-  /** Removes every pooled endpoint's secrets from a message. */
-  scrub(message: string): string {
-    return [...this.connectors.values()].reduce((text, connector) => connector.scrub(text), message);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.connectors.values()].map((connector) => connector.reset()));
   }
 }

@@ -27,7 +27,7 @@
  */
 import { Writable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
-import { connectionLost } from '../domain/transfer/errors';
+import { connectionLost } from '../../../domain/transfer/errors';
 import {
   closeLanesQuietly,
   lanesOver,
@@ -37,7 +37,7 @@ import {
   requestError,
   type SftpLane,
   watchLanes,
-} from './sftp-channel';
+} from './channel';
 
 export interface SftpWriteStreamOptions {
   /** SSH_FXF_* open flags. Default WRITE | CREAT | TRUNC. Use EXCL to refuse an existing file. */
@@ -102,6 +102,11 @@ export class SftpWriteStream extends Writable {
     let lowest = this.offset - this.coalesced;
     for (const start of this.outstanding) lowest = Math.min(lowest, start);
     return lowest;
+  }
+
+  /** The acknowledged offset: how far the server has taken the file (the stall watchdog's position). */
+  get position(): number {
+    return this.acknowledgedOffset;
   }
 
   override _construct(callback: Done): void {

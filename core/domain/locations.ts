@@ -1,8 +1,8 @@
-import type { Drivers } from '../../domain/drivers';
-import type { Endpoint } from '../../domain/endpoint';
-import { ValidationError } from '../../domain/errors';
-import type { Location } from '../../domain/location';
-import { hasDotSegment } from '../../domain/path-segments';
+import type { Drivers } from './drivers';
+import type { Endpoint } from './endpoint';
+import { ValidationError } from './errors';
+import type { Location } from './location';
+import { hasDotSegment } from './path-segments';
 
 /**
  * Where a transfer path lands on an endpoint: its driver puts it under the

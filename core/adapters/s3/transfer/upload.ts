@@ -25,10 +25,11 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { bucketOf } from '../adapters/s3/bucket-owner';
-import { unsignedPayloadOverHttps } from '../adapters/s3/unsigned-payload';
-import { s3Failure, TransferError } from '../domain/transfer/errors';
-import type { S3ObjectRef } from './s3-objects';
+import { s3Failure, TransferError } from '../../../domain/transfer/errors';
+import type { FileSink } from '../../../domain/transfer/io';
+import { bucketOf } from '../bucket-owner';
+import { unsignedPayloadOverHttps } from '../unsigned-payload';
+import type { S3ObjectRef } from './objects';
 
 export interface S3ObjectTarget extends S3ObjectRef {
   kmsKeyId?: string;
@@ -84,7 +85,7 @@ export class S3Upload {
    * resumeOffset()) to the end. `expectedSize` (the source's size) only keeps
    * small objects from taking a whole part's buffer.
    */
-  writer(offset: number, expectedSize?: number): Writable {
+  writer(offset: number, expectedSize?: number): FileSink {
     if (offset % this.options.partSize !== 0) throw new RangeError('an upload resumes at a part boundary only');
     this.single = undefined;
     const firstCapacity = expectedSize === undefined ? this.options.partSize : Math.max(1, expectedSize - offset);
@@ -232,6 +233,8 @@ export class S3Upload {
 class PartWriter extends Writable {
   private buffer: Buffer | undefined;
   private filled = 0;
+  /** Offset of the end of the last part sent. */
+  private sealed: number;
   private inFlight = 0;
   private held: { ready: () => boolean; done: Done } | undefined;
   /** Aborts this attempt's part uploads when it is destroyed. */
@@ -246,6 +249,12 @@ class PartWriter extends Writable {
     private firstCapacity: number,
   ) {
     super({ highWaterMark: 64 * 1024 });
+    this.sealed = (nextPart - 1) * partSize;
+  }
+
+  /** The object's bytes this writer has taken, in parts sent and in the buffer. */
+  get position(): number {
+    return this.sealed + this.filled;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Done): void {
@@ -293,6 +302,7 @@ class PartWriter extends Writable {
     const body = buffer.subarray(0, this.filled);
     const partNumber = this.nextPart++;
     this.buffer = undefined;
+    this.sealed += this.filled;
     this.filled = 0;
     this.inFlight++;
     const sent = this.upload.uploadPart(partNumber, body, this.controller.signal);

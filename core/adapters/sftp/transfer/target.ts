@@ -1,0 +1,218 @@
+/**
+ * A file on an SFTP server as a transfer's target: the pipelined writer
+ * (SftpWriteStream).
+ *
+ * Delivery ("the final name is never visible with partial content"):
+ * - 'rename' (default): write `<final>.eft-<job>.tmp`, check its size on the
+ *   server, confirm the lease, then RENAME it to the final name. SFTP v3
+ *   RENAME fails if the final name exists, so a file that appeared meanwhile
+ *   is never replaced. The temporary name is per job (two jobs delivering to
+ *   one name cannot mix their bytes) and stable across attempts (a killed
+ *   attempt's file is simply overwritten by the next).
+ * - 'direct-write', when the endpoint's validated capabilities say the server
+ *   refuses renames: the final name is created with EXCL (never replacing a
+ *   file) and written in place; the job's checkpoint records
+ *   `{ delivery: 'direct-write', directWrite: <path> }`, so a retry knows the
+ *   partial file is its own and may rewrite it. Partial content IS visible
+ *   during such a transfer; the partner chose that by forbidding renames.
+ *
+ * A broken connection resumes at the last hash snapshot below the bytes the
+ * server acknowledged (WRITEs carry explicit offsets, so re-sending is
+ * harmless). On failure or stop the partial file is removed (best effort); on
+ * loss of the lease it is left alone, since the new owner of the job writes
+ * the same temporary name.
+ */
+import { createHash } from 'node:crypto';
+import type { SftpCapabilities } from '../../../domain/endpoint';
+import { LeaseLostError, TransferError } from '../../../domain/transfer/errors';
+import type { Committed, ExistingFile, FileSink, FileTarget, TransferIo } from '../../../domain/transfer/io';
+import { retryingIn } from '../../../domain/transfer/retry';
+import type { SftpSession } from '../connect';
+import { endChannels, moreChannelsFor, OPEN_FLAGS, SFTP_STATUS, type SftpChannel, sftpFailure, sftpStatus } from './channel';
+import type { SftpConnector } from './connector';
+import { sha256OfSftpFile } from './content-hash';
+import { SftpWriteStream } from './write-stream';
+
+/** The temporary name next to the final one: per job, the same for every attempt of the job. */
+export function temporaryPathFor(finalPath: string, jobId: string): string {
+  return `${finalPath}.eft-${createHash('sha256').update(jobId).digest('hex').slice(0, 12)}.tmp`;
+}
+
+const CLEANUP_TIMEOUT_MS = 5000;
+
+export class SftpFileTarget implements FileTarget {
+  readonly location: string;
+  readonly resumesAfter = 'the acknowledged bytes';
+  private readonly delivery: 'rename' | 'direct-write';
+  /** Where the content is written: the temporary name, or the final one for direct-write. */
+  private readonly writePath: string;
+  private size = 0;
+  /** Acknowledged by the server before the current attempt. */
+  private acknowledged = 0;
+  private writer: SftpWriteStream | undefined;
+  /** The session of the latest attempt: a reset after it failed leaves a newer one (another file's) alone. */
+  private session: SftpSession | undefined;
+
+  constructor(
+    private readonly connector: SftpConnector,
+    private readonly path: string,
+    tmpPath: string,
+    private readonly capabilities: SftpCapabilities | undefined,
+    private readonly io: TransferIo,
+  ) {
+    this.location = connector.locationOf(path);
+    this.delivery = capabilities?.renameToNew === false ? 'direct-write' : 'rename';
+    this.writePath = this.delivery === 'rename' ? tmpPath : path;
+  }
+
+  async existing(): Promise<ExistingFile | undefined> {
+    const stats = await this.withTarget(`stat ${this.location}`, (c) => c.statIfExists(this.path));
+    return stats ? { bytes: stats.size } : undefined;
+  }
+
+  /** Read back over SFTP (see content-hash.ts). */
+  sha256(): Promise<string> {
+    return sha256OfSftpFile(this.io, this.connector, this.path, 'target');
+  }
+
+  async prepare(size: number): Promise<ExistingFile | undefined> {
+    const { io, path, delivery } = this;
+    this.size = size;
+    const oursAlready = delivery === 'direct-write' && io.job.checkpoint.directWrite === path;
+    const existing = await this.existing();
+    if (existing && !oursAlready) return existing;
+    if (delivery === 'direct-write') {
+      if (!existing && !(await this.claim())) {
+        const now = await this.existing();
+        if (!now) throw new TransferError('TARGET_EXISTS', `${this.location} was created and removed by someone else meanwhile`);
+        return now;
+      }
+      if (!oursAlready) await io.job.saveCheckpoint({ delivery, directWrite: path });
+    }
+    return undefined;
+  }
+
+  resumeStep(): number {
+    return this.io.tunables.hashMarkBytes;
+  }
+
+  kept(): number {
+    return Math.max(this.acknowledged, this.writer?.acknowledgedOffset ?? 0);
+  }
+
+  async resume(): Promise<number> {
+    this.acknowledged = this.kept();
+    this.writer = undefined;
+    this.session = undefined;
+    if (this.acknowledged > 0) {
+      const connected = await this.connector.connect();
+      this.session = connected.session;
+      // Resume only onto what is really there; if the file went away or shrank, start over.
+      const partial = await connected.channel.statIfExists(this.writePath);
+      if (!partial || (partial.size ?? 0) < this.acknowledged) this.acknowledged = 0;
+    }
+    return this.acknowledged;
+  }
+
+  async sink(offset: number): Promise<FileSink> {
+    const { tunables } = this.io;
+    const { session } = await this.connector.connect();
+    this.session = session;
+    const flags = offset === 0 ? OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.TRUNC : OPEN_FLAGS.WRITE;
+    // Two handles on one file only where the partner's server was seen to keep both handles' writes.
+    const channels = this.capabilities?.multiHandleWrite === true ? tunables.sftpWriteChannels : 1;
+    const moreChannels = await moreChannelsFor(session, this.size - offset, channels, tunables);
+    const writer = new SftpWriteStream(session.sftp, this.writePath, {
+      flags,
+      start: offset,
+      requestBytes: tunables.sftpRequestBytes,
+      maxInFlight: tunables.sftpMaxInFlight,
+      fsync: 'fsync@openssh.com' in session.supportedExtensions,
+      where: this.connector.where,
+      moreChannels,
+    });
+    writer.once('close', () => endChannels(moreChannels));
+    this.writer = writer;
+    return writer;
+  }
+
+  async commit(): Promise<Committed | undefined> {
+    const { writePath, size, path } = this;
+    const written = await this.withTarget(`stat ${writePath}`, (c) => c.stat(writePath));
+    if (written.size !== size) {
+      throw new TransferError(
+        'SIZE_MISMATCH',
+        `${this.connector.locationOf(writePath)} has ${written.size} bytes after writing ${size}`,
+      );
+    }
+    if (this.delivery === 'direct-write') return {};
+    // Servers that let RENAME replace a file (some non-OpenSSH ones) are only held off by this check.
+    if (await this.withTarget('stat before rename', (c) => c.statIfExists(path))) return undefined;
+    await this.io.job.confirmLease();
+    const renamed = await this.withTarget(`rename to ${path}`, async (c) => {
+      try {
+        await c.rename(writePath, path);
+        return true;
+      } catch (err) {
+        // SFTP v3: RENAME onto an existing name fails (FAILURE); anything else is a real refusal.
+        if (sftpStatus(err) !== undefined && (await c.statIfExists(path))) return false;
+        throw err;
+      }
+    });
+    return renamed ? {} : undefined;
+  }
+
+  /** Bounded in time: this also runs on SIGTERM, within ECS's stop timeout. */
+  async abort(reason?: unknown): Promise<void> {
+    if (reason instanceof LeaseLostError) return;
+    const attempt = (async () => {
+      const { channel } = await this.connector.connect();
+      await channel.unlink(this.writePath);
+    })().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLEANUP_TIMEOUT_MS);
+    });
+    await Promise.race([attempt, timeout]);
+    clearTimeout(timer);
+  }
+
+  failure(error: unknown): unknown {
+    return sftpStatus(error) === undefined ? error : sftpFailure(error, 'target', this.writePath, this.connector.where);
+  }
+
+  reset(): Promise<void> {
+    return this.connector.reset(this.session);
+  }
+
+  /** Claims the final name without ever replacing a file; false if someone else's file has it. */
+  private claim(): Promise<boolean> {
+    const { path } = this;
+    return this.withTarget(`create ${this.location}`, async (c) => {
+      try {
+        await c.close(await c.open(path, OPEN_FLAGS.WRITE | OPEN_FLAGS.CREAT | OPEN_FLAGS.EXCL));
+        return true;
+      } catch (err) {
+        if (sftpStatus(err) === SFTP_STATUS.FAILURE && (await c.statIfExists(path))) return false;
+        throw err;
+      }
+    });
+  }
+
+  /** Runs `action` with the target channel, retrying transient failures on a new session. */
+  private withTarget<T>(what: string, action: (channel: SftpChannel) => Promise<T>): Promise<T> {
+    const { connector } = this;
+    return retryingIn(this.io, what, async () => {
+      let session: SftpSession | undefined;
+      try {
+        const connected = await connector.connect();
+        session = connected.session;
+        return await action(connected.channel);
+      } catch (err) {
+        const failure = sftpFailure(err, 'target', this.path, connector.where);
+        if (failure.retryable) await connector.reset(session);
+        throw failure;
+      }
+    });
+  }
+}
