@@ -18,7 +18,6 @@ import type { Endpoint } from '../domain/endpoint';
 import { TransientError } from '../domain/errors';
 import type { TransferJob } from '../domain/job';
 import type { Lease, LeaseOwner, LeaseToken } from '../domain/lease';
-import type { Location } from '../domain/location';
 import type { BatchInput, EndpointStore, LeaseStore } from '../domain/ports';
 import { LeaseLostError, StoppedError, TransferError, toTransferError } from '../domain/transfer/errors';
 import { sleep } from '../domain/transfer/retry';

@@ -8,9 +8,10 @@
  * The data-plane half (FileSource, FileTarget) is defined in ./transfer/io.ts.
  */
 import type { Endpoint, EndpointType, ProbeOutcome } from './endpoint';
-import type { FlowType } from './job';
+import type { FlowType, TransferJob, TransferResult } from './job';
+import type { LeaseToken } from './lease';
 import type { Location } from './location';
-import type { DestinationState, SourceFile } from './ports';
+import type { DestinationState, JobStore, SourceFile } from './ports';
 import type { EndpointCredentials } from './secrets';
 import type { Connections, DataPlaneDriver } from './transfer/io';
 
@@ -51,11 +52,22 @@ export interface ControlPlaneDriver {
    */
   inspect(endpoint: Endpoint, location: Location, connections?: Connections): Promise<DestinationState | undefined>;
   /**
-   * True when the driver copies between two of its own endpoints without the
-   * bytes passing through the engine (S3 CopyObject): the state machine then
-   * runs the copy in a Lambda instead of starting a worker.
+   * Present where the driver copies between two of its own endpoints without
+   * the bytes passing through the engine (S3 CopyObject): the state machine
+   * then runs the copy in a Lambda instead of starting a worker. Resumable
+   * (checkpoints on the job); a failure worth retrying is a TransientError.
    */
-  readonly serverSideCopy: boolean;
+  copyServerSide?(from: Location, to: Location, run: ServerSideCopyRun): Promise<TransferResult>;
+}
+
+/** The job a server-side copy runs for, under its lease. */
+export interface ServerSideCopyRun {
+  job: TransferJob;
+  lease: LeaseToken;
+  /** Where the copy checkpoints its progress (fenced by the lease). */
+  jobs: JobStore;
+  /** Extends the lease; throws once it has moved on, so a stale owner never commits. */
+  renewLease: () => Promise<void>;
 }
 
 export interface EndpointDriver extends ControlPlaneDriver, DataPlaneDriver {}
@@ -75,7 +87,7 @@ export function flowTypeOf(source: ControlPlaneDriver, target: ControlPlaneDrive
 
 /** A job between two endpoints of one driver that copies server-side needs no worker (and no batch). */
 export function copiesServerSide(source: ControlPlaneDriver, target: ControlPlaneDriver): boolean {
-  return source === target && source.serverSideCopy;
+  return source === target && source.copyServerSide !== undefined;
 }
 
 /**

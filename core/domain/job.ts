@@ -121,6 +121,13 @@ export interface ObjectChecksum {
   partSize?: number;
 }
 
+/** The content's SHA-256 (hex) that a full-object checksum is; undefined for a composite one. */
+export function contentSha256(checksum: ObjectChecksum): string | undefined {
+  if (checksum.type !== 'FULL_OBJECT') return undefined;
+  const digest = Buffer.from(checksum.value, 'base64');
+  return digest.length === 32 ? digest.toString('hex') : undefined;
+}
+
 /** Data-plane updates to a RUNNING job, made under its lease. */
 export interface JobWork {
   bytesTransferred?: number;

@@ -11,7 +11,7 @@ import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directo
 import { checkLiteralHost, type NetworkPolicy, networkPolicyFromEnv } from '../adapters/net/network-policy';
 import { createS3Client } from '../adapters/s3/client';
 import { S3Driver } from '../adapters/s3/driver';
-import { s3CopyConfigFromEnv } from '../adapters/s3/server-side-copy-config';
+import { type S3CopyConfig, s3CopyConfigFromEnv } from '../adapters/s3/server-side-copy-config';
 import { LocalFileSecretStore } from '../adapters/secrets/local-file-store';
 import { SecretsManagerStore } from '../adapters/secrets/secrets-manager';
 import { SftpDriver } from '../adapters/sftp/driver';
@@ -73,6 +73,8 @@ export interface DriverOptions {
   sftpConnectTimeoutMs?: number;
   /** Where SFTP sessions may connect; by default read from EFT_ALLOWED_NETWORKS. */
   networkPolicy?: NetworkPolicy;
+  /** Server-side copies' part size and concurrency; by default read from COPY_* variables. */
+  copyConfig?: S3CopyConfig;
 }
 
 /** The endpoint drivers of the engine, one per kind: the functions' and the worker's. */
@@ -80,7 +82,7 @@ export function buildDrivers(env: NodeJS.ProcessEnv = process.env, options: Driv
   const client = options.s3 ? undefined : createS3Client(env);
   const s3 = options.s3 ?? (() => client as S3Client);
   return new DriverRegistry([
-    new S3Driver({ s3 }),
+    new S3Driver({ s3, copyConfig: options.copyConfig ?? s3CopyConfigFromEnv(env) }),
     new SftpDriver({
       secrets: buildSecretStore(env),
       networkPolicy: options.networkPolicy ?? networkPolicyFromEnv(env),
@@ -129,13 +131,11 @@ export function buildOrchestration(env: NodeJS.ProcessEnv = process.env) {
   const stores = buildStores(env);
   const s3 = createS3Client(env);
   return {
-    s3,
     jobs: stores.jobs,
     endpoints: stores.endpoints,
     leases: stores.leases,
     drivers: buildDrivers(env, { s3: () => s3 }),
     region: stores.region,
     leaseTtlMs: Number(env.EFT_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS),
-    copyConfig: s3CopyConfigFromEnv(env),
   };
 }

@@ -1,4 +1,4 @@
-import { runS3Copy } from '../../core/control-plane/orchestration/orchestration';
+import { runServerSideCopy } from '../../core/control-plane/orchestration/orchestration';
 import { LeasedJobInputSchema } from '../../core/control-plane/tasks/schemas';
 import { stateMachineTask } from '../../core/control-plane/tasks/task';
 import { buildOrchestration } from '../../core/runtime/wiring';
@@ -7,6 +7,6 @@ const deps = buildOrchestration();
 
 /** State machine task: S3→S3 server-side copy (CopyObject, or UploadPartCopy in parallel above the threshold). */
 export const handler = stateMachineTask(LeasedJobInputSchema, async (input) => {
-  const result = await runS3Copy(deps, input);
+  const result = await runServerSideCopy(deps, input);
   return { bytes: result.bytes, alreadyPresent: result.alreadyPresent };
 });

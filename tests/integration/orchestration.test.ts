@@ -14,7 +14,7 @@ import {
   failBatch,
   failTransfer,
   type OrchestrationDeps,
-  runS3Copy,
+  runServerSideCopy,
   startBatch,
   startTransfer,
   verifyTransfer,
@@ -254,7 +254,7 @@ describe('verifyTransfer of an S3→S3 copy against the checksum S3 reports (loc
       new PutObjectCommand({ Bucket: SOURCE.bucket, ExpectedBucketOwner: SOURCE.owner, Key: job.sourcePath, Body: content }),
     );
     const lease = await started(west, job, `west-c-${seq}`);
-    const result = await runS3Copy({ ...west, s3, copyConfig }, { ...job, lease });
+    const result = await runServerSideCopy({ ...west, drivers: engineDrivers({ s3, copyConfig }) }, { ...job, lease });
     return { job, lease, content, result };
   }
 

@@ -4,6 +4,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { DriverRegistry } from '../../core/adapters/drivers';
 import { type NetworkPolicy, networkPolicyFromEnv } from '../../core/adapters/net/network-policy';
 import { S3Driver } from '../../core/adapters/s3/driver';
+import { DEFAULT_S3_COPY_CONFIG, type S3CopyConfig } from '../../core/adapters/s3/server-side-copy-config';
 import { LocalFileSecretStore } from '../../core/adapters/secrets/local-file-store';
 import { SftpDriver } from '../../core/adapters/sftp/driver';
 import type { EndpointDriver } from '../../core/domain/drivers';
@@ -24,6 +25,8 @@ interface Peers {
   networkPolicy?: NetworkPolicy;
   /** The worker's budget to open one SFTP session. */
   connectTimeoutMs?: number;
+  /** Server-side copies' part size and concurrency (the defaults unless given). */
+  copyConfig?: S3CopyConfig;
 }
 
 export function builtInDrivers(peers: Peers = {}): EndpointDriver[] {
@@ -32,7 +35,7 @@ export function builtInDrivers(peers: Peers = {}): EndpointDriver[] {
     return peers.s3;
   };
   return [
-    new S3Driver({ s3 }),
+    new S3Driver({ s3, copyConfig: peers.copyConfig ?? DEFAULT_S3_COPY_CONFIG }),
     new SftpDriver({
       secrets: peers.secrets ?? new LocalFileSecretStore(join(tmpdir(), 'eft-test-no-secrets')),
       networkPolicy: peers.networkPolicy ?? networkPolicyFromEnv({}),

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DriverRegistry } from '../../core/adapters/drivers';
 import { S3Driver } from '../../core/adapters/s3/driver';
+import { DEFAULT_S3_COPY_CONFIG } from '../../core/adapters/s3/server-side-copy-config';
 import { copiesServerSide, flowTypeOf, isServerSideCopy } from '../../core/domain/drivers';
 import type { Endpoint } from '../../core/domain/endpoint';
 import { UnsupportedEndpointError, ValidationError } from '../../core/domain/errors';
@@ -60,7 +61,7 @@ describe('the drivers of the engine', () => {
   });
 
   it('refuses two drivers of one kind or for one type', () => {
-    const s3Driver = () => new S3Driver({ s3: () => undefined as never });
+    const s3Driver = () => new S3Driver({ s3: () => undefined as never, copyConfig: DEFAULT_S3_COPY_CONFIG });
     expect(() => new DriverRegistry([s3Driver(), s3Driver()])).toThrow('two drivers of kind S3');
   });
 });

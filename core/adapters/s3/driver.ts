@@ -1,7 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { EndpointDriver } from '../../domain/drivers';
+import type { EndpointDriver, ServerSideCopyRun } from '../../domain/drivers';
 import type { Endpoint, ProbeOutcome } from '../../domain/endpoint';
-import { UnsupportedEndpointError } from '../../domain/errors';
+import { TransientError, UnsupportedEndpointError } from '../../domain/errors';
+import type { TransferResult } from '../../domain/job';
 import type { Location } from '../../domain/location';
 import type { DestinationState, SourceFile } from '../../domain/ports';
 import type { DataPlaneDriver, FileSource, FileTarget, TargetOptions, TransferIo } from '../../domain/transfer/io';
@@ -9,19 +10,21 @@ import { FolderListing } from '../folder-listing';
 import { inspectObject, listFolder, statObject } from './catalog';
 import { isS3Location, resolveS3Location, type S3Endpoint, type S3ObjectLocation } from './location';
 import { probeS3 } from './probe';
+import { copyS3Object, isTransientAwsError } from './server-side-copy';
+import type { S3CopyConfig } from './server-side-copy-config';
 import { s3DataPlane } from './transfer/driver';
 
 export interface S3DriverDeps {
   /** The client for a bucket's region (the control plane's functions use their own for every bucket). */
   s3(region: string): S3Client;
+  /** Part size and concurrency of server-side copies. */
+  copyConfig: S3CopyConfig;
 }
 
 /** S3 endpoints: a bucket and a key prefix, reached with the engine's own IAM role under the bucket owner's check. */
 export class S3Driver implements EndpointDriver {
   readonly types = ['S3'] as const;
   readonly kind = 'S3';
-  /** CopyObject / UploadPartCopy: the bytes stay in S3 (server-side-copy.ts). */
-  readonly serverSideCopy = true;
   readonly durable = true;
 
   /** The worker's half: objects as sources and targets of streamed copies (./transfer). */
@@ -58,6 +61,31 @@ export class S3Driver implements EndpointDriver {
   inspect(_endpoint: Endpoint, location: Location): Promise<DestinationState | undefined> {
     const object = this.located(location);
     return inspectObject(this.deps.s3(object.region), object);
+  }
+
+  /** CopyObject / UploadPartCopy: the bytes stay in S3 (server-side-copy.ts). */
+  async copyServerSide(from: Location, to: Location, run: ServerSideCopyRun): Promise<TransferResult> {
+    const source = this.located(from);
+    const target = this.located(to);
+    try {
+      return await copyS3Object(
+        { s3: this.deps.s3(target.region), jobs: run.jobs, config: this.deps.copyConfig, renewLease: run.renewLease },
+        {
+          job: run.job,
+          lease: run.lease,
+          source: { bucket: source.bucket, key: source.key, owner: source.owner },
+          target: {
+            bucket: target.bucket,
+            key: target.key,
+            owner: target.owner,
+            ...(target.kmsKeyId ? { kmsKeyId: target.kmsKeyId } : {}),
+          },
+        },
+      );
+    } catch (error) {
+      // Throttling and 5xx: the state machine retries the task, and the copy resumes from its checkpoint.
+      throw isTransientAwsError(error) ? new TransientError((error as Error).message) : error;
+    }
   }
 
   openSource(endpoint: Endpoint, location: Location, io: TransferIo): FileSource {

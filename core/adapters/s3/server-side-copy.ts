@@ -21,7 +21,7 @@ import {
   StaleOwnerError,
   TargetExistsError,
 } from '../../domain/errors';
-import type { ObjectChecksum, TransferJob, TransferResult } from '../../domain/job';
+import { contentSha256, type ObjectChecksum, type TransferJob, type TransferResult } from '../../domain/job';
 import type { LeaseToken } from '../../domain/lease';
 import { inParallel } from '../../domain/parallel';
 import type { JobStore } from '../../domain/ports';
@@ -228,13 +228,6 @@ function recordedChecksum(
   const parts = Number(checksum.value.slice(checksum.value.lastIndexOf('-') + 1));
   const fits = partSize !== undefined && Math.ceil(size / partSize) === parts;
   return { checksum: { ...checksum, ...(fits ? { partSize } : {}) } };
-}
-
-/** The content's SHA-256 (hex) that a full-object checksum is; undefined for a composite one. */
-export function contentSha256(checksum: ObjectChecksum): string | undefined {
-  if (checksum.type !== 'FULL_OBJECT') return undefined;
-  const digest = Buffer.from(checksum.value, 'base64');
-  return digest.length === 32 ? digest.toString('hex') : undefined;
 }
 
 // ---------------------------------------------------------------------------

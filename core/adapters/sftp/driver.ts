@@ -29,8 +29,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 export class SftpDriver implements EndpointDriver {
   readonly types = ['SFTP', 'TRANSFER_FAMILY_SFTP'] as const;
   readonly kind = 'SFTP';
-  /** Every byte passes through the engine (the worker). */
-  readonly serverSideCopy = false;
   /** A partner's server may lose or truncate a file: a copy between two of them is staged in S3. */
   readonly durable = false;
 

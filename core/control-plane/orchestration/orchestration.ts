@@ -1,8 +1,13 @@
-import { isS3Location } from '../../adapters/s3/location';
-import { contentSha256, copyS3Object, isTransientAwsError, type S3CopyDeps } from '../../adapters/s3/server-side-copy';
 import { type Drivers, isServerSideCopy } from '../../domain/drivers';
 import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../../domain/errors';
-import { type FlowType, isTerminal, type ObjectChecksum, type TransferJob, type TransferResult } from '../../domain/job';
+import {
+  contentSha256,
+  type FlowType,
+  isTerminal,
+  type ObjectChecksum,
+  type TransferJob,
+  type TransferResult,
+} from '../../domain/job';
 import { type LeaseToken, tokenOf } from '../../domain/lease';
 import { resolveLocation } from '../../domain/locations';
 import type { BatchInput, DestinationState, EndpointStore, JobKey, JobStore, LeaseStore } from '../../domain/ports';
@@ -307,36 +312,23 @@ function messageOf(error: StateError | undefined): string {
 }
 
 /**
- * The S3→S3 task: resolves the job's locations and runs the server-side copy
- * while heartbeating the lease. S3 throttling and 5xx become TransientError,
- * which the state machine retries (the copy resumes from its checkpoint).
+ * The server-side copy task (S3→S3): resolves the job's locations and has
+ * their driver copy, while heartbeating the lease. A TransientError from the
+ * driver is retried by the state machine (the copy resumes from its checkpoint).
  */
-export async function runS3Copy(
-  deps: OrchestrationDeps & { s3: S3CopyDeps['s3']; copyConfig: S3CopyDeps['config'] },
-  input: JobKey & { lease: LeaseToken },
-): Promise<TransferResult> {
+export async function runServerSideCopy(deps: OrchestrationDeps, input: JobKey & { lease: LeaseToken }): Promise<TransferResult> {
   const job = await loadJob(deps.jobs, input);
   const [source, target] = await Promise.all([
     deps.endpoints.get(job.customerId, job.sourceEndpointId),
     deps.endpoints.get(job.customerId, job.targetEndpointId),
   ]);
   if (!source || !target) throw new NotFoundError(`job ${job.jobId} refers to an endpoint that no longer exists`);
+  const driver = deps.drivers.driverFor(source);
+  const copy = driver === deps.drivers.driverFor(target) ? driver.copyServerSide?.bind(driver) : undefined;
+  if (!copy) throw new Error(`job ${job.jobId} (${job.flowType}) is not a server-side copy`);
   const from = resolveLocation(deps.drivers, source, job.sourcePath, 'sourcePath');
   const to = resolveLocation(deps.drivers, target, job.targetPath, 'targetPath');
-  if (!isS3Location(from) || !isS3Location(to)) throw new Error(`job ${job.jobId} is not an S3→S3 transfer`);
-  try {
-    return await withLeaseHeartbeat(deps.leases, input.lease, deps.leaseTtlMs, (_signal, renewLease) =>
-      copyS3Object(
-        { s3: deps.s3, jobs: deps.jobs, config: deps.copyConfig, renewLease },
-        {
-          job,
-          lease: input.lease,
-          source: { bucket: from.bucket, key: from.key, owner: from.owner },
-          target: { bucket: to.bucket, key: to.key, owner: to.owner, ...(to.kmsKeyId ? { kmsKeyId: to.kmsKeyId } : {}) },
-        },
-      ),
-    );
-  } catch (error) {
-    throw isTransientAwsError(error) ? new TransientError((error as Error).message) : error;
-  }
+  return withLeaseHeartbeat(deps.leases, input.lease, deps.leaseTtlMs, (_signal, renewLease) =>
+    copy(from, to, { job, lease: input.lease, jobs: deps.jobs, renewLease }),
+  );
 }

@@ -14,7 +14,6 @@ import type { Readable, Writable } from 'node:stream';
 import type { Endpoint } from '../endpoint';
 import type { Location } from '../location';
 import type { Logger } from '../logger';
-import type { DestinationState } from '../ports';
 import type { WorkerConfig } from './tunables';
 
 export type Checkpoint = Record<string, unknown>;

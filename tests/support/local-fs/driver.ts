@@ -30,7 +30,6 @@ const missing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'E
 export class LocalFsDriver implements EndpointDriver {
   readonly types = ['LOCAL_FS'] as const;
   readonly kind = 'LOCAL_FS';
-  readonly serverSideCopy = false;
   readonly durable = false;
 
   resolve(endpoint: Endpoint, relativePath: string): LocalFsLocation {
