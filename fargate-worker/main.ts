@@ -17,8 +17,7 @@
  * including SIGTERM (lastError STOPPED). The last log line ("worker exit")
  * reports the peak RSS, so memory use is visible per transfer.
  */
-import type { S3Client } from '@aws-sdk/client-s3';
-import { createS3Client } from '../core/adapters/s3/client';
+import { regionalS3Clients } from '../core/adapters/s3/client';
 import { s3Staging } from '../core/adapters/s3/transfer/staging';
 import { ExecutionInputReader } from '../core/adapters/step-functions';
 import { type WorkerSettings, workerSettingsFromEnv } from '../core/data-plane/config';
@@ -60,15 +59,7 @@ async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal)
 
 function workerDeps(env: NodeJS.ProcessEnv, settings: WorkerSettings, logger: Logger): WorkerDeps {
   const stores = buildStores(env);
-  const clients = new Map<string, S3Client>();
-  const s3 = (region: string): S3Client => {
-    let client = clients.get(region);
-    if (!client) {
-      client = createS3Client({ ...env, AWS_REGION: region });
-      clients.set(region, client);
-    }
-    return client;
-  };
+  const s3 = regionalS3Clients(env);
   return {
     jobs: stores.jobs,
     endpoints: stores.endpoints,

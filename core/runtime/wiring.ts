@@ -1,4 +1,3 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { requireEnv, tableNamesFromEnv } from '../adapters/config';
 import { DriverRegistry } from '../adapters/drivers';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
@@ -9,7 +8,7 @@ import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store';
 import { CursorCodec } from '../adapters/dynamodb/pagination';
 import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directory';
 import { checkLiteralHost, type NetworkPolicy, networkPolicyFromEnv } from '../adapters/net/network-policy';
-import { createS3Client } from '../adapters/s3/client';
+import { createS3Client, type S3ClientFor } from '../adapters/s3/client';
 import { S3Driver } from '../adapters/s3/driver';
 import { type S3CopyConfig, s3CopyConfigFromEnv } from '../adapters/s3/server-side-copy-config';
 import { LocalFileSecretStore } from '../adapters/secrets/local-file-store';
@@ -68,7 +67,7 @@ function readCursorKey(env: NodeJS.ProcessEnv): Promise<string> {
 
 export interface DriverOptions {
   /** The S3 client for a bucket's region; by default one client (the function's) serves every bucket. */
-  s3?: (region: string) => S3Client;
+  s3?: S3ClientFor;
   /** The worker's budget to open one SFTP session. */
   sftpConnectTimeoutMs?: number;
   /** Where SFTP sessions may connect; by default read from EFT_ALLOWED_NETWORKS. */
@@ -77,10 +76,15 @@ export interface DriverOptions {
   copyConfig?: S3CopyConfig;
 }
 
+/** A function's one client serves every bucket, whatever its region. */
+function oneS3Client(env: NodeJS.ProcessEnv): S3ClientFor {
+  const client = createS3Client(env);
+  return () => client;
+}
+
 /** The endpoint drivers of the engine, one per kind: the functions' and the worker's. */
 export function buildDrivers(env: NodeJS.ProcessEnv = process.env, options: DriverOptions = {}): Drivers {
-  const client = options.s3 ? undefined : createS3Client(env);
-  const s3 = options.s3 ?? (() => client as S3Client);
+  const s3 = options.s3 ?? oneS3Client(env);
   return new DriverRegistry([
     new S3Driver({ s3, copyConfig: options.copyConfig ?? s3CopyConfigFromEnv(env) }),
     new SftpDriver({
@@ -129,12 +133,11 @@ export function buildTransferApi(env: NodeJS.ProcessEnv = process.env) {
 /** What the state machine's tasks need, built once per container. */
 export function buildOrchestration(env: NodeJS.ProcessEnv = process.env) {
   const stores = buildStores(env);
-  const s3 = createS3Client(env);
   return {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
     leases: stores.leases,
-    drivers: buildDrivers(env, { s3: () => s3 }),
+    drivers: buildDrivers(env),
     region: stores.region,
     leaseTtlMs: Number(env.EFT_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS),
   };

@@ -21,3 +21,19 @@ export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
     ),
   );
 }
+
+/** The S3 client for a bucket's region. */
+export type S3ClientFor = (region: string) => S3Client;
+
+/** One client per region, made when first asked for: the worker reaches customer buckets in any region. */
+export function regionalS3Clients(env: NodeJS.ProcessEnv = process.env): S3ClientFor {
+  const clients = new Map<string, S3Client>();
+  return (region) => {
+    let client = clients.get(region);
+    if (!client) {
+      client = createS3Client({ ...env, AWS_REGION: region });
+      clients.set(region, client);
+    }
+    return client;
+  };
+}
