@@ -4,6 +4,8 @@
  * `errorCode` of a FAILED job. docs/api.md is generated from it, and
  * tests/unit/error-codes.test.ts fails when the code raises one that is not here.
  */
+import { VALIDATION_REASONS } from './endpoint';
+
 export type ErrorCodeUse = 'request' | 'validation' | 'job';
 
 export interface ErrorCodeEntry {
@@ -102,3 +104,6 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CODES, code);
 }
+
+/** Every reason endpoint validation can record is a registered code (checked by the compiler). */
+export const VALIDATION_REASON_CODES: readonly ErrorCode[] = VALIDATION_REASONS;

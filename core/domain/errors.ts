@@ -3,8 +3,11 @@
  * record and the HTTP layer maps to a status in one place (core/control-plane/http).
  * Messages must never contain secret material.
  */
+import type { ErrorCode } from './error-codes';
+
 export abstract class EftError extends Error {
-  abstract readonly code: string;
+  /** One of the registered codes (./error-codes.ts), so every code a customer can meet is documented. */
+  abstract readonly code: ErrorCode;
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
@@ -29,8 +32,8 @@ export class NotFoundError extends EftError {
 
 /** A request that conflicts with the current state (e.g. cancel after start). */
 export class ConflictError extends EftError {
-  readonly code: string;
-  constructor(message: string, code = 'CONFLICT') {
+  readonly code: ErrorCode;
+  constructor(message: string, code: ErrorCode = 'CONFLICT') {
     super(message);
     this.code = code;
   }

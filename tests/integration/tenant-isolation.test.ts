@@ -169,7 +169,7 @@ describe('with the bookkeeping bypassed, S3 still refuses every route to the oth
   });
 
   it.each([
-    ['SFTP_TO_S3 (the worker)', () => bobSftpId, 'plant.csv', 'S3_ACCESS_DENIED'],
+    ['SFTP_TO_S3 (the worker)', () => bobSftpId, 'plant.csv', 'ACCESS_DENIED'],
     ['S3_TO_S3 (the copy Lambda)', () => bobInboxId, 'existing-b.csv', 'ACCESS_DENIED'],
   ])(
     "cannot write into another customer's bucket: %s fails, and the bucket is unchanged",

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 
+import { s3ErrorKind, s3Failure } from '../../core/adapters/s3/errors';
+import { isTransientS3Error } from '../../core/adapters/s3/server-side-copy';
 import { partSizeFor, S3_MAX_PARTS } from '../../core/adapters/s3/transfer/part-size';
 import { moreChannelsFor } from '../../core/adapters/sftp/transfer/channel';
 import { temporaryPathFor } from '../../core/adapters/sftp/transfer/target';
@@ -162,10 +164,16 @@ describe('errors and exit codes', () => {
       retryable: true,
     });
     expect(toTransferError(new Error('No response from server'))).toMatchObject({ code: 'CONNECTION_LOST', retryable: true });
+  });
+
+  test("S3's errors are read in one place (core/adapters/s3/errors.ts), with the codes every flow reports", () => {
     const throttled = Object.assign(new Error('slow down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
-    expect(toTransferError(throttled)).toMatchObject({ code: 'S3_UNAVAILABLE', retryable: true });
+    expect(s3Failure(throttled, 's3://b/k')).toMatchObject({ code: 'S3_UNAVAILABLE', retryable: true });
     const denied = Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
-    expect(toTransferError(denied)).toMatchObject({ code: 'S3_ACCESS_DENIED', retryable: false });
+    expect(s3Failure(denied, 's3://b/k')).toMatchObject({ code: 'ACCESS_DENIED', retryable: false });
+    const kms = Object.assign(new Error('key disabled'), { name: 'KMS.DisabledException', $metadata: { httpStatusCode: 400 } });
+    expect(s3ErrorKind(kms)).toBe('denied');
+    expect([throttled, denied].map(isTransientS3Error)).toEqual([true, false]);
   });
 
   test('temporary and staging names are per job and stable', () => {

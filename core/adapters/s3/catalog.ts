@@ -4,13 +4,12 @@ import type { DestinationState, SourceFile } from '../../domain/ports';
 import type { FolderListing } from '../folder-listing';
 import { bucketOf } from './bucket-owner';
 import { reportedChecksum } from './checksum';
+import { s3ErrorKind, s3HttpStatus } from './errors';
 import type { S3ObjectLocation } from './location';
-
-const httpStatus = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
 /** S3's 403: the bucket is not the endpoint owner's, or it does not grant eft. The request is refused, not failed. */
 function refusedOr(error: unknown, location: S3ObjectLocation): unknown {
-  if (httpStatus(error) !== 403) return error;
+  if (s3ErrorKind(error) !== 'denied') return error;
   return new ConflictError(
     `S3 refused eft access to ${location.uri} for owner ${location.owner}: the bucket is not owned by that account, or its policy does not grant eft`,
     'SOURCE_ACCESS_DENIED',
@@ -24,7 +23,7 @@ export async function statObject(s3: S3Client, location: S3ObjectLocation, path:
     const head = await s3.send(new HeadObjectCommand({ ...bucketOf(location), Key: location.key }));
     return { path, name, size: head.ContentLength ?? 0, version: head.VersionId ?? head.ETag };
   } catch (error) {
-    if (httpStatus(error) === 404) return undefined;
+    if (s3HttpStatus(error) === 404) return undefined;
     throw refusedOr(error, location);
   }
 }
@@ -57,7 +56,7 @@ export async function inspectObject(s3: S3Client, location: S3ObjectLocation): P
     const head = await s3.send(new HeadObjectCommand({ ...bucketOf(location), Key: location.key, ChecksumMode: 'ENABLED' }));
     return s3DestinationState(head);
   } catch (error) {
-    if (httpStatus(error) === 404) return undefined;
+    if (s3HttpStatus(error) === 404) return undefined;
     throw error;
   }
 }

@@ -10,7 +10,7 @@ import { FolderListing } from '../folder-listing';
 import { inspectObject, listFolder, statObject } from './catalog';
 import { isS3Location, resolveS3Location, type S3Endpoint, type S3ObjectLocation } from './location';
 import { probeS3 } from './probe';
-import { copyS3Object, isTransientAwsError } from './server-side-copy';
+import { copyS3Object, isTransientS3Error } from './server-side-copy';
 import type { S3CopyConfig } from './server-side-copy-config';
 import { s3DataPlane } from './transfer/driver';
 
@@ -84,7 +84,7 @@ export class S3Driver implements EndpointDriver {
       );
     } catch (error) {
       // Throttling and 5xx: the state machine retries the task, and the copy resumes from its checkpoint.
-      throw isTransientAwsError(error) ? new TransientError((error as Error).message) : error;
+      throw isTransientS3Error(error) ? new TransientError((error as Error).message) : error;
     }
   }
 

@@ -14,6 +14,7 @@ import {
 import type { ProbeOutcome } from '../../domain/endpoint';
 import { failed, PROBE_CONTENT, PROBE_PREFIX, probeToken } from '../probing';
 import { bucketOf } from './bucket-owner';
+import { s3ErrorKind, s3ErrorName } from './errors';
 
 export interface S3ProbeLocation {
   bucket: string;
@@ -24,34 +25,23 @@ export interface S3ProbeLocation {
   kmsKeyId?: string;
 }
 
-interface S3ErrorShape {
-  name?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-function s3Status(err: unknown): { name: string; status: number | undefined; message: string } {
-  const e = (err ?? {}) as S3ErrorShape;
-  return { name: e.name ?? 'Error', status: e.$metadata?.httpStatusCode, message: e.message ?? '' };
-}
-
-const isMissingBucket = (s: ReturnType<typeof s3Status>) =>
-  s.name === 'NoSuchBucket' || (s.name === 'NotFound' && s.status === 404);
-const isDenied = (s: ReturnType<typeof s3Status>) =>
-  s.status === 403 || s.name === 'AccessDenied' || s.name === 'Forbidden' || s.name.startsWith('KMS.');
-
-function s3Failure(err: unknown, bucket: string, what: string): ProbeOutcome {
-  const s = s3Status(err);
-  if (isMissingBucket(s)) return failed('BUCKET_MISSING', `bucket '${bucket}' does not exist`);
-  if (isDenied(s)) {
-    const kms = s.name.startsWith('KMS.') ? ' (the KMS key refused the request: check its key policy)' : '';
-    return failed('ACCESS_DENIED', `the engine may not ${what}${kms}: check the bucket policy and the engine's IAM role`);
+function probeFailure(err: unknown, bucket: string, what: string): ProbeOutcome {
+  const name = s3ErrorName(err) || 'Error';
+  switch (s3ErrorKind(err)) {
+    case 'bucket-missing':
+    case 'missing': // HeadBucket answers a missing bucket with a bare 404
+      return failed('BUCKET_MISSING', `bucket '${bucket}' does not exist`);
+    case 'denied': {
+      const kms = name.startsWith('KMS.') ? ' (the KMS key refused the request: check its key policy)' : '';
+      return failed('ACCESS_DENIED', `the engine may not ${what}${kms}: check the bucket policy and the engine's IAM role`);
+    }
+    case 'wrong-region':
+      return failed('UNKNOWN', `bucket '${bucket}' is in another region than the endpoint says`);
+    default: {
+      const message = (err as { message?: string } | undefined)?.message;
+      return failed('UNKNOWN', `could not ${what}: ${message ? `${name}: ${message}` : name}`);
+    }
   }
-  if (s.status === 301 || s.name === 'PermanentRedirect' || s.name === 'AuthorizationHeaderMalformed') {
-    return failed('UNKNOWN', `bucket '${bucket}' is in another region than the endpoint says`);
-  }
-  const detail = s.message ? `${s.name}: ${s.message}` : s.name;
-  return failed('UNKNOWN', `could not ${what}: ${detail}`);
 }
 
 /**
@@ -74,18 +64,18 @@ export async function probeS3(s3: S3Client, location: S3ProbeLocation): Promise<
     await s3.send(new HeadBucketCommand(bucketOf({ bucket, owner })));
   } catch (err) {
     // S3 answers a bucket of another owner with the 403 of a missing grant (it tells the two apart to no one).
-    if (isDenied(s3Status(err))) {
+    if (s3ErrorKind(err) === 'denied') {
       return failed(
         'BUCKET_NOT_OWNED',
         `S3 refused bucket '${bucket}' for owner ${owner}: either account ${owner} does not own it, or its bucket policy does not grant eft (README, "Bucket ownership")`,
       );
     }
-    return s3Failure(err, bucket, `access bucket '${bucket}'`);
+    return probeFailure(err, bucket, `access bucket '${bucket}'`);
   }
   try {
     await s3.send(new ListObjectsV2Command({ ...bucketOf({ bucket, owner }), Prefix: prefix, MaxKeys: 1 }));
   } catch (err) {
-    return s3Failure(err, bucket, `list objects under ${where}`);
+    return probeFailure(err, bucket, `list objects under ${where}`);
   }
   const separator = prefix === '' || prefix.endsWith('/') ? '' : '/';
   const key = `${prefix}${separator}${PROBE_PREFIX}${probeToken()}`;
@@ -94,12 +84,12 @@ export async function probeS3(s3: S3Client, location: S3ProbeLocation): Promise<
   try {
     await s3.send(new PutObjectCommand(put));
   } catch (err) {
-    return s3Failure(err, bucket, `write objects under ${where}`);
+    return probeFailure(err, bucket, `write objects under ${where}`);
   }
   try {
     await s3.send(new DeleteObjectCommand({ ...bucketOf({ bucket, owner }), Key: key }));
   } catch (err) {
-    const outcome = s3Failure(
+    const outcome = probeFailure(
       err,
       bucket,
       `delete objects under ${where} (the probe object s3://${bucket}/${key} was left behind)`,

@@ -27,6 +27,7 @@ import { inParallel } from '../../domain/parallel';
 import type { JobStore } from '../../domain/ports';
 import { bucketOf } from './bucket-owner';
 import { reportedChecksum } from './checksum';
+import { s3ErrorKind, s3HttpStatus } from './errors';
 import { S3_LIMITS, type S3CopyConfig } from './server-side-copy-config';
 
 /**
@@ -152,7 +153,7 @@ async function headSource(s3: S3Client, ref: S3CopyInput['source']): Promise<Sou
       head,
     };
   } catch (error) {
-    if (httpStatus(error) === 404) throw new SourceMissingError(`source ${s3Url(ref)} does not exist`);
+    if (s3HttpStatus(error) === 404) throw new SourceMissingError(`source ${s3Url(ref)} does not exist`);
     throw accessDeniedOr(error, `reading ${s3Url(ref)}`);
   }
 }
@@ -161,7 +162,7 @@ async function headTarget(s3: S3Client, target: S3CopyInput['target']): Promise<
   try {
     return await s3.send(new HeadObjectCommand({ ...bucketOf(target), Key: target.key, ChecksumMode: 'ENABLED' }));
   } catch (error) {
-    if (httpStatus(error) === 404) return undefined;
+    if (s3HttpStatus(error) === 404) return undefined;
     throw accessDeniedOr(error, `reading ${s3Url(target)}`);
   }
 }
@@ -254,7 +255,7 @@ async function copyWhole(context: CopyContext): Promise<TransferResult> {
     const target = { ETag: output.CopyObjectResult?.ETag, VersionId: output.VersionId };
     return delivered(input, source, target, false, { checksum: reportedChecksum(output.CopyObjectResult) });
   } catch (error) {
-    if (httpStatus(error) === 412) return explainFailedPrecondition(context, error);
+    if (s3HttpStatus(error) === 412) return explainFailedPrecondition(context, error);
     throw await sourceErrorOr(deps.s3, error, source);
   }
 }
@@ -406,7 +407,7 @@ async function listUploadedParts(
       marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
     } while (marker);
   } catch (error) {
-    if (httpStatus(error) === 404) return undefined; // NoSuchUpload: completed or aborted since the checkpoint
+    if (s3HttpStatus(error) === 404) return undefined; // NoSuchUpload: completed or aborted since the checkpoint
     throw accessDeniedOr(error, `listing the parts of ${s3Url(target)}`);
   }
   return parts;
@@ -443,7 +444,7 @@ async function abortUpload(s3: S3Client, target: S3CopyInput['target'], uploadId
   try {
     await s3.send(new AbortMultipartUploadCommand({ ...bucketOf(target), Key: target.key, UploadId: uploadId }));
   } catch (error) {
-    if (httpStatus(error) !== 404) throw accessDeniedOr(error, `aborting an upload to ${s3Url(target)}`);
+    if (s3HttpStatus(error) !== 404) throw accessDeniedOr(error, `aborting an upload to ${s3Url(target)}`);
   }
 }
 
@@ -495,7 +496,7 @@ async function complete(
     );
     return delivered(input, source, output, false, { checksum: reportedChecksum(output), partSize });
   } catch (error) {
-    if (httpStatus(error) !== 412) throw accessDeniedOr(error, `completing the upload to ${s3Url(input.target)}`);
+    if (s3HttpStatus(error) !== 412) throw accessDeniedOr(error, `completing the upload to ${s3Url(input.target)}`);
     await abortUpload(deps.s3, input.target, uploadId);
     const target = await headTarget(deps.s3, input.target);
     if (!target) throw error;
@@ -588,7 +589,7 @@ function copySource(source: SourceObject): string {
  * began, so it is looked up again; still there, the copy could not name it.
  */
 async function sourceErrorOr(s3: S3Client, error: unknown, source: SourceObject): Promise<unknown> {
-  const status = httpStatus(error);
+  const status = s3HttpStatus(error);
   if (status === 412) return new SourceChangedError(`source ${s3Url(source)} changed during the copy`);
   const name = (error as { name?: string })?.name;
   if (status === 404 && (name === 'NoSuchKey' || name === 'NoSuchVersion')) {
@@ -611,11 +612,7 @@ async function sourceErrorOr(s3: S3Client, error: unknown, source: SourceObject)
  */
 function accessDeniedOr(error: unknown, doing: string): unknown {
   // A HeadObject 403 can also mean a missing key that the role may not list.
-  return httpStatus(error) === 403 ? new AccessDeniedError(`access denied ${doing}`) : error;
-}
-
-function httpStatus(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  return s3ErrorKind(error) === 'denied' ? new AccessDeniedError(`access denied ${doing}`) : error;
 }
 
 function errorMessage(error: unknown): string {
@@ -629,11 +626,7 @@ function unquote(etag: string): string {
 function s3Url(location: { bucket: string; key: string }): string {
   return `s3://${location.bucket}/${location.key}`;
 }
-/** Throttling, 5xx and network trouble from the AWS SDK: worth another attempt. */
-export function isTransientAwsError(error: unknown): boolean {
-  const e = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number }; name?: string; code?: string };
-  const status = e?.$metadata?.httpStatusCode ?? 0;
-  return (
-    Boolean(e?.$retryable) || status >= 500 || status === 429 || ['ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e?.code ?? '')
-  );
+/** Throttling, 5xx and network trouble: worth another attempt (the state machine retries the task). */
+export function isTransientS3Error(error: unknown): boolean {
+  return s3ErrorKind(error) === 'transient';
 }

@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { s3Failure, s3HttpStatus } from '../../../domain/transfer/errors';
 import type { TransferIo } from '../../../domain/transfer/io';
 import { retryingIn } from '../../../domain/transfer/retry';
 import { sha256OfStream } from '../../../domain/transfer/sha256';
 import { bucketOf } from '../bucket-owner';
+import { s3Failure, s3HttpStatus } from '../errors';
 
 export interface S3ObjectRef {
   bucket: string;

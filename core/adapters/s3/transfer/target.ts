@@ -24,7 +24,7 @@ import type { Committed, ExistingFile, FileSink, FileTarget, TransferIo } from '
 import { bucketOf } from '../bucket-owner';
 import { headObject, type S3ObjectRef, s3Location, sha256OfObject } from './objects';
 import { partSizeFor } from './part-size';
-import { S3Upload } from './upload';
+import { NameTakenError, S3Upload } from './upload';
 
 export interface S3Destination extends S3ObjectRef {
   kmsKeyId?: string;
@@ -114,7 +114,7 @@ export class S3FileTarget implements FileTarget {
         this.io.signal,
       );
     } catch (err) {
-      if ((err as TransferError).code === 'TARGET_EXISTS_RACE') return undefined;
+      if (err instanceof NameTakenError) return undefined;
       throw err;
     }
     if (upload.uploadId) await this.io.job.saveCheckpoint({ multipart: undefined });

@@ -25,11 +25,15 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { s3Failure, TransferError } from '../../../domain/transfer/errors';
+import { TransferError } from '../../../domain/transfer/errors';
 import type { FileSink } from '../../../domain/transfer/io';
 import { bucketOf } from '../bucket-owner';
+import { s3Failure } from '../errors';
 import { unsignedPayloadOverHttps } from '../unsigned-payload';
 import type { S3ObjectRef } from './objects';
+
+/** If-None-Match refused the commit: someone else's object took the key meanwhile (the caller settles it). */
+export class NameTakenError extends Error {}
 
 export interface S3ObjectTarget extends S3ObjectRef {
   kmsKeyId?: string;
@@ -159,7 +163,7 @@ export class S3Upload {
   /**
    * Makes the object visible: CompleteMultipartUpload with the parts, or a
    * single PutObject (with `metadata`) for a one-part object. With
-   * `ifNoneMatch`, S3 refuses (412) if the key exists by then: TARGET_EXISTS_RACE.
+   * `ifNoneMatch`, S3 refuses (412) if the key exists by then: NameTakenError.
    */
   async commit(
     options: { ifNoneMatch: boolean; metadata: Record<string, string>; bytes: number },
@@ -205,9 +209,7 @@ export class S3Upload {
       return { ...(done.ETag ? { etag: done.ETag } : {}), ...(done.VersionId ? { versionId: done.VersionId } : {}) };
     } catch (err) {
       if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) {
-        throw new TransferError('TARGET_EXISTS_RACE', `${this.location} was created by someone else during the transfer`, {
-          cause: err,
-        });
+        throw new NameTakenError(`${this.location} was created by someone else during the transfer`, { cause: err });
       }
       throw s3Failure(err, this.location);
     }
