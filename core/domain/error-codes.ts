@@ -1,8 +1,9 @@
 /**
  * Every reason code the engine reports, in one registry: the `error.code` of
  * an API response, the `reason` of a failed endpoint validation, and the
- * `errorCode` of a FAILED job. docs/api.md is generated from it, and
- * tests/unit/error-codes.test.ts fails when the code raises one that is not here.
+ * `errorCode` of a FAILED job. docs/api.md is generated from it, and the
+ * compiler refuses an error raised with a code that is not here (EftError's
+ * and TransferError's codes are ErrorCodes).
  */
 import { VALIDATION_REASONS } from './endpoint';
 
