@@ -9,11 +9,9 @@
  * --enable-source-maps: stack traces point at the sources.
  * --max-semi-space-size=8 (MiB): a fixed young generation, so V8 does not
  * grow it in steps during a transfer (tens of thousands of short-lived SSH
- * packets and SFTP replies per GiB), which is what made the RSS creep. 16 MiB
- * levelled the RSS too but at a higher peak (SFTP→S3 at 1 GiB: 296–306 MiB,
- * over the 300 MiB budget); 8 MiB: 282–299 MiB and flatter (±7 % against ±14 %
- * between 10 % and 90 %), for the same CPU within the noise
- * (`npm run bench -- --only s3 --rounds 2 --eft-node-arg=--max-semi-space-size=8`).
+ * packets and SFTP replies per GiB), which is what made the RSS creep; 8 MiB
+ * keeps the peak under the 300 MiB budget where 16 did not (docs/benchmarks.md,
+ * "Tuning choices").
  */
 export const WORKER_NODE_FLAGS: readonly string[] = ['--enable-source-maps', '--max-semi-space-size=8'];
 

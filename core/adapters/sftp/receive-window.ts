@@ -4,11 +4,8 @@
  *
  * Why: SSH flow control lets the server send only as many bytes as the
  * client's channel window allows. ssh2 opens every channel with a 2 MiB window
- * and tops it up only once half of it is used (MAX_WINDOW and WINDOW_THRESHOLD
- * in ssh2's lib/Channel.js), so about 1 MiB is in flight on average, whatever
- * the reader's request window: the worker's download measured 43 MB/s at
- * 20 ms RTT and 23 MB/s at 40 ms, against 73 for OpenSSH's sftp (2 MiB, topped
- * up every 3 packets) and 108 for rclone (docs/benchmarks.md).
+ * and tops it up only once half of it is used, so about 1 MiB is in flight on
+ * average, whatever the reader's request window: long links are capped.
  *
  * How: the window is raised to RECEIVE_WINDOW_BYTES right after the channel
  * opens (one WINDOW_ADJUST) and topped up again after every 1/16th of it is
@@ -16,13 +13,9 @@
  * more than the reader asked for (its own window of READs), so memory stays
  * bounded by the reader as before.
  *
- * Why 4 MiB, not the reader's 16: when the client is the slower side (on a
- * fast link the worker is CPU-bound), sshd buffers up to the window and its
- * CPU grows faster than the window does. Downloading 256 MiB on loopback, sshd
- * used 0.26-0.34 s of CPU with windows of 2-4 MiB, 0.5-0.7 s with 6 MiB,
- * 0.9 s with 8 and 2.4-3.7 s with 16, while the download slowed from ~200 to
- * 56-80 MB/s. At 20 ms RTT: 70 MB/s with 2 MiB topped up this way, 95 with 3,
- * 110 with 4, 135 with 6 (bench/delay-relay.ts in front of sshd).
+ * Why 4 MiB, not the reader's 16: when the client is the slower side, sshd
+ * buffers up to the window and its CPU grows faster than the window does.
+ * The measurements behind both choices: docs/benchmarks.md, "Tuning choices".
  *
  * The top-up hooks ssh2's SFTP channel internals (its `push` and `incoming`
  * window, which ssh2 does not expose); with an ssh2 whose channel does not
