@@ -3,7 +3,7 @@
  * batch of small files, started by the state machine with RunTask; locally a
  * child process).
  *
- * Environment (checked at once by WorkerSettingsSchema, core/data-plane/config.ts):
+ * Environment (checked at once by WorkerSettingsSchema, fargate-worker/settings.ts):
  * the functions' variables (tables, STAGING_BUCKET, AWS_REGION, PEER_REGION,
  * EFT_ALLOWED_NETWORKS, SECRETS_KMS_KEY_ID or EFT_LOCAL_SECRETS_DIR,
  * AWS_ENDPOINT_URL_* locally), the EFT_* tunables, and two container overrides:
@@ -20,13 +20,13 @@
 import { regionalS3Clients } from '../core/adapters/s3/client';
 import { s3Staging } from '../core/adapters/s3/transfer/staging';
 import { ExecutionInputReader } from '../core/adapters/step-functions';
-import { type WorkerSettings, workerSettingsFromEnv } from '../core/data-plane/config';
-import { parseBatch } from '../core/data-plane/overrides';
 import { runBatch } from '../core/data-plane/run-batch';
 import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/data-plane/run-transfer';
 import { StoppedError, toTransferError } from '../core/domain/transfer/errors';
 import { createLogger, type Logger } from '../core/observability/logger';
 import { buildDrivers, buildStores } from '../core/runtime/wiring';
+import { parseBatch } from './overrides';
+import { type WorkerSettings, workerSettingsFromEnv } from './settings';
 
 async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal): Promise<number> {
   let settings: WorkerSettings;

@@ -1,8 +1,7 @@
-import { EftError } from '../domain/errors';
+import { ConfigurationError } from '../domain/errors';
 
-export class ConfigurationError extends EftError {
-  readonly code = 'CONFIGURATION';
-}
+/** A domain error (core/domain/errors.ts), re-exported for the adapters that fail on a missing setting. */
+export { ConfigurationError };
 
 /** Fail fast at cold start when the deployment forgot a setting. */
 export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {

@@ -1,16 +1,18 @@
 /**
- * The worker's side of the lease: it renews the partition lease every
- * heartbeat while the transfer runs, writes progress at a bounded rate and
+ * The worker's side of the lease: it keeps the partition lease through a
+ * LeaseHeartbeat while the transfer runs, writes progress at a bounded rate and
  * checkpoints when asked, all through the fenced job store. The moment the
- * store says the lease or the job has moved on (StaleOwnerError, or the job is
- * no longer RUNNING), it calls `onLost`, which aborts the transfer: nothing is
- * committed after that. A lease that cannot be renewed for a whole TTL (e.g.
- * DynamoDB unreachable) counts as lost too, since another region may take it.
+ * lease or the job has moved on (StaleOwnerError, or the job is no longer
+ * RUNNING), it calls `onLost`, which aborts the transfer: nothing is committed
+ * after that. A lease that cannot be renewed for a whole TTL (e.g. DynamoDB
+ * unreachable) counts as lost too (the heartbeat's LeaseExpiredError), since
+ * another region may take it.
  */
 import type { Clock } from '../domain/clock';
 import { IllegalTransitionError, NotFoundError, StaleOwnerError } from '../domain/errors';
 import type { JobWork, TransferJob } from '../domain/job';
 import type { LeaseToken } from '../domain/lease';
+import { LeaseHeartbeat } from '../domain/lease-heartbeat';
 import type { JobKey, JobStore, LeaseStore } from '../domain/ports';
 import { LeaseLostError, toTransferError } from '../domain/transfer/errors';
 import type { Checkpoint, JobCheckpoint } from '../domain/transfer/io';
@@ -44,8 +46,7 @@ export class Liveness implements JobCheckpoint {
   private progressState: { bytesTransferred: number; bytesTotal?: number } | undefined;
   private lastProgressWrite = 0;
   private progressTimer: NodeJS.Timeout | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private lastRenewal: number;
+  private readonly heartbeat: LeaseHeartbeat;
   private writes: Promise<unknown> = Promise.resolve();
   private lost: LeaseLostError | undefined;
   private stopped = false;
@@ -60,7 +61,11 @@ export class Liveness implements JobCheckpoint {
     checkpoint: Checkpoint = {},
   ) {
     this.checkpointState = { ...checkpoint };
-    this.lastRenewal = deps.clock.now();
+    this.heartbeat = new LeaseHeartbeat(deps.leases, deps.clock, lease, config, {
+      onLost: (reason) => this.fail(reason),
+      onRenewalFailed: (error, silentForMs) =>
+        deps.logger.warn('lease renewal failed', { error: toTransferError(error).message, silentForMs }),
+    });
     // The first progress write waits an interval too: a small file is done (and its result
     // written) before then, one DynamoDB write less per file of a batch.
     this.lastProgressWrite = deps.clock.now();
@@ -72,25 +77,27 @@ export class Liveness implements JobCheckpoint {
 
   /** Renews once now (so a lost lease stops the worker before it touches anything), then every heartbeat. */
   async start(): Promise<void> {
-    await this.confirmLease();
-    this.heartbeat = setInterval(() => void this.beat(), this.config.heartbeatMs);
-    this.heartbeat.unref();
+    await this.renewing(() => this.heartbeat.start());
   }
 
   /** Stops the timers and waits for writes under way. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     clearTimeout(this.progressTimer);
     await this.writes.catch(() => undefined);
   }
 
   /** Renews the lease now; throws LeaseLostError if it has moved on. Called right before committing. */
   async confirmLease(): Promise<void> {
+    await this.renewing(() => this.heartbeat.confirm());
+  }
+
+  /** A renewal through the heartbeat, its failure as a LeaseLostError (the mandate ended) or a TransferError. */
+  private async renewing(renew: () => Promise<void>): Promise<void> {
     if (this.lost) throw this.lost;
     try {
-      await this.deps.leases.renew(this.lease, this.config.leaseTtlMs);
-      this.lastRenewal = this.deps.clock.now();
+      await renew();
     } catch (err) {
       throw this.fail(err) ?? toTransferError(err);
     }
@@ -167,28 +174,13 @@ export class Liveness implements JobCheckpoint {
     return queued;
   }
 
-  private async beat(): Promise<void> {
-    if (this.stopped || this.lost) return;
-    try {
-      await this.deps.leases.renew(this.lease, this.config.leaseTtlMs);
-      this.lastRenewal = this.deps.clock.now();
-    } catch (err) {
-      if (this.fail(err)) return;
-      const silentFor = this.deps.clock.now() - this.lastRenewal;
-      this.deps.logger.warn('lease renewal failed', { error: toTransferError(err).message, silentForMs: silentFor });
-      if (silentFor >= this.config.leaseTtlMs) {
-        this.fail(new LeaseLostError(`the lease could not be renewed for ${silentFor} ms; another region may have taken it`));
-      }
-    }
-  }
-
   /** Records the loss of the mandate (once) and tells the owner; undefined for other errors. */
   private fail(err: unknown): LeaseLostError | undefined {
     const lost = lostMandate(err);
     if (!lost) return undefined;
     if (!this.lost) {
       this.lost = lost;
-      clearInterval(this.heartbeat);
+      this.heartbeat.stop();
       clearTimeout(this.progressTimer);
       this.onLost(lost);
     }

@@ -84,6 +84,11 @@ export class TransientError extends EftError {
   readonly code = 'TRANSIENT';
 }
 
+/** The engine's own configuration is wrong (a missing or malformed setting): an operator's matter. */
+export class ConfigurationError extends EftError {
+  readonly code = 'CONFIGURATION';
+}
+
 /** The destination does not hold what the data plane reported delivering. */
 export class VerificationError extends EftError {
   readonly code = 'VERIFICATION_FAILED';

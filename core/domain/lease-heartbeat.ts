@@ -74,7 +74,12 @@ export class LeaseHeartbeat {
     }
   }
 
-  private async beat(): Promise<void> {
+  /**
+   * One beat, as the timer makes it every heartbeat: a renewal whose failure
+   * ends the mandate only if the store refused it or a whole TTL has gone by
+   * without renewal. Public so tests can beat at moments they choose.
+   */
+  async beat(): Promise<void> {
     if (this.lostReason !== undefined) return;
     try {
       await this.confirm();

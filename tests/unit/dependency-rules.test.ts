@@ -52,6 +52,19 @@ describe('dependency rules of core/', () => {
     expect(violations).toEqual([]);
   });
 
+  test("core/control-plane and core/data-plane import no adapter: they reach AWS and SFTP through the domain's ports", () => {
+    const allowed = new Set([
+      'control-plane/orchestration/orchestration.ts', // until the server-side copy goes through the driver port (issue 13)
+    ]);
+    const violations = [...importsOf(join(CORE, 'control-plane')), ...importsOf(join(CORE, 'data-plane'))]
+      .filter(({ file, specifier, target }) => {
+        const sdk = specifier.startsWith('@aws-sdk/') || /^ssh2($|[-/])/.test(specifier);
+        return (sdk || (target !== undefined && folderOf(target) === 'adapters')) && !allowed.has(file);
+      })
+      .map(({ file, specifier }) => `${file} imports ${specifier}`);
+    expect(violations).toEqual([]);
+  });
+
   test('the scan sees every import form', () => {
     const source = [
       "import { a } from './a';",

@@ -7,7 +7,7 @@ import { isTransientS3Error } from '../../core/adapters/s3/server-side-copy';
 import { partSizeFor, S3_MAX_PARTS } from '../../core/adapters/s3/transfer/part-size';
 import { moreChannelsFor } from '../../core/adapters/sftp/transfer/channel';
 import { temporaryPathFor } from '../../core/adapters/sftp/transfer/target';
-import { DEFAULT_WORKER_CONFIG, workerConfigFromEnv, workerSettingsFromEnv } from '../../core/data-plane/config';
+import { DEFAULT_WORKER_CONFIG, workerConfigFromEnv } from '../../core/data-plane/config';
 import { ConnectionScope } from '../../core/data-plane/connections';
 import { copyFile } from '../../core/data-plane/copy-file';
 import { exitCodeFor, stagingKeyFor } from '../../core/data-plane/run-transfer';
@@ -19,6 +19,7 @@ import type { Committed, ExistingFile, FileSink, FileSource, FileTarget, Transfe
 import { retrying } from '../../core/domain/transfer/retry';
 import { ResumableSha256 } from '../../core/domain/transfer/sha256';
 import { createLogger } from '../../core/observability/logger';
+import { workerSettingsFromEnv } from '../../fargate-worker/settings';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const data = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7) & 0xff));

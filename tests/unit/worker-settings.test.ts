@@ -1,6 +1,7 @@
-import { ConfigurationError } from '../../core/adapters/config';
-import { DEFAULT_WORKER_CONFIG, workerSettingsFromEnv } from '../../core/data-plane/config';
-import { parseBatch } from '../../core/data-plane/overrides';
+import { DEFAULT_WORKER_CONFIG } from '../../core/data-plane/config';
+import { ConfigurationError } from '../../core/domain/errors';
+import { parseBatch } from '../../fargate-worker/overrides';
+import { workerSettingsFromEnv } from '../../fargate-worker/settings';
 
 /** What resources/worker.yml and the state machine give a one-job task (the local runtime sets the same). */
 const LEASE = { partitionId: 'c1#ep_a#ep_b', executionId: 'arn:exec', region: 'us-gov-west-1', epoch: 3 };

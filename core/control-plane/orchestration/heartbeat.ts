@@ -1,11 +1,14 @@
+import { systemClock } from '../../domain/clock';
 import type { LeaseToken } from '../../domain/lease';
+import { LeaseHeartbeat } from '../../domain/lease-heartbeat';
 import type { LeaseStore } from '../../domain/ports';
 
 /**
- * Runs `work` while renewing the lease every third of its TTL. If a renewal is
- * refused (another region took the partition over), the AbortSignal given to
- * `work` fires and the renewal's error is what this throws, so stale work
- * stops and commits nothing.
+ * Runs `work` under a LeaseHeartbeat renewing every third of the TTL (at least
+ * every second). Once the lease is lost (the store refuses a renewal, or none
+ * succeeded for a whole TTL) the AbortSignal given to `work` fires and the
+ * reason is what this throws, so stale work stops and commits nothing.
+ * `renewNow` renews before a commit and throws if the lease cannot be renewed.
  */
 export async function withLeaseHeartbeat<T>(
   leases: LeaseStore,
@@ -14,24 +17,16 @@ export async function withLeaseHeartbeat<T>(
   work: (signal: AbortSignal, renewNow: () => Promise<void>) => Promise<T>,
 ): Promise<T> {
   const controller = new AbortController();
-  let lost: unknown;
-  const renewNow = async () => {
-    try {
-      await leases.renew(token, ttlMs);
-    } catch (error) {
-      lost ??= error;
-      controller.abort(error);
-      throw error;
-    }
-  };
-  const timer = setInterval(() => void renewNow().catch(() => undefined), Math.max(1000, Math.floor(ttlMs / 3)));
+  const timing = { leaseTtlMs: ttlMs, heartbeatMs: Math.max(1000, Math.floor(ttlMs / 3)) };
+  const heartbeat = new LeaseHeartbeat(leases, systemClock, token, timing, { onLost: (reason) => controller.abort(reason) });
   try {
-    const result = await work(controller.signal, renewNow);
-    if (lost) throw lost;
+    await heartbeat.start();
+    const result = await work(controller.signal, () => heartbeat.confirm());
+    if (heartbeat.lost !== undefined) throw heartbeat.lost;
     return result;
   } catch (error) {
-    throw lost ?? error;
+    throw heartbeat.lost ?? error;
   } finally {
-    clearInterval(timer);
+    heartbeat.stop();
   }
 }

@@ -3,10 +3,10 @@
  * (which job) or EFT_BATCH_EXECUTION (the batch execution, whose input lists
  * the jobs), and EFT_LEASE (the lease token it runs under); JSON in a
  * variable, checked by the schemas here as part of the worker's settings
- * (config.ts). Refused loudly when malformed: the task cannot even record why it failed.
+ * (settings.ts). Refused loudly when malformed: the task cannot even record why it failed.
  */
 import { z } from 'zod';
-import { ConfigurationError } from '../adapters/config';
+import { configurationError } from '../core/data-plane/config';
 
 const text = z.string('must be a non-empty string').min(1, 'must be a non-empty string');
 
@@ -42,19 +42,6 @@ export function jsonText<S extends z.ZodType>(schema: S) {
       }
     })
     .pipe(schema);
-}
-
-/**
- * One ConfigurationError for every problem, each named by where it is
- * (`EFT_LEASE.epoch must be an integer`). Messages describe, never echo: a
- * value in the environment may be a credential.
- */
-export function configurationError(error: z.ZodError, subject?: string): ConfigurationError {
-  const describe = (issue: z.core.$ZodIssue) => {
-    const where = issue.path.map(String).join('.');
-    return [subject && where ? `${subject}:` : subject, where, issue.message].filter(Boolean).join(' ');
-  };
-  return new ConfigurationError(error.issues.map(describe).join('; '));
 }
 
 /** The batch's execution input, as DescribeExecution returns it (read once the settings name the execution). */
