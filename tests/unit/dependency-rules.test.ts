@@ -53,16 +53,36 @@ describe('dependency rules of core/', () => {
   });
 
   test("core/control-plane and core/data-plane import no adapter: they reach AWS and SFTP through the domain's ports", () => {
-    const allowed = new Set([
-      'control-plane/orchestration/orchestration.ts', // until the server-side copy goes through the driver port (issue 13)
-    ]);
     const violations = [...importsOf(join(CORE, 'control-plane')), ...importsOf(join(CORE, 'data-plane'))]
-      .filter(({ file, specifier, target }) => {
+      .filter(({ specifier, target }) => {
         const sdk = specifier.startsWith('@aws-sdk/') || /^ssh2($|[-/])/.test(specifier);
-        return (sdk || (target !== undefined && folderOf(target) === 'adapters')) && !allowed.has(file);
+        return sdk || (target !== undefined && folderOf(target) === 'adapters');
       })
       .map(({ file, specifier }) => `${file} imports ${specifier}`);
     expect(violations).toEqual([]);
+  });
+
+  test('no cycle between the folders of core/ (nor between those of the planes and adapters)', () => {
+    // A folder is core/<top>, or core/<top>/<sub> inside the planes and adapters, where the seams are.
+    const folderKey = (path: string) => {
+      const [top = '', sub] = path.split('/');
+      return ['control-plane', 'data-plane', 'adapters'].includes(top) && sub && !sub.endsWith('.ts') ? `${top}/${sub}` : top;
+    };
+    const edges = new Map<string, Set<string>>();
+    for (const { file, target } of importsOf(CORE)) {
+      if (target === undefined || target.startsWith('..')) continue;
+      const [from, to] = [folderKey(file), folderKey(target)];
+      if (from !== to) edges.set(from, (edges.get(from) ?? new Set()).add(to));
+    }
+    const cycles: string[] = [];
+    const visit = (folder: string, path: string[]) => {
+      for (const next of edges.get(folder) ?? []) {
+        if (path.includes(next)) cycles.push([...path.slice(path.indexOf(next)), next].join(' → '));
+        else visit(next, [...path, next]);
+      }
+    };
+    for (const folder of edges.keys()) visit(folder, [folder]);
+    expect(cycles).toEqual([]);
   });
 
   test('the scan sees every import form', () => {
