@@ -334,6 +334,13 @@ describe('failTransfer', () => {
     expect(await west.jobs.get(job)).toMatchObject({ status: 'RUNNING', executionRegion: 'us-gov-east-1' });
   });
 
+  it('records the registered code of an engine error, whatever its class is called', async () => {
+    const job = await queuedJob();
+    const lease = await started(west, job, 'west-v');
+    await failTransfer(west, { ...job, lease, error: { Error: 'VerificationError', Cause: '{}' } });
+    expect(await west.jobs.get(job)).toMatchObject({ status: 'FAILED', errorCode: 'VERIFICATION_FAILED' });
+  });
+
   it('fails a job that never started when the lease could not be had', async () => {
     const job = await queuedJob();
     await failTransfer(west, { ...job, error: { Error: 'LeaseHeldError', Cause: 'held by us-gov-east-1' } });

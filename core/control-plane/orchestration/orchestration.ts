@@ -1,4 +1,5 @@
 import { type Drivers, isServerSideCopy } from '../../domain/drivers';
+import { isErrorCode } from '../../domain/error-codes';
 import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../../domain/errors';
 import {
   contentSha256,
@@ -288,16 +289,21 @@ export async function markFailed(
   }
 }
 
-/** Error names of the engine become reason codes (LeaseHeldError → LEASE_HELD); AWS ones pass through. */
+/**
+ * Error names of the engine become their registered reason codes
+ * (LeaseHeldError → LEASE_HELD, VerificationError → VERIFICATION_FAILED);
+ * AWS ones pass through, spelled the same way.
+ */
 function codeOf(error: StateError | undefined): string {
   const name = error?.Error ?? 'UNKNOWN';
   if (name === 'States.TaskFailed') return 'WORKER_FAILED';
   if (name === 'States.Timeout') return 'TIMEOUT';
-  return name
+  const spelled = name
     .replace(/Error$/, '')
     .replace(/([a-z])([A-Z])/g, '$1_$2')
     .replace(/[^A-Za-z0-9_]/g, '_')
     .toUpperCase();
+  return [spelled, `${spelled}_FAILED`].find(isErrorCode) ?? spelled;
 }
 
 /** Lambda puts {errorMessage, errorType} JSON in Cause; the local interpreter the plain message. */
