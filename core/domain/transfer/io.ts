@@ -116,8 +116,10 @@ export interface FileTarget {
   sink(offset: number): Promise<FileSink>;
   /**
    * Makes the written file visible at the final name, never replacing a file
-   * there, under a lease confirmed just before. Undefined when someone else's
-   * file took the name meanwhile.
+   * there. It calls `io.job.confirmLease()` right before the step that makes
+   * the file visible (a rename, CompleteMultipartUpload), so a worker that
+   * lost its lease never delivers. Undefined when someone else's file took
+   * the name meanwhile.
    */
   commit(sha256: string): Promise<Committed | undefined>;
   /**
