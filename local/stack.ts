@@ -254,6 +254,8 @@ function awsEnvironment(region: string, dynamoEndpoint: string, s3Endpoint: stri
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
     AWS_ENDPOINT_URL_S3: s3Endpoint,
+    // serverless.yml turns FIPS endpoints on; the stand-ins have none (an explicit endpoint wins anyway).
+    AWS_USE_FIPS_ENDPOINT: 'false',
     // s3rver serves buckets by path, not by virtual host.
     EFT_S3_FORCE_PATH_STYLE: 'true',
   };

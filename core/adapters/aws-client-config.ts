@@ -3,17 +3,31 @@
  * process.env and yields the defaults; the local runtime hands each simulated
  * region its own environment (endpoints of the emulators, local credentials),
  * so two regions can live in one process.
+ *
+ * FIPS (README "FIPS endpoints"): AWS_USE_FIPS_ENDPOINT=true, set for every
+ * function and the worker, makes every client resolve its region's FIPS
+ * endpoint. Always passed explicitly, so a client never falls back to reading
+ * process.env on its own. An explicit endpoint (AWS_ENDPOINT_URL_*, the local
+ * stand-ins) wins: the SDK refuses FIPS together with a custom endpoint.
  */
 export function awsClientConfig(service: 'DYNAMODB' | 'S3' | 'SECRETS_MANAGER' | 'SFN' | 'ECS', env: NodeJS.ProcessEnv) {
   const endpoint = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
   return {
     region: env.AWS_REGION,
-    ...(endpoint ? { endpoint } : {}),
+    ...(endpoint ? { endpoint, useFipsEndpoint: false } : { useFipsEndpoint: useFipsEndpoint(env) }),
     ...(accessKeyId && secretAccessKey
       ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
       : {}),
   };
+}
+
+/** AWS_USE_FIPS_ENDPOINT as the SDK spells it; anything else (a typo) stops the process rather than quietly leaving FIPS off. */
+function useFipsEndpoint(env: NodeJS.ProcessEnv): boolean {
+  const value = env.AWS_USE_FIPS_ENDPOINT;
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new Error(`AWS_USE_FIPS_ENDPOINT must be "true" or "false", not ${JSON.stringify(value)}`);
 }
 
 /**

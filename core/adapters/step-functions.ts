@@ -2,6 +2,11 @@ import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecu
 import type { BatchInput, ExecutionStarter, JobKey } from '../domain/ports';
 import { awsClientConfig, withoutSdkLogging } from './aws-client-config';
 
+/** One Step Functions client per starter or reader, built from the function's environment. */
+export function createSfnClient(env: NodeJS.ProcessEnv): SFNClient {
+  return withoutSdkLogging(new SFNClient(awsClientConfig('SFN', env)));
+}
+
 /**
  * Starts one execution per job, named by the job id, or per batch of small
  * files, named by the batch id: Step Functions refuses a second execution of
@@ -14,7 +19,7 @@ export class StepFunctionsStarter implements ExecutionStarter {
     env: NodeJS.ProcessEnv,
     private readonly stateMachineArn: string,
   ) {
-    this.client = withoutSdkLogging(new SFNClient(awsClientConfig('SFN', env)));
+    this.client = createSfnClient(env);
   }
 
   start(job: JobKey): Promise<void> {
@@ -43,7 +48,7 @@ export class ExecutionInputReader {
   private readonly client: SFNClient;
 
   constructor(env: NodeJS.ProcessEnv) {
-    this.client = new SFNClient(awsClientConfig('SFN', env));
+    this.client = createSfnClient(env);
   }
 
   async read(executionArn: string): Promise<string> {

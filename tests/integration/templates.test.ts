@@ -1394,6 +1394,27 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     });
   });
 
+  describe('FIPS endpoints (README "FIPS endpoints")', () => {
+    test('every Lambda function gets AWS_USE_FIPS_ENDPOINT=true', () => {
+      const fns = resourcesOfType(template(), 'AWS::Lambda::Function');
+      expect(fns.length).toBeGreaterThan(0);
+      const without = fns
+        .filter(([, fn]) => fn.Properties.Environment?.Variables?.AWS_USE_FIPS_ENDPOINT !== 'true')
+        .map(([id, fn]) => `${id}: ${fn.Properties.Environment?.Variables?.AWS_USE_FIPS_ENDPOINT}`);
+      expect(without).toEqual([]);
+    });
+
+    test('every container of every task definition (the worker) gets AWS_USE_FIPS_ENDPOINT=true', () => {
+      const containers = resourcesOfType(template(), 'AWS::ECS::TaskDefinition').flatMap(([id, task]) =>
+        (task.Properties.ContainerDefinitions as Json[]).map((c) => ({
+          container: `${id}/${c.Name}`,
+          fips: (c.Environment as Json[]).filter((v) => v.Name === 'AWS_USE_FIPS_ENDPOINT').map((v) => v.Value),
+        })),
+      );
+      expect(containers).toEqual([{ container: 'WorkerTaskDefinition/worker', fips: ['true'] }]);
+    });
+  });
+
   describe('Fargate worker', () => {
     const task = () => template().Resources.WorkerTaskDefinition as Resource;
     const container = () => (task().Properties.ContainerDefinitions as Json[])[0];

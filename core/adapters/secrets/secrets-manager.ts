@@ -12,6 +12,11 @@ import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
 /** arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<suffix> */
 const SECRET_ARN = /^(arn:[\w-]+:secretsmanager:)([\w-]+)(:\d{12}:secret:.+)$/;
 
+/** A Secrets Manager client for a region (the function's own, or the peer region's for replicas). */
+export function createSecretsManagerClient(env: NodeJS.ProcessEnv, region = env.AWS_REGION): SecretsManagerClient {
+  return withoutSdkLogging(new SecretsManagerClient({ ...awsClientConfig('SECRETS_MANAGER', env), region }));
+}
+
 /**
  * Secrets Manager, one secret per endpoint, encrypted with the stack's KMS key
  * and replicated to the peer region, so either region can run the endpoint's
@@ -30,7 +35,7 @@ export class SecretsManagerStore implements SecretStore {
   private client(region = this.env.AWS_REGION ?? ''): SecretsManagerClient {
     let client = this.clients.get(region);
     if (!client) {
-      client = withoutSdkLogging(new SecretsManagerClient({ ...awsClientConfig('SECRETS_MANAGER', this.env), region }));
+      client = createSecretsManagerClient(this.env, region);
       this.clients.set(region, client);
     }
     return client;
