@@ -44,7 +44,7 @@ export interface SftpServerOptions {
   /** Default 0: an ephemeral port, reported back in `port`. */
   port?: number;
   users: SftpUser[];
-  /** Private host key (PEM or OpenSSH format). Default: a fresh ed25519 key. */
+  /** Private host key (PEM or OpenSSH format). Default: a fresh ECDSA (nistp256) key, which FIPS-2024 accepts. */
   hostKey?: string | Buffer;
   /** Refuse RENAME and posix-rename with PERMISSION_DENIED, like partners that forbid renames. */
   forbidRename?: boolean;
@@ -87,6 +87,14 @@ export function generateEd25519KeyPair(): { private: string; public: string } {
   }
 }
 
+/**
+ * A host key every SSH security policy accepts (ECDSA nistp256): FIPS-2024,
+ * the engine's default, refuses ed25519 host keys.
+ */
+export function generateHostKey(): string {
+  return utils.generateKeyPairSync('ecdsa', { bits: 256 }).private;
+}
+
 type Policy = Required<
   Pick<SftpServerOptions, 'forbidRename' | 'posixRename' | 'renameOverwrites' | 'readOnly' | 'oneWriterPerFile'>
 > & {
@@ -96,7 +104,7 @@ type Policy = Required<
 
 export async function startSftpServer(options: SftpServerOptions): Promise<EmbeddedSftpServer> {
   const host = options.host ?? '127.0.0.1';
-  const hostKey = options.hostKey ?? generateEd25519KeyPair().private;
+  const hostKey = options.hostKey ?? generateHostKey();
   const hostKeyFingerprint = sshKeyFingerprint(parseSingleKey(hostKey, 'hostKey').getPublicSSH());
   const jail = new Jail(await fs.realpath(options.root));
   const authenticate = makeAuthenticator(options.users);

@@ -12,7 +12,7 @@ import { type LocalDynamo, startDynamo } from './dynamodb';
 import type { RegionProcessOptions, RegionRole } from './region-process';
 import { type LocalBucket, type LocalS3, startS3 } from './s3';
 import { loadServiceConfig, PROJECT_ROOT, type RegionFile, type ServiceConfig } from './service-config';
-import { type EmbeddedSftpServer, generateEd25519KeyPair, startSftpServer } from './sftp-server';
+import { type EmbeddedSftpServer, generateEd25519KeyPair, generateHostKey, startSftpServer } from './sftp-server';
 import type { LocalPrincipal } from './sigv4';
 import { createTables, LOCAL_CREDENTIALS, tableDefinitions } from './tables';
 
@@ -130,7 +130,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const partnerKey = await persistent(join(keysDir, 'partner_ed25519'), () => generateEd25519KeyPair().private);
     const partnerPassword = await persistent(join(keysDir, 'partner.password'), () => randomBytes(18).toString('base64url'));
-    const hostKey = await persistent(join(keysDir, 'sftp_host_ed25519'), () => generateEd25519KeyPair().private);
+    // ECDSA: the engine's default SSH security policy (FIPS-2024) refuses ed25519 host keys.
+    const hostKey = await persistent(join(keysDir, 'sftp_host_ecdsa'), generateHostKey);
     const publicKey = publicKeyLine(partnerKey);
     const sftp: EmbeddedSftpServer = await startSftpServer({
       root: sftpRoot,

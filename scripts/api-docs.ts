@@ -14,6 +14,12 @@ import {
 } from '../core/control-plane/endpoints/schemas';
 import { CreateTransferSchema, JobPathSchema, ListJobsQuerySchema } from '../core/control-plane/transfers/schemas';
 import { ERROR_CODES, type ErrorCodeEntry } from '../core/domain/error-codes';
+import {
+  DEFAULT_SSH_SECURITY_POLICY,
+  SSH_SECURITY_POLICIES,
+  type SshAlgorithms,
+  type SshSecurityPolicy,
+} from '../core/domain/ssh-security-policies';
 import { loadServiceConfig, PROJECT_ROOT } from '../local/service-config';
 
 const SCHEMAS: Record<string, z.ZodType> = {
@@ -61,10 +67,42 @@ export async function renderApiDocs(): Promise<string> {
     '| --- | --- | --- | --- |',
     ...Object.entries(ERROR_CODES).map(([code, entry]) => errorCodeRow(code, entry)),
     '',
+    ...sshSecurityPolicies(),
     '## Request schemas (JSON Schema)',
     '',
     ...sections.flatMap((s) => [s, '']),
   ].join('\n');
+}
+
+const ALGORITHM_CLASSES: [keyof SshAlgorithms, string][] = [
+  ['kex', 'key exchange'],
+  ['cipher', 'ciphers'],
+  ['mac', 'MACs'],
+  ['serverHostKey', 'host keys'],
+];
+
+/** The algorithm lists of each SSH security policy (core/domain/ssh-security-policies.ts), in order of preference. */
+function sshSecurityPolicies(): string[] {
+  const policy = ([name, { description, algorithms }]: [string, SshSecurityPolicy]) => [
+    `### ${name}`,
+    '',
+    description,
+    '',
+    '| algorithms | offered, in order of preference |',
+    '| --- | --- |',
+    ...ALGORITHM_CLASSES.map(([key, label]) => `| ${label} | ${algorithms[key].map((a) => `\`${a}\``).join(', ')} |`),
+    '',
+  ];
+  return [
+    '## SSH security policies',
+    '',
+    `An SFTP endpoint's \`sftp.securityPolicy\` names the algorithms every connection to the partner may negotiate`,
+    `(default \`${DEFAULT_SSH_SECURITY_POLICY}\`; an endpoint stored without one uses the default). Validation records what was`,
+    'negotiated in `capabilities.negotiated` (`mac` is empty with an AEAD cipher: AES-GCM, ChaCha20-Poly1305), and fails',
+    'with `NO_COMMON_ALGORITHM` when the partner supports nothing of one class, naming what it offered.',
+    '',
+    ...Object.entries(SSH_SECURITY_POLICIES).flatMap(policy),
+  ];
 }
 
 const USE_NAMES = { request: 'request', validation: 'endpoint validation', job: 'job' } as const;

@@ -15,7 +15,8 @@ export const CONNECTIVITY_ERROR_CODES = [
   'AUTH_FAILED',
   'HOST_KEY_MISMATCH',
   'HOST_KEY_UNCONFIRMED',
-  /** Anything else while setting up the session (e.g. no common SSH algorithm). */
+  'NO_COMMON_ALGORITHM',
+  /** Anything else while setting up the session. */
   'CONNECTION_FAILED',
 ] as const;
 export type ConnectivityErrorCode = (typeof CONNECTIVITY_ERROR_CODES)[number];
@@ -106,6 +107,24 @@ export class HostKeyUnconfirmedError extends ConnectivityError {
   readonly code = 'HOST_KEY_UNCONFIRMED';
   constructor(
     readonly offeredFingerprint: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type SshAlgorithmClass = 'kex' | 'serverHostKey' | 'cipher' | 'mac';
+
+/**
+ * The partner supports no algorithm of one class in the endpoint's SSH
+ * security policy. `offered` is the partner's list for that class, when the
+ * handshake got far enough to see it.
+ */
+export class NoCommonAlgorithmError extends ConnectivityError {
+  readonly code = 'NO_COMMON_ALGORITHM';
+  constructor(
+    readonly algorithmClass: SshAlgorithmClass,
+    readonly offered: readonly string[] | undefined,
     message: string,
   ) {
     super(message);

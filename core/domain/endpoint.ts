@@ -1,5 +1,7 @@
 /** Endpoint configuration (spec 8.7): where files come from and go to. */
 
+import type { SshSecurityPolicyName } from './ssh-security-policies';
+
 /** The types the API accepts. A kind added for tests or later (see EndpointKinds) is not one until it is listed here. */
 export const ENDPOINT_TYPES = ['S3', 'SFTP', 'TRANSFER_FAMILY_SFTP'] as const satisfies readonly EndpointType[];
 /** Every type a driver may serve: those the API accepts and any added by declaration merging. */
@@ -35,6 +37,21 @@ export interface SftpLocation {
   authType: 'PRIVATE_KEY' | 'PASSWORD';
   /** SHA256 fingerprint of the server's host key, as OpenSSH prints it ("SHA256:…"). */
   hostKeyFingerprint?: string;
+  /**
+   * The SSH algorithms every connection to the partner may negotiate
+   * (core/domain/ssh-security-policies.ts). Absent on endpoints stored before
+   * the setting existed: read as DEFAULT_SSH_SECURITY_POLICY (securityPolicyOf).
+   */
+  securityPolicy?: SshSecurityPolicyName;
+}
+
+/** The SSH algorithms a connection negotiated (one direction's; eft and ssh2 agree the same both ways). */
+export interface NegotiatedAlgorithms {
+  kex: string;
+  cipher: string;
+  /** Empty for an AEAD cipher (AES-GCM, ChaCha20-Poly1305), which authenticates by itself. */
+  mac: string;
+  serverHostKey: string;
 }
 
 /** What a partner's SFTP server was found to allow when the endpoint was validated. */
@@ -51,6 +68,8 @@ export interface SftpCapabilities {
    * Absent on endpoints validated before it was probed: treated as false.
    */
   multiHandleWrite?: boolean;
+  /** What the validating connection negotiated under the endpoint's security policy. Absent on endpoints validated before it was recorded. */
+  negotiated?: NegotiatedAlgorithms;
 }
 
 export const VALIDATION_REASONS = [
@@ -61,6 +80,7 @@ export const VALIDATION_REASONS = [
   'HOST_KEY_MISMATCH',
   'HOST_KEY_UNCONFIRMED',
   'HOST_NOT_ALLOWED',
+  'NO_COMMON_ALGORITHM',
   'PATH_MISSING',
   'PERMISSION_DENIED',
   'BUCKET_MISSING',

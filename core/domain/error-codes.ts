@@ -63,6 +63,9 @@ export const ERROR_CODES = {
   AUTH_FAILED: validation('the partner refused the credentials'),
   HOST_KEY_MISMATCH: validation('the server’s host key is not the confirmed one: possibly a different server'),
   HOST_KEY_UNCONFIRMED: validation('no host key is confirmed yet: confirm the offered fingerprint (PATCH hostKeyFingerprint)'),
+  NO_COMMON_ALGORITHM: validation(
+    'the partner offers no key exchange, cipher, MAC or host key algorithm of the endpoint’s `sftp.securityPolicy`; the message names what it offered',
+  ),
   HOST_NOT_ALLOWED: validation('the host is an address the engine may not connect to (private, loopback, metadata)'),
   PATH_MISSING: validation('the base path does not exist on the partner'),
   PERMISSION_DENIED: validation('the partner refused the operation on the path'),

@@ -43,6 +43,13 @@ const REFERENCE_CAPABILITIES = {
   posixRename: true,
   checkFile: false,
   multiHandleWrite: true,
+  // Under the default SSH security policy (FIPS-2024), both peers settle on its first choices.
+  negotiated: {
+    kex: 'ecdh-sha2-nistp256',
+    cipher: 'aes128-gcm@openssh.com',
+    mac: '',
+    serverHostKey: 'ecdsa-sha2-nistp256',
+  },
 };
 
 let tmp: string;
@@ -335,6 +342,7 @@ describe('SFTP validation: server policies', () => {
       'a read-only server (validates: an INBOUND source may be read-only)',
       { readOnly: true },
       {
+        ...REFERENCE_CAPABILITIES,
         write: false,
         renameToNew: false,
         renameOverExisting: false,

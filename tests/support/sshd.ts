@@ -1,7 +1,7 @@
 /**
  * A private OpenSSH sshd for tests: the reference SFTP peer that the embedded
  * server and the engine are checked against. It runs in the foreground on
- * 127.0.0.1 with its own host key, config and authorized_keys in a temp dir,
+ * 127.0.0.1 with its own host key (ECDSA, unless a test asks for ed25519), config and authorized_keys in a temp dir,
  * serves only SFTP (internal-sftp) and lets the current user in by key only.
  *
  * No chroot (ChrootDirectory needs a root-owned path chain); tests use
@@ -30,7 +30,28 @@ export interface SshdOptions {
    * startSshd waits for (a lower level is raised to it). Use DEBUG1… when a test needs the server's view.
    */
   logLevel?: string;
+  /**
+   * The host key's type: default ecdsa (nistp256), which every SSH security
+   * policy accepts; ed25519 for a peer that only the non-FIPS policies reach.
+   */
+  hostKeyType?: 'ecdsa' | 'ed25519';
+  /**
+   * What sshd offers, as sshd_config lines (OpenSSH's names and lists), e.g.
+   * `{ KexAlgorithms: 'curve25519-sha256' }`; unset ones keep OpenSSH's defaults.
+   */
+  algorithms?: Partial<Record<'KexAlgorithms' | 'Ciphers' | 'MACs' | 'HostKeyAlgorithms', string>>;
 }
+
+/** An OpenSSH peer offering only algorithms outside FIPS-2024 (Curve25519, ChaCha20-Poly1305, Ed25519, ETM MAC). */
+export const NON_FIPS_SSHD: SshdOptions = {
+  hostKeyType: 'ed25519',
+  algorithms: {
+    KexAlgorithms: 'curve25519-sha256',
+    Ciphers: 'chacha20-poly1305@openssh.com',
+    MACs: 'hmac-sha2-256-etm@openssh.com',
+    HostKeyAlgorithms: 'ssh-ed25519',
+  },
+};
 
 export interface Sshd {
   host: string;
@@ -52,8 +73,9 @@ export interface Sshd {
 
 const execFileAsync = promisify(execFile);
 
-async function keygen(file: string): Promise<void> {
-  await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'eft-test', '-f', file]);
+async function keygen(file: string, type: 'ecdsa' | 'ed25519' = 'ed25519'): Promise<void> {
+  const bits = type === 'ecdsa' ? ['-b', '256'] : [];
+  await execFileAsync('ssh-keygen', ['-q', '-t', type, ...bits, '-N', '', '-C', 'eft-test', '-f', file]);
 }
 
 /** A port that was free a moment ago. sshd may still lose a race for it; startSshd retries. */
@@ -73,11 +95,19 @@ function fingerprintOfPublicKeyLine(line: string): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
-function sshdConfig(dir: string, port: number, username: string, logLevel: string): string {
+function sshdConfig(
+  dir: string,
+  port: number,
+  username: string,
+  logLevel: string,
+  hostKeyPath: string,
+  algorithms: SshdOptions['algorithms'] = {},
+): string {
   return `${[
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
-    `HostKey ${path.join(dir, 'host_ed25519_key')}`,
+    `HostKey ${hostKeyPath}`,
+    ...Object.entries(algorithms).map(([option, list]) => `${option} ${list}`),
     `PidFile ${path.join(dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
     'PubkeyAuthentication yes',
@@ -158,9 +188,10 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'eft-sshd-'));
   try {
     const username = os.userInfo().username;
-    const hostKeyPath = path.join(dir, 'host_ed25519_key');
+    const hostKeyType = options.hostKeyType ?? 'ecdsa';
+    const hostKeyPath = path.join(dir, `host_${hostKeyType}_key`);
     const clientKeyPath = path.join(dir, 'client_ed25519_key');
-    await Promise.all([keygen(hostKeyPath), keygen(clientKeyPath)]);
+    await Promise.all([keygen(hostKeyPath, hostKeyType), keygen(clientKeyPath)]);
     await fs.copyFile(`${clientKeyPath}.pub`, path.join(dir, 'authorized_keys'));
     const dataDir = options.dataDir ?? path.join(dir, 'data');
     await fs.mkdir(dataDir, { recursive: true });
@@ -178,7 +209,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
       const configPath = path.join(dir, 'sshd_config');
       const logLevel =
         options.logLevel && !QUIETER_THAN_VERBOSE.has(options.logLevel.toUpperCase()) ? options.logLevel : 'VERBOSE';
-      await fs.writeFile(configPath, sshdConfig(dir, port, username, logLevel));
+      await fs.writeFile(configPath, sshdConfig(dir, port, username, logLevel, hostKeyPath, options.algorithms));
 
       let stderr = '';
       const logs = () => stderr;

@@ -5,8 +5,19 @@ import type { Endpoint } from '../../domain/endpoint';
 import { ConflictError, NotFoundError } from '../../domain/errors';
 import { timeOrderedId } from '../../domain/ids';
 import type { AuditLog, EndpointChanges, EndpointStore, NewEndpoint, Page, PageRequest } from '../../domain/ports';
+import { securityPolicyOf } from '../../domain/ssh-security-policies';
 import { isConditionFailed } from './client';
 import { CursorCodec } from './pagination';
+
+/**
+ * What the audit trail records of an endpoint's security settings when they
+ * are set or changed: the SSH security policy (a switch to LEGACY is a
+ * decision someone answers for). The policy, not the algorithms: those are
+ * the policy's, in core/domain/ssh-security-policies.ts.
+ */
+function securitySettings(endpoint: Endpoint): { securityPolicy?: string } {
+  return 'sftp' in endpoint ? { securityPolicy: securityPolicyOf(endpoint.sftp) } : {};
+}
 
 /**
  * Endpoints keyed by (customerId, endpointId): every read and write names the
@@ -38,7 +49,7 @@ export class DynamoEndpointStore implements EndpointStore {
       actor,
       action: 'endpoint.created',
       at: now,
-      details: { status: endpoint.status },
+      details: { status: endpoint.status, ...securitySettings(endpoint) },
     });
     return endpoint;
   }
@@ -106,7 +117,11 @@ export class DynamoEndpointStore implements EndpointStore {
         actor,
         action,
         at: now,
-        details: { fields: Object.keys(changes).sort(), status: endpoint.status },
+        details: {
+          fields: Object.keys(changes).sort(),
+          status: endpoint.status,
+          ...('sftp' in changes ? securitySettings(endpoint) : {}),
+        },
       });
       return endpoint;
     } catch (error) {

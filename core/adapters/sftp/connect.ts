@@ -9,16 +9,20 @@
  * 3. the server's host key must match the pinned fingerprint; without a pinned
  *    fingerprint the connection is refused too, and the offered fingerprint is
  *    reported so the customer can confirm and pin it (no silent trust on first use);
- * 4. the SFTP channel's SSH receive window is 4 MiB, kept topped up
+ * 4. only the algorithms of the endpoint's SSH security policy are offered
+ *    (core/domain/ssh-security-policies.ts; FIPS-2024 unless the target names
+ *    another); a partner that supports none of one class is refused with
+ *    NO_COMMON_ALGORITHM, naming what it offered;
+ * 5. the SFTP channel's SSH receive window is 4 MiB, kept topped up
  *    (receive-window.ts): with ssh2's own 2 MiB, refilled at half, downloads
  *    over a long link are capped at ~1 MiB per round trip;
- * 5. failures become typed errors with stable codes (core/domain/connectivity-errors.ts)
+ * 6. failures become typed errors with stable codes (core/domain/connectivity-errors.ts)
  *    whose messages never carry the password, passphrase or private key.
  */
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Client, SFTPWrapper } from 'ssh2';
+import type { Algorithms, Client, SFTPWrapper } from 'ssh2';
 import { utils } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import {
@@ -29,8 +33,12 @@ import {
   DnsFailureError,
   HostKeyMismatchError,
   HostKeyUnconfirmedError,
+  NoCommonAlgorithmError,
+  type SshAlgorithmClass,
 } from '../../domain/connectivity-errors';
+import type { NegotiatedAlgorithms } from '../../domain/endpoint';
 import type { EndpointCredentials } from '../../domain/secrets';
+import { SSH_SECURITY_POLICIES, type SshSecurityPolicyName, securityPolicyOf } from '../../domain/ssh-security-policies';
 import { type HostResolver, type NetworkPolicy, vetHost } from '../net/network-policy';
 import { widenReceiveWindow } from './receive-window';
 
@@ -42,6 +50,8 @@ export interface SftpTarget {
   /** "SHA256:<base64 without padding>", as OpenSSH prints it. */
   hostKeyFingerprint?: string;
   networkPolicy: NetworkPolicy;
+  /** The SSH algorithms the connection may negotiate. Default DEFAULT_SSH_SECURITY_POLICY (FIPS-2024). */
+  securityPolicy?: SshSecurityPolicyName;
   /** Budget for DNS, TCP connect, SSH handshake and authentication together. Default 10 s. */
   readyTimeoutMs?: number;
 }
@@ -62,6 +72,8 @@ export interface SftpSession {
   hostKeyFingerprint: string;
   /** The vetted IP address the session is connected to. */
   address: string;
+  /** What the handshake negotiated, within the target's security policy. */
+  negotiated: NegotiatedAlgorithms;
   /**
    * Opens up to `count` more SFTP channels on this connection, each with its
    * own SSH window (for streams that spread their requests: moreChannels).
@@ -109,6 +121,35 @@ export function scrubSecrets(text: string, credentials: EndpointCredentials): st
   return out;
 }
 
+/** The partner's KEXINIT lists per algorithm class, as ssh2's debug output reports them ("Handshake: (remote) KEX method: a,b"). */
+type PartnerOffer = Partial<Record<SshAlgorithmClass, string[]>>;
+const REMOTE_OFFER_LINES: [RegExp, SshAlgorithmClass][] = [
+  [/^Handshake: \(remote\) KEX method: (.*)$/, 'kex'],
+  [/^Handshake: \(remote\) Host key format: (.*)$/, 'serverHostKey'],
+  [/^Handshake: \(remote\) C->S cipher: (.*)$/, 'cipher'],
+  [/^Handshake: \(remote\) C->S MAC: (.*)$/, 'mac'],
+];
+const PSEUDO_ALGORITHM = /^(ext-info-|kex-strict-)/;
+/** ssh2's handshake failures ("Handshake failed: no matching …") by algorithm class; compression is not a policy's. */
+const NO_MATCH_MESSAGES: [RegExp, SshAlgorithmClass][] = [
+  [/no matching key exchange algorithm/, 'kex'],
+  [/no matching host key format/, 'serverHostKey'],
+  [/no matching (C->S|S->C) cipher/, 'cipher'],
+  [/no matching (C->S|S->C) MAC/, 'mac'],
+];
+const CLASS_NAMES: Record<SshAlgorithmClass, string> = {
+  kex: 'key exchange',
+  serverHostKey: 'host key',
+  cipher: 'cipher',
+  mac: 'MAC',
+};
+
+/** ssh2's `algorithms` option for a policy (its typings want its literal unions; the lists are checked against ssh2 in a test). */
+function algorithmsOf(policy: SshSecurityPolicyName): Algorithms {
+  const { kex, cipher, mac, serverHostKey } = SSH_SECURITY_POLICIES[policy].algorithms;
+  return { kex: [...kex], cipher: [...cipher], hmac: [...mac], serverHostKey: [...serverHostKey] } as Algorithms;
+}
+
 type HostKeyVerdict = { offered: string; accepted: boolean };
 type SshError = Error & { level?: string; code?: string | number };
 
@@ -138,8 +179,25 @@ function checkCredentials(target: SftpTarget): void {
   }
 }
 
-function classify(raw: SshError | undefined, hostKey: HostKeyVerdict | undefined, target: SftpTarget): Error {
+function classify(
+  raw: SshError | undefined,
+  hostKey: HostKeyVerdict | undefined,
+  target: SftpTarget,
+  offer: PartnerOffer = {},
+): Error {
   const where = `${target.host}:${target.port}`;
+  const noMatch = raw?.level === 'handshake' ? NO_MATCH_MESSAGES.find(([pattern]) => pattern.test(raw.message)) : undefined;
+  if (noMatch) {
+    const algorithmClass = noMatch[1];
+    const policy = securityPolicyOf(target);
+    const offered = offer[algorithmClass];
+    const theirs = offered ? `it offers ${offered.join(', ')}` : 'its offer was not seen';
+    return new NoCommonAlgorithmError(
+      algorithmClass,
+      offered,
+      `${where} supports no ${CLASS_NAMES[algorithmClass]} algorithm of security policy ${policy} (${SSH_SECURITY_POLICIES[policy].algorithms[algorithmClass].join(', ')}); ${theirs}: ask the partner to enable one, or choose a wider policy`,
+    );
+  }
   if (hostKey && !hostKey.accepted) {
     if (target.hostKeyFingerprint) {
       const pinned = normalizeFingerprint(target.hostKeyFingerprint);
@@ -245,6 +303,26 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
   const client = new SftpClient('eft', { error: noop, end: noop, close: noop });
   let hostKey: HostKeyVerdict | undefined;
   let rawError: SshError | undefined;
+  let negotiated: NegotiatedAlgorithms | undefined;
+  const offer: PartnerOffer = {};
+  // The partner's lists reach us only through ssh2's debug output; kept until the first handshake completes.
+  const debug = (line: string) => {
+    if (negotiated || !line.startsWith('Handshake: (remote)')) return;
+    for (const [pattern, algorithmClass] of REMOTE_OFFER_LINES) {
+      const match = pattern.exec(line);
+      // Less the pseudo-algorithms that only signal extensions (ext-info-s, kex-strict-s-v00@openssh.com).
+      if (match) offer[algorithmClass] = (match[1] ?? '').split(',').filter((name) => name && !PSEUDO_ALGORITHM.test(name));
+    }
+  };
+  const onHandshake = (algorithms: { kex: string; serverHostKey: string; cs: { cipher: string; mac: string } }) => {
+    negotiated ??= {
+      kex: algorithms.kex,
+      cipher: algorithms.cs.cipher,
+      mac: algorithms.cs.mac,
+      serverHostKey: algorithms.serverHostKey,
+    };
+  };
+  (client as unknown as { client: Client }).client.on('handshake', onHandshake);
   // Prepended, so it sees ssh2's own error (with its `level`) before the library rewraps it.
   const captureError = (err: SshError) => {
     rawError ??= err;
@@ -264,6 +342,8 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
       ...(privateKey !== undefined ? { privateKey, ...(passphrase !== undefined ? { passphrase } : {}) } : {}),
       // Covers the TCP connect, the handshake and authentication (ssh2 starts it on connect()).
       readyTimeout: Math.max(1, deadline - Date.now()),
+      algorithms: algorithmsOf(securityPolicyOf(target)),
+      debug,
       // Called with the key before the server has proven it holds the private
       // half; ssh2 verifies that signature afterwards, so a pinned key cannot
       // be impersonated. An unpinned offer is only reported, never trusted.
@@ -286,6 +366,7 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
       supportedExtensions: Object.freeze(advertisedExtensions(sftp)),
       hostKeyFingerprint: (hostKey as HostKeyVerdict | undefined)?.offered ?? '',
       address,
+      negotiated: negotiated as NegotiatedAlgorithms,
       openChannels: (count) => openChannels(client, count),
       roundTripMs: () => {
         roundTrip ??= measureRoundTrip(sftp);
@@ -301,8 +382,9 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
   } catch (err) {
     sock.destroy();
     await client.end().catch(() => false);
-    throw classify(rawError ?? (err as SshError), hostKey, target);
+    throw classify(rawError ?? (err as SshError), hostKey, target, offer);
   } finally {
     client.removeListener('error', captureError);
+    (client as unknown as { client: Client }).client.removeListener('handshake', onHandshake);
   }
 }

@@ -5,6 +5,7 @@ import { UnsupportedEndpointError } from '../../domain/errors';
 import type { Location } from '../../domain/location';
 import type { DestinationState, SourceFile } from '../../domain/ports';
 import type { EndpointCredentials, SecretStore } from '../../domain/secrets';
+import { securityPolicyOf } from '../../domain/ssh-security-policies';
 import type { Connections, FileSource, FileTarget, TargetOptions, TransferIo } from '../../domain/transfer/io';
 import { FolderListing } from '../folder-listing';
 import type { NetworkPolicy } from '../net/network-policy';
@@ -54,9 +55,18 @@ export class SftpDriver implements EndpointDriver {
   }
 
   probe(endpoint: Endpoint, credentials: EndpointCredentials | undefined): Promise<ProbeOutcome> {
-    const { host, port, username, hostKeyFingerprint, basePath } = this.own(endpoint).sftp;
+    const { sftp } = this.own(endpoint);
+    const { host, port, username, hostKeyFingerprint, basePath } = sftp;
     return probeSftp(
-      { host, port, username, hostKeyFingerprint, credentials: credentials ?? {}, networkPolicy: this.deps.networkPolicy },
+      {
+        host,
+        port,
+        username,
+        hostKeyFingerprint,
+        securityPolicy: securityPolicyOf(sftp),
+        credentials: credentials ?? {},
+        networkPolicy: this.deps.networkPolicy,
+      },
       basePath,
     );
   }
@@ -89,7 +99,12 @@ export class SftpDriver implements EndpointDriver {
   private async withSession<T>(endpoint: Endpoint, work: (client: SftpClient) => Promise<T>): Promise<T> {
     const { sftp, secretRef } = this.own(endpoint);
     const credentials = secretRef ? await this.deps.secrets.read(secretRef) : {};
-    const session = await (this.deps.openSftp ?? openSftp)({ ...sftp, credentials, networkPolicy: this.deps.networkPolicy });
+    const session = await (this.deps.openSftp ?? openSftp)({
+      ...sftp,
+      securityPolicy: securityPolicyOf(sftp),
+      credentials,
+      networkPolicy: this.deps.networkPolicy,
+    });
     try {
       return await work(session.client);
     } finally {

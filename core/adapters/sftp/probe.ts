@@ -140,6 +140,7 @@ async function probeCapabilities(session: SftpSession, basePath: string, warning
     posixRename: false,
     checkFile: CHECK_FILE_EXTENSIONS.some((name) => name in ext),
     multiHandleWrite: false,
+    negotiated: session.negotiated,
   };
   const token = probeToken();
   const [first, renamed, second, third, halves] = ['1', '2', '3', '4', '5'].map((n) =>

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DIRECTIONS } from '../../domain/endpoint';
+import { DEFAULT_SSH_SECURITY_POLICY, SSH_SECURITY_POLICY_NAMES } from '../../domain/ssh-security-policies';
 
 /**
  * Request schemas of the endpoint API. They validate requests, give the
@@ -77,6 +78,9 @@ const fingerprint = z
   .string()
   .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be an OpenSSH SHA256 fingerprint (SHA256: and 43 base64 characters)');
 
+/** The SSH algorithms every connection to the partner may negotiate (README "SSH security policies"). */
+const securityPolicy = z.enum(SSH_SECURITY_POLICY_NAMES, `must be one of ${SSH_SECURITY_POLICY_NAMES.join(', ')}`);
+
 const bucket = z
   .string()
   .regex(/^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
@@ -129,6 +133,7 @@ const sftpFields = {
   username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1-64 letters, digits or . _ @ -'),
   basePath: absolutePath,
   hostKeyFingerprint: fingerprint.optional(),
+  securityPolicy: securityPolicy.optional(),
 };
 /** On creation, defaults fill what is left out; a PATCH changes only what it names. */
 const S3LocationSchema = z.strictObject({ ...s3Fields, prefix: keyPrefix.default('') });
@@ -136,6 +141,7 @@ const SftpLocationSchema = z.strictObject({
   ...sftpFields,
   port: sftpFields.port.default(22),
   basePath: absolutePath.default('/'),
+  securityPolicy: securityPolicy.default(DEFAULT_SSH_SECURITY_POLICY),
 });
 
 export const CreateEndpointSchema = z.discriminatedUnion(

@@ -8,6 +8,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../domain/erro
 import { sha256Hex } from '../../domain/ids';
 import type { AuditLog, EndpointChanges, EndpointStore, Page, PageRequest } from '../../domain/ports';
 import type { SecretStore } from '../../domain/secrets';
+import { securityPolicyOf } from '../../domain/ssh-security-policies';
 import type { CreateEndpointRequest, UpdateEndpointRequest } from './schemas';
 import { type EndpointView, toView } from './view';
 
@@ -66,11 +67,16 @@ function connectionSettings(endpoint: Endpoint): ConnectionSettings {
 }
 
 /**
- * Validation is bound to what was validated: a change of host, path, bucket… needs a new one.
- * Stored on the endpoint (validation.settingsHash), so its input stays as it is.
+ * Validation is bound to what was validated: a change of host, path, bucket,
+ * SSH security policy… needs a new one. Stored on the endpoint
+ * (validation.settingsHash), so its input stays as it is, except that the SFTP
+ * settings count with their effective security policy: naming the default on
+ * an endpoint stored without one changes nothing, and a validation from before
+ * policies existed (made with ssh2's defaults) does not count for activation.
  */
 function settingsHash(endpoint: ConnectionSettings): string {
-  return sha256Hex(JSON.stringify([endpoint.s3 ?? null, endpoint.sftp ?? null]));
+  const sftp = endpoint.sftp ? { ...endpoint.sftp, securityPolicy: securityPolicyOf(endpoint.sftp) } : null;
+  return sha256Hex(JSON.stringify([endpoint.s3 ?? null, sftp]));
 }
 
 async function load(deps: EndpointDeps, actor: Actor, endpointId: string): Promise<Endpoint> {

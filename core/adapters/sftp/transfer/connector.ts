@@ -8,6 +8,7 @@
  */
 import { posix } from 'node:path';
 import type { EndpointCredentials, SecretStore } from '../../../domain/secrets';
+import { securityPolicyOf } from '../../../domain/ssh-security-policies';
 import { TransferError } from '../../../domain/transfer/errors';
 import type { Connection } from '../../../domain/transfer/io';
 import type { NetworkPolicy } from '../../net/network-policy';
@@ -75,6 +76,7 @@ export class SftpConnector implements Connection {
       username: settings.username,
       credentials: this.credentials,
       ...(settings.hostKeyFingerprint ? { hostKeyFingerprint: settings.hostKeyFingerprint } : {}),
+      securityPolicy: securityPolicyOf(settings),
       networkPolicy: this.deps.networkPolicy,
       readyTimeoutMs: this.deps.connectTimeoutMs,
     });
