@@ -42,16 +42,7 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
       if (created.status !== 201) throw new Error(`could not create endpoint: ${created.text}`);
       const validated = await api.post(`/endpoints/${created.body.id}/validate`);
       const endpoint = validated.body.endpoint;
-      step(
-        `  ${endpoint.name}: ${endpoint.status}${
-          endpoint.capabilities
-            ? ` (partner allows: ${Object.entries(endpoint.capabilities)
-                .filter(([, v]) => v)
-                .map(([k]) => k)
-                .join(', ')})`
-            : ''
-        }`,
-      );
+      step(`  ${endpoint.name}: ${endpoint.status}${describeCapabilities(endpoint.capabilities)}`);
       return endpoint.id as string;
     };
     const privateKey = await readFile(partner.privateKeyPath, 'utf8');
@@ -187,4 +178,16 @@ async function fetchDelivered(s3: S3Client, sftp: SftpClient, location: string):
   }
   const path = new URL(location).pathname;
   return (await sftp.get(path)) as Buffer;
+}
+
+/** What the partner allows, and what the validating connection negotiated under the endpoint's SSH security policy. */
+function describeCapabilities(capabilities: (Record<string, unknown> & { negotiated?: Record<string, string> }) | undefined) {
+  if (!capabilities) return '';
+  const { negotiated, ...allowed } = capabilities;
+  const allows = Object.entries(allowed)
+    .filter(([, value]) => value === true)
+    .map(([name]) => name)
+    .join(', ');
+  const ssh = negotiated ? `; negotiated ${negotiated.kex}, ${negotiated.cipher}, host key ${negotiated.serverHostKey}` : '';
+  return ` (partner allows: ${allows}${ssh})`;
 }
