@@ -5,14 +5,14 @@
  * pinned with -c; rclone 1.60 and the worker's openSftp (ssh2) take their
  * default preference, which the log shows.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startSshd } from '../tests/support/sshd';
 import type { BenchContext } from './context';
 import type { LegArgs } from './eft-sftp-leg';
 import { CONTAINER_ENV } from './engine';
 import { observe } from './measure';
-import { rcloneCommand, rcloneEnv, type SftpServerRef, sftpCommand, writeKnownHosts } from './peers';
+import { hostPublicKeyOf, rcloneCommand, rcloneEnv, type SftpServerRef, sftpCommand, writeKnownHosts } from './peers';
 import { sleep } from './util';
 
 export interface NegotiatedCiphers {
@@ -26,9 +26,8 @@ const KEX_LINE = /kex: client->server cipher: (\S+)/g;
 export async function probeCiphers(ctx: BenchContext): Promise<NegotiatedCiphers> {
   const sshd = await startSshd({ dataDir: ctx.remoteDir, logLevel: 'DEBUG1' });
   try {
-    const dir = dirname(sshd.privateKeyPath);
     const knownHostsPath = join(ctx.workDir, 'known_hosts_probe');
-    writeKnownHosts(knownHostsPath, sshd.host, sshd.port, await readFile(join(dir, 'host_ed25519_key.pub'), 'utf8'));
+    writeKnownHosts(knownHostsPath, sshd.host, sshd.port, await hostPublicKeyOf(sshd));
     const server: SftpServerRef = {
       host: sshd.host,
       port: sshd.port,
