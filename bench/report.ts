@@ -286,7 +286,9 @@ export function markdown(
   );
   lines.push('| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const row of rows) {
-    for (const [tool, s] of Object.entries(row.tools)) {
+    const labels = [...eftLabels(row), ...Object.keys(row.tools).filter((l) => !eftLabels(row).includes(l))];
+    for (const tool of labels) {
+      const s = row.tools[tool] as ToolSummary;
       const flat = s.rssDeviationPct !== undefined ? `±${s.rssDeviationPct} % (${s.rssWindowMiB})` : '–';
       lines.push(
         `| ${LABEL[row.scenario]} | ${row.network} | ${formatBytes(row.bytes)} | ${tool} | ${s.cpuSPerGB} | ${s.sshdCpuSPerGB ?? '–'} | ${s.s3CpuSPerGB ?? '–'} | ${s.cores} | ${s.otherCores} (${s.otherCoresMax}) | ${Math.max(s.peakRssMiB, s.hwmMiB)} | ${flat} |`,
