@@ -1,5 +1,6 @@
 /** What the scenarios share: options, scratch space, the peers, and the measurements taken so far. */
 import { statfsSync } from 'node:fs';
+import type { SshSecurityPolicyName } from '../core/domain/ssh-security-policies';
 import type { Sshd } from '../tests/support/sshd';
 import type { Bundles } from './bundles';
 import type { Options } from './options';
@@ -25,6 +26,8 @@ export interface Measurement {
   scenario: string;
   network: string;
   tool: Tool;
+  /** eft's SSH security policy, on the SFTP legs (--policies); the tables label the row "eft (POLICY)". */
+  policy?: SshSecurityPolicyName;
   /** bytes moved (or files, for the small-files scenario: see `files`) */
   bytes: number;
   files?: number;

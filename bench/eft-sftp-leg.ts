@@ -9,7 +9,8 @@
  * under runPipeline (the worker's stall watchdog), with the worker's request
  * size and window (core/data-plane/config.ts: its defaults, or EFT_* variables). The session is opened by
  * openSftp exactly as the worker opens it (SSRF guard, pinned host key,
- * TCP_NODELAY, ssh2's default algorithm preference: it takes no cipher option).
+ * TCP_NODELAY, the algorithms of the SSH security policy in LegArgs, as an
+ * endpoint's `sftp.securityPolicy` would choose them).
  *
  * Argument: one JSON object (see LegArgs). Output: JSON lines on stdout,
  * {"event":"progress","bytes":n} a few times a second and a final
@@ -22,6 +23,7 @@ import { moreChannelsFor } from '../core/adapters/sftp/transfer/channel';
 import { SftpReadStream } from '../core/adapters/sftp/transfer/read-stream';
 import { SftpWriteStream } from '../core/adapters/sftp/transfer/write-stream';
 import { workerConfigFromEnv } from '../core/data-plane/config';
+import type { SshSecurityPolicyName } from '../core/domain/ssh-security-policies';
 import { runPipeline } from '../core/domain/transfer/pipeline';
 import { HashingStream, ResumableSha256 } from '../core/domain/transfer/sha256';
 
@@ -32,6 +34,8 @@ export interface LegArgs {
   username: string;
   privateKeyPath: string;
   hostKeyFingerprint: string;
+  /** The SSH security policy openSftp offers the server's algorithms from (an endpoint's `sftp.securityPolicy`). */
+  securityPolicy: SshSecurityPolicyName;
   remotePath: string;
   localPath: string;
   /** CIDRs the SSRF guard lets through (the worker reads them from EFT_ALLOWED_NETWORKS). */
@@ -55,6 +59,7 @@ async function main(): Promise<void> {
     username: args.username,
     credentials: { privateKey: readFileSync(args.privateKeyPath, 'utf8') },
     hostKeyFingerprint: args.hostKeyFingerprint,
+    securityPolicy: args.securityPolicy,
     networkPolicy: { allowedCidrs: args.allowedCidrs },
     readyTimeoutMs: config.connectTimeoutMs,
   });

@@ -17,11 +17,19 @@ export const USAGE = `Command line of \`npm run bench -- [options]\`.
   --no-latency              skip the latency run
   --only a,b                run only these scenarios: sftp, s3, copy, small, api, emulator
   --cipher NAME             cipher pinned for OpenSSH (default aes128-gcm@openssh.com)
+  --policies P[,P…]         SSH security policies eft's SFTP download and upload run with, once each,
+                            labelled "eft (P)": FIPS-2024, MODERN, LEGACY (default FIPS-2024, the
+                            endpoints' default); the cipher probe reports what every policy negotiates
   --timeout MIN             global time budget in minutes (default 45; large profile 600)
   --no-docs                 do not rewrite docs/benchmarks.md
   --cpu-prof DIR            write a V8 CPU profile of every eft process to DIR (slows them a little)
   --eft-node-arg ARG        an extra Node flag for every eft process (repeatable), e.g. --eft-node-arg=--trace-gc`;
 
+import {
+  DEFAULT_SSH_SECURITY_POLICY,
+  SSH_SECURITY_POLICY_NAMES,
+  type SshSecurityPolicyName,
+} from '../core/domain/ssh-security-policies';
 import { GiB, KiB, MiB, parseSize } from './util';
 
 export const SCENARIOS = ['sftp', 's3', 'copy', 'small', 'api', 'emulator'] as const;
@@ -43,6 +51,8 @@ export interface Options {
   latency: boolean;
   only: Set<Scenario>;
   cipher: string;
+  /** SSH security policies of eft's SFTP legs, each run once per round (--policies). */
+  policies: SshSecurityPolicyName[];
   timeoutMs: number;
   docs: boolean;
   /** Directory for V8 CPU profiles of the eft processes (--cpu-prof DIR). */
@@ -110,6 +120,7 @@ export function parseOptions(argv: string[]): Options {
       case '--rtt-ms':
       case '--only':
       case '--cipher':
+      case '--policies':
       case '--timeout':
       case '--cpu-prof':
         raw[name] = value();
@@ -127,6 +138,12 @@ export function parseOptions(argv: string[]): Options {
     if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--only takes ${SCENARIOS.join(', ')}; not ${s}`);
     only.add(s as Scenario);
   }
+  const policies: SshSecurityPolicyName[] = [];
+  for (const p of (raw['--policies'] ?? DEFAULT_SSH_SECURITY_POLICY).split(',')) {
+    if (!(SSH_SECURITY_POLICY_NAMES as readonly string[]).includes(p))
+      throw new Error(`--policies takes ${SSH_SECURITY_POLICY_NAMES.join(', ')}; not ${p}`);
+    if (!policies.includes(p as SshSecurityPolicyName)) policies.push(p as SshSecurityPolicyName);
+  }
   const rounds = raw['--rounds'] ? positiveInt('--rounds', raw['--rounds']) : base.rounds;
   if (rounds < 1) throw new Error('--rounds must be at least 1');
   return {
@@ -143,6 +160,7 @@ export function parseOptions(argv: string[]): Options {
     latency: !flags.has('--no-latency'),
     only,
     cipher: raw['--cipher'] ?? 'aes128-gcm@openssh.com',
+    policies,
     timeoutMs: (raw['--timeout'] ? positiveInt('--timeout', raw['--timeout']) : base.timeoutMin) * 60_000,
     docs: !flags.has('--no-docs'),
     ...(raw['--cpu-prof'] ? { cpuProfDir: raw['--cpu-prof'] } : {}),

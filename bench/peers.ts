@@ -10,7 +10,8 @@
  * - the AWS CLI (`aws s3 cp`) for the S3→S3 copy, when installed.
  */
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 export const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -46,7 +47,19 @@ export interface Command {
   env: Record<string, string>;
 }
 
-/** Writes a known_hosts file for a server from its host public key line ("ssh-ed25519 AAAA… comment"). */
+/**
+ * The host public key line of a tests/support/sshd.ts server, whatever its type
+ * (ECDSA by default, ed25519 if asked for): the `HostKey` of the sshd_config it
+ * writes next to the client key, plus ".pub".
+ */
+export async function hostPublicKeyOf(sshd: { privateKeyPath: string }): Promise<string> {
+  const config = await readFile(join(dirname(sshd.privateKeyPath), 'sshd_config'), 'utf8');
+  const hostKey = /^HostKey\s+(\S+)$/m.exec(config)?.[1];
+  if (!hostKey) throw new Error(`no HostKey in the sshd_config beside ${sshd.privateKeyPath}`);
+  return readFile(`${hostKey}.pub`, 'utf8');
+}
+
+/** Writes a known_hosts file for a server from its host public key line ("ecdsa-sha2-nistp256 AAAA… comment"). */
 export function writeKnownHosts(path: string, host: string, port: number, publicKeyLine: string): void {
   const [type, blob] = publicKeyLine.trim().split(/\s+/);
   writeFileSync(path, `[${host}]:${port} ${type} ${blob}\n`, { mode: 0o600 });

@@ -4,7 +4,8 @@
  * for stdout and docs/benchmarks.md, and everything as JSON for bench/results/.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { NegotiatedCiphers } from './ciphers';
+import { SSH_SECURITY_POLICY_NAMES } from '../core/domain/ssh-security-policies';
+import type { Negotiated, NegotiatedCiphers } from './ciphers';
 import type { Measurement, Tool } from './context';
 import type { Machine } from './machine';
 import { formatBytes, formatRequests, median, round } from './util';
@@ -33,8 +34,23 @@ export interface Row {
   scenario: string;
   network: string;
   bytes: number;
-  tools: Partial<Record<Tool, ToolSummary>>;
-  ratios: Partial<Record<Tool, number>>;
+  /** By label: the tool, or "eft (POLICY)" for eft's SFTP legs (one per SSH security policy run). */
+  tools: Record<string, ToolSummary>;
+  /** Per eft label: its MB/s ÷ each peer's. */
+  ratios: Record<string, Partial<Record<Tool, number>>>;
+}
+
+/** How a measurement is labelled in the tables: its tool, and eft's SSH security policy if it ran with one. */
+export function labelOf(m: Pick<Measurement, 'tool' | 'policy'>): string {
+  return m.policy ? `${m.tool} (${m.policy})` : m.tool;
+}
+
+/** The labels of eft's runs in a row ("eft", or "eft (FIPS-2024)", "eft (MODERN)"… in the policies' order). */
+export function eftLabels(row: Row): string[] {
+  const rank = (label: string) => SSH_SECURITY_POLICY_NAMES.findIndex((p) => label === `eft (${p})`);
+  return Object.keys(row.tools)
+    .filter((label) => label === 'eft' || label.startsWith('eft ('))
+    .sort((a, b) => rank(a) - rank(b));
 }
 
 export interface Verdict {
@@ -67,8 +83,8 @@ export function summarize(measurements: Measurement[]): Row[] {
   for (const list of groups.values()) {
     const first = list[0] as Measurement;
     const tools: Row['tools'] = {};
-    for (const tool of new Set(list.map((m) => m.tool))) {
-      const runs = list.filter((m) => m.tool === tool);
+    for (const label of new Set(list.map(labelOf))) {
+      const runs = list.filter((m) => labelOf(m) === label);
       const gb = first.bytes / 1e9;
       const perGB = (values: Array<number | undefined>) => {
         const present = values.filter((v): v is number => v !== undefined);
@@ -78,7 +94,7 @@ export function summarize(measurements: Measurement[]): Row[] {
       const windows = runs.map((m) => m.rss).filter((w) => w !== undefined);
       const sshd = perGB(runs.map((m) => m.sshdCpuMs));
       const s3 = perGB(runs.map((m) => m.s3CpuMs));
-      tools[tool] = {
+      tools[label] = {
         runs: runs.length,
         mbps: round(median(runs.map((m) => m.mbps)), 1),
         mbpsMin: round(Math.min(...runs.map((m) => m.mbps)), 1),
@@ -99,15 +115,17 @@ export function summarize(measurements: Measurement[]): Row[] {
           : {}),
       };
     }
-    const eft = tools.eft?.mbps;
-    const ratios: Row['ratios'] = {};
-    if (eft !== undefined) {
+    const row: Row = { scenario: first.scenario, network: first.network, bytes: first.bytes, tools, ratios: {} };
+    for (const label of eftLabels(row)) {
+      const eft = tools[label]?.mbps as number;
+      const ratios: Partial<Record<Tool, number>> = {};
       for (const peer of ['openssh-sftp', 'rclone', 'aws-cli'] as Tool[]) {
         const p = tools[peer]?.mbps;
         if (p) ratios[peer] = round(eft / p, 2);
       }
+      row.ratios[label] = ratios;
     }
-    rows.push({ scenario: first.scenario, network: first.network, bytes: first.bytes, tools, ratios });
+    rows.push(row);
   }
   const networkRank = (n: string) => (n === 'loopback' ? 0 : 1);
   return rows.sort(
@@ -123,41 +141,56 @@ const pct = (ratio: number) => `${ratio >= 1 ? '+' : ''}${round((ratio - 1) * 10
 export function verdicts(rows: Row[], measurements: Measurement[]): Verdict[] {
   const out: Verdict[] = [];
   for (const row of rows) {
-    const subject = `${LABEL[row.scenario]}, ${row.network}, ${formatBytes(row.bytes)}`;
-    const check = (peer: Tool, want: number) => {
-      const ratio = row.ratios[peer];
-      if (ratio === undefined) return;
+    for (const label of eftLabels(row)) out.push(...rowVerdicts(row, label));
+  }
+  out.push(...otherVerdicts(measurements));
+  return out;
+}
+
+/** The targets of one eft run (label) of a row against the peers of that row. */
+function rowVerdicts(row: Row, label: string): Verdict[] {
+  const out: Verdict[] = [];
+  const where = `${LABEL[row.scenario]}, ${row.network}, ${formatBytes(row.bytes)}`;
+  const subject = label === 'eft' ? where : `${label}: ${where}`;
+  const check = (peer: Tool, want: number) => {
+    const ratio = row.ratios[label]?.[peer];
+    if (ratio === undefined) return;
+    out.push({
+      target: `≥ ${want.toFixed(1)}× ${peer}`,
+      subject,
+      met: ratio >= want,
+      detail: `${ratio.toFixed(2)}× (${pct(ratio / want)} vs the target)`,
+    });
+  };
+  if (row.scenario === 'sftp-download' || row.scenario === 'sftp-upload') {
+    check('openssh-sftp', 1.0);
+    check('rclone', 1.2);
+  }
+  if (row.scenario === 'sftp-to-s3' || row.scenario === 's3-to-sftp') check('rclone', 1.2);
+  const eft = row.tools[label];
+  if (eft && ['sftp-download', 'sftp-upload', 'sftp-to-s3', 's3-to-sftp'].includes(row.scenario)) {
+    const peak = Math.max(eft.peakRssMiB, eft.hwmMiB);
+    out.push({
+      target: 'peak RSS ≤ 300 MiB',
+      subject: `${label} ${row.scenario === 'sftp-to-s3' || row.scenario === 's3-to-sftp' ? 'worker' : 'SFTP leg'}: ${where}`,
+      met: peak <= 300,
+      detail: `${peak} MiB`,
+    });
+    if (eft.rssDeviationPct !== undefined) {
       out.push({
-        target: `≥ ${want.toFixed(1)}× ${peer}`,
-        subject,
-        met: ratio >= want,
-        detail: `${ratio.toFixed(2)}× (${pct(ratio / want)} vs the target)`,
+        target: 'RSS flat (±5 %) from 10 % to 90 %',
+        subject: label === 'eft' ? `eft: ${where}` : subject,
+        met: eft.rssDeviationPct <= 5,
+        detail: `±${eft.rssDeviationPct} % (${eft.rssWindowMiB} MiB)`,
       });
-    };
-    if (row.scenario === 'sftp-download' || row.scenario === 'sftp-upload') {
-      check('openssh-sftp', 1.0);
-      check('rclone', 1.2);
-    }
-    if (row.scenario === 'sftp-to-s3' || row.scenario === 's3-to-sftp') check('rclone', 1.2);
-    const eft = row.tools.eft;
-    if (eft && ['sftp-download', 'sftp-upload', 'sftp-to-s3', 's3-to-sftp'].includes(row.scenario)) {
-      const peak = Math.max(eft.peakRssMiB, eft.hwmMiB);
-      out.push({
-        target: 'peak RSS ≤ 300 MiB',
-        subject: `eft ${row.scenario === 'sftp-to-s3' || row.scenario === 's3-to-sftp' ? 'worker' : 'SFTP leg'}: ${subject}`,
-        met: peak <= 300,
-        detail: `${peak} MiB`,
-      });
-      if (eft.rssDeviationPct !== undefined) {
-        out.push({
-          target: 'RSS flat (±5 %) from 10 % to 90 %',
-          subject: `eft: ${subject}`,
-          met: eft.rssDeviationPct <= 5,
-          detail: `±${eft.rssDeviationPct} % (${eft.rssWindowMiB} MiB)`,
-        });
-      }
     }
   }
+  return out;
+}
+
+/** The targets that are not about a leg: small files, job creation. */
+function otherVerdicts(measurements: Measurement[]): Verdict[] {
+  const out: Verdict[] = [];
   const small = measurements.filter((m) => m.scenario === 'small-files');
   const smallEft = small.find((m) => m.tool === 'eft');
   const smallRclone = small.find((m) => m.tool === 'rclone');
@@ -182,6 +215,11 @@ export function verdicts(rows: Row[], measurements: Measurement[]): Verdict[] {
     });
   }
   return out;
+}
+
+function negotiated(n: Negotiated | undefined): string {
+  if (!n?.cipher) return '?';
+  return `kex ${n.kex ?? '?'}, host key ${n.hostKey ?? '?'}, cipher ${n.cipher}${n.mac && n.mac !== '<implicit>' ? `, MAC ${n.mac}` : ''}`;
 }
 
 function cell(s?: ToolSummary): string {
@@ -214,21 +252,29 @@ export function markdown(
       `Node ${machine.node}; ${machine.openssh}; ${machine.rclone}${machine.awsCli ? `; ${machine.awsCli}` : ''}; ${machine.s3rver}; ${machine.ssh2}.`,
   );
   lines.push('');
-  lines.push(
-    `Ciphers negotiated (seen in sshd's log): OpenSSH sftp ${context.ciphers['openssh-sftp'] ?? '?'} (pinned with -c), ` +
-      `rclone ${context.ciphers.rclone ?? '?'} (its default: rclone 1.60 has no cipher option), ` +
-      `eft ${context.ciphers.eft ?? '?'} (ssh2's default preference: openSftp takes no cipher option).`,
-  );
+  const { ciphers } = context;
+  lines.push("Negotiated with the bench's sshd (OpenSSH's default offer, ECDSA host key), as its DEBUG1 log shows:");
+  lines.push('');
+  lines.push(`- OpenSSH sftp: ${negotiated(ciphers['openssh-sftp'])} (cipher pinned with -c)`);
+  lines.push(`- rclone: ${negotiated(ciphers.rclone)} (its default: rclone 1.60 has no cipher option)`);
+  for (const [policy, n] of Object.entries(ciphers.eft ?? {})) {
+    lines.push(`- eft, SSH security policy ${policy}: ${negotiated(n)}`);
+  }
   lines.push('');
   lines.push('### Throughput (MB/s = 10⁶ bytes/s, whole process wall time)');
   lines.push('');
-  lines.push('| leg | network | size | eft | OpenSSH sftp | rclone | aws cli | eft ÷ sftp | eft ÷ rclone | eft ÷ aws |');
-  lines.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push(
+    '| leg | network | size | eft run | eft | OpenSSH sftp | rclone | aws cli | eft ÷ sftp | eft ÷ rclone | eft ÷ aws |',
+  );
+  lines.push('| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const row of rows) {
-    const r = row.ratios;
-    lines.push(
-      `| ${LABEL[row.scenario]} | ${row.network} | ${formatBytes(row.bytes)} | ${cell(row.tools.eft)} | ${cell(row.tools['openssh-sftp'])} | ${cell(row.tools.rclone)} | ${cell(row.tools['aws-cli'])} | ${r['openssh-sftp'] ?? '–'} | ${r.rclone ?? '–'} | ${r['aws-cli'] ?? '–'} |`,
-    );
+    const labels = eftLabels(row);
+    for (const label of labels.length > 0 ? labels : ['–']) {
+      const r = row.ratios[label] ?? {};
+      lines.push(
+        `| ${LABEL[row.scenario]} | ${row.network} | ${formatBytes(row.bytes)} | ${label} | ${cell(row.tools[label])} | ${cell(row.tools['openssh-sftp'])} | ${cell(row.tools.rclone)} | ${cell(row.tools['aws-cli'])} | ${r['openssh-sftp'] ?? '–'} | ${r.rclone ?? '–'} | ${r['aws-cli'] ?? '–'} |`,
+      );
+    }
   }
   lines.push('');
   lines.push(
@@ -240,7 +286,9 @@ export function markdown(
   );
   lines.push('| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const row of rows) {
-    for (const [tool, s] of Object.entries(row.tools) as Array<[Tool, ToolSummary]>) {
+    const labels = [...eftLabels(row), ...Object.keys(row.tools).filter((l) => !eftLabels(row).includes(l))];
+    for (const tool of labels) {
+      const s = row.tools[tool] as ToolSummary;
       const flat = s.rssDeviationPct !== undefined ? `±${s.rssDeviationPct} % (${s.rssWindowMiB})` : '–';
       lines.push(
         `| ${LABEL[row.scenario]} | ${row.network} | ${formatBytes(row.bytes)} | ${tool} | ${s.cpuSPerGB} | ${s.sshdCpuSPerGB ?? '–'} | ${s.s3CpuSPerGB ?? '–'} | ${s.cores} | ${s.otherCores} (${s.otherCoresMax}) | ${Math.max(s.peakRssMiB, s.hwmMiB)} | ${flat} |`,

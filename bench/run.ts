@@ -20,7 +20,7 @@ import { type Engine, setEftDiagnostics, startEngine, stateDirOf } from './engin
 import { describeMachine } from './machine';
 import { createLatencyNet, startNamespacedSshd } from './netns';
 import { parseOptions, USAGE } from './options';
-import { awsCopyCommand, writeKnownHosts } from './peers';
+import { awsCopyCommand, hostPublicKeyOf, writeKnownHosts } from './peers';
 import { findChildren, killActiveChildren, runMeasured, totalCpuMs } from './proc';
 import { markdown, summarize, verdicts, writeDocs } from './report';
 import { runApiLoad } from './scenario-api';
@@ -136,7 +136,7 @@ async function knownHostsFor(
   port: number,
 ): Promise<string> {
   const path = join(workDir, `known_hosts_${host}_${port}`);
-  writeKnownHosts(path, host, port, await readFile(join(dirname(sshd.privateKeyPath), 'host_ed25519_key.pub'), 'utf8'));
+  writeKnownHosts(path, host, port, await hostPublicKeyOf(sshd));
   return path;
 }
 

@@ -2,10 +2,12 @@
  * SFTP download and upload, one leg each, between sshd and the local disk:
  * eft (the worker's streaming modules, bench/eft-sftp-leg.ts) vs OpenSSH
  * `sftp -b` vs `rclone copyto`. Every tool reads or writes the same local
- * file; rounds alternate the order of the tools.
+ * file; rounds alternate the order of the tools. eft runs once per SSH
+ * security policy of --policies, each a row of its own ("eft (FIPS-2024)").
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { SshSecurityPolicyName } from '../core/domain/ssh-security-policies';
 import { sha256File, writeContentFile } from './content';
 import {
   type BenchContext,
@@ -34,12 +36,26 @@ export interface SftpSide {
   allowedCidrs: string[];
 }
 
-const TOOLS: Tool[] = ['eft', 'openssh-sftp', 'rclone'];
+/** One contestant of a leg: a tool, and for eft the SSH security policy it connects with. */
+interface Runner {
+  tool: Tool;
+  policy?: SshSecurityPolicyName;
+  /** For logs and file names: "eft (MODERN)", "rclone". */
+  label: string;
+}
+
+function runnersOf(policies: SshSecurityPolicyName[]): Runner[] {
+  return [
+    ...policies.map((policy) => ({ tool: 'eft' as const, policy, label: `eft (${policy})` })),
+    { tool: 'openssh-sftp', label: 'openssh-sftp' },
+    { tool: 'rclone', label: 'rclone' },
+  ];
+}
 
 function command(
   ctx: BenchContext,
   side: SftpSide,
-  tool: Tool,
+  { tool, policy }: Runner,
   direction: 'download' | 'upload',
   remote: string,
   local: string,
@@ -53,6 +69,7 @@ function command(
         username: side.server.username,
         privateKeyPath: side.server.privateKeyPath,
         hostKeyFingerprint: side.hostKeyFingerprint,
+        securityPolicy: policy ?? 'FIPS-2024',
         remotePath: remote,
         localPath: local,
         allowedCidrs: side.allowedCidrs,
@@ -91,16 +108,19 @@ export async function runSftpLegs(ctx: BenchContext, side: SftpSide): Promise<vo
     log(`SFTP legs (${side.network}), ${formatBytes(size)}: generating the source file`);
     const sourceSha = await writeContentFile(source, size);
     await settle();
+    const runners = runnersOf(ctx.options.policies);
     try {
       for (let r = 0; r < ctx.options.rounds; r++) {
         for (const [d, direction] of (['download', 'upload'] as const).entries()) {
-          for (const tool of rotate(TOOLS, r + d)) {
-            const local = direction === 'download' ? join(ctx.workDir, `download-${tool}.bin`) : source;
-            const remote = direction === 'download' ? source : join(dir, `upload-${tool}.bin`);
+          for (const runner of rotate(runners, r + d)) {
+            const { tool, policy, label } = runner;
+            const fileTag = policy ? `${tool}-${policy}` : tool;
+            const local = direction === 'download' ? join(ctx.workDir, `download-${fileTag}.bin`) : source;
+            const remote = direction === 'download' ? source : join(dir, `upload-${fileTag}.bin`);
             const destination = direction === 'download' ? local : remote;
             await removeQuietly(destination);
-            const observed = await observe(ctx, command(ctx, side, tool, direction, remote, local), {
-              what: `${tool} ${direction} of ${formatBytes(size)}`,
+            const observed = await observe(ctx, command(ctx, side, runner, direction, remote, local), {
+              what: `${label} ${direction} of ${formatBytes(size)}`,
               prefix: side.prefix,
               sshdPid: side.sshdPid,
               ...(tool === 'eft' ? {} : { progressFile: destination }),
@@ -109,18 +129,18 @@ export async function runSftpLegs(ctx: BenchContext, side: SftpSide): Promise<vo
             let verified: Measurement['verified'];
             if (r === 0) {
               const sha = await sha256File(destination);
-              if (sha !== sourceSha) throw new Error(`${tool} ${direction}: the copy's SHA-256 differs from the source's`);
+              if (sha !== sourceSha) throw new Error(`${label} ${direction}: the copy's SHA-256 differs from the source's`);
               verified = 'sha256';
             } else {
               if (!(await sameSampled(source, destination)))
-                throw new Error(`${tool} ${direction}: the copy differs from the source`);
+                throw new Error(`${label} ${direction}: the copy differs from the source`);
               verified = 'size+samples';
             }
             const done =
               tool === 'eft'
                 ? eventOf<{ sha256: string; maxRssBytes: number; transferMs: number; connectMs: number }>(outcome.stdout, 'done')
                 : undefined;
-            if (done && done.sha256 !== sourceSha) throw new Error('eft: the SHA-256 it computed differs from the source');
+            if (done && done.sha256 !== sourceSha) throw new Error(`${label}: the SHA-256 it computed differs from the source`);
             const progress = tool === 'eft' ? progressFromLines(outcome.stdout) : observed.progress;
             const window = rssWindow(outcome.samples, progress, size, outcome.wallMs);
             const m = measurement(
@@ -128,6 +148,7 @@ export async function runSftpLegs(ctx: BenchContext, side: SftpSide): Promise<vo
                 scenario: `sftp-${direction}`,
                 network: side.network,
                 tool,
+                ...(policy ? { policy } : {}),
                 bytes: size,
                 round: r,
                 ...(observed.sshdCpuMs !== undefined ? { sshdCpuMs: round(observed.sshdCpuMs, 0) } : {}),
@@ -137,7 +158,11 @@ export async function runSftpLegs(ctx: BenchContext, side: SftpSide): Promise<vo
                 ...(done
                   ? {
                       hwmMiB: round(done.maxRssBytes / 1048576),
-                      detail: { inProcessMs: round(done.connectMs + done.transferMs, 0) },
+                      // connectMs: TCP, key exchange and authentication, where the policies differ most.
+                      detail: {
+                        inProcessMs: round(done.connectMs + done.transferMs, 0),
+                        connectMs: round(done.connectMs, 0),
+                      },
                     }
                   : {}),
               },
@@ -145,7 +170,7 @@ export async function runSftpLegs(ctx: BenchContext, side: SftpSide): Promise<vo
             );
             ctx.measurements.push(m);
             log(
-              `  ${direction.padEnd(8)} ${tool.padEnd(12)} ${String(m.mbps).padStart(7)} MB/s  cpu ${m.cpuMs} ms  sshd ${m.sshdCpuMs ?? '-'} ms  peak ${m.peakRssMiB} MiB`,
+              `  ${direction.padEnd(8)} ${label.padEnd(16)} ${String(m.mbps).padStart(7)} MB/s  cpu ${m.cpuMs} ms  sshd ${m.sshdCpuMs ?? '-'} ms  peak ${m.peakRssMiB} MiB`,
             );
             if (direction === 'download') await removeQuietly(destination);
             else await removeQuietly(remote);
