@@ -74,6 +74,8 @@ export interface DriverOptions {
   networkPolicy?: NetworkPolicy;
   /** Server-side copies' part size and concurrency; by default read from COPY_* variables. */
   copyConfig?: S3CopyConfig;
+  /** Where SFTP credentials are read; by default the one buildSecretStore makes. */
+  secrets?: SecretStore;
 }
 
 /** A function's one client serves every bucket, whatever its region. */
@@ -88,7 +90,7 @@ export function buildDrivers(env: NodeJS.ProcessEnv = process.env, options: Driv
   return new DriverRegistry([
     new S3Driver({ s3, copyConfig: options.copyConfig ?? s3CopyConfigFromEnv(env) }),
     new SftpDriver({
-      secrets: buildSecretStore(env),
+      secrets: options.secrets ?? buildSecretStore(env),
       networkPolicy: options.networkPolicy ?? networkPolicyFromEnv(env),
       ...(options.sftpConnectTimeoutMs ? { connectTimeoutMs: options.sftpConnectTimeoutMs } : {}),
     }),
@@ -99,11 +101,13 @@ export function buildDrivers(env: NodeJS.ProcessEnv = process.env, options: Driv
 export function buildEndpointApi(env: NodeJS.ProcessEnv = process.env) {
   const stores = buildStores(env);
   const networkPolicy = networkPolicyFromEnv(env);
+  // One secret store and one network policy for the service and the drivers: one client, one reading.
+  const secrets = buildSecretStore(env);
   const deps: EndpointDeps = {
     endpoints: stores.endpoints,
     audit: stores.audit,
-    secrets: buildSecretStore(env),
-    drivers: buildDrivers(env),
+    secrets,
+    drivers: buildDrivers(env, { secrets, networkPolicy }),
     clock: stores.clock,
     secretNamePrefix: requireEnv('SECRET_NAME_PREFIX', env),
     refuseHost: (host) => {

@@ -11,10 +11,9 @@ export interface TaskContext {
 }
 
 /**
- * The one middleware stack of every state machine task (the counterpart of
- * httpApi): a logger with the task's correlation ids, one line when it starts
- * and one with its outcome, and the input checked against `schema` before the
- * handler sees it. Errors are rethrown as they are: the state machine's
+ * The one wrapper of every state machine task (the counterpart of httpApi): a
+ * logger with the task's correlation ids, one line when it starts and one with
+ * its outcome, and the input checked against `schema` before the handler sees it. Errors are rethrown as they are: the state machine's
  * Retry/Catch match on their names (LeaseHeldError, TransientError, …).
  * `base` is the logger the lines go to (tests hand one that collects them).
  */
@@ -23,14 +22,20 @@ export function stateMachineTask<S extends z.ZodType, Result>(
   handle: (input: z.output<S>, task: TaskContext) => Promise<Result>,
   base: Logger = logger,
 ) {
-  const loggers = new WeakMap<Context, Logger>();
-  return middy<unknown, Result, Error, Context>()
-    .use(taskLog(base, loggers))
-    .handler((event, context) => {
-      const log = loggers.get(context);
-      if (!log) throw new Error('the task logger was not set up before the handler');
-      return handle(parseTaskInput(schema, event), { log, requestId: context.awsRequestId });
-    });
+  return middy<unknown, Result, Error, Context>().handler(async (event, context) => {
+    // The ids come from the raw input, so a task refused for bad input is still traceable.
+    const log = childLogger(base, { task: context.functionName, ...correlationIds(event), requestId: context.awsRequestId });
+    const startedAt = Date.now();
+    log.info('task started');
+    try {
+      const result = await handle(parseTaskInput(schema, event), { log, requestId: context.awsRequestId });
+      log.info('task succeeded', { durationMs: Date.now() - startedAt });
+      return result;
+    } catch (error) {
+      logFailure(log, error, Date.now() - startedAt);
+      throw error;
+    }
+  });
 }
 
 /** A failed parse becomes a ValidationError naming every bad field (`lease.epoch`), never echoing a value. */
@@ -43,35 +48,18 @@ export function parseTaskInput<S extends z.ZodType>(schema: S, input: unknown): 
 }
 
 /**
- * Start and outcome, once each, on a logger that carries the ids. The ids are
- * read from the raw input, so a task refused for bad input is still traceable.
- * Only ids, durations and error names/codes are written, never the input.
+ * One line for a failed task: ids, duration and the error's name and code,
+ * never the input. An engine error is an outcome the state machine handles
+ * (it retries a held lease, fails the job); anything else is a defect worth an alarm.
  */
-function taskLog(base: Logger, loggers: WeakMap<Context, Logger>): middy.MiddlewareObj<unknown, unknown, Error, Context> {
-  const started = new WeakMap<Context, number>();
-  const durationMs = (context: Context) => Date.now() - (started.get(context) ?? Date.now());
-  return {
-    before: ({ event, context }) => {
-      const log = childLogger(base, { task: context.functionName, ...correlationIds(event), requestId: context.awsRequestId });
-      loggers.set(context, log);
-      started.set(context, Date.now());
-      log.info('task started');
-    },
-    after: ({ context }) => {
-      loggers.get(context)?.info('task succeeded', { durationMs: durationMs(context) });
-    },
-    onError: ({ context, error }) => {
-      // An engine error is an outcome the state machine handles (it retries a
-      // held lease, fails the job); anything else is a defect worth an alarm.
-      const known = error instanceof EftError;
-      loggers.get(context)?.[known ? 'warn' : 'error']('task failed', {
-        durationMs: durationMs(context),
-        error: error?.name,
-        code: known ? error.code : undefined,
-        reason: error?.message,
-      });
-    },
-  };
+function logFailure(log: Logger, error: unknown, durationMs: number): void {
+  const known = error instanceof EftError;
+  log[known ? 'warn' : 'error']('task failed', {
+    durationMs,
+    error: (error as Error | undefined)?.name,
+    code: known ? error.code : undefined,
+    reason: (error as Error | undefined)?.message,
+  });
 }
 
 /** The ids that tie a log line to its job or batch, customer and execution: whichever the input has. */
