@@ -36,8 +36,10 @@ export type S3ErrorKind =
   | 'denied'
   /** The bucket is in another region than the endpoint says. */
   | 'wrong-region'
-  /** Throttling, 5xx, timeouts, a dropped connection: worth another attempt. */
+  /** Throttling, 5xx, timeouts: worth another attempt. */
   | 'transient'
+  /** The connection to S3 broke (ECONNRESET, …): worth another attempt too. */
+  | 'connection-lost'
   | 'other';
 
 export function s3HttpStatus(err: unknown): number | undefined {
@@ -60,7 +62,7 @@ export function s3ErrorKind(err: unknown): S3ErrorKind {
   if ((status !== undefined && (status >= 500 || status === 429)) || THROTTLING_OR_UNAVAILABLE.has(name) || e.$retryable) {
     return 'transient';
   }
-  if (e.code !== undefined && TRANSIENT_NETWORK_CODES.has(e.code)) return 'transient';
+  if (e.code !== undefined && TRANSIENT_NETWORK_CODES.has(e.code)) return 'connection-lost';
   return 'other';
 }
 
@@ -86,10 +88,9 @@ export function s3Failure(err: unknown, what: string, missingCode: 'NOT_FOUND' |
         `the engine may not access ${what}: check the bucket policy, KMS key policy and the worker's role`,
         { cause: err },
       );
+    case 'connection-lost':
+      return connectionLost(`S3 (${what})`, err);
     case 'transient':
-      if ((err as S3ErrorShape).code && TRANSIENT_NETWORK_CODES.has((err as S3ErrorShape).code ?? '')) {
-        return connectionLost(`S3 (${what})`, err);
-      }
       return new TransferError('S3_UNAVAILABLE', `S3 did not complete a request on ${what} (${name || status})`, {
         retryable: true,
         cause: err,

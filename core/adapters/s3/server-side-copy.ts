@@ -628,5 +628,6 @@ function s3Url(location: { bucket: string; key: string }): string {
 }
 /** Throttling, 5xx and network trouble: worth another attempt (the state machine retries the task). */
 export function isTransientS3Error(error: unknown): boolean {
-  return s3ErrorKind(error) === 'transient';
+  const kind = s3ErrorKind(error);
+  return kind === 'transient' || kind === 'connection-lost';
 }
