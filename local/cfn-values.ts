@@ -31,6 +31,11 @@ export function resolveValue(value: unknown, pseudo: LocalPseudoParameters, reso
       const resource = resources[expression.Ref];
       const name = resource?.Properties?.TableName ?? resource?.Properties?.BucketName;
       if (name !== undefined) return resolveValue(name, pseudo, resources);
+      // A queue's Ref is its URL; the local SQS (AWS_ENDPOINT_URL_SQS) serves it by name.
+      if (resource?.Type === 'AWS::SQS::Queue' && resource.Properties?.QueueName !== undefined) {
+        const queueName = resolveValue(resource.Properties.QueueName, pseudo, resources);
+        return `https://sqs.${pseudo.region}.amazonaws.com/${LOCAL_ACCOUNT_ID}/${queueName}`;
+      }
     }
   }
   throw new Error(`the local runtime cannot resolve ${JSON.stringify(value)}`);

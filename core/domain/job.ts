@@ -1,4 +1,5 @@
 import { deterministicId, sha256Hex } from './ids';
+import type { AfterTransferOutcome, JobTrigger } from './triggers';
 
 export const JOB_STATUSES = ['RECEIVED', 'QUEUED', 'RUNNING', 'VERIFYING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -77,6 +78,12 @@ export interface TransferJob {
   bytesTotal?: number;
   /** The job this one re-drives, when it was created by a re-drive. */
   redriveOf?: string;
+  /** What started the job (a route's S3 event, a schedule's poll); absent for API requests. */
+  trigger?: JobTrigger;
+  /** An SFTP target folder that does not exist is created (absent: true). */
+  createDirectories?: boolean;
+  /** A scheduled pull's action on the source file (delete, move), run after SUCCEEDED; its outcome. */
+  afterTransfer?: AfterTransferOutcome;
   /** Flow-specific checkpoint (e.g. completed multipart parts, staged object), so a retry continues. */
   checkpoint?: Record<string, unknown>;
   /** What the data plane delivered; the VERIFYING step checks the destination against it. */

@@ -23,6 +23,9 @@ const pattern = z
   .regex(/^[\w.*?\-+@= ]+$/, 'may contain letters, digits, . _ - + @ = space and the wildcards * ?')
   .refine((v) => !hasDotSegment(v), 'must not be . or .. (it names files, not folders)');
 
+/** Shared with routes and schedules (core/control-plane/triggers). */
+export { endpointId as EndpointIdSchema, pattern as PatternSchema, relativePath as RelativePathSchema };
+
 export const CreateTransferSchema = z.strictObject({
   source: z.strictObject({
     endpointId,
@@ -34,6 +37,8 @@ export const CreateTransferSchema = z.strictObject({
     endpointId,
     /** The target file for a single file; the target folder for a folder. */
     path: relativePath,
+    /** An SFTP target folder that does not exist is created (default); false fails the job instead. */
+    createDirectories: z.boolean().default(true),
   }),
 });
 export type CreateTransferRequest = z.output<typeof CreateTransferSchema>;

@@ -9,7 +9,8 @@ import type { Location } from '../../domain/location';
 import { resolveLocation } from '../../domain/locations';
 import { inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
-import type { EndpointStore, ExecutionStarter, JobStore, PageRequest, SourceFile } from '../../domain/ports';
+import type { CreatedJob, EndpointStore, ExecutionStarter, JobStore, NewJob, PageRequest, SourceFile } from '../../domain/ports';
+import type { JobTrigger } from '../../domain/triggers';
 import { planExecutions } from './batches';
 import type { CreateTransferRequest } from './schemas';
 
@@ -26,8 +27,9 @@ export interface TransferDeps {
 export const MAX_FILES_PER_REQUEST = 10_000;
 const START_CONCURRENCY = 16;
 
-async function usableEndpoint(
-  deps: TransferDeps,
+/** The caller's endpoint, ACTIVE and of a direction that allows the role; 404 for another customer's. */
+export async function usableEndpoint(
+  deps: Pick<TransferDeps, 'endpoints'>,
   actor: Actor,
   endpointId: string,
   role: 'source' | 'target',
@@ -56,10 +58,15 @@ function joinPath(folder: string, name: string): string {
 }
 
 /** One side of a request: the endpoint, its driver, and where the request's path lands on it. */
-interface Side {
+export interface Side {
   endpoint: Endpoint;
   driver: EndpointDriver;
   location: Location;
+}
+
+/** The endpoint's driver and the location of `path` on it (a ValidationError naming `field` when it cannot be). */
+export function sideOf(drivers: Drivers, endpoint: Endpoint, path: string, field: string): Side {
+  return { endpoint, driver: drivers.driverFor(endpoint), location: resolveLocation(drivers, endpoint, path, field) };
 }
 
 /**
@@ -122,16 +129,8 @@ export async function createTransfers(
     usableEndpoint(deps, actor, request.source.endpointId, 'source'),
     usableEndpoint(deps, actor, request.target.endpointId, 'target'),
   ]);
-  const from: Side = {
-    endpoint: source,
-    driver: deps.drivers.driverFor(source),
-    location: resolveLocation(deps.drivers, source, request.source.path.replace(/\/+$/, ''), 'source.path'),
-  };
-  const to: Side = {
-    endpoint: target,
-    driver: deps.drivers.driverFor(target),
-    location: resolveLocation(deps.drivers, target, request.target.path, 'target.path'),
-  };
+  const from = sideOf(deps.drivers, source, request.source.path.replace(/\/+$/, ''), 'source.path');
+  const to = sideOf(deps.drivers, target, request.target.path, 'target.path');
   refuseSelfCopy(request, from, to);
   const flowType = flowTypeOf(from.driver, to.driver);
 
@@ -158,24 +157,79 @@ export async function createTransfers(
         JSON.stringify(request),
         ...files.map((f) => `${f.path}:${f.size}:${f.modifiedAt}:${f.version}`),
       );
-  const origin = { actor: actor.principalArn, region: deps.region };
-  const newJobs = files.map((file) => {
-    const targetPath = isFolder(request) ? joinPath(request.target.path, file.name) : request.target.path;
+  const results = await createJobsForFiles(deps, {
+    actor: actor.principalArn,
+    source: from,
+    target: to,
+    requestId,
+    createDirectories: request.target.createDirectories,
+    deliveries: files.map((file) => ({
+      file,
+      targetPath: isFolder(request) ? joinPath(request.target.path, file.name) : request.target.path,
+      ...(clientKey ? { idempotencyKey: deterministicId('key', clientKey, file.path) } : {}),
+    })),
+  });
+  return { created: results.some((r) => r.created), requestId, jobs: results.map((r) => r.job) };
+}
+
+/** One file to deliver: where it goes, and the key that makes its job unique when not derived from the file. */
+export interface FileDelivery {
+  file: SourceFile;
+  targetPath: string;
+  /** Default: deriveIdempotencyKey of source, target, path and the file's size, mtime and version. */
+  idempotencyKey?: string;
+}
+
+/**
+ * The one way jobs are created, whatever starts them (POST /transfers, a
+ * route's S3 event, a schedule's poll): one job per file, written RECEIVED and
+ * QUEUED in one conditional put each (a replay finds the same jobs), then the
+ * executions of those still QUEUED are started, small files in batches.
+ * The caller has checked that both endpoints are the customer's and usable.
+ */
+export async function createJobsForFiles(
+  deps: Pick<TransferDeps, 'jobs' | 'executions' | 'region'>,
+  params: {
+    /** Recorded as the actor of the jobs' first transitions (a principal ARN, or a route or schedule). */
+    actor: string;
+    source: Side;
+    target: Side;
+    requestId: string;
+    deliveries: readonly FileDelivery[];
+    trigger?: JobTrigger;
+    /** An SFTP target folder that does not exist is created (default true). */
+    createDirectories?: boolean;
+  },
+): Promise<CreatedJob[]> {
+  const { source, target } = params;
+  const flowType = flowTypeOf(source.driver, target.driver);
+  const newJobs: NewJob[] = params.deliveries.map(({ file, targetPath, idempotencyKey }) => {
     const identity = {
-      sourceEndpointId: source.endpointId,
+      sourceEndpointId: source.endpoint.endpointId,
       sourcePath: file.path,
-      targetEndpointId: target.endpointId,
+      targetEndpointId: target.endpoint.endpointId,
       targetPath,
     };
-    const idempotencyKey = clientKey
-      ? deterministicId('key', clientKey, file.path)
-      : deriveIdempotencyKey({ ...identity, file: { size: file.size, modifiedAt: file.modifiedAt, version: file.version } });
-    return { ...identity, customerId: actor.customerId, requestId, flowType, idempotencyKey, bytesTotal: file.size };
+    return {
+      ...identity,
+      customerId: source.endpoint.customerId,
+      requestId: params.requestId,
+      flowType,
+      idempotencyKey:
+        idempotencyKey ??
+        deriveIdempotencyKey({ ...identity, file: { size: file.size, modifiedAt: file.modifiedAt, version: file.version } }),
+      bytesTotal: file.size,
+      ...(params.trigger ? { trigger: params.trigger } : {}),
+      ...(params.createDirectories === false ? { createDirectories: false } : {}),
+    };
   });
-  const results = await deps.jobs.createMany(newJobs, origin, { queued: true });
-  const jobs = results.map((r) => r.job);
-  await startExecutions(deps, jobs, { serverSideCopy: copiesServerSide(from.driver, to.driver) });
-  return { created: results.some((r) => r.created), requestId, jobs };
+  const results = await deps.jobs.createMany(newJobs, { actor: params.actor, region: deps.region }, { queued: true });
+  await startExecutions(
+    deps,
+    results.map((r) => r.job),
+    { serverSideCopy: copiesServerSide(source.driver, target.driver) },
+  );
+  return results;
 }
 
 /**
@@ -183,7 +237,8 @@ export async function createTransfers(
  * for those with a job still QUEUED. A replay plans the same batches, so it
  * restarts only what a crash left unstarted.
  */
-async function startExecutions(deps: TransferDeps, jobs: TransferJob[], pair: { serverSideCopy: boolean }): Promise<void> {
+async function startExecutions(
+  deps: Pick<TransferDeps, 'executions'>, jobs: TransferJob[], pair: { serverSideCopy: boolean }): Promise<void> {
   const waiting = (job: TransferJob) => job.status === 'QUEUED';
   await inParallel(planExecutions(jobs, pair), START_CONCURRENCY, async (plan) => {
     if (plan.kind === 'job') {

@@ -20,6 +20,8 @@ export function toJobView(job: TransferJob) {
     ...(job.errorCode ? { error: { code: job.errorCode, message: job.errorMessage } } : {}),
     ...(job.result ? { result: job.result } : {}),
     ...(job.redriveOf ? { redriveOf: job.redriveOf } : {}),
+    trigger: job.trigger ?? { kind: 'API' },
+    ...(job.afterTransfer ? { afterTransfer: job.afterTransfer } : {}),
     // The partner forbids renames: the file was written under its final name directly (no .tmp).
     ...(job.checkpoint?.delivery ? { delivery: job.checkpoint.delivery } : {}),
   };
