@@ -132,7 +132,6 @@ export async function createTransfers(
   const from = sideOf(deps.drivers, source, request.source.path.replace(/\/+$/, ''), 'source.path');
   const to = sideOf(deps.drivers, target, request.target.path, 'target.path');
   refuseSelfCopy(request, from, to);
-  const flowType = flowTypeOf(from.driver, to.driver);
 
   let files: SourceFile[];
   if (isFolder(request)) {
@@ -238,7 +237,10 @@ export async function createJobsForFiles(
  * restarts only what a crash left unstarted.
  */
 async function startExecutions(
-  deps: Pick<TransferDeps, 'executions'>, jobs: TransferJob[], pair: { serverSideCopy: boolean }): Promise<void> {
+  deps: Pick<TransferDeps, 'executions'>,
+  jobs: TransferJob[],
+  pair: { serverSideCopy: boolean },
+): Promise<void> {
   const waiting = (job: TransferJob) => job.status === 'QUEUED';
   await inParallel(planExecutions(jobs, pair), START_CONCURRENCY, async (plan) => {
     if (plan.kind === 'job') {
