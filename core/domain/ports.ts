@@ -2,6 +2,7 @@ import type { AuditEvent, AuditRecord } from './audit';
 import type { Endpoint, EndpointBase, EndpointKinds } from './endpoint';
 import type { JobStatus, JobWork, ObjectChecksum, TransferJob } from './job';
 import type { Lease, LeaseOwner, LeaseToken } from './lease';
+import type { Route, Schedule } from './triggers';
 
 /** A page of results and the opaque cursor of the next page, if any. */
 export interface Page<T> {
@@ -158,4 +159,52 @@ export interface DestinationState {
   etag?: string;
   /** The object's SHA-256 checksum as S3 reports it (HeadObject with ChecksumMode ENABLED), if it has one. */
   checksum?: ObjectChecksum;
+}
+
+/** What a route or schedule is created with; the store adds createdAt, updatedAt and version. */
+export type NewRoute = Omit<Route, 'createdAt' | 'updatedAt' | 'version'>;
+export type NewSchedule = Omit<Schedule, 'createdAt' | 'updatedAt' | 'version'>;
+export type RouteChanges = Partial<Omit<NewRoute, 'customerId' | 'routeId'>>;
+export type ScheduleChanges = Partial<Omit<NewSchedule, 'customerId' | 'scheduleId'>>;
+
+/** Routes per customer (the triggers table), with an audit event for every change. */
+export interface RouteStore {
+  create(route: NewRoute, actor: string): Promise<Route>;
+  get(customerId: string, routeId: string): Promise<Route | undefined>;
+  list(customerId: string, page: PageRequest): Promise<Page<Route>>;
+  /** Applies the changes if the route is still at `expectedVersion` (ConflictError otherwise). */
+  update(
+    customerId: string,
+    routeId: string,
+    expectedVersion: number,
+    changes: RouteChanges,
+    actor: string,
+    action: string,
+  ): Promise<Route>;
+  delete(customerId: string, routeId: string, actor: string): Promise<void>;
+  /** Every customer's routes whose source endpoint's bucket is `bucket` (enabled or not): how an S3 event finds its routes. */
+  routesForBucket(bucket: string): Promise<Route[]>;
+}
+
+/** Schedules per customer (the triggers table), with an audit event for every change. */
+export interface ScheduleStore {
+  create(schedule: NewSchedule, actor: string): Promise<Schedule>;
+  get(customerId: string, scheduleId: string): Promise<Schedule | undefined>;
+  list(customerId: string, page: PageRequest): Promise<Page<Schedule>>;
+  update(
+    customerId: string,
+    scheduleId: string,
+    expectedVersion: number,
+    changes: ScheduleChanges,
+    actor: string,
+    action: string,
+  ): Promise<Schedule>;
+  delete(customerId: string, scheduleId: string, actor: string): Promise<void>;
+  /** Enabled schedules due at `now` (nextRunAt <= now), earliest first, at most `limit`. */
+  due(now: string, limit: number): Promise<Schedule[]>;
+  /**
+   * Claims the schedule's due run: moves nextRunAt from the value read to `next`, only if no one (the other
+   * region's tick, a second tick) has moved it since. True when this caller claimed the run.
+   */
+  claimRun(schedule: Schedule, next: string): Promise<boolean>;
 }
