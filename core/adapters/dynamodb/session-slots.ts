@@ -77,7 +77,9 @@ export class DynamoSessionSlotStore implements SessionSlotStore {
   }
 
   async queue(endpointId: string): Promise<SlotQueue> {
-    const result = await this.db.send(new GetItemCommand({ TableName: this.table, Key: queueKey(endpointId), ConsistentRead: true }));
+    const result = await this.db.send(
+      new GetItemCommand({ TableName: this.table, Key: queueKey(endpointId), ConsistentRead: true }),
+    );
     const item = result.Item ? unmarshall(result.Item) : {};
     return {
       issued: Number(item.issued ?? 0),
