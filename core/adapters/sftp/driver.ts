@@ -37,10 +37,16 @@ export interface SftpDriverDeps {
    * within seconds. Transfers (the worker) wait as long as their job allows.
    */
   slotWaitMs?: number;
+  /**
+   * The same for verification (inspect, the state machine's VerifyTransfer, whose
+   * Lambda has 120 s): longer, since a busy partner must not fail a delivered job.
+   */
+  inspectSlotWaitMs?: number;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
 export const DEFAULT_SLOT_WAIT_MS = 5_000;
+export const DEFAULT_INSPECT_SLOT_WAIT_MS = 60_000;
 
 /** SFTP endpoints (a partner's server, or AWS Transfer Family): a base path on a server the engine logs in to. */
 export class SftpDriver implements EndpointDriver {
@@ -123,7 +129,11 @@ export class SftpDriver implements EndpointDriver {
 
   /** A wait for a slot outside transfers: bounded, then PartnerBusyError. */
   private boundedWait(purpose: string) {
-    return { waitMs: this.deps.slotWaitMs ?? DEFAULT_SLOT_WAIT_MS, purpose };
+    const waitMs =
+      purpose === 'inspect'
+        ? (this.deps.inspectSlotWaitMs ?? Math.max(DEFAULT_INSPECT_SLOT_WAIT_MS, this.deps.slotWaitMs ?? 0))
+        : (this.deps.slotWaitMs ?? DEFAULT_SLOT_WAIT_MS);
+    return { waitMs, purpose };
   }
 
   /**
