@@ -9,7 +9,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { DriverRegistry } from '../../core/adapters/drivers';
 import { DynamoSessionSlotStore } from '../../core/adapters/dynamodb/session-slots';
 import { createS3Client } from '../../core/adapters/s3/client';
@@ -17,7 +19,9 @@ import { S3Driver } from '../../core/adapters/s3/driver';
 import { DEFAULT_S3_COPY_CONFIG } from '../../core/adapters/s3/server-side-copy-config';
 import { s3Staging } from '../../core/adapters/s3/transfer/staging';
 import { LocalFileSecretStore } from '../../core/adapters/secrets/local-file-store';
+import { openSftp } from '../../core/adapters/sftp/connect';
 import { SftpDriver } from '../../core/adapters/sftp/driver';
+import { sessionGate } from '../../core/adapters/sftp/session-gate';
 import { errorResponse } from '../../core/control-plane/http/error-response';
 import { workerConfigFromEnv } from '../../core/data-plane/config';
 import { runBatch } from '../../core/data-plane/run-batch';
@@ -332,6 +336,39 @@ describe('maxConcurrency: the sessions a partner sees from the engine', () => {
     await untilQueued(partner.endpointId);
     await held.release();
     await expect(waiting).resolves.toMatchObject({ name: 'a.txt', size: 5 });
+  });
+
+  it('closes a session at once when its slot turns out to be the other region’s (detected at the first renewal)', async () => {
+    const folder = unique('cross');
+    await fs.mkdir(path.join(sshd.dataDir, folder));
+    const partner = await sftpEndpoint(1, folder);
+    if (partner.type !== 'SFTP') throw new Error('not an SFTP endpoint');
+    const gate = sessionGate(openSftp, pool({ ttlMs: 2_000 }), REGION);
+    const session = await gate(
+      partner,
+      {
+        host: proxy.host,
+        port: proxy.port,
+        username: sshd.username,
+        credentials: { privateKey: sshd.privateKey },
+        hostKeyFingerprint: sshd.hostKeyFingerprint,
+        networkPolicy: { allowedCidrs: ['127.0.0.0/8'] },
+      },
+      { purpose: 'test' },
+    );
+    const closed = new Promise<void>((resolve) => session.sftp.once('close', () => resolve()));
+    // The other region took the same free slot within the replication lag, and its write won (last writer wins).
+    await dynamo.db.send(
+      new UpdateItemCommand({
+        TableName: dynamo.tables.leases,
+        Key: marshall({ partitionId: `session#${partner.endpointId}#0` }),
+        UpdateExpression: 'SET #token = :theirs, #region = :east',
+        ExpressionAttributeNames: { '#token': 'token', '#region': 'region' },
+        ExpressionAttributeValues: marshall({ ':theirs': 'east-token', ':east': 'us-gov-east-1' }),
+      }),
+    );
+    // Closed by the engine: whoever used it sees a lost connection, retries, and waits for a slot again.
+    await closed;
   });
 
   it('serves waiters in the order they started waiting', async () => {
