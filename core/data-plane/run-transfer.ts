@@ -199,7 +199,9 @@ async function runFlow(
   const from = sideOf(deps, sourceEndpoint, job.sourcePath, 'sourcePath');
   const to = sideOf(deps, targetEndpoint, job.targetPath, 'targetPath');
   const openSource = () => from.driver.openSource(from.endpoint, from.location, io);
-  const openTarget = () => to.driver.openTarget(to.endpoint, to.location, io, { jobId: job.jobId });
+  // The job's createDirectories (absent: true) reaches the target: a missing folder is created unless it is false.
+  const openTarget = () =>
+    to.driver.openTarget(to.endpoint, to.location, io, { jobId: job.jobId, createDirectories: job.createDirectories !== false });
   if (from.driver.durable || to.driver.durable) {
     const outcome = await copyFile(io, openSource(), openTarget(), progress);
     return { outcome, total: outcome.bytes };

@@ -101,6 +101,14 @@ export const ERROR_CODES = {
   TRANSIENT: job('a transient failure outlasted the retries'),
   UNSUPPORTED_ENDPOINT: job('no driver of this engine serves the endpoint’s type'),
   CONFIGURATION: job('the engine’s own configuration is wrong (an operator’s matter, not the customer’s)'),
+
+  // Partner protection (issue 14)
+  PARTNER_BUSY: {
+    uses: ['request', 'job'],
+    status: 503,
+    meaning:
+      'every session the SFTP endpoint’s `maxConcurrency` allows is in use (by transfers in either region) and none freed up within the request’s wait; retry after `Retry-After` seconds. Transfers wait for a session instead',
+  },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,4 +1,4 @@
-import { requireEnv, tableNamesFromEnv } from '../adapters/config';
+import { ConfigurationError, requireEnv, tableNamesFromEnv } from '../adapters/config';
 import { DriverRegistry } from '../adapters/drivers';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { createDynamoClient } from '../adapters/dynamodb/client';
@@ -7,6 +7,7 @@ import { DynamoJobStore } from '../adapters/dynamodb/job-store';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store';
 import { CursorCodec } from '../adapters/dynamodb/pagination';
 import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directory';
+import { DynamoSessionSlotStore } from '../adapters/dynamodb/session-slots';
 import { DynamoRouteStore, DynamoScheduleStore } from '../adapters/dynamodb/trigger-store';
 import { checkLiteralHost, type NetworkPolicy, networkPolicyFromEnv } from '../adapters/net/network-policy';
 import { createS3Client, type S3ClientFor } from '../adapters/s3/client';
@@ -25,6 +26,7 @@ import { type Clock, systemClock } from '../domain/clock';
 import type { Drivers } from '../domain/drivers';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
 import type { SecretStore } from '../domain/secrets';
+import { SessionSlotPool, type SessionSlots, slotOrderFor, slotTimingFor } from '../domain/session-slots';
 
 /**
  * The composition root: builds the real adapters from the environment that
@@ -92,6 +94,37 @@ export interface DriverOptions {
   copyConfig?: S3CopyConfig;
   /** Where SFTP credentials are read; by default the one buildSecretStore makes. */
   secrets?: SecretStore;
+  /** The partners' session slots (maxConcurrency); by default the leases table's (buildSessionSlots). */
+  slots?: SessionSlots;
+  /** How long validation, listing, stat and verification wait for a session slot before 503 PARTNER_BUSY. */
+  slotWaitMs?: number;
+}
+
+/**
+ * The partners' session slots in the leases table, shared by every function
+ * and worker of both regions. EFT_SESSION_SLOT_TTL_MS (default 60 s) is how
+ * soon a crashed holder's slot is free again; the regions walk the slots from
+ * opposite ends (slotOrderFor).
+ */
+export function buildSessionSlots(env: NodeJS.ProcessEnv = process.env, clock: Clock = systemClock): SessionSlots {
+  const region = requireEnv('AWS_REGION', env);
+  const ttl = positiveInteger(env, 'EFT_SESSION_SLOT_TTL_MS');
+  return new SessionSlotPool(
+    new DynamoSessionSlotStore(createDynamoClient(env), tableNamesFromEnv(env).leases),
+    clock,
+    region,
+    slotOrderFor(region, env.PEER_REGION),
+    slotTimingFor(ttl ?? 60_000),
+  );
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new ConfigurationError(`environment variable ${name} must be a positive integer`);
+  return value;
 }
 
 /** A function's one client serves every bucket, whatever its region. */
@@ -109,6 +142,14 @@ export function buildDrivers(env: NodeJS.ProcessEnv = process.env, options: Driv
       secrets: options.secrets ?? buildSecretStore(env),
       networkPolicy: options.networkPolicy ?? networkPolicyFromEnv(env),
       ...(options.sftpConnectTimeoutMs ? { connectTimeoutMs: options.sftpConnectTimeoutMs } : {}),
+      // Every session to a partner takes one of its endpoint's slots first (maxConcurrency, both regions).
+      slots: options.slots ?? buildSessionSlots(env),
+      region: requireEnv('AWS_REGION', env),
+      ...(options.slotWaitMs !== undefined
+        ? { slotWaitMs: options.slotWaitMs }
+        : env.EFT_SESSION_SLOT_WAIT_MS
+          ? { slotWaitMs: positiveInteger(env, 'EFT_SESSION_SLOT_WAIT_MS') as number }
+          : {}),
     }),
   ]);
 }

@@ -20,6 +20,10 @@ export interface TcpProxy {
   port: number;
   /** Connections accepted so far. */
   readonly connections: number;
+  /** Connections open now (accepted, not yet closed). */
+  readonly open: number;
+  /** The most connections that were ever open at once (the sessions a partner behind the proxy saw at once). */
+  readonly maxConcurrent: number;
   /** Cuts the first connection to have carried `bytes` in total (both directions); resolves when it has been cut. */
   cutAfter(bytes: number): Promise<void>;
   /** Stops forwarding on the first connection to have carried `bytes` in total; resolves when it is held. */
@@ -49,6 +53,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const sockets = new Set<net.Socket>();
   const pairs = new Set<[net.Socket, net.Socket]>();
   let accepted = 0;
+  let open = 0;
+  let maxConcurrent = 0;
   let trigger: Trigger | undefined;
   let heldPair: [net.Socket, net.Socket] | undefined;
   let keeping: { kept: [net.Socket, Buffer][]; wanted: number; reached: () => void } | undefined;
@@ -58,6 +64,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
   const server = net.createServer((client) => {
     accepted++;
+    open++;
+    maxConcurrent = Math.max(maxConcurrent, open);
+    let counted = true;
     client.setNoDelay(true);
     const upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
     sockets.add(client);
@@ -66,6 +75,10 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     pairs.add(pair);
     let carried = 0;
     const onClose = () => {
+      if (counted) {
+        counted = false;
+        open--;
+      }
       sockets.delete(client);
       sockets.delete(upstream);
       pairs.delete(pair);
@@ -137,6 +150,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     port,
     get connections() {
       return accepted;
+    },
+    get open() {
+      return open;
+    },
+    get maxConcurrent() {
+      return maxConcurrent;
     },
     cutAfter: (bytes) => arm('cut', bytes),
     holdAfter: (bytes) => arm('hold', bytes),

@@ -5,6 +5,7 @@ import { UnsupportedEndpointError } from '../../domain/errors';
 import type { Location } from '../../domain/location';
 import type { DestinationState, SourceFile } from '../../domain/ports';
 import type { EndpointCredentials, SecretStore } from '../../domain/secrets';
+import { type SessionSlots, UNLIMITED_SESSIONS } from '../../domain/session-slots';
 import { securityPolicyOf } from '../../domain/ssh-security-policies';
 import type { Connections, FileSource, FileTarget, TargetOptions, TransferIo } from '../../domain/transfer/io';
 import { FolderListing } from '../folder-listing';
@@ -13,6 +14,7 @@ import { inspectFile, listFolder, statFile } from './catalog';
 import { openSftp, type SftpSession, type SftpTarget } from './connect';
 import { isSftpLocation, resolveSftpLocation, type SftpEndpoint, type SftpPathLocation } from './location';
 import { probeSftp } from './probe';
+import { type GatedOpen, sessionGate } from './session-gate';
 import { type SftpDataPlane, sftpDataPlane } from './transfer/driver';
 
 export interface SftpDriverDeps {
@@ -22,9 +24,29 @@ export interface SftpDriverDeps {
   openSftp?: (target: SftpTarget) => Promise<SftpSession>;
   /** The worker's budget to open one session (DNS, TCP, SSH handshake, authentication). */
   connectTimeoutMs?: number;
+  /**
+   * The partners' session slots (maxConcurrency), taken before every session
+   * this driver opens. Unlimited only where nothing else shares the partner (tests, tools).
+   */
+  slots?: SessionSlots;
+  /** The region recorded with a slot (whoever reads the table sees who holds it). */
+  region?: string;
+  /**
+   * How long an operation outside a transfer (validation, list, stat, inspect)
+   * waits for a slot before PartnerBusyError (503 PARTNER_BUSY): the API answers
+   * within seconds. Transfers (the worker) wait as long as their job allows.
+   */
+  slotWaitMs?: number;
+  /**
+   * The same for verification (inspect, the state machine's VerifyTransfer, whose
+   * Lambda has 120 s): longer, since a busy partner must not fail a delivered job.
+   */
+  inspectSlotWaitMs?: number;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
+export const DEFAULT_SLOT_WAIT_MS = 5_000;
+export const DEFAULT_INSPECT_SLOT_WAIT_MS = 60_000;
 
 /** SFTP endpoints (a partner's server, or AWS Transfer Family): a base path on a server the engine logs in to. */
 export class SftpDriver implements EndpointDriver {
@@ -36,11 +58,15 @@ export class SftpDriver implements EndpointDriver {
   /** The worker's half: files as sources and targets of streamed copies, over sessions a batch shares (./transfer). */
   private readonly data: SftpDataPlane;
 
+  /** Every session of this driver opens here: a slot of the endpoint first (./session-gate.ts). */
+  private readonly open: GatedOpen;
+
   constructor(private readonly deps: SftpDriverDeps) {
+    this.open = sessionGate(deps.openSftp ?? openSftp, deps.slots ?? UNLIMITED_SESSIONS, deps.region ?? 'unknown');
     this.data = sftpDataPlane({
       secrets: deps.secrets,
       networkPolicy: deps.networkPolicy,
-      openSftp: deps.openSftp ?? openSftp,
+      open: this.open,
       connectTimeoutMs: deps.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     });
   }
@@ -55,7 +81,8 @@ export class SftpDriver implements EndpointDriver {
   }
 
   probe(endpoint: Endpoint, credentials: EndpointCredentials | undefined): Promise<ProbeOutcome> {
-    const { sftp } = this.own(endpoint);
+    const own = this.own(endpoint);
+    const { sftp } = own;
     const { host, port, username, hostKeyFingerprint, basePath } = sftp;
     return probeSftp(
       {
@@ -68,23 +95,28 @@ export class SftpDriver implements EndpointDriver {
         networkPolicy: this.deps.networkPolicy,
       },
       basePath,
+      { open: (target) => this.open(own, target, this.boundedWait('validate')) },
     );
   }
 
   stat(endpoint: Endpoint, location: Location, path: string): Promise<SourceFile | undefined> {
     const file = this.located(location);
-    return this.withSession(endpoint, (client) => statFile(client, file, path));
+    return this.withSession(endpoint, (client) => statFile(client, file, path), 'stat');
   }
 
   list(endpoint: Endpoint, folder: Location, folderPath: string, pattern: string | undefined, limit: number) {
     const directory = this.located(folder);
-    return this.withSession(endpoint, (client) => listFolder(client, directory, new FolderListing(folderPath, pattern, limit)));
+    return this.withSession(
+      endpoint,
+      (client) => listFolder(client, directory, new FolderListing(folderPath, pattern, limit)),
+      'list',
+    );
   }
 
   inspect(endpoint: Endpoint, location: Location, connections?: Connections): Promise<DestinationState | undefined> {
     if (connections) return this.data.inspectOver(this.own(endpoint), location, connections);
     const file = this.located(location);
-    return this.withSession(endpoint, (client) => inspectFile(client, file));
+    return this.withSession(endpoint, (client) => inspectFile(client, file), 'inspect');
   }
 
   openSource(endpoint: Endpoint, location: Location, io: TransferIo): FileSource {
@@ -95,16 +127,28 @@ export class SftpDriver implements EndpointDriver {
     return this.data.openTarget(endpoint, location, io, options);
   }
 
-  /** One session per request, with the credentials as they are now (a rotation is picked up at once). */
-  private async withSession<T>(endpoint: Endpoint, work: (client: SftpClient) => Promise<T>): Promise<T> {
-    const { sftp, secretRef } = this.own(endpoint);
+  /** A wait for a slot outside transfers: bounded, then PartnerBusyError. */
+  private boundedWait(purpose: string) {
+    const waitMs =
+      purpose === 'inspect'
+        ? (this.deps.inspectSlotWaitMs ?? Math.max(DEFAULT_INSPECT_SLOT_WAIT_MS, this.deps.slotWaitMs ?? 0))
+        : (this.deps.slotWaitMs ?? DEFAULT_SLOT_WAIT_MS);
+    return { waitMs, purpose };
+  }
+
+  /**
+   * One session per request, with the credentials as they are now (a rotation is picked up at once),
+   * in a slot of the endpoint's partner (waited for within slotWaitMs).
+   */
+  private async withSession<T>(endpoint: Endpoint, work: (client: SftpClient) => Promise<T>, purpose = 'request'): Promise<T> {
+    const own = this.own(endpoint);
+    const { sftp, secretRef } = own;
     const credentials = secretRef ? await this.deps.secrets.read(secretRef) : {};
-    const session = await (this.deps.openSftp ?? openSftp)({
-      ...sftp,
-      securityPolicy: securityPolicyOf(sftp),
-      credentials,
-      networkPolicy: this.deps.networkPolicy,
-    });
+    const session = await this.open(
+      own,
+      { ...sftp, securityPolicy: securityPolicyOf(sftp), credentials, networkPolicy: this.deps.networkPolicy },
+      this.boundedWait(purpose),
+    );
     try {
       return await work(session.client);
     } finally {

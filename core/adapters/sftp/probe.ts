@@ -11,6 +11,7 @@ import * as posix from 'node:path/posix';
 import type { OpenMode, SFTPWrapper, Stats } from 'ssh2';
 import { ConnectivityError, HostKeyMismatchError, HostKeyUnconfirmedError } from '../../domain/connectivity-errors';
 import type { ProbeOutcome, SftpCapabilities, ValidationReason } from '../../domain/endpoint';
+import { PartnerBusyError } from '../../domain/session-slots';
 import { failed, PROBE_CONTENT, PROBE_PREFIX, probeToken } from '../probing';
 import { type OpenSftpOptions, openSftp, type SftpSession, type SftpTarget, scrubSecrets } from './connect';
 
@@ -199,11 +200,21 @@ async function probeCapabilities(session: SftpSession, basePath: string, warning
  * legitimately be read-only. Whether that is acceptable depends on the
  * endpoint's direction, so the caller decides, not the probe.
  */
-export async function probeSftp(target: SftpTarget, basePath: string, options: OpenSftpOptions = {}): Promise<ProbeOutcome> {
+export interface ProbeOptions extends OpenSftpOptions {
+  /** How the session is opened: the driver's gate (a session slot of the endpoint, then openSftp). Default openSftp. */
+  open?: (target: SftpTarget) => Promise<SftpSession>;
+}
+
+/**
+ * A partner whose sessions are all in use (PartnerBusyError) is not a failed
+ * validation: it is thrown, and the API answers 503 PARTNER_BUSY.
+ */
+export async function probeSftp(target: SftpTarget, basePath: string, options: ProbeOptions = {}): Promise<ProbeOutcome> {
   let session: SftpSession;
   try {
-    session = await openSftp(target, options);
+    session = await (options.open ?? ((t: SftpTarget) => openSftp(t, options)))(target);
   } catch (err) {
+    if (err instanceof PartnerBusyError) throw err;
     return connectFailure(err, target);
   }
   try {

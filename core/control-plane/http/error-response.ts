@@ -7,6 +7,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../../domain/errors';
+import { PartnerBusyError } from '../../domain/session-slots';
 import type { Logger } from '../../observability/logger';
 import { MalformedJsonError, UnsupportedMediaTypeError } from './json-body';
 
@@ -25,6 +26,7 @@ function statusOf(error: EftError): number {
   if (error instanceof ConflictError) return 409;
   if (error instanceof PayloadTooLargeError) return 413;
   if (error instanceof UnsupportedMediaTypeError) return 415;
+  if (error instanceof PartnerBusyError) return 503;
   return 500;
 }
 
@@ -42,6 +44,14 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
  * request id to quote to an operator.
  */
 export function errorResponse(error: unknown, requestId: string, log: Logger): HttpResponse {
+  if (error instanceof PartnerBusyError) {
+    // The partner's sessions are all in use: the one 5xx that says why, and when to come back.
+    return jsonResponse(
+      statusOf(error),
+      { error: { code: error.code, message: error.message } },
+      { 'Retry-After': String(error.retryAfterSeconds) },
+    );
+  }
   if (error instanceof EftError) {
     const status = statusOf(error);
     if (status < 500) {

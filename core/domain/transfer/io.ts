@@ -137,6 +137,12 @@ export interface FileTarget {
 export interface TargetOptions {
   /** A target that writes under a temporary name first derives it from the job: every attempt reuses it, no two jobs share it. */
   jobId: string;
+  /**
+   * A target folder that does not exist is created (the job's createDirectories;
+   * absent: true). false: the write fails as the endpoint refuses it (TARGET_PATH_MISSING).
+   * Endpoints without folders (object storage) ignore it.
+   */
+  createDirectories?: boolean;
 }
 
 export interface DataPlaneDriver {

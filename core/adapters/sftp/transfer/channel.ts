@@ -5,6 +5,7 @@
  * Every request here (and every READ/WRITE of the pipelined streams) fails
  * with CONNECTION_LOST instead, as soon as the channel is gone.
  */
+import { posix } from 'node:path';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { connectionLost, TransferError, toTransferError } from '../../../domain/transfer/errors';
 
@@ -139,6 +140,33 @@ export class SftpChannel {
 
   unlink(path: string): Promise<void> {
     return this.call<void>((cb) => this.sftp.unlink(path, (err) => cb(err)));
+  }
+
+  mkdir(path: string): Promise<void> {
+    return this.call<void>((cb) => this.sftp.mkdir(path, (err) => cb(err)));
+  }
+
+  /**
+   * mkdir -p: creates the folder `path` and every missing parent. A folder that
+   * someone else creates meanwhile (another file of the batch, another job, the
+   * partner) is fine: a refused MKDIR counts if a folder is there afterwards.
+   */
+  async ensureFolder(path: string): Promise<void> {
+    const stats = await this.statIfExists(path);
+    if (stats) {
+      if (stats.isDirectory()) return;
+      throw new TransferError('TARGET_PATH_MISSING', `${path} on ${this.where} is a file, not a folder`);
+    }
+    const parent = posix.dirname(path);
+    if (parent !== path) await this.ensureFolder(parent);
+    try {
+      await this.mkdir(path);
+    } catch (err) {
+      if (sftpStatus(err) === undefined) throw err;
+      const now = await this.statIfExists(path);
+      if (now?.isDirectory()) return;
+      throw err;
+    }
   }
 
   /** SFTP v3 RENAME: fails when `to` exists (on servers that follow the spec). */

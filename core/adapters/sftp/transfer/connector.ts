@@ -12,16 +12,16 @@ import { securityPolicyOf } from '../../../domain/ssh-security-policies';
 import { TransferError } from '../../../domain/transfer/errors';
 import type { Connection } from '../../../domain/transfer/io';
 import type { NetworkPolicy } from '../../net/network-policy';
-import type { SftpSession, SftpTarget } from '../connect';
+import type { SftpSession } from '../connect';
 import { scrubSecrets } from '../connect';
 import type { SftpEndpoint } from '../location';
+import type { GatedOpen } from '../session-gate';
 import { isChannelClosed, SftpChannel } from './channel';
-
-export type OpenSftpSession = (target: SftpTarget) => Promise<SftpSession>;
 
 export interface SftpEndpointDeps {
   secrets: SecretStore;
-  openSftp: OpenSftpSession;
+  /** The driver's gate: a session slot of the endpoint (maxConcurrency), then openSftp. */
+  open: GatedOpen;
   networkPolicy: NetworkPolicy;
   connectTimeoutMs: number;
 }
@@ -29,19 +29,30 @@ export interface SftpEndpointDeps {
 export class SftpConnector implements Connection {
   private session: Promise<SftpSession> | undefined;
   private credentials: EndpointCredentials = {};
+  /** Folders seen or made on the partner by this connector's files: checked once, not once per file. */
+  private readonly folders = new Set<string>();
   /** "sftp://host:port", for messages and result locations. */
   readonly where: string;
 
+  /**
+   * `signal`: of the transfer that made this connector (for a batch, the first
+   * file's, which aborts with the batch's stop): a session waits for a slot of
+   * the partner until it aborts, however long the backlog.
+   */
   constructor(
     private readonly deps: SftpEndpointDeps,
     readonly endpoint: SftpEndpoint,
+    private readonly signal?: AbortSignal,
   ) {
     this.where = `sftp://${endpoint.sftp.host}:${endpoint.sftp.port}`;
   }
 
   /**
    * The open session, or a new one if there is none or its channel has closed.
-   * Concurrent callers (a batch moves several files at once) share one session.
+   * Concurrent callers (a batch moves several files at once) share one session:
+   * a transfer's connections never hold more than one session per endpoint, so
+   * never more than the endpoint's maxConcurrency (which the gate enforces
+   * across processes and regions; a new session waits there for a slot).
    */
   async connect(): Promise<{ session: SftpSession; channel: SftpChannel }> {
     let pending = this.session;
@@ -70,7 +81,7 @@ export class SftpConnector implements Connection {
       throw new TransferError('AUTH_FAILED', `endpoint ${this.endpoint.endpointId} has no credentials configured`);
     }
     this.credentials = await this.deps.secrets.read(this.endpoint.secretRef);
-    const session = await this.deps.openSftp({
+    const target = {
       host: settings.host,
       port: settings.port,
       username: settings.username,
@@ -79,6 +90,10 @@ export class SftpConnector implements Connection {
       securityPolicy: securityPolicyOf(settings),
       networkPolicy: this.deps.networkPolicy,
       readyTimeoutMs: this.deps.connectTimeoutMs,
+    };
+    const session = await this.deps.open(this.endpoint, target, {
+      purpose: 'transfer',
+      ...(this.signal ? { signal: this.signal } : {}),
     });
     // Every file in flight on a shared session watches it for loss (onChannelLost): not a leak.
     session.sftp.setMaxListeners(0);
@@ -101,6 +116,13 @@ export class SftpConnector implements Connection {
 
   close(): Promise<void> {
     return this.reset();
+  }
+
+  /** Makes sure the folder exists (mkdir -p), once per folder for all the files this connector serves. */
+  async ensureFolder(channel: SftpChannel, folder: string): Promise<void> {
+    if (this.folders.has(folder)) return;
+    await channel.ensureFolder(folder);
+    this.folders.add(folder);
   }
 
   /** Removes this endpoint's secrets from a message (a second line of defence). */

@@ -38,21 +38,29 @@ export interface SftpDataPlane extends DataPlaneDriver {
 }
 
 export function sftpDataPlane(deps: SftpEndpointDeps): SftpDataPlane {
-  const connectorFor = (endpoint: Endpoint, connections: Connections) =>
-    connections.keep(`sftp:${endpoint.endpointId}`, () => new SftpConnector(deps, sftpEndpoint(endpoint)));
+  /** One connector (one session at a time) per endpoint in a transfer's connections, whatever the number of files. */
+  const connectorFor = (endpoint: Endpoint, connections: Connections, signal?: AbortSignal) =>
+    connections.keep(`sftp:${endpoint.endpointId}`, () => new SftpConnector(deps, sftpEndpoint(endpoint), signal));
 
   return {
     durable: false,
 
     openSource(endpoint: Endpoint, location: Location, io: TransferIo): FileSource {
-      return new SftpFileSource(connectorFor(endpoint, io.connections), pathOf(location), io);
+      return new SftpFileSource(connectorFor(endpoint, io.connections, io.signal), pathOf(location), io);
     },
 
     openTarget(endpoint: Endpoint, location: Location, io: TransferIo, options: TargetOptions): FileTarget {
       const path = pathOf(location);
-      const connector = connectorFor(endpoint, io.connections);
+      const connector = connectorFor(endpoint, io.connections, io.signal);
       const { capabilities } = sftpEndpoint(endpoint);
-      return new SftpFileTarget(connector, path, temporaryPathFor(path, options.jobId), capabilities, io);
+      return new SftpFileTarget(
+        connector,
+        path,
+        temporaryPathFor(path, options.jobId),
+        capabilities,
+        io,
+        options.createDirectories !== false,
+      );
     },
 
     async inspectOver(

@@ -21,8 +21,13 @@
  * harmless). On failure or stop the partial file is removed (best effort); on
  * loss of the lease it is left alone, since the new owner of the job writes
  * the same temporary name.
+ *
+ * A target folder that does not exist is created (mkdir -p, tolerant of a
+ * concurrent creator) before anything is written, unless the job says
+ * createDirectories: false; then the write fails with TARGET_PATH_MISSING.
  */
 import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
 import type { SftpCapabilities } from '../../../domain/endpoint';
 import { LeaseLostError, TransferError } from '../../../domain/transfer/errors';
 import type { Committed, ExistingFile, FileSink, FileTarget, TransferIo } from '../../../domain/transfer/io';
@@ -59,6 +64,7 @@ export class SftpFileTarget implements FileTarget {
     tmpPath: string,
     private readonly capabilities: SftpCapabilities | undefined,
     private readonly io: TransferIo,
+    private readonly createDirectories = true,
   ) {
     this.location = connector.locationOf(path);
     this.delivery = capabilities?.renameToNew === false ? 'direct-write' : 'rename';
@@ -81,6 +87,10 @@ export class SftpFileTarget implements FileTarget {
     const oursAlready = delivery === 'direct-write' && io.job.checkpoint.directWrite === path;
     const existing = await this.existing();
     if (existing && !oursAlready) return existing;
+    if (!existing && this.createDirectories) {
+      const folder = posix.dirname(path);
+      await this.withTarget(`create folder ${this.connector.locationOf(folder)}`, (c) => this.connector.ensureFolder(c, folder));
+    }
     if (delivery === 'direct-write') {
       if (!existing && !(await this.claim())) {
         const now = await this.existing();
