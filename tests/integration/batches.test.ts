@@ -154,8 +154,8 @@ describe('batches of small files', () => {
 
   it('delivers a batch of S3 objects to SFTP under their final names, no temporary file left', async () => {
     const contents = Array.from({ length: 10 }, (_, i) => randomBytes(700 + i));
+    // The target folder does not exist: eft creates it (the request's target.createDirectories, default true).
     const dir = join(engine.stack.info.partnerSftp.root, 'inbound', `push-${run}`);
-    await mkdir(dir); // eft does not create the partner's folders
     await Promise.all(
       contents.map((body, i) =>
         s3.send(new PutObjectCommand({ Bucket: 'customer-a-outbox', Key: `out/push-${run}/o-${i}.bin`, Body: body })),
