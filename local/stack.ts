@@ -255,7 +255,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       );
       started.push(sfn);
       stepFunctions[region] = sfn.ready.stepFunctions;
-      await startEventSources(events, { AWS_ENDPOINT_URL_SFN: sfn.ready.stepFunctions });
+      await beginEventSources(events, { AWS_ENDPOINT_URL_SFN: sfn.ready.stepFunctions });
       const api = await startRegionProcess<{ api: string }>('api', regionFile, region, {
         ...functionEnvironment(region),
         AWS_ENDPOINT_URL_SFN: sfn.ready.stepFunctions,
@@ -320,7 +320,7 @@ function ingestBusName(config: ServiceConfig, region: string): string | undefine
 }
 
 /** Starts an events process's event sources, once the endpoints its functions call are known. */
-async function startEventSources(events: ChildService<unknown>, environment: Record<string, string>): Promise<void> {
+async function beginEventSources(events: ChildService<unknown>, environment: Record<string, string>): Promise<void> {
   const { child } = events;
   const started = new Promise<void>((resolve, reject) => {
     const onMessage = (message: EventsProcessMessage) => {
