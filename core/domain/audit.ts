@@ -1,6 +1,6 @@
-/** An append-only record of a change to an endpoint or a job (spec 8.10). */
+/** An append-only record of a change to an endpoint, a job, a route or a schedule (spec 8.10). */
 export interface AuditEvent {
-  subject: `endpoint#${string}` | `job#${string}`;
+  subject: `endpoint#${string}` | `job#${string}` | `route#${string}` | `schedule#${string}`;
   customerId: string;
   actor: string;
   action: string;

@@ -58,3 +58,17 @@ export function timeOrderedId(prefix: string, nowMs: number): string {
   time.writeUIntBE(ms, 0, 6);
   return `${prefix}_${base32(Buffer.concat([time, random]), 26)}`;
 }
+
+/** A route's id: `rt_` and 26 characters, ordered by creation time like endpoint ids. */
+export function newRouteId(nowMs: number): string {
+  return timeOrderedId('rt', nowMs);
+}
+
+/** A schedule's id: `sc_` and 26 characters, ordered by creation time like endpoint ids. */
+export function newScheduleId(nowMs: number): string {
+  return timeOrderedId('sc', nowMs);
+}
+
+/** The shapes of the ids above, as an API path parameter must spell them. */
+export const ROUTE_ID_PATTERN = /^rt_[0-9a-z]{26}$/;
+export const SCHEDULE_ID_PATTERN = /^sc_[0-9a-z]{26}$/;

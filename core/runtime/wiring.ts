@@ -7,6 +7,7 @@ import { DynamoJobStore } from '../adapters/dynamodb/job-store';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store';
 import { CursorCodec } from '../adapters/dynamodb/pagination';
 import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directory';
+import { DynamoRouteStore, DynamoScheduleStore } from '../adapters/dynamodb/trigger-store';
 import { checkLiteralHost, type NetworkPolicy, networkPolicyFromEnv } from '../adapters/net/network-policy';
 import { createS3Client, type S3ClientFor } from '../adapters/s3/client';
 import { S3Driver } from '../adapters/s3/driver';
@@ -35,15 +36,28 @@ export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock =
   const audit = new DynamoAuditLog(db, tables.audit, clock);
   const cursors = new CursorCodec(() => readCursorKey(env));
   const directory = new DynamoPrincipalDirectory(db, tables.principals);
+  let routes: DynamoRouteStore | undefined;
+  let schedules: DynamoScheduleStore | undefined;
   return {
     region,
     clock,
     audit,
+    db,
+    tables,
     jobs: new DynamoJobStore(db, tables.jobs, audit, clock, cursors),
     endpoints: new DynamoEndpointStore(db, tables.endpoints, audit, clock, cursors),
     leases: new DynamoLeaseStore(db, tables.leases, clock),
     principals: new CachedPrincipalDirectory(directory, clock),
     customerAccounts: (customerId: string) => directory.accountsOf(customerId),
+    // Built when first used: the worker task, which has no TRIGGERS_TABLE, never uses them.
+    get routes(): DynamoRouteStore {
+      routes ??= new DynamoRouteStore(db, tables.triggers, audit, clock, cursors);
+      return routes;
+    },
+    get schedules(): DynamoScheduleStore {
+      schedules ??= new DynamoScheduleStore(db, tables.triggers, audit, clock, cursors);
+      return schedules;
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type TableNames, tableNamesFromEnv } from '../../core/adapters/config';
+import { type TableNames, type TriggerTableNames, tableNamesFromEnv } from '../../core/adapters/config';
 import { startDynamo } from '../../local/dynamodb';
 import { loadServiceConfig } from '../../local/service-config';
 import { createTables, LOCAL_CREDENTIALS, tableDefinitions } from '../../local/tables';
@@ -7,7 +7,7 @@ import { createTables, LOCAL_CREDENTIALS, tableDefinitions } from '../../local/t
 export interface TestDynamo {
   endpoint: string;
   db: DynamoDBClient;
-  tables: TableNames;
+  tables: TableNames & TriggerTableNames;
   close(): Promise<void>;
 }
 
