@@ -77,7 +77,11 @@ function matcherOf(pattern: string): (name: string) => boolean {
  * endpoint's prefix and the route's folder (directly, or in a sub-folder with
  * includeSubfolders), and its name must match the route's pattern.
  */
-export function matchRoute(route: Route, endpoint: Endpoint | undefined, object: Pick<ObjectCreated, 'account' | 'bucket' | 'key'>): RouteMatch {
+export function matchRoute(
+  route: Route,
+  endpoint: Endpoint | undefined,
+  object: Pick<ObjectCreated, 'account' | 'bucket' | 'key'>,
+): RouteMatch {
   if (!endpoint) return { matched: false, reason: 'SOURCE_ENDPOINT_MISSING' };
   if (endpoint.type !== 'S3' || endpoint.s3.bucket !== object.bucket) return { matched: false, reason: 'OTHER_BUCKET' };
   if (!endpoint.s3.bucketOwner || endpoint.s3.bucketOwner !== object.account) return { matched: false, reason: 'OWNER_MISMATCH' };

@@ -149,7 +149,10 @@ export async function ingestS3Event(deps: RouteIngestionDeps, body: string): Pro
 
   const mark = await deps.marks.advance(event.bucket, event.key, event.sequencer);
   if (mark === 'stale') {
-    log('S3 event dropped: a later event of the same key was already seen', { reason: 'STALE_EVENT', sequencer: event.sequencer });
+    log('S3 event dropped: a later event of the same key was already seen', {
+      reason: 'STALE_EVENT',
+      sequencer: event.sequencer,
+    });
     return { outcome: 'DROPPED', reason: 'STALE_EVENT' };
   }
 
@@ -178,7 +181,12 @@ export async function ingestS3Event(deps: RouteIngestionDeps, body: string): Pro
   return { outcome: 'DELIVERED', jobs, skipped };
 }
 
-async function deadLetter(deps: RouteIngestionDeps, body: string, reason: DeadLetterReason, detail: string): Promise<IngestOutcome> {
+async function deadLetter(
+  deps: RouteIngestionDeps,
+  body: string,
+  reason: DeadLetterReason,
+  detail: string,
+): Promise<IngestOutcome> {
   await deps.deadLetters.send({ body, reason, detail: `${DEAD_LETTER_REASONS[reason]}: ${detail}`.slice(0, 1024) });
   deps.logger.warn('S3 event set aside on the dead-letter queue', { reason, detail });
   return { outcome: 'DEAD_LETTERED', reason };
@@ -221,9 +229,7 @@ async function deliver(
     source,
     target,
     requestId: deterministicId('req', route.routeId, event.bucket, event.key, version),
-    deliveries: [
-      { file: { path: match.sourcePath, name: match.name, size: event.size, version }, targetPath },
-    ],
+    deliveries: [{ file: { path: match.sourcePath, name: match.name, size: event.size, version }, targetPath }],
     trigger: { kind: 'ROUTE', routeId: route.routeId, eventId: event.eventId },
     createDirectories: route.target.createDirectories,
   });
