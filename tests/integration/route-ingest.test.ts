@@ -1,10 +1,14 @@
 /**
- * Route ingestion (issue 14, push), the domain function against the real
- * stores on a local DynamoDB (routes, endpoints, jobs, audit, the sequencer
- * marks of the trigger-state table). Executions and the DLQ are recorded
- * here; the whole path through EventBridge, SQS and the handler runs in
- * tests/integration/route-ingest-engine.test.ts.
+ * Route ingestion (issue 14, push). First the domain function against the
+ * real stores on a local DynamoDB (routes, endpoints, jobs, audit, the
+ * sequencer marks of the trigger-state table), with executions and dead
+ * letters recorded; then the whole path through the local engine (S3 →
+ * EventBridge → SQS → ingestS3Events → state machine), each with its own
+ * stand-ins.
  */
+import { randomBytes } from 'node:crypto';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, type Message, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
 import { DynamoEndpointStore } from '../../core/adapters/dynamodb/endpoint-store';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
@@ -15,11 +19,16 @@ import { normalizeSequencer } from '../../core/control-plane/routes/ingest-event
 import { ManualClock } from '../../core/domain/clock';
 import type { Endpoint } from '../../core/domain/endpoint';
 import { newRouteId } from '../../core/domain/ids';
+import { deriveIdempotencyKey, jobIdFor } from '../../core/domain/job';
 import type { Logger } from '../../core/domain/logger';
 import type { BatchInput, DeadLetter, JobKey, NewEndpoint, NewRoute } from '../../core/domain/ports';
 import type { Route } from '../../core/domain/triggers';
+import type { ApiClient } from '../../local/api-client';
+import { localQueueUrl } from '../../local/cfn-values';
+import { awaitJob } from '../../local/jobs';
 import { engineDrivers } from '../support/drivers';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
+import { activeEndpoint, receiveMessages, sqsClient, startTestEngine, type TestEngine } from '../support/local-engine';
 
 const OWNER = '111111111111';
 const OTHER_ACCOUNT = '999999999999';
@@ -349,5 +358,242 @@ describe('route ingestion against the real stores', () => {
     const [result] = delivered(await ingestS3Event(flaky, body));
     expect(result?.created).toBe(true);
     expect(delivered(await ingestS3Event(flaky, body))[0]).toEqual({ ...result, created: false });
+  });
+});
+
+/**
+ * End to end through the local engine: the local S3's Object Created event
+ * (EventBridge, both regions' ingest buses) or an event sent straight to the
+ * S3 events queue → the rule's queue → ingestS3Events → job → state machine.
+ */
+describe('route ingestion through the local engine', () => {
+  const ALICE_ACCOUNT = '111111111111';
+  const WEST = 'us-gov-west-1';
+  const EAST = 'us-gov-east-1';
+  const S3_EVENTS_QUEUE = 'eft-dev-s3-events';
+  const S3_EVENTS_DLQ = 'eft-dev-s3-events-dlq';
+  let engine: TestEngine;
+  let alice: ApiClient;
+  let s3: S3Client;
+  let sqs: SQSClient;
+  let outbox: string;
+  let inbox: string;
+  let route: Route;
+
+  /** Polls `probe` (every 50 ms, as awaitJob does) until it returns a value; fails after `timeoutMs`. */
+  async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Both regions' S3 events queues hold nothing, in flight or waiting: every event sent so far is processed. */
+  async function drained(): Promise<void> {
+    await until('the S3 events queues drained', async () => {
+      for (const region of [WEST, EAST]) {
+        const client = sqsClient(engine.stack.info, region);
+        try {
+          const { Attributes = {} } = await client.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: localQueueUrl(region, S3_EVENTS_QUEUE),
+              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+            }),
+          );
+          if (Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) > 0) {
+            return undefined;
+          }
+        } finally {
+          client.destroy();
+        }
+      }
+      return true;
+    });
+  }
+
+  /** The job id a route's event for this object version gets (as createJobsForFiles derives it). */
+  function expectedJobId(sourcePath: string, targetPath: string, size: number, version: string): string {
+    return jobIdFor(
+      'customer-a',
+      deriveIdempotencyKey({
+        sourceEndpointId: outbox,
+        sourcePath,
+        targetEndpointId: inbox,
+        targetPath,
+        file: { size, version },
+      }),
+    );
+  }
+
+  const jobOf = (jobId: string) => engine.stores.jobs.get({ customerId: 'customer-a', jobId });
+
+  async function sendToQueue(body: string, region = WEST): Promise<void> {
+    const client = region === WEST ? sqs : sqsClient(engine.stack.info, region);
+    await client.send(new SendMessageCommand({ QueueUrl: localQueueUrl(region, S3_EVENTS_QUEUE), MessageBody: body }));
+    if (client !== sqs) client.destroy();
+  }
+
+  /**
+   * The first message on the west DLQ that `matches`. Others are taken off and ignored: locally every
+   * customer bucket forwards its events, so the inbox's deliveries and the validation probes are there too
+   * (NO_ROUTE_FOR_BUCKET), as they would be for a customer who forwarded a bucket without routes.
+   */
+  async function deadLetter(matches: (message: Message) => boolean): Promise<Message> {
+    return until(
+      'the dead letter',
+      async () => (await receiveMessages(engine.stack.info, WEST, S3_EVENTS_DLQ, 1, 60_000)).find(matches),
+      60_000,
+    );
+  }
+
+  const event = (key: string, object: Parameters<typeof objectCreated>[2] = {}) =>
+    objectCreated('customer-a-outbox', key, { account: ALICE_ACCOUNT, ...object });
+
+  beforeAll(async () => {
+    engine = await startTestEngine({ EFT_LOCAL_RETRY_INTERVAL_MS: '100' });
+    alice = engine.alice.west;
+    const info = engine.stack.info;
+    s3 = new S3Client({ endpoint: info.s3.endpoint, region: WEST, forcePathStyle: true, credentials: info.credentials });
+    sqs = sqsClient(info, WEST);
+    const s3Endpoint = (name: string, bucket: string, prefix: string) => ({
+      type: 'S3',
+      name,
+      direction: 'BOTH',
+      s3: { bucket, prefix, region: WEST },
+    });
+    [outbox, inbox] = await Promise.all([
+      activeEndpoint(alice, s3Endpoint('outbox', 'customer-a-outbox', 'out/')),
+      activeEndpoint(alice, s3Endpoint('inbox', 'customer-a-inbox', 'in/')),
+    ]);
+    route = await engine.stores.routes.create(
+      {
+        routeId: newRouteId(Date.now()),
+        customerId: 'customer-a',
+        name: 'outbox drop to inbox',
+        enabled: true,
+        source: { endpointId: outbox, path: 'drop', includeSubfolders: false },
+        target: { endpointId: inbox, path: 'routed', createDirectories: true },
+        sourceBucket: 'customer-a-outbox',
+      },
+      'test',
+    );
+  }, 180_000);
+  afterAll(async () => {
+    s3?.destroy();
+    sqs?.destroy();
+    await engine?.close();
+  });
+
+  it('an object dropped into the route’s folder arrives at the target exactly once, and GET /jobs shows its trigger', async () => {
+    const content = randomBytes(1024);
+    const put = await s3.send(
+      new PutObjectCommand({
+        Bucket: 'customer-a-outbox',
+        Key: 'out/drop/dropped.bin',
+        Body: content,
+        ExpectedBucketOwner: ALICE_ACCOUNT,
+      }),
+    );
+    const etag = (put.ETag ?? '').replace(/"/g, '');
+    const jobId = expectedJobId('drop/dropped.bin', 'routed/dropped.bin', content.length, etag);
+
+    await until('the route’s job', () => jobOf(jobId));
+    const job = await awaitJob(alice, jobId, 120_000);
+    expect(job).toMatchObject({
+      status: 'SUCCEEDED',
+      trigger: { kind: 'ROUTE', routeId: route.routeId, eventId: expect.any(String) },
+    });
+    const arrived = await s3.send(
+      new GetObjectCommand({ Bucket: 'customer-a-inbox', Key: 'in/routed/dropped.bin', ExpectedBucketOwner: ALICE_ACCOUNT }),
+    );
+    expect(Buffer.from(await (arrived.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray())).toEqual(
+      content,
+    );
+
+    // Both regions took the event; one job, listed like any other with what started it.
+    await drained();
+    const listed = await alice.get(`/jobs?requestId=${job.requestId}&limit=100`);
+    expect(listed.body.items).toHaveLength(1);
+    expect(listed.body.items[0]).toMatchObject({
+      jobId,
+      trigger: { kind: 'ROUTE', routeId: route.routeId, eventId: job.trigger.eventId },
+    });
+    const inTarget = await s3.send(
+      new ListObjectsV2Command({ Bucket: 'customer-a-inbox', Prefix: 'in/routed/dropped', ExpectedBucketOwner: ALICE_ACCOUNT }),
+    );
+    expect((inTarget.Contents ?? []).map((o) => o.Key)).toEqual(['in/routed/dropped.bin']);
+  });
+
+  it('the same EventBridge event sent to the queue three times creates one job', async () => {
+    const body = event('out/drop/thrice.txt', { size: 7, versionId: 'thrice-v1', sequencer: '0A00' });
+    const jobId = expectedJobId('drop/thrice.txt', 'routed/thrice.txt', 7, 'thrice-v1');
+
+    await Promise.all([sendToQueue(body), sendToQueue(body), sendToQueue(body)]);
+    await until('the job', () => jobOf(jobId));
+    await drained();
+
+    const job = await jobOf(jobId);
+    const siblings = await engine.stores.jobs.list('customer-a', { requestId: job?.requestId ?? '' }, { limit: 10 });
+    expect(siblings.items.map((j) => j.jobId)).toEqual([jobId]);
+    // The job's first transitions were written once, by the route.
+    expect(job?.transitions.slice(0, 2).map((t) => [t.status, t.actor])).toEqual([
+      ['RECEIVED', `route:${route.routeId}`],
+      ['QUEUED', `route:${route.routeId}`],
+    ]);
+  });
+
+  it('an older sequencer after a newer one creates nothing; a new version of the key is a new job', async () => {
+    const newer = event('out/drop/ordered.txt', { size: 5, versionId: 'ordered-v2', sequencer: '0B20' });
+    const older = event('out/drop/ordered.txt', { size: 5, versionId: 'ordered-v1', sequencer: '0B10' });
+    const newest = event('out/drop/ordered.txt', { size: 6, versionId: 'ordered-v3', sequencer: '0B30' });
+    const jobIds = ['ordered-v2', 'ordered-v1', 'ordered-v3'].map((v, i) =>
+      expectedJobId('drop/ordered.txt', 'routed/ordered.txt', i === 2 ? 6 : 5, v),
+    );
+
+    await sendToQueue(newer);
+    await until('the newer version’s job', () => jobOf(jobIds[0] ?? ''));
+    await drained();
+    await sendToQueue(older);
+    await drained();
+    expect(await jobOf(jobIds[1] ?? '')).toBeUndefined();
+    expect(engine.stack.logs().some((line) => line.includes('STALE_EVENT') && line.includes('ordered.txt'))).toBe(true);
+
+    await sendToQueue(newest);
+    const third = await until('the new version’s job', () => jobOf(jobIds[2] ?? ''));
+    expect(third.jobId).not.toBe(jobIds[0]);
+  });
+
+  it('a poison event goes to the DLQ with its reason, and a good event after it is still processed', async () => {
+    await sendToQueue('{"this is": "not an S3 event"}');
+    const good = event('out/drop/after-poison.txt', { size: 3, versionId: 'after-v1', sequencer: '0C00' });
+    await sendToQueue(good);
+
+    const letter = await deadLetter((m) => m.Body === '{"this is": "not an S3 event"}');
+    expect(letter.MessageAttributes?.reason?.StringValue).toBe('MALFORMED_EVENT');
+    expect(letter.MessageAttributes?.detail?.StringValue).toMatch(/detail-type|source|detail/);
+    await until('the good event’s job', () =>
+      jobOf(expectedJobId('drop/after-poison.txt', 'routed/after-poison.txt', 3, 'after-v1')),
+    );
+
+    // An event for a bucket that no route names is poison too.
+    const orphanEvent = objectCreated('customer-b-inbox', 'orphan.txt', { account: '222222222222' });
+    await sendToQueue(orphanEvent);
+    const orphan = await deadLetter((m) => m.Body === orphanEvent);
+    expect(orphan.MessageAttributes?.reason?.StringValue).toBe('NO_ROUTE_FOR_BUCKET');
+    expect(orphan.MessageAttributes?.detail?.StringValue).toContain('customer-b-inbox');
+  });
+
+  it('a forged event (an account that does not own the bucket) creates nothing', async () => {
+    const forged = event('out/drop/forged.txt', { size: 9, versionId: 'forged-v1', sequencer: '0D00', account: '222222222222' });
+    await sendToQueue(forged);
+    await drained();
+
+    expect(await jobOf(expectedJobId('drop/forged.txt', 'routed/forged.txt', 9, 'forged-v1'))).toBeUndefined();
+    expect(engine.stack.logs().some((line) => line.includes('does not own the bucket') && line.includes('222222222222'))).toBe(
+      true,
+    );
   });
 });
