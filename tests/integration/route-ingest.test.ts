@@ -370,8 +370,9 @@ describe('route ingestion through the local engine', () => {
   const ALICE_ACCOUNT = '111111111111';
   const WEST = 'us-gov-west-1';
   const EAST = 'us-gov-east-1';
-  const S3_EVENTS_QUEUE = 'eft-dev-s3-events';
-  const S3_EVENTS_DLQ = 'eft-dev-s3-events-dlq';
+  // The queues of custom.queues, named for the local stack's stage.
+  let S3_EVENTS_QUEUE: string;
+  let S3_EVENTS_DLQ: string;
   let engine: TestEngine;
   let alice: ApiClient;
   let s3: S3Client;
@@ -403,9 +404,11 @@ describe('route ingestion through the local engine', () => {
               AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
             }),
           );
-          if (Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) > 0) {
-            return undefined;
-          }
+          const waiting = Number(Attributes.ApproximateNumberOfMessages);
+          const inFlight = Number(Attributes.ApproximateNumberOfMessagesNotVisible);
+          if (Number.isNaN(waiting) || Number.isNaN(inFlight))
+            throw new Error(`the queue's counts are missing: ${JSON.stringify(Attributes)}`);
+          if (waiting + inFlight > 0) return undefined;
         } finally {
           client.destroy();
         }
@@ -456,6 +459,8 @@ describe('route ingestion through the local engine', () => {
     engine = await startTestEngine({ EFT_LOCAL_RETRY_INTERVAL_MS: '100' });
     alice = engine.alice.west;
     const info = engine.stack.info;
+    S3_EVENTS_QUEUE = `eft-${info.stage}-s3-events`;
+    S3_EVENTS_DLQ = `eft-${info.stage}-s3-events-dlq`;
     s3 = new S3Client({ endpoint: info.s3.endpoint, region: WEST, forcePathStyle: true, credentials: info.credentials });
     sqs = sqsClient(info, WEST);
     const s3Endpoint = (name: string, bucket: string, prefix: string) => ({
