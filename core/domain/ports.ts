@@ -208,3 +208,31 @@ export interface ScheduleStore {
    */
   claimRun(schedule: Schedule, next: string): Promise<boolean>;
 }
+
+/**
+ * Per S3 object key, the highest S3 event sequencer seen (the trigger-state
+ * table): how route ingestion tells a re-ordered, older event from a newer or
+ * a repeated one. Sequencers are hex strings of varying length; they compare
+ * as numbers (left-padded to equal length).
+ */
+export interface ObjectEventMarks {
+  /**
+   * Raises the mark of `bucket`/`key` to `sequencer` unless it is already
+   * higher: 'newer' when it moved (or was not set), 'same' when it already was
+   * this sequencer (a duplicate or redelivery), 'stale' when a later event of
+   * the key was seen first (nothing written).
+   */
+  advance(bucket: string, key: string, sequencer: string): Promise<'newer' | 'same' | 'stale'>;
+}
+
+/** A message set aside on a dead-letter queue, with why (a code) and details for the operator. */
+export interface DeadLetter {
+  body: string;
+  reason: string;
+  detail: string;
+}
+
+/** Where events the engine can never act on are set aside (an SQS dead-letter queue in AWS). */
+export interface DeadLetters {
+  send(letter: DeadLetter): Promise<void>;
+}
