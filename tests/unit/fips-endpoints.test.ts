@@ -12,11 +12,13 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import ts from 'typescript';
 import { awsClientConfig } from '../../core/adapters/aws-client-config';
 import { createDynamoClient } from '../../core/adapters/dynamodb/client';
 import { createS3Client, regionalS3Clients } from '../../core/adapters/s3/client';
 import { createSecretsManagerClient } from '../../core/adapters/secrets/secrets-manager';
+import { createSqsClient } from '../../core/adapters/sqs/client';
 import { createSfnClient } from '../../core/adapters/step-functions';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -73,7 +75,8 @@ const FACTORIES: Array<{
   name: string;
   file: string;
   build(env: NodeJS.ProcessEnv, region: Region): unknown;
-  command: unknown;
+  /** An operation, or one per region (an SQS request goes to the host of its queue URL, the queue's region). */
+  command: unknown | ((region: Region) => unknown);
   fipsUrl(region: Region): string;
 }> = [
   {
@@ -119,6 +122,16 @@ const FACTORIES: Array<{
     command: new GetSecretValueCommand({ SecretId: 's' }),
     fipsUrl: (region) => `https://secretsmanager-fips.${PEER[region]}.amazonaws.com`,
   },
+  {
+    // SQS sends to the host of the queue URL (a queue's Ref: https://sqs.<region>.amazonaws.com/...);
+    // GovCloud has no "-fips" SQS host: that regional endpoint is the FIPS 140 validated one.
+    name: 'SQS (createSqsClient)',
+    file: 'core/adapters/sqs/client.ts',
+    build: (env) => createSqsClient(env),
+    command: (region: Region) =>
+      new GetQueueAttributesCommand({ QueueUrl: `https://sqs.${region}.amazonaws.com/123456789012/eft-dev-schedule-polls` }),
+    fipsUrl: (region) => `https://sqs.${region}.amazonaws.com`,
+  },
 ];
 
 describe('FIPS endpoints of every AWS SDK client', () => {
@@ -126,7 +139,8 @@ describe('FIPS endpoints of every AWS SDK client', () => {
     test.each(FACTORIES)('$name sends to the FIPS endpoint', async ({ build, command, fipsUrl }) => {
       const client = build(fipsEnv(region), region) as SdkClient;
 
-      const [fips, url] = await Promise.all([client.config.useFipsEndpoint(), requestUrl(client, command)]);
+      const operation = typeof command === 'function' ? command(region) : command;
+      const [fips, url] = await Promise.all([client.config.useFipsEndpoint(), requestUrl(client, operation)]);
 
       expect(fips).toBe(true);
       expect(url).toBe(fipsUrl(region));
@@ -213,7 +227,7 @@ describe('no AWS SDK client escapes the FIPS setting', () => {
 
   test('the scan finds the engine’s clients (it is not vacuous)', () => {
     expect(new Set(constructions.map(({ client }) => client))).toEqual(
-      new Set(['DynamoDBClient', 'S3Client', 'SFNClient', 'SecretsManagerClient']),
+      new Set(['DynamoDBClient', 'S3Client', 'SFNClient', 'SecretsManagerClient', 'SQSClient']),
     );
   });
 
