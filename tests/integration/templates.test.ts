@@ -27,6 +27,8 @@ const TABLE_NAMES = {
   leases: `eft-${STAGE}-leases`,
   audit: `eft-${STAGE}-audit`,
   principals: `eft-${STAGE}-principals`,
+  triggers: `eft-${STAGE}-triggers`,
+  triggerState: `eft-${STAGE}-trigger-state`,
 };
 /** The lease functions (functions/leases.yml): only the one the state machine calls (ReleaseLease). */
 const LEASE_FUNCTIONS = {
@@ -52,8 +54,21 @@ const TRANSFER_FUNCTIONS = {
   redriveJob: { handler: 'functions/jobs/redrive.handler', route: 'POST /jobs/{jobId}/redrive' },
 } as const;
 type TransferFunction = keyof typeof TRANSFER_FUNCTIONS;
+/** The route and schedule API (functions/triggers-api.yml), on the same REST API. */
+const TRIGGER_API_FUNCTIONS = {
+  createRoute: { handler: 'functions/routes/create.handler', route: 'POST /routes' },
+  listRoutes: { handler: 'functions/routes/list.handler', route: 'GET /routes' },
+  getRoute: { handler: 'functions/routes/get.handler', route: 'GET /routes/{routeId}' },
+  updateRoute: { handler: 'functions/routes/update.handler', route: 'PATCH /routes/{routeId}' },
+  deleteRoute: { handler: 'functions/routes/delete.handler', route: 'DELETE /routes/{routeId}' },
+  createSchedule: { handler: 'functions/schedules/create.handler', route: 'POST /schedules' },
+  listSchedules: { handler: 'functions/schedules/list.handler', route: 'GET /schedules' },
+  getSchedule: { handler: 'functions/schedules/get.handler', route: 'GET /schedules/{scheduleId}' },
+  updateSchedule: { handler: 'functions/schedules/update.handler', route: 'PATCH /schedules/{scheduleId}' },
+  deleteSchedule: { handler: 'functions/schedules/delete.handler', route: 'DELETE /schedules/{scheduleId}' },
+} as const;
 /** Every REST route: one function each. */
-const API_FUNCTIONS = { ...ENDPOINT_FUNCTIONS, ...TRANSFER_FUNCTIONS };
+const API_FUNCTIONS = { ...ENDPOINT_FUNCTIONS, ...TRANSFER_FUNCTIONS, ...TRIGGER_API_FUNCTIONS };
 /** The state machine's own tasks (functions/orchestration.yml; releaseLease is a lease function). */
 const ORCHESTRATION_FUNCTIONS = {
   startTransfer: { handler: 'functions/orchestration/start.handler', timeout: 30, memory: 256 },
@@ -83,7 +98,7 @@ const CURSOR_KEY_NAME = `eft/${STAGE}/cursor-key`;
 /** The cursor key in this region (Secrets Manager appends "-" and six characters to the name). */
 const CURSOR_KEY_ARN = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${CURSOR_KEY_NAME}-??????`;
 /** The functions that list, and so read the cursor key. */
-const CURSOR_KEY_READERS = ['ListEndpointsRole', 'ListJobsRole'];
+const CURSOR_KEY_READERS = ['ListEndpointsRole', 'ListJobsRole', 'ListRoutesRole', 'ListSchedulesRole'];
 /** The only actions an execution role may be granted on Resource '*': X-Ray has no resource-level permissions. */
 const STAR_RESOURCE_ALLOWED = new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']);
 /** Further actions on Resource '*', by role: none of them supports resource-level permissions. */
@@ -225,8 +240,9 @@ beforeAll(async () => {
   const [west, east] = await Promise.all([packageRegion('west'), packageRegion('east')]);
   packaged.west = west;
   packaged.east = east;
-  // 19 functions bundled per region: about a minute each (in parallel) on a quiet machine.
-}, 240_000);
+  // 33 functions bundled per region: about 1.5 minutes each (in parallel) on a quiet machine, several
+  // times that on a loaded one.
+}, 600_000);
 
 afterAll(() => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
@@ -461,6 +477,8 @@ describe('osls package', () => {
       'JobsTable',
       'LeasesTable',
       'PrincipalsTable',
+      'TriggerStateTable',
+      'TriggersTable',
     ]);
   });
 });
@@ -508,6 +526,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         Object.keys(LEASE_FUNCTIONS).length +
           Object.keys(ENDPOINT_FUNCTIONS).length +
           Object.keys(TRANSFER_FUNCTIONS).length +
+          Object.keys(TRIGGER_API_FUNCTIONS).length +
           Object.keys(ORCHESTRATION_FUNCTIONS).length,
       );
       for (const [id, fn] of fns) {
@@ -655,6 +674,28 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           },
           projections: { byCustomer: 'KEYS_ONLY' },
         },
+        [TABLE_NAMES.triggers]: {
+          keys: [
+            ['customerId', 'HASH'],
+            ['triggerId', 'RANGE'],
+          ],
+          attributes: ['customerId', 'triggerId', 'sourceBucket', 'dueShard', 'nextRunAt'],
+          indexes: {
+            bySourceBucket: [['sourceBucket', 'HASH']],
+            byDue: [
+              ['dueShard', 'HASH'],
+              ['nextRunAt', 'RANGE'],
+            ],
+          },
+          projections: { bySourceBucket: 'ALL', byDue: 'ALL' },
+        },
+        [TABLE_NAMES.triggerState]: {
+          keys: [
+            ['pk', 'HASH'],
+            ['sk', 'RANGE'],
+          ],
+          attributes: ['pk', 'sk'],
+        },
       };
       const tableByName = (name: string) => {
         const found = resourcesOfType(template(), 'AWS::DynamoDB::GlobalTable').find(([, t]) => t.Properties.TableName === name);
@@ -729,7 +770,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     });
 
     test('every method requires AWS_IAM (SigV4) authorization: no open method, no other authorizer, no API key', () => {
-      expect(methods().length).toBe(12);
+      expect(methods().length).toBe(22);
       expect(methods().length).toBe(Object.keys(API_FUNCTIONS).length);
       for (const [id, method] of methods()) {
         expect({ id, auth: method.Properties.AuthorizationType, authorizer: method.Properties.AuthorizerId }).toEqual({
@@ -742,7 +783,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect(resourcesOfType(template(), 'AWS::ApiGateway::Authorizer')).toEqual([]);
     });
 
-    test('routes: exactly the twelve, each a Lambda proxy integration of its own function', () => {
+    test('routes: exactly the twenty-two, each a Lambda proxy integration of its own function', () => {
       const routes = Object.fromEntries(
         methods().map(([, method]) => {
           const integration = method.Properties.Integration;
@@ -1470,11 +1511,28 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
 
     test('its environment is the functions’ (tables, staging bucket, peer region, secrets), but the state machine ARN and cursor key', () => {
       const env = Object.fromEntries((container().Environment as Json[]).map((v) => [v.Name, v.Value]));
-      // The worker never lists, so it has no use for the list cursor key's name.
-      const { TRANSFER_STATE_MACHINE_ARN, CURSOR_KEY_SECRET_ID, ...functionEnv } = functionNamed(template(), 'startTransfer')
-        .Properties.Environment.Variables;
-      expect(TRANSFER_STATE_MACHINE_ARN).toBeDefined();
-      expect(CURSOR_KEY_SECRET_ID).toBeDefined();
+      // The worker never lists, so it has no use for the list cursor key's name; nor does it start
+      // transfers by itself (routes, schedules: their tables, queues and minimum rate).
+      const {
+        TRANSFER_STATE_MACHINE_ARN,
+        CURSOR_KEY_SECRET_ID,
+        TRIGGERS_TABLE,
+        TRIGGER_STATE_TABLE,
+        S3_EVENTS_DEAD_LETTER_QUEUE_URL,
+        SCHEDULE_POLLS_QUEUE_URL,
+        SCHEDULE_MIN_RATE_SECONDS,
+        ...functionEnv
+      } = functionNamed(template(), 'startTransfer').Properties.Environment.Variables;
+      for (const functionsOnly of [
+        TRANSFER_STATE_MACHINE_ARN,
+        CURSOR_KEY_SECRET_ID,
+        TRIGGERS_TABLE,
+        TRIGGER_STATE_TABLE,
+        S3_EVENTS_DEAD_LETTER_QUEUE_URL,
+        SCHEDULE_POLLS_QUEUE_URL,
+        SCHEDULE_MIN_RATE_SECONDS,
+      ])
+        expect(functionsOnly).toBeDefined();
       expect(env).toEqual(functionEnv);
       expect(env.JOBS_TABLE).toBe(TABLE_NAMES.jobs);
       expect(env.PEER_REGION).toBe(peer);
