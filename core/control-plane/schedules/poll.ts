@@ -69,7 +69,7 @@ export const MAX_NEW_FILES_PER_POLL = 10_000;
 /** Files listed per poll (taken or not): a folder holding more is listed in part, and no sighting is dropped for absence. */
 export const MAX_LISTED_FILES = 100_000;
 /** After-transfer actions run per poll (one session); the rest run at the next polls. */
-export const MAX_ACTIONS_PER_POLL = 2_000;
+export const MAX_ACTIONS_PER_POLL = 500;
 /** Jobs created per createJobsForFiles call: the sightings of each chunk are written before the next, so a retry redoes little. */
 const JOB_CHUNK = 1_000;
 const READ_CONCURRENCY = 16;
