@@ -248,9 +248,13 @@ describe('schedule polls: which files are taken', () => {
     const { outbox, poll } = await scheduled({ minimumFileAgeSeconds: 600 });
     const old = path.join(outbox, 'old.csv');
     await fs.writeFile(old, 'old\n');
-    const anHourAgo = new Date(Date.now() - 3600_000);
+    // Times as the engine's clock sees them (it has moved a minute per poll of the tests before).
+    const anHourAgo = new Date(clock.now() - 3600_000);
     await fs.utimes(old, anHourAgo, anHourAgo);
-    await fs.writeFile(path.join(outbox, 'young.csv'), 'young\n');
+    const young = path.join(outbox, 'young.csv');
+    await fs.writeFile(young, 'young\n');
+    const justNow = new Date(clock.now());
+    await fs.utimes(young, justNow, justNow);
 
     const first = await poll();
     expect(first.taken.map((j) => j.sourcePath)).toEqual(['outbound/old.csv']);
