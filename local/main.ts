@@ -10,7 +10,10 @@ import { runWalkthrough } from './walkthrough';
 async function main(): Promise<void> {
   const once = process.argv.includes('--once');
   const started = Date.now();
-  const stack: LocalStack = await startLocalStack();
+  // Schedules tick every second (not every minute), so the walkthrough sees them run; EFT_LOCAL_SCHEDULE_TICK_SECONDS overrides.
+  const stack: LocalStack = await startLocalStack({
+    scheduleTickSeconds: Number(process.env.EFT_LOCAL_SCHEDULE_TICK_SECONDS ?? 1),
+  });
   const { info } = stack;
   let stopping = false;
   const stop = async (code: number) => {
@@ -33,6 +36,8 @@ async function main(): Promise<void> {
   );
   for (const [region, url] of Object.entries(info.apis))
     console.log(`  REST API ${region}  ${url}  (SigV4, service execute-api)`);
+  for (const region of Object.keys(info.apis))
+    console.log(`  SQS ${region}  ${info.sqs[region]}   EventBridge ${region}  ${info.eventBridge[region]}`);
   console.log(`  Addresses and credentials: ${join('.eft', 'local.json')}\n`);
 
   let ok = false;

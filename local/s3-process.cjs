@@ -47,7 +47,57 @@ const { XMLParser } = require(
 
 const { bucketOwners = {}, defaultOwner, ...options } = JSON.parse(process.env.EFT_CHILD_OPTIONS);
 const server = new S3rver({ ...options, silent: true, allowMismatchedSignatures: true, vhostBuckets: false });
-server.on('event', (event) => process.send?.({ records: event.Records }));
+
+// ---------------------------------------------------------------------------
+// Event notifications (to the parent, over IPC) as S3 sends them, where s3rver's differ:
+// - the key URL-encoded as S3 encodes it (form encoding: a space is `+`, `/` stays); s3rver's is raw;
+// - a sequencer that grows with every event, across restarts too (a clock-based prefix and a
+//   counter): s3rver's is Date.now() in hex, equal for two writes in one millisecond, and S3's
+//   consumers order a key's events by it;
+// - ObjectCreated:CompleteMultipartUpload (s3rver says Post), and a copy's eTag (s3rver has none).
+// A request's events are sent once it has been answered, in the order the objects were stored.
+const { AsyncLocalStorage } = require('node:async_hooks');
+const requestEvents = new AsyncLocalStorage();
+let lastSequencer = 0n;
+function nextSequencer() {
+  const fromClock = BigInt(Date.now()) << 16n;
+  lastSequencer = fromClock > lastSequencer ? fromClock : lastSequencer + 1n;
+  return lastSequencer.toString(16).toUpperCase().padStart(18, '0');
+}
+const encodeKey = (key) =>
+  encodeURIComponent(key)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+')
+    .replace(/%2F/g, '/');
+
+server.on('event', (event) => {
+  const pending = requestEvents.getStore();
+  for (const record of event.Records) {
+    record.s3.object.sequencer = nextSequencer();
+    record.s3.object.key = encodeKey(record.s3.object.key);
+    if (pending?.completesUpload && record.eventName === 'ObjectCreated:Post')
+      record.eventName = 'ObjectCreated:CompleteMultipartUpload';
+    pending?.records.push(record);
+  }
+  if (!pending) process.send?.({ records: event.Records });
+});
+
+async function notifications(ctx, next) {
+  const pending = { records: [], completesUpload: ctx.method === 'POST' && Boolean(ctx.query.uploadId) };
+  try {
+    await requestEvents.run(pending, next);
+  } finally {
+    if (pending.records.length) process.send?.({ records: pending.records });
+  }
+}
+
+/** Right before the router, where CopyObject's result is still an object: its ETag for the copy's event. */
+async function copiedETag(ctx, next) {
+  await next();
+  const etag = ctx.body?.CopyObjectResult?.ETag;
+  const pending = requestEvents.getStore();
+  if (etag && pending) for (const record of pending.records) record.s3.object.eTag ??= unquote(etag);
+}
 
 const xml = (ctx, status, body) => {
   ctx.status = status;
@@ -322,10 +372,10 @@ async function additionalChecksums(ctx, next) {
 // Koa composes middleware when the server starts: put ours before s3rver's, and
 // the checksums right before its router, where response bodies are still objects
 // (s3rver's own middleware turns them into XML on the way out).
-server.middleware.unshift(bucketOwnerCondition, missingOperations);
+server.middleware.unshift(notifications, bucketOwnerCondition, missingOperations);
 const router = server.middleware.findIndex((middleware) => middleware.router);
 if (router < 0) throw new Error("s3rver's router middleware was not found");
-server.middleware.splice(router, 0, additionalChecksums);
+server.middleware.splice(router, 0, copiedETag, additionalChecksums);
 
 server.run().then(
   (address) => process.stdout.write(`${JSON.stringify({ port: address.port })}\n`),

@@ -5,10 +5,20 @@ import { LOCAL_ACCOUNT_ID } from './cfn-values';
 import { startChildService } from './child-service';
 import { LOCAL_CREDENTIALS } from './tables';
 
-/** The S3 event record fields the engine reads (a subset of the S3 notification format). */
+/**
+ * The fields of an S3 event notification record the local runtime reads (a
+ * subset of the format). As in S3, the key is URL-encoded (a space is `+`),
+ * and the sequencer (hexadecimal) orders the events of one key.
+ */
 export interface S3EventRecord {
   eventName: string;
-  s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string; versionId?: string } };
+  eventTime: string;
+  responseElements?: { 'x-amz-request-id'?: string };
+  requestParameters?: { sourceIPAddress?: string };
+  s3: {
+    bucket: { name: string };
+    object: { key: string; size?: number; eTag?: string; versionId?: string; sequencer: string };
+  };
 }
 
 /**

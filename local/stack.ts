@@ -6,11 +6,12 @@ import { utils } from 'ssh2';
 import { type TableNames, tableNamesFromEnv } from '../core/adapters/config';
 import { DynamoPrincipalDirectory } from '../core/adapters/dynamodb/principal-directory';
 import { LocalFileSecretStore } from '../core/adapters/secrets/local-file-store';
-import { LOCAL_ACCOUNT_ID, type LocalPseudoParameters, resolveEnvironment } from './cfn-values';
-import { startChildService } from './child-service';
+import { LOCAL_ACCOUNT_ID, type LocalPseudoParameters, resolveEnvironment, resolveValue } from './cfn-values';
+import { type ChildService, startChildService } from './child-service';
 import { type LocalDynamo, startDynamo } from './dynamodb';
-import type { RegionProcessOptions, RegionRole } from './region-process';
+import type { EventsProcessMessage, RegionProcessOptions, RegionRole } from './region-process';
 import { type LocalBucket, type LocalS3, startS3 } from './s3';
+import { objectCreatedEvent } from './s3-notifications';
 import { loadServiceConfig, PROJECT_ROOT, type RegionFile, type ServiceConfig } from './service-config';
 import { type EmbeddedSftpServer, generateEd25519KeyPair, generateHostKey, startSftpServer } from './sftp-server';
 import type { LocalPrincipal } from './sigv4';
@@ -43,6 +44,10 @@ export interface LocalStackInfo {
   apis: Record<string, string>;
   /** Each region's local Step Functions endpoint (StartExecution, DescribeExecution). */
   stepFunctions: Record<string, string>;
+  /** Each region's local SQS endpoint (AWS JSON protocol), serving the queues of the resources by name. */
+  sqs: Record<string, string>;
+  /** Each region's local EventBridge endpoint (PutEvents), with the buses and rules of the resources. */
+  eventBridge: Record<string, string>;
   /** Demo customers and the AWS credentials their requests are signed with. */
   customers: Array<{ customerId: string } & LocalPrincipal>;
 }
@@ -69,6 +74,15 @@ export interface LocalStackOptions {
   functionEnvironment?: Record<string, string>;
   /** Extra Node flags for the region processes (diagnostics, e.g. --cpu-prof; the bench's --cpu-prof sets it). */
   regionNodeArgs?: string[];
+  /**
+   * Every `schedule` event ticks this often instead of its declared rate, and the functions get
+   * SCHEDULE_MIN_RATE_SECONDS = this (walkthrough and tests: 1). Default: EFT_LOCAL_SCHEDULE_TICK_SECONDS, else the rates.
+   */
+  scheduleTickSeconds?: number;
+  /** Multiplies every queue's visibility timeout (tests: small, so failed messages come back soon). Default 1. */
+  visibilityScale?: number;
+  /** Tests only: amends the printed service config (fixture functions, queues, rules) before anything starts. */
+  amendConfig?: (config: ServiceConfig, region: RegionFile) => ServiceConfig;
 }
 
 /** Each demo customer has an AWS account of its own (the engine's is LOCAL_ACCOUNT_ID), owning its buckets. */
@@ -76,6 +90,10 @@ const DEMO_CUSTOMERS = [
   { customerId: 'customer-a', user: 'alice', account: '111111111111' },
   { customerId: 'customer-b', user: 'bob', account: '222222222222' },
 ];
+/** The demo customers' buckets are in us-gov-west-1 (as their endpoints say); their events come from there. */
+const CUSTOMER_BUCKET_REGION = 'us-gov-west-1';
+/** The engine's bus for customers' S3 events (resources/routes.yml): customers' rules forward "Object Created" there. */
+const INGEST_BUS_RESOURCE = 'IngestEventBus';
 const CUSTOMER_BUCKETS: LocalBucket[] = [
   { name: 'customer-a-outbox', owner: '111111111111' },
   { name: 'customer-a-inbox', owner: '111111111111' },
@@ -105,8 +123,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sftpRoot = join(stateDir, 'data', 'sftp');
   await Promise.all([mkdir(keysDir, { recursive: true }), mkdir(sftpRoot, { recursive: true })]);
 
-  const [west, east] = await Promise.all([loadServiceConfig('west', stage), loadServiceConfig('east', stage)]);
+  const amend = options.amendConfig ?? ((config: ServiceConfig) => config);
+  const [west, east] = await Promise.all(
+    (['west', 'east'] as const).map(async (file) => amend(await loadServiceConfig(file, stage), file)),
+  );
+  if (!west || !east) throw new Error('no service config');
   const configs = { west, east };
+  // Every process of a region runs this very config (one definition).
+  const configFiles: Record<RegionFile, string> = {
+    west: join(stateDir, 'config', 'west.json'),
+    east: join(stateDir, 'config', 'east.json'),
+  };
+  await mkdir(join(stateDir, 'config'), { recursive: true });
+  await Promise.all((['west', 'east'] as const).map((file) => writeFile(configFiles[file], JSON.stringify(configs[file]))));
+  const tickEnv = process.env.EFT_LOCAL_SCHEDULE_TICK_SECONDS;
+  const scheduleTickSeconds = options.scheduleTickSeconds ?? (tickEnv ? Number(tickEnv) : undefined);
   const regions: LocalStackInfo['regions'] = {};
   for (const [file, config] of Object.entries(configs) as Array<[RegionFile, ServiceConfig]>) {
     const pseudo: LocalPseudoParameters = { region: REGIONS[file], accountId: LOCAL_ACCOUNT_ID, partition: 'aws-us-gov' };
@@ -160,17 +191,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const logLines: string[] = [];
     const apis: Record<string, string> = {};
     const stepFunctions: Record<string, string> = {};
+    const sqs: Record<string, string> = {};
+    const eventBridge: Record<string, string> = {};
     const functionEnvironment = (region: string): Record<string, string> => ({
       ...regions[region]?.environment,
       ...awsEnvironment(region, dynamo.endpoint, s3.endpoint),
+      ...(sqs[region] ? { AWS_ENDPOINT_URL_SQS: sqs[region] } : {}),
+      ...(eventBridge[region] ? { AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge[region] } : {}),
       EFT_LOCAL_SECRETS_DIR: join(stateDir, 'secrets'),
       // The local partner servers listen on loopback, which the SSRF guard refuses by default.
       EFT_ALLOWED_NETWORKS: '127.0.0.0/8',
+      // Local schedules may run as often as the tick.
+      ...(scheduleTickSeconds !== undefined ? { SCHEDULE_MIN_RATE_SECONDS: String(scheduleTickSeconds) } : {}),
       ...options.functionEnvironment,
     });
-    // Each region is two processes, as API Gateway/Lambda and Step Functions are two services:
-    // its Step Functions endpoint (running the state machine's Lambda tasks), then its REST API,
-    // whose StartExecution calls go to the former. Same function environment, same handler modules.
+    // Each region is three processes, as SQS/EventBridge (with Lambda's event sources), Step Functions
+    // and API Gateway/Lambda are three services: its events process (SQS and EventBridge endpoints
+    // first, whose URLs every function gets), its Step Functions endpoint (running the state
+    // machine's Lambda tasks), then the events process's sqs and schedule event sources (their
+    // functions start executions), then its REST API, whose StartExecution calls go to the
+    // Step Functions process. Same function environment, same handler modules.
     const startRegionProcess = <Ready>(
       role: RegionRole,
       regionFile: RegionFile,
@@ -179,7 +219,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ) =>
       startChildService<Ready>(
         join(__dirname, 'region-process.ts'),
-        { regionFile, region, stage, environment, principals: customers } satisfies RegionProcessOptions,
+        {
+          regionFile,
+          region,
+          stage,
+          configFile: configFiles[regionFile],
+          environment,
+          principals: customers,
+        } satisfies RegionProcessOptions,
         {
           args: [role],
           execArgv: ['--import', 'tsx', ...(options.regionNodeArgs ?? [])],
@@ -189,7 +236,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           },
         },
       );
+    const eventsProcesses: Array<{ service: ChildService<unknown>; ingestBus?: string }> = [];
     for (const [regionFile, region] of Object.entries(REGIONS) as Array<[RegionFile, string]>) {
+      const events = await startRegionProcess<{ sqs: string; eventBridge: string }>('events', regionFile, region, {
+        ...functionEnvironment(region),
+        EFT_LOCAL_VISIBILITY_SCALE: String(options.visibilityScale ?? 1),
+        ...(scheduleTickSeconds !== undefined ? { EFT_LOCAL_SCHEDULE_TICK_SECONDS: String(scheduleTickSeconds) } : {}),
+      });
+      started.push(events);
+      sqs[region] = events.ready.sqs;
+      eventBridge[region] = events.ready.eventBridge;
+      eventsProcesses.push({ service: events, ingestBus: ingestBusName(configs[regionFile], region) });
       const sfn = await startRegionProcess<{ stepFunctions: string }>(
         'step-functions',
         regionFile,
@@ -198,6 +255,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       );
       started.push(sfn);
       stepFunctions[region] = sfn.ready.stepFunctions;
+      await startEventSources(events, { AWS_ENDPOINT_URL_SFN: sfn.ready.stepFunctions });
       const api = await startRegionProcess<{ api: string }>('api', regionFile, region, {
         ...functionEnvironment(region),
         AWS_ENDPOINT_URL_SFN: sfn.ready.stepFunctions,
@@ -205,6 +263,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       started.push(api);
       apis[region] = api.ready.api;
     }
+    forwardCustomerS3Events(s3, eventsProcesses, (line) => logLines.push(line));
 
     const info: LocalStackInfo = {
       stage,
@@ -230,6 +289,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       customerBuckets: CUSTOMER_BUCKETS,
       apis,
       stepFunctions,
+      sqs,
+      eventBridge,
       customers,
     };
     await writeFile(join(stateDir, 'local.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
@@ -245,6 +306,62 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await closeAll(started);
     throw error;
   }
+}
+
+/** The name of the engine's ingest bus in this region's resources, if they declare it. */
+function ingestBusName(config: ServiceConfig, region: string): string | undefined {
+  const bus = config.resources.Resources[INGEST_BUS_RESOURCE];
+  if (bus?.Type !== 'AWS::Events::EventBus') return undefined;
+  return resolveValue(
+    bus.Properties?.Name,
+    { region, accountId: LOCAL_ACCOUNT_ID, partition: 'aws-us-gov' },
+    config.resources.Resources,
+  );
+}
+
+/** Starts an events process's event sources, once the endpoints its functions call are known. */
+async function startEventSources(events: ChildService<unknown>, environment: Record<string, string>): Promise<void> {
+  const { child } = events;
+  const started = new Promise<void>((resolve, reject) => {
+    const onMessage = (message: EventsProcessMessage) => {
+      if (message.type !== 'started') return;
+      child.off('exit', onExit);
+      child.off('message', onMessage);
+      resolve();
+    };
+    const onExit = () => reject(new Error('the events process exited before its event sources started'));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+  child.send({ type: 'start', environment } satisfies EventsProcessMessage);
+  await started;
+}
+
+/**
+ * The customers' side of routes, locally: each customer bucket has EventBridge notifications
+ * on, and a rule on the customer's default bus forwarding "Object Created" to the engine's
+ * ingest bus in each region. So every object created in a customer bucket (not in the
+ * engine's staging buckets) becomes S3's "Object Created" event, with the bucket owner's
+ * account, on both regions' ingest buses.
+ */
+function forwardCustomerS3Events(
+  s3: LocalS3,
+  regions: Array<{ service: ChildService<unknown>; ingestBus?: string }>,
+  log: (line: string) => void,
+): void {
+  const buckets = new Map(CUSTOMER_BUCKETS.map((bucket) => [bucket.name, bucket]));
+  const targets = regions.filter((region) => region.ingestBus !== undefined);
+  if (targets.length === 0) log(`the resources declare no ${INGEST_BUS_RESOURCE}: customers' S3 events go nowhere`);
+  s3.onEvent((record) => {
+    const bucket = buckets.get(record.s3.bucket.name);
+    const event = bucket && objectCreatedEvent(record, bucket, CUSTOMER_BUCKET_REGION);
+    if (!event) return;
+    for (const { service, ingestBus } of targets) {
+      if (service.child.connected) {
+        service.child.send({ type: 'deliver', busName: ingestBus as string, event } satisfies EventsProcessMessage);
+      }
+    }
+  });
 }
 
 /** What the AWS SDK in a function reads to reach the local stand-ins instead of AWS. */

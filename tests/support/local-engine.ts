@@ -1,9 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildStores, type Stores } from '../../core/runtime/wiring';
 import { ApiClient } from '../../local/api-client';
-import { type LocalStack, REGIONS, startLocalStack } from '../../local/stack';
+import { localQueueUrl } from '../../local/cfn-values';
+import { type LocalStack, type LocalStackInfo, type LocalStackOptions, REGIONS, startLocalStack } from '../../local/stack';
 
 export interface TestEngine {
   stack: LocalStack;
@@ -16,10 +18,16 @@ export interface TestEngine {
   close(): Promise<void>;
 }
 
-/** The whole local engine (emulators + both regions' APIs) in a private state directory. */
-export async function startTestEngine(functionEnvironment: Record<string, string> = {}): Promise<TestEngine> {
+/**
+ * The whole local engine (emulators, both regions' events, Step Functions and API processes) in a
+ * private state directory. Schedules tick every second (scheduleTickSeconds 1) unless `options` say otherwise.
+ */
+export async function startTestEngine(
+  functionEnvironment: Record<string, string> = {},
+  options: Pick<LocalStackOptions, 'scheduleTickSeconds' | 'visibilityScale' | 'amendConfig'> = {},
+): Promise<TestEngine> {
   const stateDir = await mkdtemp(join(tmpdir(), 'eft-engine-'));
-  const stack = await startLocalStack({ stateDir, functionEnvironment });
+  const stack = await startLocalStack({ stateDir, functionEnvironment, scheduleTickSeconds: 1, ...options });
   const clientsOf = (customerId: string) => {
     const customer = stack.info.customers.find((c) => c.customerId === customerId);
     if (!customer) throw new Error(`no demo customer ${customerId}`);
@@ -47,4 +55,55 @@ export async function activeEndpoint(client: ApiClient, body: Record<string, unk
   const validated = await client.post(`/endpoints/${created.body.id}/validate`);
   expect(validated.body.endpoint.status).toBe('ACTIVE');
   return created.body.id;
+}
+
+/** A real SQS client against a region's local SQS (its queues are the resources', by name). */
+export function sqsClient(info: LocalStackInfo, region: string = REGIONS.west): SQSClient {
+  const endpoint = info.sqs[region];
+  if (!endpoint) throw new Error(`no local SQS in ${region}`);
+  return new SQSClient({ endpoint, region, credentials: info.credentials });
+}
+
+/**
+ * Receives `count` messages from a region's queue (e.g. a dead-letter queue), deleting them, with
+ * their system and message attributes; long-polls until they have come, and fails after `timeoutMs`.
+ */
+export async function receiveMessages(
+  info: LocalStackInfo,
+  region: string,
+  queueName: string,
+  count = 1,
+  timeoutMs = 30_000,
+): Promise<Message[]> {
+  const client = sqsClient(info, region);
+  const QueueUrl = localQueueUrl(region, queueName);
+  const received: Message[] = [];
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (received.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new Error(`${received.length} of ${count} messages came to ${queueName} (${region}) in ${timeoutMs} ms`);
+      const { Messages = [] } = await client.send(
+        new ReceiveMessageCommand({
+          QueueUrl,
+          MaxNumberOfMessages: Math.min(10, count - received.length),
+          WaitTimeSeconds: Math.max(1, Math.min(20, Math.floor(left / 1000))),
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+      );
+      if (Messages.length === 0) continue;
+      received.push(...Messages);
+      await client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl,
+          Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+        }),
+      );
+    }
+    return received;
+  } finally {
+    client.destroy();
+  }
 }
