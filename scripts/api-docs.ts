@@ -13,6 +13,15 @@ import {
   UpdateEndpointSchema,
 } from '../core/control-plane/endpoints/schemas';
 import { CreateTransferSchema, JobPathSchema, ListJobsQuerySchema } from '../core/control-plane/transfers/schemas';
+import {
+  CreateRouteSchema,
+  CreateScheduleSchema,
+  RoutePathSchema,
+  SchedulePathSchema,
+  TriggerPageQuerySchema,
+  UpdateRouteSchema,
+  UpdateScheduleSchema,
+} from '../core/control-plane/triggers/schemas';
 import { ERROR_CODES, type ErrorCodeEntry } from '../core/domain/error-codes';
 import {
   DEFAULT_SSH_SECURITY_POLICY,
@@ -30,6 +39,14 @@ const SCHEMAS: Record<string, z.ZodType> = {
   'POST /transfers': CreateTransferSchema,
   'GET /jobs (query)': ListJobsQuerySchema,
   '/jobs/{jobId} (path)': JobPathSchema,
+  'POST /routes': CreateRouteSchema,
+  'PATCH /routes/{routeId}': UpdateRouteSchema,
+  'GET /routes (query)': TriggerPageQuerySchema,
+  '/routes/{routeId} (path)': RoutePathSchema,
+  'POST /schedules': CreateScheduleSchema,
+  'PATCH /schedules/{scheduleId}': UpdateScheduleSchema,
+  'GET /schedules (query)': TriggerPageQuerySchema,
+  '/schedules/{scheduleId} (path)': SchedulePathSchema,
 };
 
 export async function renderApiDocs(): Promise<string> {

@@ -19,6 +19,8 @@ import { StepFunctionsStarter } from '../adapters/step-functions';
 import type { EndpointDeps } from '../control-plane/endpoints/service';
 import { CachedPrincipalDirectory } from '../control-plane/http/identity';
 import type { TransferDeps } from '../control-plane/transfers/service';
+import { minRateSecondsFromEnv } from '../control-plane/triggers/schedule-timing';
+import type { TriggerDeps } from '../control-plane/triggers/service';
 import { type Clock, systemClock } from '../domain/clock';
 import type { Drivers } from '../domain/drivers';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
@@ -144,6 +146,21 @@ export function buildTransferApi(env: NodeJS.ProcessEnv = process.env) {
     executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
     clock: stores.clock,
     region: stores.region,
+  };
+  return { deps, principals: stores.principals };
+}
+
+/** What the route and schedule API handlers need, built once per container. */
+export function buildTriggerApi(env: NodeJS.ProcessEnv = process.env) {
+  const stores = buildStores(env);
+  const deps: TriggerDeps = {
+    routes: stores.routes,
+    schedules: stores.schedules,
+    endpoints: stores.endpoints,
+    // Only resolve and samePlace (no session, no S3 request): where a trigger's folders land.
+    drivers: buildDrivers(env),
+    clock: stores.clock,
+    minRateSeconds: minRateSecondsFromEnv(env),
   };
   return { deps, principals: stores.principals };
 }
