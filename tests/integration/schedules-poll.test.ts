@@ -25,7 +25,7 @@ import { createLogger } from '../../core/observability/logger';
 import { buildStores, type Stores } from '../../core/runtime/wiring';
 import { engineDrivers } from '../support/drivers';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
-import { type Sshd, startSshd } from '../support/sshd';
+import { freePort, type Sshd, startSshd } from '../support/sshd';
 
 jest.setTimeout(60_000);
 
@@ -277,6 +277,26 @@ describe('schedule polls: which files are taken', () => {
     expect(tuesday.sourcePath).toBe('outbound/daily.csv');
     expect(tuesday.jobId).not.toBe(monday.jobId);
     expect(tuesday.bytesTotal).toBe(9);
+  });
+
+  it('skips the poll of a partner that cannot be reached (the next run polls again), and takes the file once it can', async () => {
+    const { schedule, outbox, poll } = await scheduled();
+    await fs.writeFile(path.join(outbox, 'later.csv'), 'later\n');
+    const source = (await stores.endpoints.get(CUSTOMER, schedule.source.endpointId)) as Endpoint & { type: 'SFTP' };
+    const closed = await freePort();
+    const moved = await stores.endpoints.update(
+      CUSTOMER,
+      source.endpointId,
+      source.version,
+      { sftp: { ...source.sftp, port: closed } },
+      'test',
+      'endpoint.updated',
+    );
+    expect(await poll()).toMatchObject({ skipped: 'the partner folder could not be listed', taken: [] });
+    expect(logs.some((line) => line.includes('CONNECTION_REFUSED'))).toBe(true);
+    await stores.endpoints.update(CUSTOMER, source.endpointId, moved.version, { sftp: source.sftp }, 'test', 'endpoint.updated');
+    await poll();
+    expect((await poll()).taken.map((j) => j.sourcePath)).toEqual(['outbound/later.csv']);
   });
 
   it('skips a disabled or deleted schedule', async () => {

@@ -105,9 +105,14 @@ export async function pollSchedule(deps: PollDeps, request: PollRequest): Promis
   if (!from) return { ...outcome, skipped: 'the source endpoint cannot be used' };
 
   const [listed, sightings] = await Promise.all([
-    from.driver.list(from.endpoint, from.location, schedule.source.path, schedule.source.pattern, MAX_LISTED_FILES),
+    // A partner that cannot be reached (down, refusing, busy) is the customer's matter, not the engine's: the
+    // poll is skipped with a log line and the next run polls again (no SQS retries, no dead letter, no alarm).
+    usable(log, schedule, () =>
+      from.driver.list(from.endpoint, from.location, schedule.source.path, schedule.source.pattern, MAX_LISTED_FILES),
+    ),
     deps.sightings.list(schedule.scheduleId),
   ]);
+  if (!listed) return { ...outcome, skipped: 'the partner folder could not be listed' };
   outcome.listed = listed.length;
   const now = deps.clock.now();
   const nowIso = new Date(now).toISOString();
@@ -167,7 +172,8 @@ export async function pollSchedule(deps: PollDeps, request: PollRequest): Promis
   const pending = sightings.filter((s) => s.jobId && s.actionPending && !supersededPaths.has(s.path));
   await giveUpSuperseded(deps, schedule, superseded, nowIso);
   for (const update of await runAfterTransferActions(deps, schedule, from, pending, outcome, nowIso)) {
-    if (!writes.has(update.path)) writes.set(update.path, update);
+    // The action ended: its flag goes, also from a write this poll had planned already (a TTL refresh).
+    writes.set(update.path, withoutPending(writes.get(update.path) ?? update));
   }
 
   // Flush what this poll learnt before creating jobs: a crash from here on loses no sighting.
@@ -198,13 +204,17 @@ export async function pollSchedule(deps: PollDeps, request: PollRequest): Promis
   return outcome;
 }
 
-/** An endpoint the customer broke (deleted, deactivated, wrong direction) skips the poll with a log line; anything else is retried. */
+/**
+ * An endpoint the customer broke (deleted, deactivated, wrong direction) or a partner that cannot be reached skips
+ * the poll with a log line (engine errors: EftError); anything else (DynamoDB throttling, a defect) is thrown, so SQS
+ * delivers the poll again.
+ */
 async function usable<T>(log: Logger, schedule: Schedule, get: () => Promise<T>): Promise<T | undefined> {
   try {
     return await get();
   } catch (error) {
     if (!(error instanceof EftError)) throw error;
-    log.warn('schedule poll skipped: an endpoint cannot be used', {
+    log.warn('schedule poll skipped: an endpoint cannot be used or reached', {
       scheduleId: schedule.scheduleId,
       customerId: schedule.customerId,
       code: error.code,
