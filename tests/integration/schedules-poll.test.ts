@@ -339,6 +339,29 @@ describe('after-transfer actions', () => {
     expect(await poll()).toMatchObject({ taken: [], actions: { done: 0, failed: 0, waiting: 0 } });
   });
 
+  it('never runs an action on content that changed after it was taken: the old job shows it given up, the new one has its own', async () => {
+    const { outbox, poll } = await scheduled({ afterTransfer: { action: 'DELETE' } });
+    const file = path.join(outbox, 'rewritten.csv');
+    await fs.writeFile(file, 'v1\n');
+    await poll();
+    const [first] = (await poll()).taken as [TransferJob];
+    // The partner rewrites the file while the first job is still queued.
+    await fs.writeFile(file, 'version 2\n');
+    await poll();
+    expect((await stores.jobs.get(first))?.afterTransfer).toMatchObject({
+      status: 'FAILED',
+      lastError: { code: 'SOURCE_CHANGED' },
+    });
+    await finish(first, 'SUCCEEDED');
+    const [second] = (await poll()).taken as [TransferJob];
+    expect(second.jobId).not.toBe(first.jobId);
+    expect(await exists(file)).toBe(true);
+    await finish(second, 'SUCCEEDED');
+    expect((await poll()).actions).toMatchObject({ done: 1 });
+    expect(await exists(file)).toBe(false);
+    expect((await stores.jobs.get(first))?.afterTransfer).toMatchObject({ status: 'FAILED', attempts: 0 });
+  });
+
   it('leaves the file of a FAILED job where it is, and does not take it again', async () => {
     const { outbox, poll } = await scheduled({ afterTransfer: { action: 'DELETE' } });
     const file = path.join(outbox, 'fails.csv');
