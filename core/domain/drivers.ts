@@ -8,6 +8,7 @@
  * The data-plane half (FileSource, FileTarget) is defined in ./transfer/io.ts.
  */
 import type { Endpoint, EndpointType, ProbeOutcome } from './endpoint';
+import type { ErrorCode } from './error-codes';
 import type { FlowType, TransferJob, TransferResult } from './job';
 import type { LeaseToken } from './lease';
 import type { Location } from './location';
@@ -58,7 +59,36 @@ export interface ControlPlaneDriver {
    * (checkpoints on the job); a failure worth retrying is a TransientError.
    */
   copyServerSide?(from: Location, to: Location, run: ServerSideCopyRun): Promise<TransferResult>;
+  /**
+   * Source actions after a pulled file was delivered (a schedule's after-transfer action), present where the
+   * kind can be a schedule's source. Each takes many files over ONE session (a poll may finish hundreds),
+   * answers per file in their order, and is idempotent: a file already gone is ABSENT, not a failure. A
+   * failure to reach the endpoint at all is thrown.
+   */
+  removeFiles?(endpoint: Endpoint, files: readonly Location[]): Promise<SourceActionResult[]>;
+  /** Renames each file to `to` (or `otherwise` when `to` exists), creating the folder of `to` first if `createDirectories`. */
+  moveFiles?(
+    endpoint: Endpoint,
+    moves: readonly FileMove[],
+    options: { createDirectories: boolean },
+  ): Promise<SourceActionResult[]>;
 }
+
+/** One file a source action moves (into an archive folder). */
+export interface FileMove {
+  from: Location;
+  to: Location;
+  /** Where it goes when `to` already holds a file (an earlier file of the same name); TARGET_EXISTS if both do. */
+  otherwise?: Location;
+}
+
+/** What became of one file of a source action. */
+export type SourceActionResult =
+  /** Removed or moved now. */
+  | { outcome: 'DONE'; movedTo?: string }
+  /** Not there (any more): removed or moved by an earlier attempt, or by the partner. */
+  | { outcome: 'ABSENT' }
+  | { outcome: 'FAILED'; code: ErrorCode; message: string };
 
 /** The job a server-side copy runs for, under its lease. */
 export interface ServerSideCopyRun {

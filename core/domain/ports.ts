@@ -2,7 +2,7 @@ import type { AuditEvent, AuditRecord } from './audit';
 import type { Endpoint, EndpointBase, EndpointKinds } from './endpoint';
 import type { JobStatus, JobWork, ObjectChecksum, TransferJob } from './job';
 import type { Lease, LeaseOwner, LeaseToken } from './lease';
-import type { Route, Schedule } from './triggers';
+import type { AfterTransferOutcome, Route, Schedule } from './triggers';
 
 /** A page of results and the opaque cursor of the next page, if any. */
 export interface Page<T> {
@@ -82,6 +82,12 @@ export interface JobStore {
    */
   resume(key: JobKey, fence: LeaseToken, actor: string): Promise<TransferJob>;
   list(customerId: string, filter: { status?: JobStatus; requestId?: string }, page: PageRequest): Promise<Page<TransferJob>>;
+  /**
+   * Records the outcome of a pulled file's after-transfer action (a schedule's DELETE or MOVE on the source)
+   * on its job, with an audit event; the job's status does not change. NotFoundError for a job that has
+   * no after-transfer action.
+   */
+  recordAfterTransfer(key: JobKey, outcome: AfterTransferOutcome, actor: string): Promise<TransferJob>;
 }
 
 /** Omit over each member of a union (Omit alone keeps only the keys all members share). */

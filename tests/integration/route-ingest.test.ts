@@ -341,16 +341,11 @@ describe('route ingestion against the real stores', () => {
     let failures = 1;
     const flaky: RouteIngestionDeps = {
       ...deps,
-      jobs: {
-        ...jobs,
-        create: jobs.create.bind(jobs),
-        get: jobs.get.bind(jobs),
-        transition: jobs.transition.bind(jobs),
-        recordWork: jobs.recordWork.bind(jobs),
-        resume: jobs.resume.bind(jobs),
-        list: jobs.list.bind(jobs),
-        createMany: (...args) => (failures-- > 0 ? Promise.reject(throttled) : jobs.createMany(...args)),
-      },
+      // The real store, but its createMany fails once.
+      jobs: Object.assign(Object.create(jobs) as typeof jobs, {
+        createMany: (...args: Parameters<typeof jobs.createMany>) =>
+          failures-- > 0 ? Promise.reject(throttled) : jobs.createMany(...args),
+      }),
     };
 
     await expect(ingestS3Event(flaky, body)).rejects.toThrow('Rate exceeded');

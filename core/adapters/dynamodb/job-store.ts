@@ -32,6 +32,7 @@ import type {
   PageRequest,
   TransitionOptions,
 } from '../../domain/ports';
+import type { AfterTransferOutcome } from '../../domain/triggers';
 import { isConditionFailed } from './client';
 import { CursorCodec } from './pagination';
 
@@ -306,6 +307,44 @@ export class DynamoJobStore implements JobStore {
     );
     const nextCursor = await this.cursors.encode(scope, result.LastEvaluatedKey);
     return { items: (result.Items ?? []).map(toJob), ...(nextCursor ? { nextCursor } : {}) };
+  }
+
+  /**
+   * The outcome of the job's after-transfer action (a schedule's DELETE or MOVE on the source): one
+   * conditional update of `afterTransfer` only (never the status, so a SUCCEEDED job stays SUCCEEDED), on
+   * a job that has an action, and an audit event.
+   */
+  async recordAfterTransfer(key: JobKey, outcome: AfterTransferOutcome, actor: string): Promise<TransferJob> {
+    const now = new Date(this.clock.now()).toISOString();
+    try {
+      const result = await this.db.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
+          UpdateExpression: 'SET afterTransfer = :outcome, updatedAt = :now',
+          ConditionExpression: 'attribute_exists(jobId) AND attribute_exists(afterTransfer)',
+          ExpressionAttributeValues: marshall({ ':outcome': outcome, ':now': now }, { removeUndefinedValues: true }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const job = toJob(result.Attributes ?? {});
+      await this.audit.append({
+        subject: `job#${job.jobId}`,
+        customerId: job.customerId,
+        actor,
+        action: `job.after_transfer.${outcome.status.toLowerCase()}`,
+        at: now,
+        details: {
+          action: outcome.action,
+          attempts: outcome.attempts,
+          ...(outcome.lastError ? { errorCode: outcome.lastError.code } : {}),
+        },
+      });
+      return job;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      throw new NotFoundError(`job ${key.jobId} not found, or it has no after-transfer action`);
+    }
   }
 
   /** Turns a failed condition into the error that says why. */

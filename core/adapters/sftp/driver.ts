@@ -1,5 +1,5 @@
 import type SftpClient from 'ssh2-sftp-client';
-import type { EndpointDriver } from '../../domain/drivers';
+import type { EndpointDriver, FileMove, SourceActionResult } from '../../domain/drivers';
 import type { Endpoint, ProbeOutcome } from '../../domain/endpoint';
 import { UnsupportedEndpointError } from '../../domain/errors';
 import type { Location } from '../../domain/location';
@@ -15,6 +15,7 @@ import { openSftp, type SftpSession, type SftpTarget } from './connect';
 import { isSftpLocation, resolveSftpLocation, type SftpEndpoint, type SftpPathLocation } from './location';
 import { probeSftp } from './probe';
 import { type GatedOpen, sessionGate } from './session-gate';
+import { channelOf, moveFiles, removeFiles } from './source-actions';
 import { type SftpDataPlane, sftpDataPlane } from './transfer/driver';
 
 export interface SftpDriverDeps {
@@ -119,6 +120,28 @@ export class SftpDriver implements EndpointDriver {
     return this.withSession(endpoint, (client) => inspectFile(client, file), 'inspect');
   }
 
+  /** A schedule's DELETE after-transfer action: the files removed over one session (./source-actions.ts). */
+  removeFiles(endpoint: Endpoint, files: readonly Location[]): Promise<SourceActionResult[]> {
+    return this.withSession(
+      endpoint,
+      (client) => removeFiles(channelOf(client, sftpWhere(this.own(endpoint))), files),
+      'after-transfer',
+    );
+  }
+
+  /** A schedule's MOVE after-transfer action: the files renamed into the archive folder over one session. */
+  moveFiles(
+    endpoint: Endpoint,
+    moves: readonly FileMove[],
+    options: { createDirectories: boolean },
+  ): Promise<SourceActionResult[]> {
+    return this.withSession(
+      endpoint,
+      (client) => moveFiles(channelOf(client, sftpWhere(this.own(endpoint))), moves, options),
+      'after-transfer',
+    );
+  }
+
   openSource(endpoint: Endpoint, location: Location, io: TransferIo): FileSource {
     return this.data.openSource(endpoint, location, io);
   }
@@ -174,4 +197,9 @@ function sameTree(a: SftpEndpoint, b: SftpEndpoint): boolean {
   return (
     a.sftp.host.toLowerCase() === b.sftp.host.toLowerCase() && a.sftp.port === b.sftp.port && a.sftp.username === b.sftp.username
   );
+}
+
+/** "sftp://host:port", for messages. */
+function sftpWhere(endpoint: SftpEndpoint): string {
+  return `sftp://${endpoint.sftp.host}:${endpoint.sftp.port}`;
 }

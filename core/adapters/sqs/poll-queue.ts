@@ -1,0 +1,49 @@
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { PollQueue, PollRequest } from '../../domain/schedule-polls';
+import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
+
+/**
+ * The service name awsClientConfig reads AWS_ENDPOINT_URL_SQS with (the local
+ * SQS stand-in). Cast until aws-client-config.ts lists 'SQS' among its services
+ * (it builds the variable's name from the string, so SQS already works).
+ * (The ingestion's core/adapters/sqs/client.ts does the same; the integrator merges them.)
+ */
+const SQS = 'SQS' as Parameters<typeof awsClientConfig>[0];
+
+/** SendMessageBatch's maximum. */
+const BATCH = 10;
+
+/** The schedule polls queue (SCHEDULE_POLLS_QUEUE_URL): one message per claimed run, its body the PollRequest. */
+export class SqsPollQueue implements PollQueue {
+  private readonly client: SQSClient;
+
+  constructor(
+    env: NodeJS.ProcessEnv,
+    private readonly queueUrl: string,
+  ) {
+    this.client = withoutSdkLogging(new SQSClient(awsClientConfig(SQS, env)));
+  }
+
+  async send(polls: readonly PollRequest[]): Promise<PollRequest[]> {
+    const unsent: PollRequest[] = [];
+    for (let i = 0; i < polls.length; i += BATCH) {
+      const batch = polls.slice(i, i + BATCH);
+      try {
+        const result = await this.client.send(
+          new SendMessageBatchCommand({
+            QueueUrl: this.queueUrl,
+            Entries: batch.map((poll, n) => ({ Id: String(n), MessageBody: JSON.stringify(poll) })),
+          }),
+        );
+        for (const failed of result.Failed ?? []) {
+          const poll = batch[Number(failed.Id)];
+          if (poll) unsent.push(poll);
+        }
+      } catch {
+        // The whole request failed (throttled, unreachable): the caller releases these runs' claims.
+        unsent.push(...batch);
+      }
+    }
+    return unsent;
+  }
+}
