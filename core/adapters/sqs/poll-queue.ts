@@ -1,14 +1,6 @@
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { PollQueue, PollRequest } from '../../domain/schedule-polls';
-import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
-
-/**
- * The service name awsClientConfig reads AWS_ENDPOINT_URL_SQS with (the local
- * SQS stand-in). Cast until aws-client-config.ts lists 'SQS' among its services
- * (it builds the variable's name from the string, so SQS already works).
- * (The ingestion's core/adapters/sqs/client.ts does the same; the integrator merges them.)
- */
-const SQS = 'SQS' as Parameters<typeof awsClientConfig>[0];
+import { createSqsClient } from './client';
 
 /** SendMessageBatch's maximum. */
 const BATCH = 10;
@@ -21,7 +13,7 @@ export class SqsPollQueue implements PollQueue {
     env: NodeJS.ProcessEnv,
     private readonly queueUrl: string,
   ) {
-    this.client = withoutSdkLogging(new SQSClient(awsClientConfig(SQS, env)));
+    this.client = createSqsClient(env);
   }
 
   async send(polls: readonly PollRequest[]): Promise<PollRequest[]> {

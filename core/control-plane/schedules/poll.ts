@@ -45,7 +45,7 @@ import { resolveLocation } from '../../domain/locations';
 import type { Logger } from '../../domain/logger';
 import { inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
-import type { EndpointStore, ExecutionStarter, JobStore, NewJob, ScheduleStore, SourceFile } from '../../domain/ports';
+import type { EndpointStore, ExecutionStarter, JobStore, ScheduleStore, SourceFile } from '../../domain/ports';
 import type { PollRequest, Sighting, SightingStore } from '../../domain/schedule-polls';
 import type { AfterTransferOutcome, Schedule } from '../../domain/triggers';
 import { createJobsForFiles, type Side, sideOf, usableEndpoint } from '../transfers/service';
@@ -271,39 +271,36 @@ async function take(
           status: 'PENDING',
           attempts: 0,
         };
-  const jobs = afterTransfer ? jobsWithAfterTransfer(deps.jobs, afterTransfer) : deps.jobs;
   const taken: TransferJob[] = [];
   for (let i = 0; i < files.length; i += JOB_CHUNK) {
     const chunk = files.slice(i, i + JOB_CHUNK);
-    const results = await createJobsForFiles(
-      { jobs, executions: deps.executions, region: deps.region },
-      {
-        actor: actorOf(schedule),
-        source: from,
-        target: to,
-        requestId: deterministicId('req', schedule.customerId, 'schedule', request.pollId),
-        trigger: { kind: 'SCHEDULE', scheduleId: schedule.scheduleId, pollId: request.pollId },
-        createDirectories: schedule.target.createDirectories,
-        deliveries: chunk.map(({ file }) => {
-          const targetPath = joinPath(schedule.target.path, file.name);
-          return {
-            file,
-            targetPath,
-            idempotencyKey: deterministicId(
-              'sched',
-              schedule.scheduleId,
-              deriveIdempotencyKey({
-                sourceEndpointId: from.endpoint.endpointId,
-                sourcePath: file.path,
-                targetEndpointId: to.endpoint.endpointId,
-                targetPath,
-                file: { size: file.size, modifiedAt: file.modifiedAt },
-              }),
-            ),
-          };
-        }),
-      },
-    );
+    const results = await createJobsForFiles(deps, {
+      actor: actorOf(schedule),
+      source: from,
+      target: to,
+      requestId: deterministicId('req', schedule.customerId, 'schedule', request.pollId),
+      trigger: { kind: 'SCHEDULE', scheduleId: schedule.scheduleId, pollId: request.pollId },
+      createDirectories: schedule.target.createDirectories,
+      ...(afterTransfer ? { afterTransfer } : {}),
+      deliveries: chunk.map(({ file }) => {
+        const targetPath = joinPath(schedule.target.path, file.name);
+        return {
+          file,
+          targetPath,
+          idempotencyKey: deterministicId(
+            'sched',
+            schedule.scheduleId,
+            deriveIdempotencyKey({
+              sourceEndpointId: from.endpoint.endpointId,
+              sourcePath: file.path,
+              targetEndpointId: to.endpoint.endpointId,
+              targetPath,
+              file: { size: file.size, modifiedAt: file.modifiedAt },
+            }),
+          ),
+        };
+      }),
+    });
     await deps.sightings.putMany(
       schedule.scheduleId,
       results.map(({ job }, n) => {
@@ -315,24 +312,6 @@ async function take(
     taken.push(...results.map((r) => r.job));
   }
   return taken;
-}
-
-/**
- * The JobStore createJobsForFiles writes through, with the after-transfer action on every new job.
- * (Until createJobsForFiles takes `afterTransfer` itself, as it takes `trigger`.)
- */
-function jobsWithAfterTransfer(jobs: JobStore, afterTransfer: AfterTransferOutcome): JobStore {
-  const stamp = (job: NewJob): NewJob => ({ ...job, afterTransfer });
-  return {
-    create: (job, origin, options) => jobs.create(stamp(job), origin, options),
-    createMany: (list, origin, options) => jobs.createMany(list.map(stamp), origin, options),
-    get: (key) => jobs.get(key),
-    transition: (key, to, options) => jobs.transition(key, to, options),
-    recordWork: (key, fence, work) => jobs.recordWork(key, fence, work),
-    resume: (key, fence, actor) => jobs.resume(key, fence, actor),
-    list: (customerId, filter, page) => jobs.list(customerId, filter, page),
-    recordAfterTransfer: (key, outcome, actor) => jobs.recordAfterTransfer(key, outcome, actor),
-  };
 }
 
 const withoutPending = ({ actionPending: _pending, ...sighting }: Sighting): Sighting => sighting;

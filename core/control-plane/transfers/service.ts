@@ -10,7 +10,7 @@ import { resolveLocation } from '../../domain/locations';
 import { inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
 import type { CreatedJob, EndpointStore, ExecutionStarter, JobStore, NewJob, PageRequest, SourceFile } from '../../domain/ports';
-import type { JobTrigger } from '../../domain/triggers';
+import type { AfterTransferOutcome, JobTrigger } from '../../domain/triggers';
 import { planExecutions } from './batches';
 import type { CreateTransferRequest } from './schemas';
 
@@ -198,6 +198,8 @@ export async function createJobsForFiles(
     trigger?: JobTrigger;
     /** An SFTP target folder that does not exist is created (default true). */
     createDirectories?: boolean;
+    /** A scheduled pull's action on each source file once its job SUCCEEDED (PENDING until it runs). */
+    afterTransfer?: AfterTransferOutcome;
   },
 ): Promise<CreatedJob[]> {
   const { source, target } = params;
@@ -220,6 +222,7 @@ export async function createJobsForFiles(
       bytesTotal: file.size,
       ...(params.trigger ? { trigger: params.trigger } : {}),
       ...(params.createDirectories === false ? { createDirectories: false } : {}),
+      ...(params.afterTransfer ? { afterTransfer: params.afterTransfer } : {}),
     };
   });
   const results = await deps.jobs.createMany(newJobs, { actor: params.actor, region: deps.region }, { queued: true });
