@@ -147,6 +147,9 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
       `the same S3 → S3 request again: HTTP ${replay.status}, job ${replay.body.jobs[0].jobId === started[0]?.jobId ? 'is the same one' : 'IS NEW'}: no second delivery`,
     );
 
+    allSucceeded &&= await showRoute(api, s3, sftp, { outbox, partnerIn, run });
+    allSucceeded &&= await showSchedule(api, s3, sftp, { partnerOut, inbox, run });
+
     // Tenant isolation: customer B names customer A's bucket; S3 itself refuses it (README "Bucket ownership").
     const bob = info.customers.find((c) => c.customerId === 'customer-b');
     if (bob) {
@@ -167,6 +170,125 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
     await sftp.end();
     s3.destroy();
   }
+}
+
+interface JobView {
+  jobId: string;
+  status: string;
+  createdAt: string;
+  completedAt?: string;
+  trigger: { kind: string; routeId?: string; scheduleId?: string };
+  source: { path: string };
+  result?: { location: string };
+  afterTransfer?: { action: string; status: string; archivePath?: string };
+  error?: { code: string; message: string };
+}
+
+/** Reads the customer's latest jobs until one matches (the API is polled, as a customer would), within a deadline. */
+async function awaitJobWhere(api: ApiClient, what: string, match: (job: JobView) => boolean, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const listed = await api.get('/jobs?limit=100');
+    const job = (listed.body.items as JobView[]).find(match);
+    if (job) return job;
+    if (Date.now() > deadline) throw new Error(`${what}: no such job after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function created(api: ApiClient, path: string, body: Record<string, unknown>): Promise<string> {
+  const response = await api.post(path, body);
+  if (response.status !== 201) throw new Error(`POST ${path}: ${response.status} ${response.text}`);
+  return response.body.id as string;
+}
+
+/**
+ * Push: a route from the customer's outbox to the partner. Dropping an object into the bucket is all the
+ * customer does: S3's event reaches the ingest bus, the queue and the route function, which creates the job.
+ */
+async function showRoute(
+  api: ApiClient,
+  s3: S3Client,
+  sftp: SftpClient,
+  { outbox, partnerIn, run }: { outbox: string; partnerIn: string; run: string },
+): Promise<boolean> {
+  const routeId = await created(api, '/routes', {
+    name: 'invoices to the partner',
+    source: { endpointId: outbox, path: 'invoices', pattern: '*.csv' },
+    // A folder the partner does not have yet: eft creates it.
+    target: { endpointId: partnerIn, path: `from-bucket-${run}` },
+  });
+  step(
+    `a route (POST /routes ${routeId}): objects created under out/invoices/*.csv go to the partner's inbound/from-bucket-${run}/`,
+  );
+  const invoice = Buffer.from(`invoice,amount\n${run},42\n`);
+  const key = `out/invoices/invoice-${run}.csv`;
+  await s3.send(new PutObjectCommand({ Bucket: 'customer-a-outbox', Key: key, Body: invoice }));
+  const dropped = Date.now();
+  const first = await awaitJobWhere(api, 'the routed object', (job) => job.trigger.routeId === routeId);
+  const job = await awaitJob(api, first.jobId, 120_000);
+  const arrived = job.status === 'SUCCEEDED' ? await fetchDelivered(s3, sftp, job.result.location) : undefined;
+  const intact = arrived?.equals(invoice) ?? false;
+  step(
+    `  s3://customer-a-outbox/${key} dropped by the customer → ${job.status} in ${((Date.now() - dropped) / 1000).toFixed(1)} s: ${job.result?.location ?? job.error?.code} ${intact ? '(intact)' : '(NOT INTACT)'}`,
+  );
+  return intact;
+}
+
+/**
+ * Pull: a schedule polls the partner's folder every second (locally; a minute at least in AWS), takes a
+ * file once two polls saw it unchanged, delivers it, then moves it into the partner's archive folder.
+ */
+async function showSchedule(
+  api: ApiClient,
+  s3: S3Client,
+  sftp: SftpClient,
+  { partnerOut, inbox, run }: { partnerOut: string; inbox: string; run: string },
+): Promise<boolean> {
+  const folder = `pickup-${run}`;
+  await sftp.mkdir(`/outbound/${folder}`, true);
+  const scheduleId = await created(api, '/schedules', {
+    name: 'partner orders',
+    source: { endpointId: partnerOut, path: folder, pattern: '*.csv' },
+    target: { endpointId: inbox, path: `orders-${run}` },
+    timing: { kind: 'rate', everySeconds: 1 },
+    afterTransfer: { action: 'MOVE', archivePath: `${folder}/done` },
+  });
+  step(`a schedule (POST /schedules ${scheduleId}): poll outbound/${folder}/*.csv every second, archive what was delivered`);
+  const orders = Buffer.from(`order,qty\n${run},7\n`);
+  await sftp.put(orders, `/outbound/${folder}/orders.csv`);
+  const dropped = Date.now();
+  const first = await awaitJobWhere(api, 'the pulled file', (job) => job.trigger.scheduleId === scheduleId);
+  const job = await awaitJob(api, first.jobId, 120_000);
+  const arrived = job.status === 'SUCCEEDED' ? await fetchDelivered(s3, sftp, job.result.location) : undefined;
+  const intact = arrived?.equals(orders) ?? false;
+  step(
+    `  outbound/${folder}/orders.csv dropped by the partner → ${job.status} in ${((Date.now() - dropped) / 1000).toFixed(1)} s: ${job.result?.location ?? job.error?.code} ${intact ? '(intact)' : '(NOT INTACT)'}`,
+  );
+  // The archive move runs on a poll after the job SUCCEEDED; then later polls find nothing new.
+  const archived = await awaitJobWhere(
+    api,
+    'the archive move',
+    (j) => j.jobId === job.jobId && j.afterTransfer?.status !== 'PENDING',
+  );
+  const moved = (await sftp.exists(`/outbound/${folder}/done/orders.csv`)) === '-';
+  step(`  after-transfer MOVE: ${archived.afterTransfer?.status}, the partner's file is now in outbound/${folder}/done/`);
+  const polled = await awaitPolls(api, scheduleId, 3);
+  const jobs = (await api.get('/jobs?limit=100')).body.items as JobView[];
+  const pulls = jobs.filter((j) => j.trigger.scheduleId === scheduleId).length;
+  step(`  ${polled} more polls later: ${pulls} job for the schedule: the file was not pulled again`);
+  return intact && moved && archived.afterTransfer?.status === 'DONE' && pulls === 1;
+}
+
+/** Waits until the schedule has run `runs` more times (its nextRunAt moved on that often), and says how many it saw. */
+async function awaitPolls(api: ApiClient, scheduleId: string, runs: number): Promise<number> {
+  const seen = new Set<string>();
+  const deadline = Date.now() + 60_000;
+  while (seen.size <= runs && Date.now() < deadline) {
+    seen.add((await api.get(`/schedules/${scheduleId}`)).body.nextRunAt);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return seen.size - 1;
 }
 
 /** Downloads what a job delivered, to show it arrived intact. */
