@@ -24,31 +24,24 @@
  * executions as for POST /transfers; the polls themselves are buffered by the
  * schedule polls queue.
  *
- * After-transfer actions (DELETE, MOVE into the archive folder): run on the
- * source only once the job is SUCCEEDED (verified), idempotently (a file
- * already gone counts as done), over one session per poll; the outcome is on
- * the job (JobStore.recordAfterTransfer). A failed action does not fail the
- * delivered job: it is FAILED with its error and attempts, and retried on every
- * poll until DONE. A job that FAILED or was CANCELLED leaves the file where it
- * is; the customer re-drives the job (POST /jobs/{id}/redrive), and the file is
- * not taken again by the schedule while it is unchanged.
+ * After-transfer actions (DELETE, MOVE) of files whose jobs SUCCEEDED since
+ * the last poll run at the end of each poll: after-transfer.ts.
  */
-import { posix } from 'node:path';
 import type { Actor } from '../../domain/actor';
 import type { Clock } from '../../domain/clock';
-import type { Drivers, EndpointDriver, SourceActionResult } from '../../domain/drivers';
+import type { Drivers } from '../../domain/drivers';
 import type { Endpoint } from '../../domain/endpoint';
 import { EftError } from '../../domain/errors';
 import { deterministicId } from '../../domain/ids';
 import { deriveIdempotencyKey, type TransferJob } from '../../domain/job';
-import { resolveLocation } from '../../domain/locations';
 import type { Logger } from '../../domain/logger';
-import { inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
 import type { EndpointStore, ExecutionStarter, JobStore, ScheduleStore, SourceFile } from '../../domain/ports';
 import type { PollRequest, Sighting, SightingStore } from '../../domain/schedule-polls';
 import type { AfterTransferOutcome, Schedule } from '../../domain/triggers';
 import { createJobsForFiles, type Side, sideOf, usableEndpoint } from '../transfers/service';
+import { giveUpSuperseded, runAfterTransferActions, withoutPending } from './after-transfer';
+import { actorOf, joinPath } from './schedule-jobs';
 
 export interface PollDeps {
   schedules: Pick<ScheduleStore, 'get'>;
@@ -68,11 +61,8 @@ export interface PollDeps {
 export const MAX_NEW_FILES_PER_POLL = 10_000;
 /** Files listed per poll (taken or not): a folder holding more is listed in part, and no sighting is dropped for absence. */
 export const MAX_LISTED_FILES = 100_000;
-/** After-transfer actions run per poll (one session); the rest run at the next polls. */
-export const MAX_ACTIONS_PER_POLL = 500;
 /** Jobs created per createJobsForFiles call: the sightings of each chunk are written before the next, so a retry redoes little. */
 const JOB_CHUNK = 1_000;
-const READ_CONCURRENCY = 16;
 /** Sightings are forgotten 90 days after they were last written (the TTL), refreshed once half of that is gone. */
 const SIGHTING_TTL_S = 90 * 24 * 3600;
 
@@ -86,8 +76,6 @@ export interface PollOutcome {
   waiting: number;
   actions: { done: number; failed: number; waiting: number };
 }
-
-const actorOf = (schedule: Pick<Schedule, 'scheduleId'>) => `schedule:${schedule.scheduleId}`;
 
 export async function pollSchedule(deps: PollDeps, request: PollRequest): Promise<PollOutcome> {
   const outcome: PollOutcome = { listed: 0, taken: [], waiting: 0, actions: { done: 0, failed: 0, waiting: 0 } };
@@ -234,11 +222,6 @@ function folderSide(drivers: Drivers, endpoint: Endpoint, path: string, field: s
   return sideOf(drivers, endpoint, folder, field);
 }
 
-const joinPath = (folder: string, name: string) => {
-  const base = folder.replace(/^\/+|\/+$/g, '');
-  return base ? `${base}/${name}` : name;
-};
-
 /** Creates (or finds) the jobs of the files taken, and writes their sightings with the job ids, a chunk at a time. */
 async function take(
   deps: PollDeps,
@@ -312,193 +295,4 @@ async function take(
     taken.push(...results.map((r) => r.job));
   }
   return taken;
-}
-
-const withoutPending = ({ actionPending: _pending, ...sighting }: Sighting): Sighting => sighting;
-
-/** A taken file that changed before its action ran: the action is given up (the new content is a new job with its own). */
-async function giveUpSuperseded(deps: PollDeps, schedule: Schedule, superseded: Sighting[], at: string): Promise<void> {
-  await inParallel(superseded, READ_CONCURRENCY, async (sighting) => {
-    try {
-      const key = { customerId: schedule.customerId, jobId: sighting.jobId as string };
-      const job = await deps.jobs.get(key);
-      if (!job?.afterTransfer || job.afterTransfer.status === 'DONE') return;
-      await deps.jobs.recordAfterTransfer(
-        key,
-        {
-          ...job.afterTransfer,
-          status: 'FAILED',
-          at,
-          lastError: {
-            code: 'SOURCE_CHANGED',
-            message: `${sighting.path} changed at the source before the action ran; it was left there (its new content is a new job)`,
-          },
-        },
-        actorOf(schedule),
-      );
-    } catch (error) {
-      deps.log.error('could not record a given-up after-transfer action', { jobId: sighting.jobId, error });
-    }
-  });
-}
-
-/**
- * The after-transfer actions of files whose jobs have SUCCEEDED since: run on the source, outcome on the job.
- * Returns the sightings to rewrite (their action ended: DONE, or the job will never succeed).
- */
-async function runAfterTransferActions(
-  deps: PollDeps,
-  schedule: Schedule,
-  from: Side,
-  pending: Sighting[],
-  outcome: PollOutcome,
-  at: string,
-): Promise<Sighting[]> {
-  const updates: Sighting[] = [];
-  const batch = pending.slice(0, MAX_ACTIONS_PER_POLL);
-  outcome.actions.waiting += pending.length - batch.length;
-  const jobs = await inParallel(batch, READ_CONCURRENCY, (s) =>
-    deps.jobs.get({ customerId: schedule.customerId, jobId: s.jobId as string }),
-  );
-  const due: { sighting: Sighting; job: TransferJob; afterTransfer: AfterTransferOutcome }[] = [];
-  batch.forEach((sighting, n) => {
-    const job = jobs[n];
-    if (!job?.afterTransfer || job.afterTransfer.status === 'DONE') {
-      updates.push(withoutPending(sighting));
-    } else if (job.status === 'FAILED' || job.status === 'CANCELLED') {
-      // The file stays at the source; re-driving the job delivers it (and the schedule does not take it again).
-      deps.log.info('after-transfer action not run: the job did not succeed', { jobId: job.jobId, status: job.status });
-      updates.push(withoutPending(sighting));
-    } else if (job.status === 'SUCCEEDED') {
-      due.push({ sighting, job, afterTransfer: job.afterTransfer });
-    } else {
-      outcome.actions.waiting++;
-    }
-  });
-  if (due.length === 0) return updates;
-
-  // The job's own source endpoint (the schedule's, unless the schedule was changed since).
-  const bySource = new Map<string, typeof due>();
-  for (const item of due) bySource.set(item.job.sourceEndpointId, [...(bySource.get(item.job.sourceEndpointId) ?? []), item]);
-  for (const [endpointId, items] of bySource) {
-    const endpoint =
-      endpointId === from.endpoint.endpointId ? from.endpoint : await deps.endpoints.get(schedule.customerId, endpointId);
-    const results = endpoint
-      ? await sourceActions(deps.drivers, endpoint, items)
-      : items.map(
-          (): SourceActionResult => ({
-            outcome: 'FAILED',
-            code: 'ENDPOINT_MISSING',
-            message: `endpoint ${endpointId} was deleted`,
-          }),
-        );
-    await inParallel(items, READ_CONCURRENCY, async ({ sighting, job, afterTransfer }) => {
-      const result = results[items.findIndex((i) => i.job.jobId === job.jobId)] as SourceActionResult;
-      const done = result.outcome !== 'FAILED';
-      const { lastError: _previous, ...rest } = afterTransfer;
-      const recorded: AfterTransferOutcome = {
-        ...rest,
-        status: done ? 'DONE' : 'FAILED',
-        attempts: afterTransfer.attempts + 1,
-        at,
-        ...(result.outcome === 'FAILED' ? { lastError: { code: result.code, message: result.message } } : {}),
-      };
-      try {
-        await deps.jobs.recordAfterTransfer(job, recorded, actorOf(schedule));
-      } catch (error) {
-        deps.log.error('could not record an after-transfer outcome; it runs again next poll', { jobId: job.jobId, error });
-        return;
-      }
-      if (done) {
-        outcome.actions.done++;
-        updates.push(withoutPending(sighting));
-      } else {
-        outcome.actions.failed++;
-        deps.log.warn('after-transfer action failed; retried next poll', {
-          jobId: job.jobId,
-          action: afterTransfer.action,
-          code: recorded.lastError?.code,
-          attempts: recorded.attempts,
-        });
-      }
-    });
-  }
-  return updates;
-}
-
-/** Runs the actions of one source endpoint's files, DELETE and MOVE each over one session; per file, in order. */
-async function sourceActions(
-  drivers: Drivers,
-  endpoint: Endpoint,
-  items: { sighting: Sighting; job: TransferJob; afterTransfer: AfterTransferOutcome }[],
-): Promise<SourceActionResult[]> {
-  const results: SourceActionResult[] = new Array(items.length);
-  let driver: EndpointDriver;
-  try {
-    driver = drivers.driverFor(endpoint);
-  } catch (error) {
-    return items.map(() => failure(error));
-  }
-  const deletes = items.flatMap((item, n) => (item.afterTransfer.action === 'DELETE' ? [n] : []));
-  const moves = items.flatMap((item, n) => (item.afterTransfer.action === 'MOVE' ? [n] : []));
-  const settle = async (indexes: number[], run: () => Promise<SourceActionResult[]>) => {
-    if (indexes.length === 0) return;
-    let answers: SourceActionResult[];
-    try {
-      answers = await run();
-    } catch (error) {
-      answers = indexes.map(() => failure(error));
-    }
-    indexes.forEach((index, n) => {
-      results[index] = answers[n] ?? failure(new Error('no answer'));
-    });
-  };
-  const unsupported = async (): Promise<SourceActionResult[]> => {
-    throw new Error(`endpoints of kind ${driver.kind} cannot be a schedule's source`);
-  };
-  await settle(deletes, () =>
-    driver.removeFiles
-      ? driver.removeFiles(
-          endpoint,
-          deletes.map((n) => resolveLocation(drivers, endpoint, (items[n] as (typeof items)[number]).job.sourcePath)),
-        )
-      : unsupported(),
-  );
-  await settle(moves, () =>
-    driver.moveFiles
-      ? driver.moveFiles(
-          endpoint,
-          moves.map((n) => {
-            const { job, sighting, afterTransfer } = items[n] as (typeof items)[number];
-            const name = posix.basename(job.sourcePath);
-            const archive = afterTransfer.archivePath ?? '';
-            return {
-              from: resolveLocation(drivers, endpoint, job.sourcePath),
-              to: archiveLocation(drivers, endpoint, joinPath(archive, name)),
-              otherwise: archiveLocation(drivers, endpoint, joinPath(archive, `${name}.${versionSuffix(sighting, job)}`)),
-            };
-          }),
-          { createDirectories: true },
-        )
-      : unsupported(),
-  );
-  return results;
-}
-
-function archiveLocation(drivers: Drivers, endpoint: Endpoint, path: string) {
-  return resolveLocation(drivers, endpoint, path, 'afterTransfer.archivePath');
-}
-
-/** How an archived file is told from an earlier one of the same name: its modification time (UTC), else its job. */
-function versionSuffix(sighting: Sighting, job: TransferJob): string {
-  if (sighting.modifiedAt === undefined) return job.jobId;
-  return new Date(sighting.modifiedAt)
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-}
-
-function failure(error: unknown): SourceActionResult {
-  if (error instanceof EftError) return { outcome: 'FAILED', code: error.code, message: error.message };
-  return { outcome: 'FAILED', code: 'CONNECTION_FAILED', message: error instanceof Error ? error.message : String(error) };
 }
