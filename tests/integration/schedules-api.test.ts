@@ -35,8 +35,9 @@ async function endpoint(client: ApiClient, body: Record<string, unknown>): Promi
 }
 
 beforeAll(async () => {
-  // The AWS minimum, whatever the local runtime's default: the rate floor is under test.
-  engine = await startTestEngine({ SCHEDULE_MIN_RATE_SECONDS: '60' });
+  // The AWS minimum, whatever the local runtime's default: the rate floor is under test. The tick would
+  // claim due schedules (moving their nextRunAt) under the assertions on it: it first ticks after an hour.
+  engine = await startTestEngine({ SCHEDULE_MIN_RATE_SECONDS: '60' }, { scheduleTickSeconds: 3600 });
   alice = engine.alice.west;
   bob = engine.bob.west;
   alicePrincipal = engine.stack.info.customers.find((c) => c.customerId === 'customer-a')?.principalArn ?? '';
