@@ -1332,6 +1332,34 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       });
     });
 
+    describe('route and schedule API functions: exactly what each needs, on the triggers table', () => {
+      const { endpoints, audit, principals, triggers } = TABLE_NAMES;
+      const caller = `dynamodb:GetItem ${tableArn(principals)}`;
+      const onTriggers = (...actions: string[]) => actions.map((a) => `dynamodb:${a} ${tableArn(triggers)}`);
+      // Create and update read the endpoints a route or schedule names; every change is audited.
+      const change = (...actions: string[]) => [
+        ...onTriggers(...actions),
+        `dynamodb:GetItem ${tableArn(endpoints)}`,
+        `dynamodb:PutItem ${tableArn(audit)}`,
+      ];
+      const byKind = {
+        create: change('PutItem'),
+        list: [...onTriggers('Query'), `secretsmanager:GetSecretValue ${CURSOR_KEY_ARN}`],
+        get: onTriggers('GetItem'),
+        update: change('GetItem', 'UpdateItem'),
+        delete: [...onTriggers('GetItem', 'DeleteItem'), `dynamodb:PutItem ${tableArn(audit)}`],
+      };
+      const kindOf = (name: string) => (name.match(/^(create|list|get|update|delete)/)?.[1] ?? '') as keyof typeof byKind;
+
+      test.each(Object.keys(TRIGGER_API_FUNCTIONS))('%s', (name) => {
+        const fn = functionNamed(template(), name);
+        expect(fn.Properties.Handler).toBe(TRIGGER_API_FUNCTIONS[name as keyof typeof TRIGGER_API_FUNCTIONS].handler);
+        const [roleId, role] = roleOf(template(), fn);
+        expect(roleId).toBe(`${name[0]?.toUpperCase()}${name.slice(1)}Role`);
+        expect(grantsOf(roleId, role)).toEqual([...byKind[kindOf(name)], caller, ...functionBasics(name)].sort());
+      });
+    });
+
     describe('event functions (routes, schedules): exactly what each needs', () => {
       const { endpoints, jobs, audit, triggers, triggerState } = TABLE_NAMES;
       const consume = (queue: string) =>
@@ -1366,8 +1394,11 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           ...(STAR_RESOURCE_ALLOWED_FOR.PollScheduleRole ?? []).map((a) => `${a} *`),
           ...consume('SchedulePollsQueue'),
           `dynamodb:GetItem ${tableArn(triggers)}`,
-          `dynamodb:Query ${tableArn(triggerState)}`,
-          `dynamodb:BatchWriteItem ${tableArn(triggerState)}`,
+          // The schedules' sightings, and nothing else of trigger-state (route ingestion's key marks).
+          ...['Query', 'BatchWriteItem'].map(
+            (a) =>
+              `dynamodb:${a} ${tableArn(triggerState)} if ${JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['sched#*'] } })}`,
+          ),
           `dynamodb:GetItem ${tableArn(endpoints)}`,
           `dynamodb:PutItem ${tableArn(jobs)}`,
           `dynamodb:GetItem ${tableArn(jobs)}`,
