@@ -3,8 +3,10 @@
  * the CloudFormation each region stack would deploy. Both regions are packaged
  * (in parallel, offline, without AWS credentials) once for the whole file, and
  * the templates are checked for GovCloud partitions, regions, table and bucket
- * settings, the REST API (endpoints and transfers, AWS_IAM on every method), the
- * transfer state machine and its Fargate worker, and least-privilege IAM.
+ * settings, the REST API (endpoints, transfers, routes and schedules, AWS_IAM on
+ * every method), the event-driven functions (S3 events and schedule polls through
+ * encrypted SQS queues, the schedule tick, the ingest bus), the transfer state
+ * machine and its Fargate worker, and least-privilege IAM.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -265,7 +267,7 @@ beforeAll(async () => {
   const [west, east] = await Promise.all([packageRegion('west'), packageRegion('east')]);
   packaged.west = west;
   packaged.east = east;
-  // 33 functions bundled per region: about 1.5 minutes each (in parallel) on a quiet machine, several
+  // 32 functions bundled per region: about 1.5 minutes each (in parallel) on a quiet machine, several
   // times that on a loaded one.
 }, 600_000);
 
@@ -1945,7 +1947,7 @@ describe('the list cursor key: a secret of the west stack, replicated to east, r
   });
 
   test.each(Object.keys(REGIONS) as RegionKey[])(
-    '%s: only listEndpoints and listJobs may read it, GetSecretValue on that secret in their region and nothing more',
+    '%s: only the list functions (endpoints, jobs, routes, schedules) may read it, GetSecretValue on that secret in their region and nothing more',
     (key) => {
       const template = packaged[key].template;
       const onCursorKey = (grant: string) => grant.includes(`:secret:${CURSOR_KEY_NAME}`);
