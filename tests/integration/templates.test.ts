@@ -3,8 +3,10 @@
  * the CloudFormation each region stack would deploy. Both regions are packaged
  * (in parallel, offline, without AWS credentials) once for the whole file, and
  * the templates are checked for GovCloud partitions, regions, table and bucket
- * settings, the REST API (endpoints and transfers, AWS_IAM on every method), the
- * transfer state machine and its Fargate worker, and least-privilege IAM.
+ * settings, the REST API (endpoints, transfers, routes and schedules, AWS_IAM on
+ * every method), the event-driven functions (S3 events and schedule polls through
+ * encrypted SQS queues, the schedule tick, the ingest bus), the transfer state
+ * machine and its Fargate worker, and least-privilege IAM.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -69,6 +71,21 @@ const TRIGGER_API_FUNCTIONS = {
 } as const;
 /** Every REST route: one function each. */
 const API_FUNCTIONS = { ...ENDPOINT_FUNCTIONS, ...TRANSFER_FUNCTIONS, ...TRIGGER_API_FUNCTIONS };
+/**
+ * The functions events invoke (functions/routes.yml, functions/schedules.yml): route ingestion drains the S3
+ * events queue, the tick runs every minute, the poll drains the schedule polls queue.
+ */
+const EVENT_FUNCTIONS = {
+  ingestS3Events: { handler: 'functions/routes/ingest.handler', queue: 'S3EventsQueue', batchSize: 10, timeout: 30 },
+  tickSchedules: { handler: 'functions/schedules/tick.handler', schedule: 'rate(1 minute)', timeout: 60 },
+  pollSchedule: { handler: 'functions/schedules/poll.handler', queue: 'SchedulePollsQueue', batchSize: 1, timeout: 300 },
+} as const;
+type EventFunction = keyof typeof EVENT_FUNCTIONS;
+/** Each queue of the stack and its dead-letter queue (after 5 receives). */
+const QUEUES = {
+  S3EventsQueue: 'S3EventsDeadLetterQueue',
+  SchedulePollsQueue: 'SchedulePollsDeadLetterQueue',
+} as const;
 /** The state machine's own tasks (functions/orchestration.yml; releaseLease is a lease function). */
 const ORCHESTRATION_FUNCTIONS = {
   startTransfer: { handler: 'functions/orchestration/start.handler', timeout: 30, memory: 256 },
@@ -118,6 +135,16 @@ const STAR_RESOURCE_ALLOWED_FOR: Record<string, string[]> = {
   ],
   // The ECR registry login token.
   WorkerExecutionRole: ['ecr:GetAuthorizationToken'],
+  // pollSchedule runs in the worker's VPC: Lambda manages its network interfaces with the function's role
+  // (what AWSLambdaVPCAccessExecutionRole grants); these EC2 actions have no resource-level permissions.
+  PollScheduleRole: [
+    'ec2:CreateNetworkInterface',
+    'ec2:DescribeNetworkInterfaces',
+    'ec2:DescribeSubnets',
+    'ec2:DeleteNetworkInterface',
+    'ec2:AssignPrivateIpAddresses',
+    'ec2:UnassignPrivateIpAddresses',
+  ],
 };
 function starAllowed(roleId: string, action: string): boolean {
   return STAR_RESOURCE_ALLOWED.has(action) || (STAR_RESOURCE_ALLOWED_FOR[roleId] ?? []).includes(action);
@@ -240,7 +267,7 @@ beforeAll(async () => {
   const [west, east] = await Promise.all([packageRegion('west'), packageRegion('east')]);
   packaged.west = west;
   packaged.east = east;
-  // 33 functions bundled per region: about 1.5 minutes each (in parallel) on a quiet machine, several
+  // 32 functions bundled per region: about 1.5 minutes each (in parallel) on a quiet machine, several
   // times that on a loaded one.
 }, 600_000);
 
@@ -403,6 +430,14 @@ function tableArn(name: string): string {
 }
 /** The endpoint secrets in this region. */
 const ENDPOINT_SECRETS = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${SECRET_NAME_PREFIX}/*`;
+/**
+ * A partner's session slots (maxConcurrency, core/adapters/dynamodb/session-slots.ts): GetItem and UpdateItem of
+ * the leases table's session#<endpointId>#… items only. Every role of a function that opens SFTP sessions has them.
+ */
+const SESSION_SLOTS = ['GetItem', 'UpdateItem'].map(
+  (a) =>
+    `dynamodb:${a} ${tableArn(TABLE_NAMES.leases)} if ${JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['session#*'] } })}`,
+);
 /** What every function role has: its own log group and X-Ray. */
 function functionBasics(name: string): string[] {
   const logGroup = `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/eft-${STAGE}-${name}:*`;
@@ -527,6 +562,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           Object.keys(ENDPOINT_FUNCTIONS).length +
           Object.keys(TRANSFER_FUNCTIONS).length +
           Object.keys(TRIGGER_API_FUNCTIONS).length +
+          Object.keys(EVENT_FUNCTIONS).length +
           Object.keys(ORCHESTRATION_FUNCTIONS).length,
       );
       for (const [id, fn] of fns) {
@@ -575,9 +611,11 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect(template().Outputs?.PeerRegion?.Value).toBe(peer);
     });
 
-    test('deploys no function that neither a REST route nor the state machine invokes', () => {
+    test('deploys no function that neither a REST route, an event (queue, schedule) nor the state machine invokes', () => {
       const deployed = lambdaFunctions(template()).map(([, fn]) => fn.Properties.FunctionName);
-      const invoked = [...Object.keys(API_FUNCTIONS), ...STATE_MACHINE_FUNCTIONS].map((name) => `eft-${STAGE}-${name}`);
+      const invoked = [...Object.keys(API_FUNCTIONS), ...Object.keys(EVENT_FUNCTIONS), ...STATE_MACHINE_FUNCTIONS].map(
+        (name) => `eft-${STAGE}-${name}`,
+      );
       expect(deployed.sort()).toEqual(invoked.sort());
     });
 
@@ -821,7 +859,12 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     });
 
     test('API Gateway may invoke each API function from this API only', () => {
-      const permissions = resourcesOfType(template(), 'AWS::Lambda::Permission');
+      const all = resourcesOfType(template(), 'AWS::Lambda::Permission');
+      // The one other permission: EventBridge invokes the tick from its schedule rule (see "event sources").
+      expect(all.filter(([, p]) => p.Properties.Principal !== 'apigateway.amazonaws.com').map(([id]) => id)).toEqual([
+        'TickSchedulesLambdaPermissionEventsRuleSchedule1',
+      ]);
+      const permissions = all.filter(([, p]) => p.Properties.Principal === 'apigateway.amazonaws.com');
       expect(permissions.length).toBe(Object.keys(API_FUNCTIONS).length);
       for (const [id, permission] of permissions) {
         const p = permission.Properties;
@@ -1141,6 +1184,8 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           `dynamodb:GetItem ${table(principals)}`,
           `secretsmanager:GetSecretValue ${secrets}`,
           ...CUSTOMER_BUCKET_GRANTS,
+          // SFTP probes take a session slot of the endpoint.
+          ...SESSION_SLOTS,
         ],
         endpointAudit: [
           `dynamodb:Query ${table(audit)}`,
@@ -1195,6 +1240,8 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
           customerBucket('s3:GetObject', 'objects'),
           customerBucket('s3:ListBucket', 'buckets'),
+          // SFTP sources are listed in a session slot of the endpoint.
+          ...SESSION_SLOTS,
         ],
         listJobs: [
           `dynamodb:Query ${tableArn(jobs)}`,
@@ -1251,6 +1298,8 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           // HeadObject of what was delivered: in this region's staging bucket or a customer bucket.
           `s3:GetObject arn:\${AWS::Partition}:s3:::\${StagingBucket}/*`,
           customerBucket('s3:GetObject', 'objects'),
+          // SFTP destinations are stat'ed in a session slot of the endpoint.
+          ...SESSION_SLOTS,
         ],
         failTransfer: [...jobChange, ...leaseChange, auditAppend],
         // Reads the batch's first job for its partition; the worker claims the jobs.
@@ -1283,6 +1332,290 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           expect({ name, copyTuning: env.filter((v) => v.startsWith('COPY_')) }).toEqual({ name, copyTuning: [] });
         }
       });
+    });
+
+    describe('route and schedule API functions: exactly what each needs, on the triggers table', () => {
+      const { endpoints, audit, principals, triggers } = TABLE_NAMES;
+      const caller = `dynamodb:GetItem ${tableArn(principals)}`;
+      const onTriggers = (...actions: string[]) => actions.map((a) => `dynamodb:${a} ${tableArn(triggers)}`);
+      // Create and update read the endpoints a route or schedule names; every change is audited.
+      const change = (...actions: string[]) => [
+        ...onTriggers(...actions),
+        `dynamodb:GetItem ${tableArn(endpoints)}`,
+        `dynamodb:PutItem ${tableArn(audit)}`,
+      ];
+      const byKind = {
+        create: change('PutItem'),
+        list: [...onTriggers('Query'), `secretsmanager:GetSecretValue ${CURSOR_KEY_ARN}`],
+        get: onTriggers('GetItem'),
+        update: change('GetItem', 'UpdateItem'),
+        delete: [...onTriggers('GetItem', 'DeleteItem'), `dynamodb:PutItem ${tableArn(audit)}`],
+      };
+      const kindOf = (name: string) => (name.match(/^(create|list|get|update|delete)/)?.[1] ?? '') as keyof typeof byKind;
+
+      test.each(Object.keys(TRIGGER_API_FUNCTIONS))('%s', (name) => {
+        const fn = functionNamed(template(), name);
+        expect(fn.Properties.Handler).toBe(TRIGGER_API_FUNCTIONS[name as keyof typeof TRIGGER_API_FUNCTIONS].handler);
+        const [roleId, role] = roleOf(template(), fn);
+        expect(roleId).toBe(`${name[0]?.toUpperCase()}${name.slice(1)}Role`);
+        expect(grantsOf(roleId, role)).toEqual([...byKind[kindOf(name)], caller, ...functionBasics(name)].sort());
+      });
+    });
+
+    describe('event functions (routes, schedules): exactly what each needs', () => {
+      const { endpoints, jobs, audit, triggers, triggerState } = TABLE_NAMES;
+      const consume = (queue: string) =>
+        ['ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes'].map(
+          (a) => `sqs:${a} \${${queue}.Arn}`,
+        );
+      const viaSqs = JSON.stringify({ StringEquals: { 'kms:ViaService': { 'Fn::Sub': `sqs.\${AWS::Region}.amazonaws.com` } } });
+      const expected: Record<EventFunction, string[]> = {
+        ingestS3Events: [
+          // A bucket's routes: the sparse bySourceBucket index only (projection ALL), never the table.
+          `dynamodb:Query ${tableArn(triggers)}/index/bySourceBucket`,
+          // The S3 keys' sequencer marks, and nothing else of trigger-state (the schedules' sightings).
+          `dynamodb:UpdateItem ${tableArn(triggerState)} if ${JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['obj#*'] } })}`,
+          `dynamodb:GetItem ${tableArn(endpoints)}`,
+          `dynamodb:PutItem ${tableArn(jobs)}`,
+          `dynamodb:GetItem ${tableArn(jobs)}`,
+          `dynamodb:BatchWriteItem ${tableArn(audit)}`,
+          `states:StartExecution ${STATE_MACHINE_ARN}`,
+          ...consume('S3EventsQueue'),
+          // Poison events are set aside with their reason.
+          `sqs:SendMessage \${S3EventsDeadLetterQueue.Arn}`,
+          `kms:Decrypt \${EftKey.Arn} if ${viaSqs}`,
+          `kms:GenerateDataKey \${EftKey.Arn} if ${viaSqs}`,
+        ],
+        tickSchedules: [
+          `dynamodb:Query ${tableArn(triggers)}/index/byDue`,
+          // The claim of a run: a conditional update of the schedule's nextRunAt.
+          `dynamodb:UpdateItem ${tableArn(triggers)}`,
+          `sqs:SendMessage \${SchedulePollsQueue.Arn}`,
+        ],
+        pollSchedule: [
+          ...(STAR_RESOURCE_ALLOWED_FOR.PollScheduleRole ?? []).map((a) => `${a} *`),
+          ...consume('SchedulePollsQueue'),
+          `dynamodb:GetItem ${tableArn(triggers)}`,
+          // The schedules' sightings, and nothing else of trigger-state (route ingestion's key marks).
+          ...['Query', 'BatchWriteItem'].map(
+            (a) =>
+              `dynamodb:${a} ${tableArn(triggerState)} if ${JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['sched#*'] } })}`,
+          ),
+          `dynamodb:GetItem ${tableArn(endpoints)}`,
+          `dynamodb:PutItem ${tableArn(jobs)}`,
+          `dynamodb:GetItem ${tableArn(jobs)}`,
+          `dynamodb:UpdateItem ${tableArn(jobs)}`,
+          `dynamodb:BatchWriteItem ${tableArn(audit)}`,
+          `dynamodb:PutItem ${tableArn(audit)}`,
+          `states:StartExecution ${STATE_MACHINE_ARN}`,
+          // The partner folder is listed, and delivered files removed or moved, over SFTP in a session slot.
+          `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
+          ...SESSION_SLOTS,
+        ],
+      };
+
+      test.each(Object.keys(EVENT_FUNCTIONS) as EventFunction[])('%s', (name) => {
+        const [roleId, role] = roleOf(template(), functionNamed(template(), name));
+        expect(roleId).toBe(`${name[0]?.toUpperCase()}${name.slice(1)}Role`);
+        expect(grantsOf(roleId, role)).toEqual([...expected[name], ...functionBasics(name)].sort());
+      });
+    });
+  });
+
+  describe('routes and schedules: event sources, queues, the ingest bus', () => {
+    const getAttOf = (value: Json): string | undefined => value?.['Fn::GetAtt']?.[0];
+    const queues = () => resourcesOfType(template(), 'AWS::SQS::Queue');
+    const rules = () => resourcesOfType(template(), 'AWS::Events::Rule');
+    const functionId = (name: string) =>
+      lambdaFunctions(template()).find(([, fn]) => fn.Properties.FunctionName === `eft-${STAGE}-${name}`)?.[0];
+
+    test('the event functions: handlers and timeouts', () => {
+      for (const [name, { handler, timeout }] of Object.entries(EVENT_FUNCTIONS)) {
+        const fn = functionNamed(template(), name);
+        expect({ name, handler: fn.Properties.Handler, timeout: fn.Properties.Timeout }).toEqual({ name, handler, timeout });
+      }
+    });
+
+    test('sqs event sources: each queue function drains its own queue, enabled, and reports batch item failures', () => {
+      const mappings = Object.fromEntries(
+        resourcesOfType(template(), 'AWS::Lambda::EventSourceMapping').map(([, m]) => {
+          const fn = template().Resources[getAttOf(m.Properties.FunctionName) ?? ''];
+          return [
+            fn?.Properties.FunctionName,
+            {
+              queue: getAttOf(m.Properties.EventSourceArn),
+              batchSize: m.Properties.BatchSize,
+              enabled: m.Properties.Enabled,
+              // Without it one failed record of a batch would redeliver (and after 5 receives dead-letter) the whole batch.
+              responseTypes: m.Properties.FunctionResponseTypes,
+            },
+          ];
+        }),
+      );
+      expect(mappings).toEqual(
+        Object.fromEntries(
+          Object.entries(EVENT_FUNCTIONS).flatMap(([name, f]) =>
+            'queue' in f
+              ? [
+                  [
+                    `eft-${STAGE}-${name}`,
+                    { queue: f.queue, batchSize: f.batchSize, enabled: true, responseTypes: ['ReportBatchItemFailures'] },
+                  ],
+                ]
+              : [],
+          ),
+        ),
+      );
+    });
+
+    test('the tick runs on its schedule, and EventBridge may invoke it from that rule only', () => {
+      const scheduled = rules().filter(([, r]) => r.Properties.ScheduleExpression !== undefined);
+      expect(scheduled.map(([, r]) => [r.Properties.ScheduleExpression, r.Properties.State])).toEqual([
+        [EVENT_FUNCTIONS.tickSchedules.schedule, 'ENABLED'],
+      ]);
+      const [ruleId, rule] = scheduled[0] as [string, Resource];
+      expect((rule.Properties.Targets as Json[]).map((t) => getAttOf(t.Arn))).toEqual([functionId('tickSchedules')]);
+      const invokers = resourcesOfType(template(), 'AWS::Lambda::Permission').filter(
+        ([, p]) => p.Properties.Principal === 'events.amazonaws.com',
+      );
+      expect(invokers.map(([, p]) => [getAttOf(p.Properties.FunctionName), p.Properties.Action, p.Properties.SourceArn])).toEqual(
+        [[functionId('tickSchedules'), 'lambda:InvokeFunction', { 'Fn::GetAtt': [ruleId, 'Arn'] }]],
+      );
+    });
+
+    test('every queue is encrypted with the stack key; each work queue moves a message to its DLQ after 5 receives', () => {
+      expect(
+        queues()
+          .map(([id]) => id)
+          .sort(),
+      ).toEqual([...Object.keys(QUEUES), ...Object.values(QUEUES)].sort());
+      for (const [id, queue] of queues()) {
+        expect({ id, key: queue.Properties.KmsMasterKeyId }).toEqual({ id, key: { 'Fn::GetAtt': ['EftKey', 'Arn'] } });
+      }
+      for (const [id, dlq] of Object.entries(QUEUES)) {
+        const p = template().Resources[id]?.Properties;
+        expect({ id, redrive: p.RedrivePolicy }).toEqual({
+          id,
+          redrive: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 5 },
+        });
+        // A DLQ keeps its messages 14 days (SQS's longest), longer than the queue it serves, and has no DLQ of its own.
+        const d = template().Resources[dlq]?.Properties;
+        expect({ dlq, retention: d.MessageRetentionPeriod, redrive: d.RedrivePolicy }).toEqual({
+          dlq,
+          retention: 1209600,
+          redrive: undefined,
+        });
+        expect(p.MessageRetentionPeriod ?? 345600).toBeLessThan(d.MessageRetentionPeriod);
+      }
+    });
+
+    test('a queue’s visibility timeout is at least 6 × its function’s timeout (no redelivery while a record is worked on)', () => {
+      for (const [name, f] of Object.entries(EVENT_FUNCTIONS)) {
+        if (!('queue' in f)) continue;
+        const visibility = template().Resources[f.queue]?.Properties.VisibilityTimeout;
+        expect({ name, enough: visibility >= 6 * functionNamed(template(), name).Properties.Timeout }).toEqual({
+          name,
+          enough: true,
+        });
+      }
+    });
+
+    test('queue policies: TLS only, and only EventBridge may send, from the rule that targets the queue (aws:SourceArn)', () => {
+      const policies = resourcesOfType(template(), 'AWS::SQS::QueuePolicy');
+      expect(policies.length).toBeGreaterThan(0);
+      // The queues (or DLQs) each rule delivers to.
+      const delivers = Object.fromEntries(
+        rules().map(([id, r]) => [
+          id,
+          asArray<Json>(r.Properties.Targets).flatMap((t) => [getAttOf(t.Arn), getAttOf(t.DeadLetterConfig?.Arn)]),
+        ]),
+      );
+      for (const [id, policy] of policies) {
+        const covered = asArray<Json>(policy.Properties.Queues).map((q) => q.Ref);
+        for (const s of asArray<Statement>(policy.Properties.PolicyDocument.Statement)) {
+          const resources = asArray<Json>(s.Resource).map(getAttOf);
+          expect({ id, sid: s.Sid, resources: [...resources].sort() }).toEqual({
+            id,
+            sid: s.Sid,
+            resources: [...covered].sort(),
+          });
+          if (s.Effect === 'Deny') {
+            expect({ id, sid: s.Sid, condition: s.Condition }).toEqual({
+              id,
+              sid: s.Sid,
+              condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            });
+            continue;
+          }
+          const rule = getAttOf(s.Condition?.ArnEquals?.['aws:SourceArn']);
+          expect({ id, sid: s.Sid, principal: s.Principal, action: s.Action, condition: Object.keys(s.Condition ?? {}) }).toEqual(
+            {
+              id,
+              sid: s.Sid,
+              principal: { Service: 'events.amazonaws.com' },
+              action: 'sqs:SendMessage',
+              condition: ['ArnEquals'],
+            },
+          );
+          // The source is a rule of this stack that delivers to exactly these queues.
+          expect({ id, sid: s.Sid, delivers: [...(delivers[rule ?? ''] ?? [])].sort() }).toEqual({
+            id,
+            sid: s.Sid,
+            delivers: [...resources].sort(),
+          });
+        }
+      }
+    });
+
+    test('the ingest bus admits the listed accounts only (no wildcard principal), and only their S3 Object Created events', () => {
+      const buses = resourcesOfType(template(), 'AWS::Events::EventBus');
+      expect(buses.map(([id, b]) => [id, b.Properties.Name])).toEqual([['IngestEventBus', `eft-${STAGE}-ingest`]]);
+      const policies = resourcesOfType(template(), 'AWS::Events::EventBusPolicy');
+      expect(policies.map(([id]) => id)).toEqual(['IngestEventBusPolicy']);
+      const p = policies[0]?.[1].Properties;
+      expect(p.EventBusName).toEqual({ Ref: 'IngestEventBus' });
+      const statement = p.Statement as Statement;
+      expect(Object.keys(statement.Principal)).toEqual(['AWS']);
+      const principals = asArray<Json>(statement.Principal.AWS);
+      expect(principals.length).toBeGreaterThan(0);
+      // Account ids (the region files' default: this account), never "*" nor an ARN pattern.
+      expect(principals.filter((a) => JSON.stringify(a).includes('*'))).toEqual([]);
+      expect(principals.filter((a) => !(typeof a === 'string' ? /^\d{12}$/.test(a) : a?.Ref === 'AWS::AccountId'))).toEqual([]);
+      expect({ effect: statement.Effect, action: statement.Action, resource: statement.Resource }).toEqual({
+        effect: 'Allow',
+        action: 'events:PutEvents',
+        resource: { 'Fn::GetAtt': ['IngestEventBus', 'Arn'] },
+      });
+      expect(statement.Condition).toEqual({
+        StringEquals: { 'events:source': 'aws.s3', 'events:detail-type': 'Object Created' },
+      });
+    });
+
+    test('the ingest rule: S3 Object Created on the ingest bus → S3EventsQueue (failures to its DLQ); the stack key lets that rule encrypt', () => {
+      const ingest = rules().filter(([, r]) => r.Properties.EventBusName !== undefined);
+      expect(ingest.map(([id]) => id)).toEqual(['S3ObjectCreatedRule']);
+      const r = ingest[0]?.[1].Properties;
+      expect({ bus: r.EventBusName, state: r.State, pattern: r.EventPattern }).toEqual({
+        bus: { Ref: 'IngestEventBus' },
+        state: 'ENABLED',
+        pattern: { source: ['aws.s3'], 'detail-type': ['Object Created'] },
+      });
+      expect(
+        (r.Targets as Json[]).map((t) => ({
+          queue: getAttOf(t.Arn),
+          dlq: getAttOf(t.DeadLetterConfig?.Arn),
+          transformed: Boolean(t.InputTransformer ?? t.Input ?? t.InputPath),
+        })),
+      ).toEqual([{ queue: 'S3EventsQueue', dlq: 'S3EventsDeadLetterQueue', transformed: false }]);
+      // The key policy names the rule by an ARN built from its name (no dependency cycle): it must be this rule's.
+      const [, key] = resourcesOfType(template(), 'AWS::KMS::Key')[0] as [string, Resource];
+      const fromEvents = asArray<Statement>(key.Properties.KeyPolicy.Statement).filter(
+        (s) => s.Principal?.Service === 'events.amazonaws.com',
+      );
+      expect(fromEvents.map((s) => subOf(s.Condition?.ArnEquals?.['aws:SourceArn']))).toEqual([
+        `arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/eft-${STAGE}-ingest/${r.Name}`,
+      ]);
+      expect(fromEvents.map((s) => s.Condition?.StringEquals)).toEqual([{ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }]);
     });
   });
 
@@ -1614,7 +1947,7 @@ describe('the list cursor key: a secret of the west stack, replicated to east, r
   });
 
   test.each(Object.keys(REGIONS) as RegionKey[])(
-    '%s: only listEndpoints and listJobs may read it, GetSecretValue on that secret in their region and nothing more',
+    '%s: only the list functions (endpoints, jobs, routes, schedules) may read it, GetSecretValue on that secret in their region and nothing more',
     (key) => {
       const template = packaged[key].template;
       const onCursorKey = (grant: string) => grant.includes(`:secret:${CURSOR_KEY_NAME}`);
