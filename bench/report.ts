@@ -356,16 +356,16 @@ export function markdown(
 /** Route and schedule latency (bench/scenario-triggers.ts): ready → SUCCEEDED and its parts, in ms. */
 export function triggerTables(results: TriggerResult[]): string[] {
   const lines = ['### Triggers: ready → job SUCCEEDED (local engine, 1 KiB, ms)', ''];
-  lines.push('| trigger | target | pace | SUCCEEDED | part | p50 | p95 | p99 | max |');
-  lines.push('| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |');
+  lines.push('| trigger | target | pace | SUCCEEDED | engine CPU ms each / others, cores | part | p50 | p95 | p99 | max |');
+  lines.push('| --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const what = `${r.kind} (${r.variant})`;
     const rows: Array<[string, TriggerResult['total']]> = [['**total**', r.total], ...Object.entries(r.parts)];
     for (const [i, [part, p]] of rows.entries()) {
       lines.push(
         i === 0
-          ? `| ${what} | ${r.target} | ${r.pace} | ${r.succeeded}/${r.count} | ${part} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} |`
-          : `| | | | | ${part} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} |`,
+          ? `| ${what} | ${r.target} | ${r.pace} | ${r.succeeded}/${r.count} | ${r.engineCpuMsPerItem} / ${r.otherCores} | ${part} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} |`
+          : `| | | | | | ${part} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} |`,
       );
     }
   }

@@ -34,6 +34,7 @@ import { REGIONS } from '../local/stack';
 import { type BenchContext, note, remainingMs } from './context';
 import { BUCKET_OWNER, CUSTOMER, type Engine } from './engine';
 import { waitForQuiet } from './measure';
+import { machineBusyMs, treeCpuMs } from './proc';
 import { log, percentile, round, sleep } from './util';
 
 export const TRIGGER_TICK_SECONDS = 1;
@@ -41,8 +42,15 @@ const OUTBOX = 'customer-a-outbox';
 const OUTBOX_PREFIX = 'bench-routes/';
 const OBJECTS = 100;
 const OBJECT_SIZE = 1024;
-/** Between one object's PutObject answer and the next put: "modest" next to one worker start per job. */
+/** Between one object's PutObject answer and the next put, for the S3 target (its jobs run in the region process). */
 const ROUTE_PACE_MS = 500;
+/**
+ * The SFTP target's jobs each start a worker process (locally `node --import tsx fargate-worker/main.ts`:
+ * seconds of CPU on 2 shared cores). At 2 objects/s the workers queued without bound (first run: p50
+ * 191 s); slower than one worker's start, and fewer objects, so the run measures latency, not backlog.
+ */
+const SFTP_OBJECTS = 40;
+const SFTP_PACE_MS = 4000;
 const BURST_CONCURRENCY = 10;
 const PULL_FILES = 20;
 /** Between pulled files: not a multiple of the tick, so files land at every phase of it. */
@@ -53,7 +61,7 @@ const QUIET_MAX_MS = 15_000;
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
 /** One object or file: when it was complete, and its job's timestamps (epoch ms). */
-interface Sample {
+export interface Sample {
   name: string;
   readyAt: number;
   jobId?: string;
@@ -62,6 +70,7 @@ interface Sample {
   startedAt?: number;
   completedAt?: number;
   status?: string;
+  error?: string;
 }
 
 export interface Percentiles {
@@ -84,6 +93,26 @@ export interface TriggerResult {
   total: Percentiles;
   parts: Record<string, Percentiles>;
   wallSeconds: number;
+  /** Every object or file: epoch ms of ready, first seen (schedules), job created, RUNNING, ended; status. */
+  samples: Sample[];
+  /** CPU of the engine's processes and the bench's (dynalite runs in it) per object or file, in ms */
+  engineCpuMsPerItem: number;
+  /** CPU the machine's other processes used meanwhile, in cores (of 2) */
+  otherCores: number;
+}
+
+/** CPU counters at the start of a run: the bench's process tree (the engine) and the whole machine. */
+function cpuMark() {
+  return { tree: treeCpuMs(process.pid), machine: machineBusyMs(), at: Date.now() };
+}
+
+function cpuSince(mark: ReturnType<typeof cpuMark>, items: number) {
+  const tree = treeCpuMs(process.pid) - mark.tree;
+  const other = Math.max(0, machineBusyMs() - mark.machine - tree);
+  return {
+    engineCpuMsPerItem: round(tree / Math.max(1, items), 1),
+    otherCores: round(other / Math.max(1, Date.now() - mark.at), 2),
+  };
 }
 
 function stats(values: number[]): Percentiles {
@@ -133,6 +162,7 @@ async function followJobs(engine: Engine, samples: Sample[], deadline: number, u
           s.createdAt = ms(job.createdAt);
           s.startedAt = ms(job.startedAt);
           s.completedAt = ms(job.completedAt);
+          if (job.lastError) s.error = `${job.lastError.code}: ${job.lastError.message}`.slice(0, 300);
         }),
       );
     }
@@ -144,15 +174,26 @@ async function followJobs(engine: Engine, samples: Sample[], deadline: number, u
 
 function summarise(
   ctx: BenchContext,
-  base: Omit<TriggerResult, 'count' | 'succeeded' | 'failed' | 'total' | 'parts' | 'wallSeconds'>,
+  base: Omit<
+    TriggerResult,
+    'samples' | 'count' | 'succeeded' | 'failed' | 'total' | 'parts' | 'wallSeconds' | 'engineCpuMsPerItem' | 'otherCores'
+  >,
   samples: Sample[],
-  wallMs: number,
+  mark: ReturnType<typeof cpuMark>,
 ): TriggerResult {
+  const wallMs = Date.now() - mark.at;
   const ok = samples.filter((s) => s.status === 'SUCCEEDED' && s.createdAt && s.startedAt && s.completedAt);
   const failed = samples.filter((s) => s.status && s.status !== 'SUCCEEDED').length;
   const missing = samples.length - ok.length - failed;
-  if (failed + missing > 0)
-    note(ctx, `triggers, ${base.kind} ${base.variant}: ${failed} jobs ended other than SUCCEEDED, ${missing} had not ended`);
+  if (failed + missing > 0) {
+    const errors = [
+      ...new Set(samples.filter((s) => s.status && s.status !== 'SUCCEEDED').map((s) => `${s.status} ${s.error ?? ''}`)),
+    ];
+    note(
+      ctx,
+      `triggers, ${base.kind} ${base.variant} → ${base.target}: ${failed} jobs ended other than SUCCEEDED (${errors.join('; ')}), ${missing} had not ended`,
+    );
+  }
   const parts: Record<string, Percentiles> = {};
   if (base.kind === 'route') {
     parts['event → job created'] = stats(ok.map((s) => (s.createdAt as number) - s.readyAt));
@@ -170,13 +211,15 @@ function summarise(
     total: stats(ok.map((s) => (s.completedAt as number) - s.readyAt)),
     parts,
     wallSeconds: round(wallMs / 1000, 1),
+    ...cpuSince(mark, samples.length),
+    samples,
   };
   log(
     `  ${base.kind} ${base.variant} → ${base.target}: ${ok.length}/${samples.length} SUCCEEDED; p50 ${result.total.p50} ms, p95 ${result.total.p95}, p99 ${result.total.p99}, max ${result.total.max}; ${Object.entries(
       parts,
     )
       .map(([k, v]) => `${k} p50 ${v.p50}/p99 ${v.p99}`)
-      .join('; ')}`,
+      .join('; ')}; engine CPU ${result.engineCpuMsPerItem} ms each, other processes ${result.otherCores} cores`,
   );
   return result;
 }
@@ -185,8 +228,14 @@ export async function runTriggers(ctx: BenchContext, engine: Engine): Promise<Tr
   const results: TriggerResult[] = [];
   const outbox = await activeS3Endpoint(engine, 'bench outbox (routes)', OUTBOX, OUTBOX_PREFIX);
   const targets = [
-    { name: 'S3 (inbox bucket)', folder: 'to-s3', endpointId: engine.s3EndpointId },
-    { name: 'SFTP (partner sshd)', folder: 'to-sftp', endpointId: engine.sftpEndpointId },
+    { name: 'S3 (inbox bucket)', folder: 'to-s3', endpointId: engine.s3EndpointId, objects: OBJECTS, paceMs: ROUTE_PACE_MS },
+    {
+      name: 'SFTP (partner sshd)',
+      folder: 'to-sftp',
+      endpointId: engine.sftpEndpointId,
+      objects: SFTP_OBJECTS,
+      paceMs: SFTP_PACE_MS,
+    },
   ];
   for (const t of targets) {
     await post(engine, '/routes', {
@@ -222,16 +271,16 @@ async function routeRun(
   ctx: BenchContext,
   engine: Engine,
   outbox: string,
-  target: { name: string; folder: string; endpointId: string },
+  target: { name: string; folder: string; endpointId: string; objects: number; paceMs: number },
   variant: string,
   burst: boolean,
 ): Promise<TriggerResult> {
   const pace = burst
     ? `${BURST_CONCURRENCY} PutObjects at a time`
-    : `one PutObject every ${ROUTE_PACE_MS} ms after the last answered`;
-  log(`triggers: route → ${target.name}, ${OBJECTS} objects of ${OBJECT_SIZE} B, ${pace}`);
+    : `one PutObject every ${target.paceMs} ms after the last answered`;
+  log(`triggers: route → ${target.name}, ${target.objects} objects of ${OBJECT_SIZE} B, ${pace}`);
   const samples: Sample[] = [];
-  const started = Date.now();
+  const mark = cpuMark();
   const putOne = async (i: number) => {
     const name = `${variant}-${String(i).padStart(3, '0')}.bin`;
     const body = randomBytes(OBJECT_SIZE);
@@ -264,18 +313,18 @@ async function routeRun(
     let next = 0;
     await Promise.all(
       Array.from({ length: BURST_CONCURRENCY }, async () => {
-        while (next < OBJECTS) await putOne(next++);
+        while (next < target.objects) await putOne(next++);
       }),
     );
   } else {
-    for (let i = 0; i < OBJECTS; i++) {
+    for (let i = 0; i < target.objects; i++) {
       await putOne(i);
-      await sleep(ROUTE_PACE_MS);
+      await sleep(target.paceMs);
     }
   }
   putting = false;
   await following;
-  return summarise(ctx, { kind: 'route', variant, target: target.name, pace }, samples, Date.now() - started);
+  return summarise(ctx, { kind: 'route', variant, target: target.name, pace }, samples, mark);
 }
 
 async function scheduleRun(ctx: BenchContext, engine: Engine, burst: boolean): Promise<TriggerResult> {
@@ -313,7 +362,7 @@ async function scheduleRun(ctx: BenchContext, engine: Engine, burst: boolean): P
       await sleep(100);
     }
   })();
-  const started = Date.now();
+  const mark = cpuMark();
   const writeOne = async (i: number) => {
     const name = `${variant}-${String(i).padStart(3, '0')}.dat`;
     await writeFile(join(dir, name), randomBytes(OBJECT_SIZE));
@@ -332,5 +381,5 @@ async function scheduleRun(ctx: BenchContext, engine: Engine, burst: boolean): P
   await followJobs(engine, list, deadline);
   // Stop polling the folder: its ticks must not load the engine under whatever runs next.
   await engine.api.patch(`/schedules/${scheduleId}`, { enabled: false }).catch(() => undefined);
-  return summarise(ctx, { kind: 'schedule', variant, target: 'S3 (inbox bucket)', pace }, list, Date.now() - started);
+  return summarise(ctx, { kind: 'schedule', variant, target: 'S3 (inbox bucket)', pace }, list, mark);
 }
