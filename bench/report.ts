@@ -364,7 +364,7 @@ export function triggerTables(results: TriggerResult[]): string[] {
     for (const [i, [part, p]] of rows.entries()) {
       lines.push(
         i === 0
-          ? `| ${what} | ${r.target} | ${r.pace} | ${r.succeeded}/${r.count} | ${r.engineCpuMsPerItem} / ${r.otherCores} | ${part} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} |`
+          ? `| ${what} | ${r.target} | ${r.pace} | ${r.succeeded}/${r.count} (${r.leaseWaits} lease waits) | ${r.engineCpuMsPerItem} / ${r.otherCores} | ${part} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} |`
           : `| | | | | | ${part} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} |`,
       );
     }

@@ -71,6 +71,9 @@ export interface Sample {
   completedAt?: number;
   status?: string;
   error?: string;
+  /** Where its execution ran, and how many times StartTransfer took it (the partition lease's retries show here). */
+  executionRegion?: string;
+  attempts?: number;
 }
 
 export interface Percentiles {
@@ -95,6 +98,13 @@ export interface TriggerResult {
   wallSeconds: number;
   /** Every object or file: epoch ms of ready, first seen (schedules), job created, RUNNING, ended; status. */
   samples: Sample[];
+  /** Executions per region (both regions ingest every event; either may claim a schedule's run). */
+  regions: Record<string, number>;
+  /**
+   * Jobs that waited ≥ 14 s between created and RUNNING: StartTransfer's LeaseHeldError retry (15 s, then
+   * ×1.5) while the other region held the partition (customer, source, target) for an earlier job.
+   */
+  leaseWaits: number;
   /** CPU of the engine's processes and the bench's (dynalite runs in it) per object or file, in ms */
   engineCpuMsPerItem: number;
   /** CPU the machine's other processes used meanwhile, in cores (of 2) */
@@ -162,6 +172,8 @@ async function followJobs(engine: Engine, samples: Sample[], deadline: number, u
           s.createdAt = ms(job.createdAt);
           s.startedAt = ms(job.startedAt);
           s.completedAt = ms(job.completedAt);
+          if (job.executionRegion) s.executionRegion = job.executionRegion;
+          s.attempts = job.attempts;
           if (job.lastError) s.error = `${job.lastError.code}: ${job.lastError.message}`.slice(0, 300);
         }),
       );
@@ -176,7 +188,17 @@ function summarise(
   ctx: BenchContext,
   base: Omit<
     TriggerResult,
-    'samples' | 'count' | 'succeeded' | 'failed' | 'total' | 'parts' | 'wallSeconds' | 'engineCpuMsPerItem' | 'otherCores'
+    | 'samples'
+    | 'regions'
+    | 'leaseWaits'
+    | 'count'
+    | 'succeeded'
+    | 'failed'
+    | 'total'
+    | 'parts'
+    | 'wallSeconds'
+    | 'engineCpuMsPerItem'
+    | 'otherCores'
   >,
   samples: Sample[],
   mark: ReturnType<typeof cpuMark>,
@@ -213,13 +235,22 @@ function summarise(
     wallSeconds: round(wallMs / 1000, 1),
     ...cpuSince(mark, samples.length),
     samples,
+    regions: Object.fromEntries(
+      [...new Set(samples.map((s) => s.executionRegion ?? 'none'))].map((r) => [
+        r,
+        samples.filter((s) => (s.executionRegion ?? 'none') === r).length,
+      ]),
+    ),
+    leaseWaits: ok.filter((s) => (s.startedAt as number) - (s.createdAt as number) >= 14_000).length,
   };
   log(
     `  ${base.kind} ${base.variant} → ${base.target}: ${ok.length}/${samples.length} SUCCEEDED; p50 ${result.total.p50} ms, p95 ${result.total.p95}, p99 ${result.total.p99}, max ${result.total.max}; ${Object.entries(
       parts,
     )
       .map(([k, v]) => `${k} p50 ${v.p50}/p99 ${v.p99}`)
-      .join('; ')}; engine CPU ${result.engineCpuMsPerItem} ms each, other processes ${result.otherCores} cores`,
+      .join(
+        '; ',
+      )}; engine CPU ${result.engineCpuMsPerItem} ms each, other processes ${result.otherCores} cores; executions by region ${JSON.stringify(result.regions)}, ${result.leaseWaits} waited ≥ 14 s for the partition lease`,
   );
   return result;
 }
