@@ -5,7 +5,8 @@
  * Routes (push): a route from the customer's outbox bucket (an S3 endpoint on
  * customer-a-outbox) to (a) the customer's inbox bucket (the bench's S3
  * endpoint) and (b) the partner (the OpenSSH sshd). 1 KiB objects are put one
- * after another at a fixed pace (and, for the S3 target, in a burst); each is
+ * after another at a fixed pace (100 every 500 ms to S3; 40 every 4 s to SFTP,
+ * whose jobs each start a worker) and, for the S3 target, in a burst; each is
  * timed from its PutObject's answer to its job's completedAt, split at the
  * job's createdAt (event → job: s3rver's notification → the local EventBridge
  * → SQS → ingestS3Events → createJobsForFiles) and startedAt (job → RUNNING:
