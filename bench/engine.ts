@@ -52,9 +52,21 @@ async function onboard(api: ApiClient, body: Record<string, unknown>): Promise<s
   return id;
 }
 
-export async function startEngine(stateDir: string, sshd: Sshd, basePath: string): Promise<Engine> {
+export interface EngineOptions {
+  /**
+   * The local schedule tick in seconds (startLocalStack's scheduleTickSeconds; SCHEDULE_MIN_RATE_SECONDS
+   * follows it). Absent: the declared rate (one tick a minute), as for the scenarios without schedules.
+   */
+  scheduleTickSeconds?: number;
+}
+
+export async function startEngine(stateDir: string, sshd: Sshd, basePath: string, options: EngineOptions = {}): Promise<Engine> {
   // The region processes are eft processes too: they get the same diagnostics (--cpu-prof, --eft-node-arg).
-  const stack = await startLocalStack({ stateDir, regionNodeArgs: extraNodeArgs });
+  const stack = await startLocalStack({
+    stateDir,
+    regionNodeArgs: extraNodeArgs,
+    ...(options.scheduleTickSeconds !== undefined ? { scheduleTickSeconds: options.scheduleTickSeconds } : {}),
+  });
   try {
     const region = REGIONS.west;
     const env = stack.info.regions[region]?.environment ?? {};

@@ -8,6 +8,7 @@ import { SSH_SECURITY_POLICY_NAMES } from '../core/domain/ssh-security-policies'
 import type { Negotiated, NegotiatedCiphers } from './ciphers';
 import type { Measurement, Tool } from './context';
 import type { Machine } from './machine';
+import type { TriggerResult } from './scenario-triggers';
 import { formatBytes, formatRequests, median, round } from './util';
 
 export interface ToolSummary {
@@ -239,6 +240,7 @@ export function markdown(
     skipped: string[];
     startedAt: string;
     command: string;
+    triggers?: TriggerResult[];
   },
 ): string {
   const lines: string[] = [];
@@ -334,6 +336,7 @@ export function markdown(
       );
     }
   }
+  if (context.triggers && context.triggers.length > 0) lines.push('', ...triggerTables(context.triggers));
   lines.push('');
   lines.push('### Targets');
   lines.push('');
@@ -348,6 +351,25 @@ export function markdown(
     for (const n of new Set(context.notes)) lines.push(`- ${n}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Route and schedule latency (bench/scenario-triggers.ts): ready → SUCCEEDED and its parts, in ms. */
+export function triggerTables(results: TriggerResult[]): string[] {
+  const lines = ['### Triggers: ready → job SUCCEEDED (local engine, 1 KiB, ms)', ''];
+  lines.push('| trigger | target | pace | SUCCEEDED | engine CPU ms each / others, cores | part | p50 | p95 | p99 | max |');
+  lines.push('| --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    const what = `${r.kind} (${r.variant})`;
+    const rows: Array<[string, TriggerResult['total']]> = [['**total**', r.total], ...Object.entries(r.parts)];
+    for (const [i, [part, p]] of rows.entries()) {
+      lines.push(
+        i === 0
+          ? `| ${what} | ${r.target} | ${r.pace} | ${r.succeeded}/${r.count} (${r.leaseWaits} lease waits) | ${r.engineCpuMsPerItem} / ${r.otherCores} | ${part} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} |`
+          : `| | | | | | ${part} | ${p.p50} | ${p.p95} | ${p.p99} | ${p.max} |`,
+      );
+    }
+  }
+  return lines;
 }
 
 export const DOCS_START = '<!-- bench:results:start (written by npm run bench; edit outside these markers) -->';

@@ -27,6 +27,7 @@ import { runApiLoad } from './scenario-api';
 import { runS3Scenarios } from './scenario-s3';
 import { runSftpLegs } from './scenario-sftp';
 import { runSmallFiles } from './scenario-small';
+import { runTriggers, TRIGGER_TICK_SECONDS, type TriggerResult } from './scenario-triggers';
 import { formatBytes, log, round } from './util';
 
 const ROOT = join(__dirname, '..');
@@ -216,13 +217,20 @@ async function main(): Promise<number> {
     else skip(ctx, 'latency run: --no-latency');
   }
 
-  const needsEngine = ['s3', 'copy', 'emulator', 'small', 'api'].some((s) => options.only.has(s as never));
+  const needsEngine = ['s3', 'copy', 'emulator', 'small', 'api', 'triggers'].some((s) => options.only.has(s as never));
   let aws: string | undefined;
+  let triggers: TriggerResult[] = [];
   if (needsEngine) {
     log('starting the local engine');
     let engine: Engine | undefined;
     await attempt('starting the local engine', async () => {
-      engine = await startEngine(stateDirOf(workDir), sshd, remoteDir);
+      // Schedules need the 1 s tick; the other scenarios keep the declared rate unless triggers run with them.
+      engine = await startEngine(
+        stateDirOf(workDir),
+        sshd,
+        remoteDir,
+        options.only.has('triggers') ? { scheduleTickSeconds: TRIGGER_TICK_SECONDS } : {},
+      );
       cleanups.push(() => (engine as Engine).close());
     });
     if (engine) {
@@ -239,6 +247,10 @@ async function main(): Promise<number> {
         );
       }
       if (options.only.has('api')) await attempt('job creation load', () => runApiLoad(ctx, e));
+      if (options.only.has('triggers'))
+        await attempt('triggers', async () => {
+          triggers = await runTriggers(ctx, e);
+        });
       // Last: jobs still running when its budget ends must not load the engine under another scenario.
       if (options.only.has('small')) await attempt('small files', () => runSmallFiles(ctx, e));
     }
@@ -258,6 +270,7 @@ async function main(): Promise<number> {
     skipped: ctx.skipped,
     startedAt,
     command,
+    triggers,
   });
   process.stdout.write(`\n${text}`);
   const resultsDir = join(ROOT, 'bench', 'results');
@@ -276,6 +289,7 @@ async function main(): Promise<number> {
         summary: rows,
         targets: checks,
         measurements: ctx.measurements,
+        triggers,
         notes: ctx.notes,
         skipped: ctx.skipped,
       },
