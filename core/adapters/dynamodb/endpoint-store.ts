@@ -8,6 +8,7 @@ import type { AuditLog, EndpointChanges, EndpointStore, NewEndpoint, Page, PageR
 import { securityPolicyOf } from '../../domain/ssh-security-policies';
 import { isConditionFailed } from './client';
 import { CursorCodec } from './pagination';
+import { versionedUpdate } from './versioned-update';
 
 /**
  * What the audit trail records of an endpoint's security settings when they
@@ -85,28 +86,12 @@ export class DynamoEndpointStore implements EndpointStore {
     action: string,
   ): Promise<Endpoint> {
     const now = new Date(this.clock.now()).toISOString();
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ':now': now, ':expected': expectedVersion, ':one': 1 };
-    const sets = ['updatedAt = :now', 'version = version + :one'];
-    const removes: string[] = [];
-    Object.entries(changes).forEach(([field, value], i) => {
-      names[`#f${i}`] = field;
-      if (value === undefined) {
-        removes.push(`#f${i}`);
-      } else {
-        sets.push(`#f${i} = :v${i}`);
-        values[`:v${i}`] = value;
-      }
-    });
     try {
       const result = await this.db.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ customerId, endpointId }),
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: 'attribute_exists(endpointId) AND version = :expected',
-          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
-          ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+          ...versionedUpdate(Object.entries(changes), { idAttribute: 'endpointId', expectedVersion, now }),
           ReturnValues: 'ALL_NEW',
         }),
       );

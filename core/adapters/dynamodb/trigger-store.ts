@@ -25,6 +25,7 @@ import type {
 import type { Route, Schedule } from '../../domain/triggers';
 import { isConditionFailed } from './client';
 import { CursorCodec } from './pagination';
+import { versionedUpdate } from './versioned-update';
 
 /** The index of routes by their source endpoint's bucket (only routes carry sourceBucket: sparse). */
 export const BY_SOURCE_BUCKET_INDEX = 'bySourceBucket';
@@ -130,34 +131,18 @@ class DynamoTriggerStore<T extends { customerId: string; version: number }, New,
   ): Promise<T> {
     if (!id.startsWith(this.kind.idPrefix)) throw new NotFoundError(`${this.kind.noun} ${id} not found`);
     const now = new Date(this.clock.now()).toISOString();
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ':now': now, ':expected': expectedVersion, ':one': 1 };
-    const sets = ['updatedAt = :now', 'version = version + :one'];
-    const removes: string[] = [];
     const derived = this.kind.derivedChange(changes);
     const all: [string, unknown][] = [
       ...Object.entries(changes),
       ...Object.entries(derived.set),
       ...derived.remove.map((field): [string, unknown] => [field, undefined]),
     ];
-    all.forEach(([field, value], i) => {
-      names[`#f${i}`] = field;
-      if (value === undefined) {
-        removes.push(`#f${i}`);
-      } else {
-        sets.push(`#f${i} = :v${i}`);
-        values[`:v${i}`] = value;
-      }
-    });
     try {
       const result = await this.db.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ customerId, triggerId: id }),
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: 'attribute_exists(triggerId) AND version = :expected',
-          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
-          ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+          ...versionedUpdate(all, { idAttribute: 'triggerId', expectedVersion, now }),
           ReturnValues: 'ALL_NEW',
         }),
       );
