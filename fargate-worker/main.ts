@@ -24,7 +24,7 @@ import { runBatch } from '../core/data-plane/run-batch';
 import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/data-plane/run-transfer';
 import { StoppedError, toTransferError } from '../core/domain/transfer/errors';
 import { createLogger, type Logger } from '../core/observability/logger';
-import { buildDrivers, buildSessionSlots, buildStores } from '../core/runtime/wiring';
+import { buildDrivers, buildStores } from '../core/runtime/wiring';
 import { parseBatch } from './overrides';
 import { type WorkerSettings, workerSettingsFromEnv } from './settings';
 
@@ -70,7 +70,7 @@ function workerDeps(env: NodeJS.ProcessEnv, settings: WorkerSettings, logger: Lo
       networkPolicy: settings.networkPolicy,
       // The partners' session slots: a session waits for one (as long as the job runs) before it opens,
       // while the job's Liveness keeps renewing the partition lease.
-      slots: buildSessionSlots(env, stores.clock),
+      slots: stores.sessionSlots,
     }),
     staging: s3Staging({ s3: s3(stores.region), ...settings.staging }),
     clock: stores.clock,

@@ -20,7 +20,7 @@ export function buildRouteIngestion(env: NodeJS.ProcessEnv = process.env): Route
     routes: stores.routes,
     endpoints: stores.endpoints,
     jobs: stores.jobs,
-    drivers: buildDrivers(env),
+    drivers: buildDrivers(env, { slots: stores.sessionSlots }),
     executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
     region: stores.region,
     marks: new DynamoObjectEventMarks(stores.db, stores.tables.triggerState, stores.clock),

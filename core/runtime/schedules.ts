@@ -37,7 +37,7 @@ export function buildSchedulePoll(
     schedules: stores.schedules,
     endpoints: stores.endpoints,
     jobs: stores.jobs,
-    drivers: buildDrivers(env),
+    drivers: buildDrivers(env, { slots: stores.sessionSlots }),
     executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
     sightings: new DynamoSightingStore(stores.db, stores.tables.triggerState),
     clock,

@@ -42,6 +42,7 @@ export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock =
   const directory = new DynamoPrincipalDirectory(db, tables.principals);
   let routes: DynamoRouteStore | undefined;
   let schedules: DynamoScheduleStore | undefined;
+  let sessionSlots: SessionSlots | undefined;
   return {
     region,
     clock,
@@ -53,6 +54,11 @@ export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock =
     leases: new DynamoLeaseStore(db, tables.leases, clock),
     principals: new CachedPrincipalDirectory(directory, clock),
     customerAccounts: (customerId: string) => directory.accountsOf(customerId),
+    /** The partners' session slots, on this DynamoDB client (not a second one); built when first used. */
+    get sessionSlots(): SessionSlots {
+      sessionSlots ??= buildSessionSlots(env, clock, db);
+      return sessionSlots;
+    },
     // Built when first used: the worker task, which has no TRIGGERS_TABLE, never uses them.
     get routes(): DynamoRouteStore {
       routes ??= new DynamoRouteStore(db, tables.triggers, audit, clock, cursors);
@@ -106,11 +112,15 @@ export interface DriverOptions {
  * soon a crashed holder's slot is free again; the regions walk the slots from
  * opposite ends (slotOrderFor).
  */
-export function buildSessionSlots(env: NodeJS.ProcessEnv = process.env, clock: Clock = systemClock): SessionSlots {
+export function buildSessionSlots(
+  env: NodeJS.ProcessEnv = process.env,
+  clock: Clock = systemClock,
+  db = createDynamoClient(env),
+): SessionSlots {
   const region = requireEnv('AWS_REGION', env);
   const ttl = positiveInteger(env, 'EFT_SESSION_SLOT_TTL_MS');
   return new SessionSlotPool(
-    new DynamoSessionSlotStore(createDynamoClient(env), tableNamesFromEnv(env).leases),
+    new DynamoSessionSlotStore(db, tableNamesFromEnv(env).leases),
     clock,
     region,
     slotOrderFor(region, env.PEER_REGION),
@@ -136,6 +146,7 @@ function oneS3Client(env: NodeJS.ProcessEnv): S3ClientFor {
 /** The endpoint drivers of the engine, one per kind: the functions' and the worker's. */
 export function buildDrivers(env: NodeJS.ProcessEnv = process.env, options: DriverOptions = {}): Drivers {
   const s3 = options.s3 ?? oneS3Client(env);
+  const slotWaitMs = options.slotWaitMs ?? positiveInteger(env, 'EFT_SESSION_SLOT_WAIT_MS');
   return new DriverRegistry([
     new S3Driver({ s3, copyConfig: options.copyConfig ?? s3CopyConfigFromEnv(env) }),
     new SftpDriver({
@@ -145,11 +156,7 @@ export function buildDrivers(env: NodeJS.ProcessEnv = process.env, options: Driv
       // Every session to a partner takes one of its endpoint's slots first (maxConcurrency, both regions).
       slots: options.slots ?? buildSessionSlots(env),
       region: requireEnv('AWS_REGION', env),
-      ...(options.slotWaitMs !== undefined
-        ? { slotWaitMs: options.slotWaitMs }
-        : env.EFT_SESSION_SLOT_WAIT_MS
-          ? { slotWaitMs: positiveInteger(env, 'EFT_SESSION_SLOT_WAIT_MS') as number }
-          : {}),
+      ...(slotWaitMs !== undefined ? { slotWaitMs } : {}),
     }),
   ]);
 }
@@ -164,7 +171,7 @@ export function buildEndpointApi(env: NodeJS.ProcessEnv = process.env) {
     endpoints: stores.endpoints,
     audit: stores.audit,
     secrets,
-    drivers: buildDrivers(env, { secrets, networkPolicy }),
+    drivers: buildDrivers(env, { secrets, networkPolicy, slots: stores.sessionSlots }),
     clock: stores.clock,
     secretNamePrefix: requireEnv('SECRET_NAME_PREFIX', env),
     refuseHost: (host) => {
@@ -183,7 +190,7 @@ export function buildTransferApi(env: NodeJS.ProcessEnv = process.env) {
   const deps: TransferDeps = {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
-    drivers: buildDrivers(env),
+    drivers: buildDrivers(env, { slots: stores.sessionSlots }),
     executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
     clock: stores.clock,
     region: stores.region,
@@ -199,7 +206,7 @@ export function buildTriggerApi(env: NodeJS.ProcessEnv = process.env) {
     schedules: stores.schedules,
     endpoints: stores.endpoints,
     // Only resolve and samePlace (no session, no S3 request): where a trigger's folders land.
-    drivers: buildDrivers(env),
+    drivers: buildDrivers(env, { slots: stores.sessionSlots }),
     clock: stores.clock,
     minRateSeconds: minRateSecondsFromEnv(env),
   };
@@ -213,7 +220,7 @@ export function buildOrchestration(env: NodeJS.ProcessEnv = process.env) {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
     leases: stores.leases,
-    drivers: buildDrivers(env),
+    drivers: buildDrivers(env, { slots: stores.sessionSlots }),
     region: stores.region,
     leaseTtlMs: Number(env.EFT_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS),
   };
