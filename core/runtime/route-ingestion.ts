@@ -2,10 +2,9 @@ import { requireEnv } from '../adapters/config';
 import { DynamoObjectEventMarks } from '../adapters/dynamodb/object-event-marks';
 import { createSqsClient } from '../adapters/sqs/client';
 import { SqsDeadLetters } from '../adapters/sqs/dead-letters';
-import { StepFunctionsStarter } from '../adapters/step-functions';
 import type { RouteIngestionDeps } from '../control-plane/routes/ingest';
 import { childLogger, logger } from '../observability/logger';
-import { buildDrivers, buildStores } from './wiring';
+import { buildJobCreation, buildStores } from './wiring';
 
 /**
  * What ingestS3Events (functions/routes/ingest.ts) needs, built once per
@@ -17,12 +16,8 @@ import { buildDrivers, buildStores } from './wiring';
 export function buildRouteIngestion(env: NodeJS.ProcessEnv = process.env): RouteIngestionDeps {
   const stores = buildStores(env);
   return {
+    ...buildJobCreation(env, stores),
     routes: stores.routes,
-    endpoints: stores.endpoints,
-    jobs: stores.jobs,
-    drivers: buildDrivers(env, { slots: stores.sessionSlots }),
-    executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
-    region: stores.region,
     marks: new DynamoObjectEventMarks(stores.db, stores.tables.triggerState, stores.clock),
     deadLetters: new SqsDeadLetters(createSqsClient(env), requireEnv('S3_EVENTS_DEAD_LETTER_QUEUE_URL', env)),
     logger: childLogger(logger, { function: 'ingestS3Events' }),

@@ -1,14 +1,13 @@
 import { requireEnv } from '../adapters/config';
 import { DynamoSightingStore } from '../adapters/dynamodb/schedule-sightings';
 import { SqsPollQueue } from '../adapters/sqs/poll-queue';
-import { StepFunctionsStarter } from '../adapters/step-functions';
 import type { PollDeps } from '../control-plane/schedules/poll';
 import type { TickDeps } from '../control-plane/schedules/tick';
 import { minRateSecondsFromEnv, nextRunAfter } from '../control-plane/triggers/schedule-timing';
 import { type Clock, systemClock } from '../domain/clock';
 import type { Logger } from '../domain/logger';
 import { logger } from '../observability/logger';
-import { buildDrivers, buildStores } from './wiring';
+import { buildJobCreation, buildStores } from './wiring';
 
 /** What the schedule tick needs (functions/schedules/tick.ts), built once per container. */
 export function buildScheduleTick(
@@ -34,14 +33,9 @@ export function buildSchedulePoll(
 ): PollDeps {
   const stores = buildStores(env, clock);
   return {
+    ...buildJobCreation(env, stores),
     schedules: stores.schedules,
-    endpoints: stores.endpoints,
-    jobs: stores.jobs,
-    drivers: buildDrivers(env, { slots: stores.sessionSlots }),
-    executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
     sightings: new DynamoSightingStore(stores.db, stores.tables.triggerState),
-    clock,
-    region: stores.region,
     log,
     // Two looks at a file at least half the shortest schedule period apart (30 s in AWS) prove it stable;
     // a redelivered or crowded poll that looks again sooner does not.

@@ -184,10 +184,12 @@ export function buildEndpointApi(env: NodeJS.ProcessEnv = process.env) {
   return { deps, principals: stores.principals };
 }
 
-/** What the transfer API handlers need, built once per container. */
-export function buildTransferApi(env: NodeJS.ProcessEnv = process.env) {
-  const stores = buildStores(env);
-  const deps: TransferDeps = {
+/**
+ * What creating jobs needs (createJobsForFiles and the endpoint checks before it), whoever creates them:
+ * the transfer API, route ingestion, schedule polls.
+ */
+export function buildJobCreation(env: NodeJS.ProcessEnv, stores: Stores): TransferDeps {
+  return {
     jobs: stores.jobs,
     endpoints: stores.endpoints,
     drivers: buildDrivers(env, { slots: stores.sessionSlots }),
@@ -195,7 +197,12 @@ export function buildTransferApi(env: NodeJS.ProcessEnv = process.env) {
     clock: stores.clock,
     region: stores.region,
   };
-  return { deps, principals: stores.principals };
+}
+
+/** What the transfer API handlers need, built once per container. */
+export function buildTransferApi(env: NodeJS.ProcessEnv = process.env) {
+  const stores = buildStores(env);
+  return { deps: buildJobCreation(env, stores), principals: stores.principals };
 }
 
 /** What the route and schedule API handlers need, built once per container. */
