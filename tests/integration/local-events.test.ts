@@ -248,6 +248,12 @@ describe("functions' sqs events", () => {
         [idOf('flaky'), '2'],
       ]),
     );
+    // "Only those": once both messages are gone from the queue (deleted after success), nothing more was recorded.
+    for (let drained = false; !drained; ) {
+      drained = JSON.stringify(await counts(FIXTURE_QUEUES.messages)) === JSON.stringify({ visible: 0, inFlight: 0 });
+      if (!drained) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await counts(FIXTURE_QUEUES.recordedMessages)).toEqual({ visible: 0, inFlight: 0 });
   });
 
   it('redeliver the whole batch when the function throws', async () => {

@@ -9,9 +9,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { DriverRegistry } from '../../core/adapters/drivers';
 import { DynamoSessionSlotStore } from '../../core/adapters/dynamodb/session-slots';
 import { createS3Client } from '../../core/adapters/s3/client';
@@ -333,7 +333,8 @@ describe('maxConcurrency: the sessions a partner sees from the engine', () => {
 
     // A waiter queued behind the holder gets the slot when it is released, not a failure.
     const waiting = drivers(slots, 60_000).driverFor(partner).stat(partner, location, 'a.txt');
-    await untilQueued(partner.endpointId);
+    // Ticket 1 was the busy stat's: the waiter is in line once ticket 2 is drawn.
+    await untilQueued(partner.endpointId, 2);
     await held.release();
     await expect(waiting).resolves.toMatchObject({ name: 'a.txt', size: 5 });
   });
@@ -369,6 +370,11 @@ describe('maxConcurrency: the sessions a partner sees from the engine', () => {
     );
     // Closed by the engine: whoever used it sees a lost connection, retries, and waits for a slot again.
     await closed;
+    // ...and it gave the slot up to the other region rather than writing over its claim.
+    const slot = await dynamo.db.send(
+      new GetItemCommand({ TableName: dynamo.tables.leases, Key: marshall({ partitionId: `session#${partner.endpointId}#0` }) }),
+    );
+    expect(unmarshall(slot.Item ?? {})).toMatchObject({ token: 'east-token', region: 'us-gov-east-1' });
   });
 
   it('serves waiters in the order they started waiting', async () => {

@@ -559,7 +559,10 @@ describe('route ingestion through the local engine', () => {
     await sendToQueue(older);
     await drained();
     expect(await jobOf(jobIds[1] ?? '')).toBeUndefined();
-    expect(engine.stack.logs().some((line) => line.includes('STALE_EVENT') && line.includes('ordered.txt'))).toBe(true);
+    // The drop's log line comes over the region process's stdout, not the queue: awaited on its own channel.
+    await until('the STALE_EVENT log line', async () =>
+      engine.stack.logs().find((line) => line.includes('STALE_EVENT') && line.includes('ordered.txt')),
+    );
 
     await sendToQueue(newest);
     const third = await until('the new version’s job', () => jobOf(jobIds[2] ?? ''));
@@ -592,8 +595,8 @@ describe('route ingestion through the local engine', () => {
     await drained();
 
     expect(await jobOf(expectedJobId('drop/forged.txt', 'routed/forged.txt', 9, 'forged-v1'))).toBeUndefined();
-    expect(engine.stack.logs().some((line) => line.includes('does not own the bucket') && line.includes('222222222222'))).toBe(
-      true,
+    await until('the owner-mismatch log line', async () =>
+      engine.stack.logs().find((line) => line.includes('does not own the bucket') && line.includes('222222222222')),
     );
   });
 });

@@ -59,7 +59,7 @@ async function jobsOf(scheduleId: string): Promise<JobView[]> {
   return (listed.body.items as JobView[]).filter((job) => job.trigger.scheduleId === scheduleId);
 }
 
-it('delivers a file dropped in a scheduled folder on a following tick, archives it at the partner, and never takes it again', async () => {
+it('delivers a file dropped in a scheduled folder on a following tick, archives it at the partner, and never takes it again (not even put back)', async () => {
   const { partnerSftp: partner } = engine.stack.info;
   const run = randomBytes(4).toString('hex');
   const folder = `sched-${run}`;
@@ -120,12 +120,22 @@ it('delivers a file dropped in a scheduled folder on a following tick, archives 
   expect(await fs.readFile(path.join(partner.root, `${folder}-archive`, 'report.csv'), 'utf8')).toBe(content);
   await expect(fs.stat(path.join(partner.root, folder, 'report.csv'))).rejects.toThrow();
 
-  // Three more runs claimed and polled: still the one job.
-  const claimed = (await engine.stores.schedules.get('customer-a', scheduleId))?.nextRunAt as string;
-  await until(
-    'three more runs',
-    async () => (await engine.stores.schedules.get('customer-a', scheduleId))?.nextRunAt as string,
-    (next) => Date.parse(next) >= Date.parse(claimed) + 3000,
+  // The very same file (path, size, modification time) put back, as if the move had failed: later polls list
+  // it and take nothing. Awaited on the polls' own log lines, each saying what it listed and took.
+  const original = path.join(partner.root, folder, 'report.csv');
+  await fs.copyFile(path.join(partner.root, `${folder}-archive`, 'report.csv'), original);
+  const { mtime } = await fs.stat(path.join(partner.root, `${folder}-archive`, 'report.csv'));
+  await fs.utimes(original, mtime, mtime);
+  const pollsSoFar = engine.stack.logs().length;
+  const pollsSeeingIt = await until(
+    'two polls listing the file again',
+    async () =>
+      engine.stack
+        .logs()
+        .slice(pollsSoFar)
+        .filter((line) => line.includes('schedule polled') && line.includes(scheduleId) && line.includes('"listed":1')),
+    (lines) => lines.length >= 2,
   );
+  for (const line of pollsSeeingIt) expect(line).toContain('"taken":0');
   expect(await jobsOf(scheduleId)).toHaveLength(1);
 });
