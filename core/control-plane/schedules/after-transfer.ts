@@ -91,7 +91,11 @@ export async function runAfterTransferActions(
 
   // The job's own source endpoint (the schedule's, unless the schedule was changed since).
   const bySource = new Map<string, typeof due>();
-  for (const item of due) bySource.set(item.job.sourceEndpointId, [...(bySource.get(item.job.sourceEndpointId) ?? []), item]);
+  for (const item of due) {
+    const group = bySource.get(item.job.sourceEndpointId);
+    if (group) group.push(item);
+    else bySource.set(item.job.sourceEndpointId, [item]);
+  }
   for (const [endpointId, items] of bySource) {
     const endpoint =
       endpointId === from.endpoint.endpointId ? from.endpoint : await deps.endpoints.get(schedule.customerId, endpointId);
@@ -104,8 +108,9 @@ export async function runAfterTransferActions(
             message: `endpoint ${endpointId} was deleted`,
           }),
         );
-    await inParallel(items, READ_CONCURRENCY, async ({ sighting, job, afterTransfer }) => {
-      const result = results[items.findIndex((i) => i.job.jobId === job.jobId)] as SourceActionResult;
+    // sourceActions answers item by item, in order.
+    const withResults = items.map((item, n) => ({ ...item, result: results[n] as SourceActionResult }));
+    await inParallel(withResults, READ_CONCURRENCY, async ({ sighting, job, afterTransfer, result }) => {
       const done = result.outcome !== 'FAILED';
       const { lastError: _previous, ...rest } = afterTransfer;
       const recorded: AfterTransferOutcome = {

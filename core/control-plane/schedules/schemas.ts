@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../../domain/errors';
 import type { PollRequest } from '../../domain/schedule-polls';
+import { parseTaskInput } from '../tasks/task';
 
 /** The body of a schedule polls queue message, as the tick sends it. */
 export const PollRequestSchema = z.object({
@@ -18,7 +19,5 @@ export function parsePollRequest(body: string): PollRequest {
   } catch {
     throw new ValidationError([{ field: 'body', message: 'is not JSON' }]);
   }
-  const result = PollRequestSchema.safeParse(json);
-  if (result.success) return result.data;
-  throw new ValidationError(result.error.issues.map((i) => ({ field: i.path.join('.') || 'body', message: i.message })));
+  return parseTaskInput(PollRequestSchema, json, 'body');
 }

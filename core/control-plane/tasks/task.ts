@@ -39,11 +39,11 @@ export function stateMachineTask<S extends z.ZodType, Result>(
 }
 
 /** A failed parse becomes a ValidationError naming every bad field (`lease.epoch`), never echoing a value. */
-export function parseTaskInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+export function parseTaskInput<S extends z.ZodType>(schema: S, input: unknown, rootField = 'input'): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   throw new ValidationError(
-    result.error.issues.map((issue) => ({ field: issue.path.map(String).join('.') || 'input', message: issue.message })),
+    result.error.issues.map((issue) => ({ field: issue.path.map(String).join('.') || rootField, message: issue.message })),
   );
 }
 
