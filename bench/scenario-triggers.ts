@@ -29,7 +29,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { DynamoSightingStore } from '../core/adapters/dynamodb/schedule-sightings';
 import { deriveIdempotencyKey, jobIdFor, type TransferJob } from '../core/domain/job';
 import { REGIONS } from '../local/stack';
 import { type BenchContext, note, remainingMs } from './context';
@@ -377,7 +376,7 @@ async function scheduleRun(ctx: BenchContext, engine: Engine, burst: boolean): P
   log(
     `triggers: schedule every ${TRIGGER_TICK_SECONDS} s on the partner folder, ${PULL_FILES} files of ${OBJECT_SIZE} B, ${pace}`,
   );
-  const sightings = new DynamoSightingStore(engine.stores.db, engine.stores.tables.triggerState);
+  const sightings = engine.stores.sightings;
   const samples = new Map<string, Sample>();
   let writing = true;
   const deadline = Date.now() + Math.min(300_000, remainingMs(ctx) - 60_000);

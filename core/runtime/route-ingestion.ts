@@ -1,5 +1,4 @@
 import { requireEnv } from '../adapters/config';
-import { DynamoObjectEventMarks } from '../adapters/dynamodb/object-event-marks';
 import { createSqsClient } from '../adapters/sqs/client';
 import { SqsDeadLetters } from '../adapters/sqs/dead-letters';
 import type { RouteIngestionDeps } from '../control-plane/routes/ingest';
@@ -18,7 +17,7 @@ export function buildRouteIngestion(env: NodeJS.ProcessEnv = process.env): Route
   return {
     ...buildJobCreation(env, stores),
     routes: stores.routes,
-    marks: new DynamoObjectEventMarks(stores.db, stores.tables.triggerState, stores.clock),
+    marks: stores.objectEventMarks,
     deadLetters: new SqsDeadLetters(createSqsClient(env), requireEnv('S3_EVENTS_DEAD_LETTER_QUEUE_URL', env)),
     logger: childLogger(logger, { function: 'ingestS3Events' }),
   };

@@ -1,5 +1,4 @@
 import { requireEnv } from '../adapters/config';
-import { DynamoSightingStore } from '../adapters/dynamodb/schedule-sightings';
 import { SqsPollQueue } from '../adapters/sqs/poll-queue';
 import type { PollDeps } from '../control-plane/schedules/poll';
 import type { TickDeps } from '../control-plane/schedules/tick';
@@ -35,7 +34,7 @@ export function buildSchedulePoll(
   return {
     ...buildJobCreation(env, stores),
     schedules: stores.schedules,
-    sightings: new DynamoSightingStore(stores.db, stores.tables.triggerState),
+    sightings: stores.sightings,
     log,
     // Two looks at a file at least half the shortest schedule period apart (30 s in AWS) prove it stable;
     // a redelivered or crowded poll that looks again sooner does not.

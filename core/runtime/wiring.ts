@@ -5,8 +5,10 @@ import { createDynamoClient } from '../adapters/dynamodb/client';
 import { DynamoEndpointStore } from '../adapters/dynamodb/endpoint-store';
 import { DynamoJobStore } from '../adapters/dynamodb/job-store';
 import { DynamoLeaseStore } from '../adapters/dynamodb/lease-store';
+import { DynamoObjectEventMarks } from '../adapters/dynamodb/object-event-marks';
 import { CursorCodec } from '../adapters/dynamodb/pagination';
 import { DynamoPrincipalDirectory } from '../adapters/dynamodb/principal-directory';
+import { DynamoSightingStore } from '../adapters/dynamodb/schedule-sightings';
 import { DynamoSessionSlotStore } from '../adapters/dynamodb/session-slots';
 import { DynamoRouteStore, DynamoScheduleStore } from '../adapters/dynamodb/trigger-store';
 import { checkLiteralHost, type NetworkPolicy, networkPolicyFromEnv } from '../adapters/net/network-policy';
@@ -43,17 +45,27 @@ export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock =
   let routes: DynamoRouteStore | undefined;
   let schedules: DynamoScheduleStore | undefined;
   let sessionSlots: SessionSlots | undefined;
+  let sightings: DynamoSightingStore | undefined;
+  let objectEventMarks: DynamoObjectEventMarks | undefined;
   return {
     region,
     clock,
     audit,
-    db,
-    tables,
     jobs: new DynamoJobStore(db, tables.jobs, audit, clock, cursors),
     endpoints: new DynamoEndpointStore(db, tables.endpoints, audit, clock, cursors),
     leases: new DynamoLeaseStore(db, tables.leases, clock),
     principals: new CachedPrincipalDirectory(directory, clock),
     customerAccounts: (customerId: string) => directory.accountsOf(customerId),
+    /** What schedule polls remember of the files they saw (trigger-state table); built when first used. */
+    get sightings(): DynamoSightingStore {
+      sightings ??= new DynamoSightingStore(db, tables.triggerState);
+      return sightings;
+    },
+    /** The highest S3 sequencer seen per key, for route ingestion (trigger-state table); built when first used. */
+    get objectEventMarks(): DynamoObjectEventMarks {
+      objectEventMarks ??= new DynamoObjectEventMarks(db, tables.triggerState, clock);
+      return objectEventMarks;
+    },
     /** The partners' session slots, on this DynamoDB client (not a second one); built when first used. */
     get sessionSlots(): SessionSlots {
       sessionSlots ??= buildSessionSlots(env, clock, db);
