@@ -45,6 +45,8 @@ export interface RegionProcessOptions {
   configFile?: string;
   environment: Record<string, string>;
   principals: LocalPrincipal[];
+  /** Ports to listen on (a region restarted by region-control.ts keeps its addresses); default: any free port. */
+  ports?: { sqs?: number; eventBridge?: number; stepFunctions?: number; api?: number };
 }
 
 /** What the stack and the events process say to each other over IPC. */
@@ -62,12 +64,24 @@ async function startEvents(config: ServiceConfig, options: RegionProcessOptions)
   const resources = config.resources.Resources;
   const visibilityScale = Number(process.env.EFT_LOCAL_VISIBILITY_SCALE ?? 1);
   const tick = process.env.EFT_LOCAL_SCHEDULE_TICK_SECONDS;
-  const sqs = await startSqs({ queues: queuesOfResources(resources, pseudo), region: options.region, visibilityScale });
+  const sqs = await startSqs({
+    queues: queuesOfResources(resources, pseudo),
+    region: options.region,
+    visibilityScale,
+    port: options.ports?.sqs,
+  });
   const { buses, rules } = eventBusesOfResources(resources, pseudo);
   const accounts = Object.fromEntries(
     options.principals.map((p) => [p.accessKeyId, p.principalArn.split(':')[4] ?? LOCAL_ACCOUNT_ID]),
   );
-  const eventBridge = await startEventBridge({ buses, rules, region: options.region, sqs, accounts });
+  const eventBridge = await startEventBridge({
+    buses,
+    rules,
+    region: options.region,
+    sqs,
+    accounts,
+    port: options.ports?.eventBridge,
+  });
   // The functions run here reach this process's endpoints.
   process.env.AWS_ENDPOINT_URL_SQS = sqs.url;
   process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = eventBridge.url;
@@ -109,13 +123,25 @@ async function main(): Promise<void> {
   if (role === 'events') {
     service = await startEvents(config, options);
   } else if (role === 'step-functions') {
-    const stepFunctions = await startStepFunctions({ config, region: options.region, root: PROJECT_ROOT, onLine: print });
+    const stepFunctions = await startStepFunctions({
+      config,
+      region: options.region,
+      root: PROJECT_ROOT,
+      onLine: print,
+      port: options.ports?.stepFunctions,
+    });
     // What this process starts reaches this endpoint too: a batch's worker reads its execution's input.
     process.env.AWS_ENDPOINT_URL_SFN = stepFunctions.url;
     print(JSON.stringify({ stepFunctions: stepFunctions.url }));
     service = stepFunctions;
   } else if (role === 'api') {
-    service = await startApiGateway({ config, region: options.region, principals: options.principals, root: PROJECT_ROOT });
+    service = await startApiGateway({
+      config,
+      region: options.region,
+      principals: options.principals,
+      root: PROJECT_ROOT,
+      port: options.ports?.api,
+    });
     print(JSON.stringify({ api: service.url }));
   } else {
     throw new Error(`unknown role ${role}: events, step-functions or api`);

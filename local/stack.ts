@@ -9,6 +9,8 @@ import { LocalFileSecretStore } from '../core/adapters/secrets/local-file-store'
 import { LOCAL_ACCOUNT_ID, type LocalPseudoParameters, resolveEnvironment, resolveValue } from './cfn-values';
 import { type ChildService, startChildService } from './child-service';
 import { type LocalDynamo, startDynamo } from './dynamodb';
+import { type DynamoReplication, startDynamoReplication } from './dynamodb-replication';
+import { type KillOptions, type KillReport, RegionControl, type RegionEndpoints, type RegionLauncher } from './region-control';
 import type { EventsProcessMessage, RegionProcessOptions, RegionRole } from './region-process';
 import { type LocalBucket, type LocalS3, startS3 } from './s3';
 import { objectCreatedEvent } from './s3-notifications';
@@ -60,6 +62,17 @@ export interface LocalStack {
   logs(): string[];
   /** DynamoDB requests served so far, by operation and table (see LocalDynamo.requestCounts). */
   dynamoRequests(): Record<string, number>;
+  /**
+   * Kills a region's processes (default: api, step-functions, events and the workers; see
+   * region-control.ts for what a region's death means locally). The failover drill's fault.
+   */
+  killRegion(region: string, signal: NodeJS.Signals, options?: KillOptions): Promise<KillReport>;
+  /** Starts again whatever of the region is not running, on the same ports (else info and local.json follow). */
+  restartRegion(region: string): Promise<RegionEndpoints>;
+  /** Pids of the workers a region runs now. */
+  workerPids(region: string): Promise<number[]>;
+  /** With dynamoReplication: the replication between the regions' replicas. */
+  replication?: DynamoReplication;
   close(): Promise<void>;
 }
 
@@ -83,6 +96,11 @@ export interface LocalStackOptions {
   visibilityScale?: number;
   /** Tests only: amends the printed service config (fixture functions, queues, rules) before anything starts. */
   amendConfig?: (config: ServiceConfig, region: RegionFile) => ServiceConfig;
+  /**
+   * Each region gets a DynamoDB replica of its own, replicated to the other after `lagMs` with
+   * last-writer-wins (dynamodb-replication.ts), as global tables do. Default: one DynamoDB for both.
+   */
+  dynamoReplication?: { lagMs: number };
 }
 
 /** Each demo customer has an AWS account of its own (the engine's is LOCAL_ACCOUNT_ID), owning its buckets. */
@@ -151,6 +169,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     started.push(dynamo);
     // Global tables: one set of tables serves both regions, as replicas would.
     await createTables(dynamo.endpoint, tableDefinitions(west.resources.Resources));
+    const replication = await startReplicas(options, dynamo, tableDefinitions(west.resources.Resources), started);
+    const dynamoEndpoint = (region: string) => replication?.endpoints[region] ?? dynamo.endpoint;
 
     const s3 = await startS3({
       directory: join(stateDir, 'data', 's3'),
@@ -183,7 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const customers = await demoCustomers(keysDir);
     const principals = new DynamoPrincipalDirectory(
-      new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGIONS.west, credentials: LOCAL_CREDENTIALS }),
+      new DynamoDBClient({ endpoint: dynamoEndpoint(REGIONS.west), region: REGIONS.west, credentials: LOCAL_CREDENTIALS }),
       tableNamesFromEnv(regions[REGIONS.west]?.environment).principals,
     );
     for (const customer of customers) await principals.register(customer.principalArn, customer.customerId);
@@ -195,7 +215,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const eventBridge: Record<string, string> = {};
     const functionEnvironment = (region: string): Record<string, string> => ({
       ...regions[region]?.environment,
-      ...awsEnvironment(region, dynamo.endpoint, s3.endpoint),
+      ...awsEnvironment(region, dynamoEndpoint(region), s3.endpoint),
       ...(sqs[region] ? { AWS_ENDPOINT_URL_SQS: sqs[region] } : {}),
       ...(eventBridge[region] ? { AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge[region] } : {}),
       EFT_LOCAL_SECRETS_DIR: join(stateDir, 'secrets'),
@@ -216,6 +236,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       regionFile: RegionFile,
       region: string,
       environment: Record<string, string>,
+      ports: RegionProcessOptions['ports'] = {},
     ) =>
       startChildService<Ready>(
         join(__dirname, 'region-process.ts'),
@@ -226,6 +247,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           configFile: configFiles[regionFile],
           environment,
           principals: customers,
+          ports,
         } satisfies RegionProcessOptions,
         {
           args: [role],
@@ -236,38 +258,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           },
         },
       );
-    const eventsProcesses: Array<{ service: ChildService<unknown>; ingestBus?: string }> = [];
-    for (const [regionFile, region] of Object.entries(REGIONS) as Array<[RegionFile, string]>) {
-      const events = await startRegionProcess<{ sqs: string; eventBridge: string }>('events', regionFile, region, {
-        ...functionEnvironment(region),
+    const eventsProcesses: RegionEvents[] = [];
+    let info: LocalStackInfo | undefined;
+    const control = regionControl({
+      launch: (role, regionFile, environment, ports) =>
+        startRegionProcess(role, regionFile, REGIONS[regionFile], environment, ports),
+      functionEnvironment,
+      eventsEnvironment: {
         EFT_LOCAL_VISIBILITY_SCALE: String(options.visibilityScale ?? 1),
         ...(scheduleTickSeconds !== undefined ? { EFT_LOCAL_SCHEDULE_TICK_SECONDS: String(scheduleTickSeconds) } : {}),
-      });
-      started.push(events);
-      sqs[region] = events.ready.sqs;
-      eventBridge[region] = events.ready.eventBridge;
-      eventsProcesses.push({ service: events, ingestBus: ingestBusName(configs[regionFile], region) });
-      const sfn = await startRegionProcess<{ stepFunctions: string }>(
-        'step-functions',
-        regionFile,
-        region,
-        functionEnvironment(region),
-      );
-      started.push(sfn);
-      stepFunctions[region] = sfn.ready.stepFunctions;
-      await beginEventSources(events, { AWS_ENDPOINT_URL_SFN: sfn.ready.stepFunctions });
-      const api = await startRegionProcess<{ api: string }>('api', regionFile, region, {
-        ...functionEnvironment(region),
-        AWS_ENDPOINT_URL_SFN: sfn.ready.stepFunctions,
-      });
-      started.push(api);
-      apis[region] = api.ready.api;
+      },
+      endpoints: { sqs, eventBridge, stepFunctions, apis },
+      eventsProcesses,
+      ingestBus: (regionFile) => ingestBusName(configs[regionFile], REGIONS[regionFile]),
+      // A region restarted on other ports: scripts reading .eft/local.json find it there.
+      restarted: () => info && writeFile(join(stateDir, 'local.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 }),
+    });
+    started.push(control);
+    for (const [regionFile, region] of Object.entries(REGIONS) as Array<[RegionFile, string]>) {
+      await control.start(region, regionFile);
     }
     forwardCustomerS3Events(s3, eventsProcesses, (line) => logLines.push(line));
 
-    const info: LocalStackInfo = {
+    info = {
       stage,
-      dynamodb: { endpoint: dynamo.endpoint },
+      dynamodb: { endpoint: dynamoEndpoint(REGIONS.west) },
       s3: { endpoint: s3.endpoint },
       credentials: LOCAL_CREDENTIALS,
       tables: tableNamesFromEnv(regions[REGIONS.west]?.environment),
@@ -300,6 +315,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       s3,
       logs: () => [...logLines],
       dynamoRequests: () => dynamo.requestCounts(),
+      killRegion: (region, signal, killOptions) => control.killRegion(region, signal, killOptions),
+      restartRegion: (region) => control.restartRegion(region),
+      workerPids: (region) => control.workerPids(region),
+      ...(replication ? { replication } : {}),
       close: () => closeAll(started),
     };
   } catch (error) {
@@ -319,24 +338,6 @@ function ingestBusName(config: ServiceConfig, region: string): string | undefine
   );
 }
 
-/** Starts an events process's event sources, once the endpoints its functions call are known. */
-async function beginEventSources(events: ChildService<unknown>, environment: Record<string, string>): Promise<void> {
-  const { child } = events;
-  const started = new Promise<void>((resolve, reject) => {
-    const onMessage = (message: EventsProcessMessage) => {
-      if (message.type !== 'started') return;
-      child.off('exit', onExit);
-      child.off('message', onMessage);
-      resolve();
-    };
-    const onExit = () => reject(new Error('the events process exited before its event sources started'));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-  child.send({ type: 'start', environment } satisfies EventsProcessMessage);
-  await started;
-}
-
 /**
  * The customers' side of routes, locally: each customer bucket has EventBridge notifications
  * on, and a rule on the customer's default bus forwarding "Object Created" to the engine's
@@ -344,11 +345,7 @@ async function beginEventSources(events: ChildService<unknown>, environment: Rec
  * engine's staging buckets) becomes S3's "Object Created" event, with the bucket owner's
  * account, on both regions' ingest buses.
  */
-function forwardCustomerS3Events(
-  s3: LocalS3,
-  regions: Array<{ service: ChildService<unknown>; ingestBus?: string }>,
-  log: (line: string) => void,
-): void {
+function forwardCustomerS3Events(s3: LocalS3, regions: RegionEvents[], log: (line: string) => void): void {
   const buckets = new Map(CUSTOMER_BUCKETS.map((bucket) => [bucket.name, bucket]));
   const targets = regions.filter((region) => region.ingestBus !== undefined);
   if (targets.length === 0) log(`the resources declare no ${INGEST_BUS_RESOURCE}: customers' S3 events go nowhere`);
@@ -410,4 +407,75 @@ async function closeAll(started: Array<{ close(): Promise<void> }>): Promise<voi
   // Emptied as it goes, so closing twice is harmless. In reverse order of starting, one after
   // the other: the regions stop before the emulators they call go away.
   for (const service of started.splice(0).reverse()) await service.close().catch(() => undefined);
+}
+
+// ---- Region controls and two-region DynamoDB (the failover drill's; logic in region-control.ts and
+// ---- dynamodb-replication.ts). Kept apart from the rest of the stack on purpose.
+
+/** A region's events process, which customers' S3 events are forwarded to (replaced when the region restarts). */
+interface RegionEvents {
+  region: string;
+  service: ChildService<unknown>;
+  ingestBus?: string;
+}
+
+/** The stack's regions under RegionControl: their URLs go to the info maps, and S3 events follow their events process. */
+function regionControl(deps: {
+  launch: RegionLauncher['launch'];
+  functionEnvironment: (region: string) => Record<string, string>;
+  eventsEnvironment: Record<string, string>;
+  endpoints: Record<'sqs' | 'eventBridge' | 'stepFunctions' | 'apis', Record<string, string>>;
+  eventsProcesses: RegionEvents[];
+  ingestBus: (regionFile: RegionFile) => string | undefined;
+  restarted: () => unknown;
+}): RegionControl {
+  const { endpoints } = deps;
+  return new RegionControl({
+    launch: deps.launch,
+    environment: (region, events) => {
+      if (events) {
+        endpoints.sqs[region] = events.sqs;
+        endpoints.eventBridge[region] = events.eventBridge;
+      }
+      return deps.functionEnvironment(region);
+    },
+    eventsEnvironment: deps.eventsEnvironment,
+    onStarted: (region, regionFile, urls, events) => {
+      const again = endpoints.apis[region] !== undefined;
+      endpoints.sqs[region] = urls.sqs;
+      endpoints.eventBridge[region] = urls.eventBridge;
+      endpoints.stepFunctions[region] = urls.stepFunctions;
+      endpoints.apis[region] = urls.api;
+      const entry = deps.eventsProcesses.find((e) => e.region === region);
+      if (entry) entry.service = events;
+      else deps.eventsProcesses.push({ region, service: events, ingestBus: deps.ingestBus(regionFile) });
+      if (again) void deps.restarted();
+    },
+  });
+}
+
+/**
+ * With `dynamoReplication`, east gets a replica of its own (the stack's first DynamoDB is west's) with
+ * the same tables, and both are replicated to each other; without it, undefined (one DynamoDB for both).
+ */
+async function startReplicas(
+  options: LocalStackOptions,
+  west: LocalDynamo,
+  tables: ReturnType<typeof tableDefinitions>,
+  started: Array<{ close(): Promise<void> }>,
+): Promise<DynamoReplication | undefined> {
+  if (!options.dynamoReplication) return undefined;
+  const east = await startDynamo();
+  started.push(east);
+  await createTables(east.endpoint, tables);
+  const replication = await startDynamoReplication({
+    replicas: [
+      { region: REGIONS.west, endpoint: west.endpoint },
+      { region: REGIONS.east, endpoint: east.endpoint },
+    ],
+    tables,
+    lagMs: options.dynamoReplication.lagMs,
+  });
+  started.push(replication);
+  return replication;
 }
