@@ -36,8 +36,13 @@ export interface DynamoReplication {
   endpoints: Record<string, string>;
   /** Resolves once every write seen so far has been replicated (or dropped). */
   settled(): Promise<void>;
-  /** Replicated writes applied and dropped (last-writer-wins) so far. */
-  stats(): { applied: number; dropped: number };
+  /** Replicated writes applied, dropped (last-writer-wins) and failed so far. */
+  stats(): { applied: number; dropped: number; failed: number };
+  /**
+   * The lag of writes from now on (the drill's injected partition: a spike longer than the lease TTL
+   * lets both regions see a lease as expired and take it). Writes already on their way keep theirs.
+   */
+  setLag(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -82,7 +87,8 @@ export async function startDynamoReplication(options: {
   const idOf = (table: string, key: Item) => `${table}\u0000${JSON.stringify(keyOf(table, key))}`;
   const clocks = new Map(options.replicas.map((replica) => [replica.region, new WriteClock()]));
   const pending = new Set<Promise<void>>();
-  const counters = { applied: 0, dropped: 0 };
+  const counters = { applied: 0, dropped: 0, failed: 0 };
+  let lagMs = options.lagMs;
   // Distinct times for writes in the same millisecond, so last-writer-wins has an order to go by.
   let lastTime = 0;
   const now = () => {
@@ -110,9 +116,10 @@ export async function startDynamoReplication(options: {
   };
 
   const schedule = (source: ReplicaEndpoint, peer: ReplicaEndpoint, write: SeenWrite) => {
-    const done = new Promise<void>((resolve) => setTimeout(resolve, options.lagMs))
+    const done = new Promise<void>((resolve) => setTimeout(resolve, lagMs))
       .then(() => replicate(source, peer, write))
       .catch((error: Error) => {
+        counters.failed++;
         process.stderr.write(`dynamodb replication: ${error.message}\n`);
       })
       .finally(() => pending.delete(done));
@@ -161,6 +168,9 @@ export async function startDynamoReplication(options: {
       while (pending.size > 0) await Promise.all([...pending]);
     },
     stats: () => ({ ...counters }),
+    setLag: (ms) => {
+      lagMs = ms;
+    },
     close: async () => {
       await Promise.all(
         proxies.map(

@@ -49,6 +49,57 @@ const { bucketOwners = {}, defaultOwner, ...options } = JSON.parse(process.env.E
 const server = new S3rver({ ...options, silent: true, allowMismatchedSignatures: true, vhostBuckets: false });
 
 // ---------------------------------------------------------------------------
+// S3 shows an object whole or not at all; s3rver writes an object's file in place (PutObject,
+// CompleteMultipartUpload, CopyObject), so a GET or a listing during the write saw part of it, which
+// real S3 never shows (the failover drill's watcher looks for exactly that). The file is written
+// beside its final name and renamed into place.
+const FilesystemStore = require(
+  require.resolve('./stores/filesystem', { paths: [path.dirname(require.resolve('@20minutes/s3rver'))] }),
+);
+const besides = (target) => `${target}.${crypto.randomBytes(6).toString('hex')}.writing`;
+const putContentInPlace = FilesystemStore.prototype.putContent;
+FilesystemStore.prototype.putContent = async function putContent(objectPath, content) {
+  const temporary = besides(objectPath);
+  try {
+    let result;
+    if (Buffer.isBuffer(content)) {
+      // (s3rver's own answers before a Buffer is on disk.)
+      await fs.writeFile(temporary, content);
+      result = [content.length, crypto.createHash('md5').update(content).digest('hex')];
+    } else {
+      result = await putContentInPlace.call(this, temporary, content);
+    }
+    await fs.rename(temporary, objectPath);
+    return result;
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    throw error;
+  }
+};
+const copyObjectInPlace = FilesystemStore.prototype.copyObject;
+FilesystemStore.prototype.copyObject = async function copyObject(srcBucket, srcKey, destBucket, destKey, metadata) {
+  const source = this.getResourcePath(srcBucket, srcKey, 'object');
+  const target = this.getResourcePath(destBucket, destKey, 'object');
+  if (source !== target) {
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    const temporary = besides(target);
+    await fs.copyFile(source, temporary);
+    await fs.rename(temporary, target);
+    // The content is in place: s3rver's copy of an object onto itself does the rest (the metadata).
+    const [md5, json] = await Promise.all([
+      fs.readFile(this.getResourcePath(srcBucket, srcKey, 'object.md5')).catch(() => undefined),
+      fs.readFile(this.getResourcePath(srcBucket, srcKey, 'metadata.json')),
+    ]);
+    if (!metadata) {
+      if (md5 !== undefined) await fs.writeFile(this.getResourcePath(destBucket, destKey, 'object.md5'), md5);
+      await fs.writeFile(this.getResourcePath(destBucket, destKey, 'metadata.json'), json);
+      return this.getMetadata(destBucket, destKey);
+    }
+  }
+  return copyObjectInPlace.call(this, destBucket, destKey, destBucket, destKey, metadata);
+};
+
+// ---------------------------------------------------------------------------
 // Event notifications (to the parent, over IPC) as S3 sends them, where s3rver's differ:
 // - the key URL-encoded as S3 encodes it (form encoding: a space is `+`, `/` stays); s3rver's is raw;
 // - a sequencer that grows with every event, across restarts too (a clock-based prefix and a

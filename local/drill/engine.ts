@@ -1,0 +1,99 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildStores } from '../../core/runtime/wiring';
+import { ApiClient } from '../api-client';
+import { type LocalStack, type LocalStackOptions, REGIONS, startLocalStack } from '../stack';
+
+export const WEST = REGIONS.west;
+export const EAST = REGIONS.east;
+const MiB = 1024 * 1024;
+
+export interface DrillEngineOptions {
+  /** Lease TTL of every function and worker (EFT_LEASE_TTL_MS): short, so takeovers happen in seconds. */
+  leaseTtlMs: number;
+  scheduleTickSeconds: number;
+  /** Each region its own DynamoDB replica, replicated with this lag (the split-brain variant). */
+  replicationLagMs?: number;
+  echoLogs?: boolean;
+}
+
+/**
+ * The local engine the drill runs against: a private state directory, a short lease TTL and
+ * schedule tick, small multipart parts (so an S3→S3 copy of a few MiB has parts to resume from),
+ * short retry pauses; and a restart of the whole engine on the same state directory.
+ */
+export class DrillEngine {
+  private storesCache = new Map<string, ReturnType<typeof buildStores>>();
+
+  private constructor(
+    public stack: LocalStack,
+    private readonly stackOptions: LocalStackOptions,
+    readonly stateDir: string,
+  ) {}
+
+  static async start(options: DrillEngineOptions): Promise<DrillEngine> {
+    const stateDir = await mkdtemp(join(tmpdir(), 'eft-drill-'));
+    const stackOptions: LocalStackOptions = {
+      stateDir,
+      scheduleTickSeconds: options.scheduleTickSeconds,
+      echoLogs: options.echoLogs,
+      functionEnvironment: {
+        EFT_LEASE_TTL_MS: String(options.leaseTtlMs),
+        EFT_PROGRESS_INTERVAL_MS: '100',
+        COPY_MULTIPART_THRESHOLD_BYTES: String(1 * MiB),
+        COPY_PART_SIZE_BYTES: String(5 * MiB),
+        EFT_LOCAL_RETRY_INTERVAL_MS: '200',
+      },
+      ...(options.replicationLagMs !== undefined ? { dynamoReplication: { lagMs: options.replicationLagMs } } : {}),
+    };
+    try {
+      const stack = await startLocalStack(stackOptions);
+      // A restart keeps the partner's and S3's addresses: endpoints registered with them stay right.
+      stackOptions.ports = { sftp: stack.info.partnerSftp.port, s3: Number(new URL(stack.info.s3.endpoint).port) };
+      return new DrillEngine(stack, stackOptions, stateDir);
+    } catch (error) {
+      await rm(stateDir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  get info() {
+    return this.stack.info;
+  }
+
+  /** A customer's client against a region's API as it listens now (a restart may move it). */
+  api(region: string, customerId = 'customer-a'): ApiClient {
+    const customer = this.info.customers.find((c) => c.customerId === customerId);
+    if (!customer) throw new Error(`no demo customer ${customerId}`);
+    return new ApiClient(this.info.apis[region] ?? '', region, customer);
+  }
+
+  /** The engine's stores as a region's functions build them (its DynamoDB replica). */
+  stores(region: string) {
+    const environment = this.info.regions[region]?.environment ?? {};
+    const key = `${region} ${environment.AWS_ENDPOINT_URL_DYNAMODB}`;
+    let stores = this.storesCache.get(key);
+    if (!stores) {
+      stores = buildStores(environment);
+      this.storesCache.set(key, stores);
+    }
+    return stores;
+  }
+
+  /**
+   * The whole local engine goes down mid-transfer (west's processes by SIGKILL, the rest stopped) and
+   * starts again on the same state directory: what survives is what the engine persists.
+   */
+  async restartEngine(): Promise<void> {
+    await this.stack.killRegion(WEST, 'SIGKILL');
+    await this.stack.close();
+    this.storesCache.clear();
+    this.stack = await startLocalStack(this.stackOptions);
+  }
+
+  async close(): Promise<void> {
+    await this.stack.close();
+    await rm(this.stateDir, { recursive: true, force: true });
+  }
+}
