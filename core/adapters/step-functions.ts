@@ -1,5 +1,5 @@
 import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { BatchInput, ExecutionStarter, JobKey } from '../domain/ports';
+import type { BatchInput, ExecutionOptions, ExecutionStarter, JobKey } from '../domain/ports';
 import { awsClientConfig, withoutSdkLogging } from './aws-client-config';
 
 /** One Step Functions client per starter or reader, built from the function's environment. */
@@ -22,13 +22,13 @@ export class StepFunctionsStarter implements ExecutionStarter {
     this.client = createSfnClient(env);
   }
 
-  start(job: JobKey): Promise<void> {
-    return this.startExecution(job.jobId, { customerId: job.customerId, jobId: job.jobId });
+  start(job: JobKey, options: ExecutionOptions = {}): Promise<void> {
+    return this.startExecution(options.name ?? job.jobId, { customerId: job.customerId, jobId: job.jobId });
   }
 
   /** A batch of small files: named by the batch id, which is derived from its jobs. */
-  startBatch(batch: BatchInput): Promise<void> {
-    return this.startExecution(batch.batchId, batch);
+  startBatch(batch: BatchInput, options: ExecutionOptions = {}): Promise<void> {
+    return this.startExecution(options.name ?? batch.batchId, batch);
   }
 
   private async startExecution(name: string, input: object): Promise<void> {

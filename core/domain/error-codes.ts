@@ -41,7 +41,11 @@ export const ERROR_CODES = {
   IDEMPOTENCY_KEY_REUSED: request(409, 'the Idempotency-Key was first used with other parameters'),
   ENDPOINT_NOT_ACTIVE: request(409, 'an endpoint of the transfer is not ACTIVE (validate it first)'),
   NOT_VALIDATED: request(409, 'the endpoint’s current settings have not passed validation, so it cannot be activated'),
-  NOT_REDRIVABLE: request(409, 'only a FAILED job can be re-driven'),
+  NOT_REDRIVABLE: request(409, 'only a FAILED or CANCELLED job, or one whose execution is gone, can be re-driven'),
+  JOB_IN_PROGRESS: request(
+    409,
+    'an execution holds the job’s partition (in the region the message names): the job is running, so it cannot be cancelled or re-driven now; retry once it ends or its lease expires',
+  ),
   NO_SECRET: request(409, 'the endpoint needs credentials and has none'),
   SOURCE_ACCESS_DENIED: request(409, 'S3 refused the engine access to the source (bucket owner or bucket policy)'),
   BUCKET_OWNER_UNKNOWN: {
@@ -93,7 +97,10 @@ export const ERROR_CODES = {
   INVALID_PATH: job('a stored path is not a valid relative path'),
   FLOW_MISMATCH: job('the endpoints’ kinds no longer match the job'),
   JOB_NOT_FOUND: job('the job disappeared while it ran'),
-  LEASE_HELD: job('the other region held the partition for the whole wait'),
+  LEASE_HELD: job('the other region holds the partition (jobs wait for it instead of failing: a request may still see this)'),
+  EXECUTION_LOST: job(
+    'the execution running the job is gone (its region failed, or it was stopped or timed out); ended so that it could be re-driven',
+  ),
   LEASE_LOST: job('the other region took the job over; this attempt committed nothing'),
   STALE_OWNER: job('a write under an outdated lease was refused'),
   STOPPED: job('the worker was stopped (SIGTERM) before the transfer finished'),

@@ -12,7 +12,9 @@ export type FlowType = `${string}_TO_${string}`;
 /**
  * The lifecycle, as the set of states each state may be entered from.
  * Monotonic: no state can be re-entered and nothing leaves a terminal state.
- * CANCELLED is only possible before execution starts.
+ * CANCELLED is possible before execution starts, and after it only for a job
+ * whose execution is gone (the customer's way out; under the partition lease,
+ * see core/control-plane/transfers/orphans.ts).
  */
 export const ENTERED_FROM: Record<JobStatus, readonly JobStatus[]> = {
   RECEIVED: [],
@@ -21,7 +23,7 @@ export const ENTERED_FROM: Record<JobStatus, readonly JobStatus[]> = {
   VERIFYING: ['RUNNING'],
   SUCCEEDED: ['VERIFYING'],
   FAILED: ['RECEIVED', 'QUEUED', 'RUNNING', 'VERIFYING'],
-  CANCELLED: ['RECEIVED', 'QUEUED'],
+  CANCELLED: ['RECEIVED', 'QUEUED', 'RUNNING', 'VERIFYING'],
 };
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
@@ -184,6 +186,13 @@ export function deriveIdempotencyKey(inputs: IdempotencyInputs): string {
 /** Job ids are derived from customer and key, so creation is one conditional put. */
 export function jobIdFor(customerId: string, idempotencyKey: string): string {
   return deterministicId('job', customerId, idempotencyKey);
+}
+
+/** The shards of the jobs table's byActive index (the jobs not yet ended), so no index key gets hot. */
+export const ACTIVE_SHARDS = 8;
+
+export function activeShardOf(jobId: string): string {
+  return String(Number.parseInt(sha256Hex(jobId).slice(0, 8), 16) % ACTIVE_SHARDS);
 }
 
 export function partitionIdFor(customerId: string, sourceEndpointId: string, targetEndpointId: string): string {

@@ -88,6 +88,20 @@ export interface JobStore {
    * no after-transfer action.
    */
   recordAfterTransfer(key: JobKey, outcome: AfterTransferOutcome, actor: string): Promise<TransferJob>;
+  /** One page of the jobs not yet ended in one shard (ACTIVE_SHARDS): what the reconciler looks at. */
+  listActive(shard: string, after?: ActivePage['next']): Promise<ActivePage>;
+}
+
+/** A job not yet ended, as the reconciler's index holds it. */
+export interface ActiveJob extends JobKey {
+  partitionId: string;
+  status: JobStatus;
+}
+
+export interface ActivePage {
+  jobs: ActiveJob[];
+  /** Where the next page starts (opaque), absent on the last page. */
+  next?: unknown;
 }
 
 /** Omit over each member of a union (Omit alone keeps only the keys all members share). */
@@ -155,8 +169,16 @@ export interface BatchInput {
 
 /** Starts state machine executions; starting one twice is harmless (the execution name is the job or batch id). */
 export interface ExecutionStarter {
-  start(job: JobKey): Promise<void>;
-  startBatch(batch: BatchInput): Promise<void>;
+  start(job: JobKey, options?: ExecutionOptions): Promise<void>;
+  startBatch(batch: BatchInput, options?: ExecutionOptions): Promise<void>;
+}
+
+export interface ExecutionOptions {
+  /**
+   * The execution's name, when it is not the job's or batch's id: the reconciler's restart of a job whose
+   * first execution ended (a name is refused for 90 days once used in a region).
+   */
+  name?: string;
 }
 
 /** What a destination holds now, as far as verification compares it with the result. */

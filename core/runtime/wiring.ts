@@ -21,6 +21,7 @@ import { SftpDriver } from '../adapters/sftp/driver';
 import { StepFunctionsStarter } from '../adapters/step-functions';
 import type { EndpointDeps } from '../control-plane/endpoints/service';
 import { CachedPrincipalDirectory } from '../control-plane/http/identity';
+import type { ReconcileDeps } from '../control-plane/reconcile/reconcile';
 import type { TransferDeps } from '../control-plane/transfers/service';
 import { minRateSecondsFromEnv } from '../control-plane/triggers/schedule-timing';
 import type { TriggerDeps } from '../control-plane/triggers/service';
@@ -29,6 +30,7 @@ import type { Drivers } from '../domain/drivers';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
 import type { SecretStore } from '../domain/secrets';
 import { SessionSlotPool, type SessionSlots, slotOrderFor, slotTimingFor } from '../domain/session-slots';
+import { createLogger } from '../observability/logger';
 
 /**
  * The composition root: builds the real adapters from the environment that
@@ -206,6 +208,8 @@ export function buildJobCreation(env: NodeJS.ProcessEnv, stores: Stores): Transf
     endpoints: stores.endpoints,
     drivers: buildDrivers(env, { slots: stores.sessionSlots }),
     executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
+    leases: stores.leases,
+    leaseTtlMs: leaseTtlMsFromEnv(env),
     clock: stores.clock,
     region: stores.region,
   };
@@ -241,6 +245,30 @@ export function buildOrchestration(env: NodeJS.ProcessEnv = process.env) {
     leases: stores.leases,
     drivers: buildDrivers(env, { slots: stores.sessionSlots }),
     region: stores.region,
-    leaseTtlMs: Number(env.EFT_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS),
+    leaseTtlMs: leaseTtlMsFromEnv(env),
+  };
+}
+
+function leaseTtlMsFromEnv(env: NodeJS.ProcessEnv): number {
+  return Number(env.EFT_LEASE_TTL_MS ?? DEFAULT_LEASE_TTL_MS);
+}
+
+/**
+ * What the reconciler needs, built once per container. EFT_RECONCILE_GRACE_MS (default: the lease TTL)
+ * and EFT_STUCK_AFTER_MS (default: three rounds of TTL + grace) let the local drill run in seconds.
+ */
+export function buildReconciler(env: NodeJS.ProcessEnv = process.env): ReconcileDeps {
+  const stores = buildStores(env);
+  const leaseTtlMs = leaseTtlMsFromEnv(env);
+  const graceMs = Number(env.EFT_RECONCILE_GRACE_MS ?? leaseTtlMs);
+  return {
+    jobs: stores.jobs,
+    leases: stores.leases,
+    executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
+    drivers: buildDrivers(env, { slots: stores.sessionSlots }),
+    clock: stores.clock,
+    logger: createLogger({ service: 'eft-reconciler', region: stores.region }),
+    graceMs,
+    stuckAfterMs: Number(env.EFT_STUCK_AFTER_MS ?? 3 * (leaseTtlMs + graceMs)),
   };
 }

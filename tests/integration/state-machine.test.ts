@@ -124,16 +124,15 @@ describe('the transfer state machine', () => {
     expect(result.states.filter((s) => s === 'StartTransfer')).toHaveLength(4);
   });
 
-  it('gives up waiting for a lease after its retries and fails the job without a lease', async () => {
+  it('defers a job whose partition stays held, without failing it (the reconciler starts it later)', async () => {
     const result = await run({
       StartTransfer: () => {
         throw named('LeaseHeldError');
       },
       FailTransfer: ok,
     });
-    expect(result).toMatchObject({ ok: false, error: 'TransferFailed' });
-    expect(result.states.filter((s) => s === 'StartTransfer')).toHaveLength(13);
-    expect(result.calls.at(-1)?.input).toEqual({ ...START, error: { Error: 'LeaseHeldError', Cause: 'LeaseHeldError' } });
+    expect(result.ok).toBe(true);
+    expect(result.states).toEqual(['StartTransfer', 'StartTransfer', 'StartTransfer', 'StartTransfer']);
   });
 
   it('retries a transient copy failure and then succeeds', async () => {
@@ -266,7 +265,7 @@ describe('the transfer state machine, for a batch of small files', () => {
     });
   });
 
-  it('fails the batch without a lease when it never got one', async () => {
+  it('defers a batch whose partition stays held: its jobs stay QUEUED, nothing is failed', async () => {
     const result = await run(
       {
         StartBatch: () => {
@@ -276,7 +275,21 @@ describe('the transfer state machine, for a batch of small files', () => {
       },
       BATCH,
     );
+    expect(result.ok).toBe(true);
+    expect(result.states).toEqual(['StartBatch', 'StartBatch', 'StartBatch', 'StartBatch']);
+  });
+
+  it('fails the batch without a lease when taking it fails otherwise', async () => {
+    const result = await run(
+      {
+        StartBatch: () => {
+          throw named('ValidationError', 'no such job');
+        },
+        FailBatch: ok,
+      },
+      BATCH,
+    );
     expect(result).toMatchObject({ ok: false, error: 'TransferFailed' });
-    expect(result.calls.at(-1)?.input).toEqual({ ...BATCH, error: { Error: 'LeaseHeldError', Cause: 'LeaseHeldError' } });
+    expect(result.calls.at(-1)?.input).toEqual({ ...BATCH, error: { Error: 'ValidationError', Cause: 'no such job' } });
   });
 });

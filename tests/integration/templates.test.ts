@@ -78,6 +78,7 @@ const API_FUNCTIONS = { ...ENDPOINT_FUNCTIONS, ...TRANSFER_FUNCTIONS, ...TRIGGER
 const EVENT_FUNCTIONS = {
   ingestS3Events: { handler: 'functions/routes/ingest.handler', queue: 'S3EventsQueue', batchSize: 10, timeout: 30 },
   tickSchedules: { handler: 'functions/schedules/tick.handler', schedule: 'rate(1 minute)', timeout: 60 },
+  reconcileJobs: { handler: 'functions/reconcile/reconcile-jobs.handler', schedule: 'rate(1 minute)', timeout: 60 },
   pollSchedule: { handler: 'functions/schedules/poll.handler', queue: 'SchedulePollsQueue', batchSize: 1, timeout: 300 },
 } as const;
 type EventFunction = keyof typeof EVENT_FUNCTIONS;
@@ -438,6 +439,8 @@ const SESSION_SLOTS = ['GetItem', 'UpdateItem'].map(
   (a) =>
     `dynamodb:${a} ${tableArn(TABLE_NAMES.leases)} if ${JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['session#*'] } })}`,
 );
+/** A partition's lease, taken to end a started job whose execution is gone (cancel, re-drive). */
+const ORPHAN_LEASE = ['GetItem', 'UpdateItem'].map((a) => `dynamodb:${a} ${tableArn(TABLE_NAMES.leases)}`);
 /** What every function role has: its own log group and X-Ray. */
 function functionBasics(name: string): string[] {
   const logGroup = `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/eft-${STAGE}-${name}:*`;
@@ -1255,13 +1258,18 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           `dynamodb:UpdateItem ${tableArn(jobs)}`,
           `dynamodb:PutItem ${tableArn(audit)}`,
           `dynamodb:GetItem ${tableArn(principals)}`,
+          // A started job whose execution is gone is cancelled under its partition's lease.
+          ...ORPHAN_LEASE,
         ],
         redriveJob: [
           `dynamodb:GetItem ${tableArn(jobs)}`,
+          `dynamodb:UpdateItem ${tableArn(jobs)}`,
           `dynamodb:PutItem ${tableArn(jobs)}`,
           `dynamodb:BatchWriteItem ${tableArn(audit)}`,
+          `dynamodb:PutItem ${tableArn(audit)}`,
           `dynamodb:GetItem ${tableArn(principals)}`,
           `states:StartExecution ${STATE_MACHINE_ARN}`,
+          ...ORPHAN_LEASE,
         ],
       };
 
@@ -1392,6 +1400,13 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           `dynamodb:UpdateItem ${tableArn(triggers)}`,
           `sqs:SendMessage \${SchedulePollsQueue.Arn}`,
         ],
+        // It reads and starts executions; the executions write, under the lease they take.
+        reconcileJobs: [
+          `dynamodb:Query ${tableArn(jobs)}/index/byActive`,
+          `dynamodb:GetItem ${tableArn(jobs)}`,
+          `dynamodb:GetItem ${tableArn(TABLE_NAMES.leases)}`,
+          `states:StartExecution ${STATE_MACHINE_ARN}`,
+        ],
         pollSchedule: [
           ...(STAR_RESOURCE_ALLOWED_FOR.PollScheduleRole ?? []).map((a) => `${a} *`),
           ...consume('SchedulePollsQueue'),
@@ -1468,18 +1483,29 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       );
     });
 
-    test('the tick runs on its schedule, and EventBridge may invoke it from that rule only', () => {
+    test('the schedule tick and the reconciler run on their schedules; EventBridge may invoke each from its rule only', () => {
       const scheduled = rules().filter(([, r]) => r.Properties.ScheduleExpression !== undefined);
-      expect(scheduled.map(([, r]) => [r.Properties.ScheduleExpression, r.Properties.State])).toEqual([
-        [EVENT_FUNCTIONS.tickSchedules.schedule, 'ENABLED'],
-      ]);
-      const [ruleId, rule] = scheduled[0] as [string, Resource];
-      expect((rule.Properties.Targets as Json[]).map((t) => getAttOf(t.Arn))).toEqual([functionId('tickSchedules')]);
+      const onSchedule = ['tickSchedules', 'reconcileJobs'] as const;
+      const ruleOf = new Map(scheduled.map(([id, r]) => [getAttOf((r.Properties.Targets as Json[])[0]?.Arn), id]));
+      expect(
+        scheduled
+          .map(([, r]) => [
+            getAttOf((r.Properties.Targets as Json[])[0]?.Arn),
+            r.Properties.ScheduleExpression,
+            r.Properties.State,
+          ])
+          .sort(),
+      ).toEqual(onSchedule.map((name) => [functionId(name), EVENT_FUNCTIONS[name].schedule, 'ENABLED']).sort());
+      for (const [, rule] of scheduled) expect(rule.Properties.Targets).toHaveLength(1);
       const invokers = resourcesOfType(template(), 'AWS::Lambda::Permission').filter(
         ([, p]) => p.Properties.Principal === 'events.amazonaws.com',
       );
-      expect(invokers.map(([, p]) => [getAttOf(p.Properties.FunctionName), p.Properties.Action, p.Properties.SourceArn])).toEqual(
-        [[functionId('tickSchedules'), 'lambda:InvokeFunction', { 'Fn::GetAtt': [ruleId, 'Arn'] }]],
+      expect(
+        invokers.map(([, p]) => [getAttOf(p.Properties.FunctionName), p.Properties.Action, p.Properties.SourceArn]).sort(),
+      ).toEqual(
+        onSchedule
+          .map((name) => [functionId(name), 'lambda:InvokeFunction', { 'Fn::GetAtt': [ruleOf.get(functionId(name)), 'Arn'] }])
+          .sort(),
       );
     });
 

@@ -11,6 +11,7 @@ import type { Clock } from '../../domain/clock';
 import { ConflictError, IllegalTransitionError, NotFoundError, StaleOwnerError } from '../../domain/errors';
 import { sha256Hex } from '../../domain/ids';
 import {
+  activeShardOf,
   ENTERED_FROM,
   isTerminal,
   type JobStatus,
@@ -22,6 +23,8 @@ import {
 import type { LeaseToken } from '../../domain/lease';
 import { inParallel } from '../../domain/parallel';
 import type {
+  ActiveJob,
+  ActivePage,
   AuditLog,
   ChangeOrigin,
   CreatedJob,
@@ -38,6 +41,11 @@ import { CursorCodec } from './pagination';
 
 /** GSI that lists a customer's jobs by the request that created them. */
 const BY_REQUEST_INDEX = 'byRequest';
+
+const UNSTARTED: readonly JobStatus[] = ['RECEIVED', 'QUEUED'];
+
+/** Sparse GSI of the jobs not yet ended (activeShard), for the reconciler. */
+const BY_ACTIVE_INDEX = 'byActive';
 
 /** Conditional puts in flight at once when a request creates many jobs. */
 const CREATE_CONCURRENCY = 16;
@@ -110,7 +118,11 @@ export class DynamoJobStore implements JobStore {
       updatedAt: now,
       transitions: statuses.map((status) => ({ status, at: now, region, actor })),
     };
-    const item = { ...job, ...(job.requestId ? { requestKey: `${job.customerId}#${job.requestId}` } : {}) };
+    const item = {
+      ...job,
+      activeShard: activeShardOf(job.jobId),
+      ...(job.requestId ? { requestKey: `${job.customerId}#${job.requestId}` } : {}),
+    };
     try {
       await this.db.send(
         new PutItemCommand({
@@ -144,7 +156,8 @@ export class DynamoJobStore implements JobStore {
 
   async transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob> {
     const now = new Date(this.clock.now()).toISOString();
-    const from = ENTERED_FROM[to];
+    // A started job is cancelled only under its partition's lease (its execution is gone: orphans.ts).
+    const from = to === 'CANCELLED' && !options.fence ? UNSTARTED : ENTERED_FROM[to];
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, unknown> = {
       ':to': to,
@@ -164,7 +177,12 @@ export class DynamoJobStore implements JobStore {
       values[':region'] = options.region;
       values[':one'] = 1;
     }
-    if (isTerminal(to)) sets.push('completedAt = :now');
+    const removed = removedAttributes(options.work);
+    if (isTerminal(to)) {
+      sets.push('completedAt = :now');
+      // Out of the byActive index: an ended job is nothing for the reconciler.
+      removed.push('activeShard');
+    }
     if (options.errorCode) {
       sets.push('errorCode = :errorCode', 'errorMessage = :errorMessage');
       values[':errorCode'] = options.errorCode;
@@ -186,7 +204,7 @@ export class DynamoJobStore implements JobStore {
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
-          UpdateExpression: `SET ${sets.join(', ')}${removals(options.work)}`,
+          UpdateExpression: `SET ${sets.join(', ')}${removeClause(removed)}`,
           ConditionExpression: `attribute_exists(jobId) AND ${conditions.join(' AND ')}`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
@@ -222,7 +240,7 @@ export class DynamoJobStore implements JobStore {
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
-          UpdateExpression: `SET ${sets.join(', ')}${removals(work)}`,
+          UpdateExpression: `SET ${sets.join(', ')}${removeClause(removedAttributes(work))}`,
           ConditionExpression: '#status = :running AND (attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
@@ -272,6 +290,23 @@ export class DynamoJobStore implements JobStore {
       if (!isConditionFailed(error)) throw error;
       throw await this.explainRefusal(key, 'RUNNING', { actor, region: fence.region, fence });
     }
+  }
+
+  async listActive(shard: string, after?: ActivePage['next']): Promise<ActivePage> {
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: BY_ACTIVE_INDEX,
+        KeyConditionExpression: 'activeShard = :shard',
+        ExpressionAttributeValues: marshall({ ':shard': shard }),
+        ...(after ? { ExclusiveStartKey: after as Record<string, AttributeValue> } : {}),
+      }),
+    );
+    const jobs = (result.Items ?? []).map((item) => {
+      const { customerId, jobId, partitionId, status } = unmarshall(item) as ActiveJob;
+      return { customerId, jobId, partitionId, status };
+    });
+    return { jobs, ...(result.LastEvaluatedKey ? { next: result.LastEvaluatedKey } : {}) };
   }
 
   async list(
@@ -372,11 +407,16 @@ function assignWork(work: JobWork, names: Record<string, string>, values: Record
 }
 
 /** A delivered result supersedes the error of an earlier attempt. */
-function removals(work: JobWork | undefined): string {
-  return work?.result && !work.lastError ? ' REMOVE lastError' : '';
+/** A result without an error clears the error an earlier attempt recorded. */
+function removedAttributes(work: JobWork | undefined): string[] {
+  return work?.result && !work.lastError ? ['lastError'] : [];
+}
+
+function removeClause(attributes: string[]): string {
+  return attributes.length ? ` REMOVE ${attributes.join(', ')}` : '';
 }
 
 function toJob(item: Record<string, AttributeValue>): TransferJob {
-  const { requestKey: _requestKey, ...job } = unmarshall(item);
+  const { requestKey: _requestKey, activeShard: _activeShard, ...job } = unmarshall(item);
   return job as TransferJob;
 }

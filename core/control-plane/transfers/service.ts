@@ -9,9 +9,19 @@ import type { Location } from '../../domain/location';
 import { resolveLocation } from '../../domain/locations';
 import { inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
-import type { CreatedJob, EndpointStore, ExecutionStarter, JobStore, NewJob, PageRequest, SourceFile } from '../../domain/ports';
+import type {
+  CreatedJob,
+  EndpointStore,
+  ExecutionStarter,
+  JobStore,
+  LeaseStore,
+  NewJob,
+  PageRequest,
+  SourceFile,
+} from '../../domain/ports';
 import type { AfterTransferOutcome, JobTrigger } from '../../domain/triggers';
 import { planExecutions } from './batches';
+import { endOrphan, isStarted } from './orphans';
 import type { CreateTransferRequest } from './schemas';
 
 export interface TransferDeps {
@@ -19,6 +29,9 @@ export interface TransferDeps {
   endpoints: EndpointStore;
   drivers: Drivers;
   executions: ExecutionStarter;
+  /** Cancel and re-drive of a job whose execution is gone take its partition lease (orphans.ts). */
+  leases: LeaseStore;
+  leaseTtlMs: number;
   clock: Clock;
   region: string;
 }
@@ -278,10 +291,14 @@ export function listJobs(
   return deps.jobs.list(actor.customerId, filter, page);
 }
 
-/** Allowed before execution starts (RECEIVED, QUEUED); 409 afterwards. */
+/**
+ * Allowed before execution starts (RECEIVED, QUEUED), and for a started job whose execution is gone
+ * (orphans.ts); 409 for a job an execution runs, or one that has ended.
+ */
 export async function cancelJob(deps: TransferDeps, actor: Actor, jobId: string): Promise<TransferJob> {
   const job = await loadJob(deps, actor, jobId);
   if (job.status === 'CANCELLED') return job;
+  if (isStarted(job)) return endOrphan(deps, job, { status: 'CANCELLED', actor: actor.principalArn });
   return deps.jobs.transition(job, 'CANCELLED', { actor: actor.principalArn, region: deps.region });
 }
 
@@ -297,7 +314,9 @@ export async function redriveJob(
   jobId: string,
   clientKey: string | undefined,
 ): Promise<{ created: boolean; job: TransferJob }> {
-  const original = await loadJob(deps, actor, jobId);
+  let original = await loadJob(deps, actor, jobId);
+  // A started job whose execution is gone is ended first (FAILED, EXECUTION_LOST), under its lease.
+  if (isStarted(original)) original = await endOrphan(deps, original, { status: 'FAILED', actor: actor.principalArn });
   if (original.status !== 'FAILED' && original.status !== 'CANCELLED') {
     throw new ConflictError(
       `job ${jobId} is ${original.status}; only FAILED or CANCELLED jobs can be re-driven`,
