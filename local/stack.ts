@@ -355,7 +355,10 @@ function forwardCustomerS3Events(s3: LocalS3, regions: RegionEvents[], log: (lin
     if (!event) return;
     for (const { service, ingestBus } of targets) {
       if (service.child.connected) {
-        service.child.send({ type: 'deliver', busName: ingestBus as string, event } satisfies EventsProcessMessage);
+        // A region killed this instant (region-control.ts) loses the event, as a dead region would.
+        service.child.send({ type: 'deliver', busName: ingestBus as string, event } satisfies EventsProcessMessage, (error) => {
+          if (error) log(`an S3 event for ${ingestBus} was lost: ${error.message}`);
+        });
       }
     }
   });

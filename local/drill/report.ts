@@ -6,6 +6,8 @@ export interface DrillSummary {
   jobs: number;
   succeeded: number;
   failed: number;
+  /** FAILED jobs whose re-drive SUCCEEDED (the customer's way out worked). */
+  redriven: number;
   duplicates: number;
   partials: number;
   lost: number;
@@ -33,6 +35,7 @@ export function summarize(rounds: RoundResult[], errors: string[]): DrillSummary
     jobs: jobs.length,
     succeeded: jobs.filter((j) => j.status === 'SUCCEEDED').length,
     failed: jobs.filter((j) => j.status === 'FAILED').length,
+    redriven: jobs.filter((j) => j.redrive?.status === 'SUCCEEDED').length,
     duplicates: rounds.reduce((n, r) => n + r.duplicates.length, 0),
     partials: rounds.reduce((n, r) => n + r.partials.length, 0),
     lost: rounds.reduce((n, r) => n + r.lost.length, 0),
@@ -57,6 +60,7 @@ export function formatReport(rounds: RoundResult[], summary: DrillSummary): stri
     'jobs',
     'ok',
     'failed',
+    're-driven',
     'dup',
     'partial',
     'lost',
@@ -71,6 +75,7 @@ export function formatReport(rounds: RoundResult[], summary: DrillSummary): stri
     String(r.jobs.length),
     String(r.jobs.filter((j) => j.status === 'SUCCEEDED').length),
     String(r.jobs.filter((j) => j.status === 'FAILED').length),
+    String(r.jobs.filter((j) => j.redrive?.status === 'SUCCEEDED').length),
     String(r.duplicates.length),
     String(r.partials.length),
     String(r.lost.length),
@@ -90,7 +95,7 @@ export function formatReport(rounds: RoundResult[], summary: DrillSummary): stri
     '| ---- | ----------- | ---------- | -------- | ---- | ----- | ------------ | ------------ |',
     `| ${summary.runs} | ${summary.killPoints} | ${summary.duplicates} | ${summary.partials} | ${summary.lost} | ${summary.stuck} | ${seconds(summary.takeoverP50Ms)} | ${seconds(summary.takeoverMaxMs)} |`,
     '',
-    `jobs: ${summary.jobs} (${summary.succeeded} SUCCEEDED, ${summary.failed} FAILED); .tmp files left at the partner: ${summary.tmpLeft}`,
+    `jobs: ${summary.jobs} (${summary.succeeded} SUCCEEDED, ${summary.failed} FAILED, of which ${summary.redriven} re-driven to SUCCEEDED); .tmp files left at the partner: ${summary.tmpLeft}`,
   );
   for (const r of rounds) {
     const problems = [

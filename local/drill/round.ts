@@ -62,6 +62,15 @@ export interface JobOutcome {
   errorMessage?: string;
   /** ms from the fault until another execution had the job (new epoch, execution or state). */
   takeoverMs?: number;
+  /** A FAILED job's re-drive (POST /jobs/{id}/redrive) and how it ended. */
+  redrive?: Redrive;
+}
+
+export interface Redrive {
+  jobId: string;
+  status: string;
+  errorCode?: string;
+  errorMessage?: string;
 }
 
 export interface RoundResult {
@@ -148,6 +157,10 @@ export async function runRound(
     await recovery;
     await engine.stack.replication?.settled();
     last = await readJobs(engine, EAST, [...jobs.keys()]).catch(() => last);
+    // FAILED passes only as something the customer can act on: each is re-driven, and must then deliver.
+    const failed = [...jobs.keys()].filter((id) => last.get(id)?.status === 'FAILED');
+    const redrives = await redriveAll(engine, failed, settings.stuckAfterMs);
+    await engine.stack.replication?.settled();
     await watcher.stop();
 
     const outcomes: JobOutcome[] = [...jobs.entries()].map(([jobId, { flow }]) => {
@@ -158,6 +171,7 @@ export async function runRound(
         status: job?.status ?? 'MISSING',
         ...(job?.errorCode ? { errorCode: job.errorCode, errorMessage: job.errorMessage } : {}),
         ...(TAKEOVER_FAULTS.includes(fault) && takeover.has(jobId) ? { takeoverMs: takeover.get(jobId) } : {}),
+        ...(redrives.has(jobId) ? { redrive: redrives.get(jobId) } : {}),
       };
     });
     const result: RoundResult = {
@@ -168,9 +182,14 @@ export async function runRound(
       duplicates: watcher.sightings.filter((s) => s.kind !== 'partial').map((s) => `${s.location}: ${s.detail}`),
       partials: watcher.sightings.filter((s) => s.kind === 'partial').map((s) => `${s.location}: ${s.detail}`),
       lost: [],
-      stuck: outcomes
-        .filter((o) => !TERMINAL.has(o.status) && o.status !== 'MISSING')
-        .map((o) => `${o.flow} ${o.jobId} ${o.status}`),
+      stuck: [
+        ...outcomes
+          .filter((o) => !TERMINAL.has(o.status) && o.status !== 'MISSING')
+          .map((o) => `${o.flow} ${o.jobId} ${o.status}`),
+        ...outcomes
+          .filter((o) => o.redrive && !TERMINAL.has(o.redrive.status) && o.redrive.status !== 'REFUSED')
+          .map((o) => `${o.flow} ${o.jobId}'s re-drive ${o.redrive?.jobId} ${o.redrive?.status}`),
+      ],
       tmpLeft: await watcher.leftoverTmp(),
       takeovers: outcomes.flatMap((o) => (o.takeoverMs !== undefined ? [o.takeoverMs] : [])),
     };
@@ -181,10 +200,17 @@ export async function runRound(
     for (const transfer of transfers) {
       for (const destination of transfer.destinations) {
         const job = jobFor(transfer, destination, jobs, last);
+        const redrive = job ? redrives.get(job.jobId) : undefined;
         const held = await watcher.holds(destination);
         const where = destination.bucket ? `s3://${destination.bucket}/${destination.location}` : destination.location;
         if (job?.status === 'SUCCEEDED' && held !== 'ok')
           result.lost.push(`${transfer.flow} ${where}: job SUCCEEDED, copy ${held}`);
+        if (redrive?.status === 'SUCCEEDED' && held !== 'ok')
+          result.lost.push(`${transfer.flow} ${where}: re-drive SUCCEEDED, copy ${held}`);
+        if (redrive && (TERMINAL.has(redrive.status) || redrive.status === 'REFUSED') && redrive.status !== 'SUCCEEDED')
+          result.lost.push(
+            `${transfer.flow} ${where}: FAILED (${job?.errorCode}), and its re-drive ${redrive.status} (${redrive.errorCode}: ${redrive.errorMessage})`,
+          );
         if (held === 'wrong') result.partials.push(`${where}: not the source's bytes at the end`);
       }
     }
@@ -192,6 +218,37 @@ export async function runRound(
   } finally {
     await watcher.stop().catch(() => undefined);
     s3.destroy();
+  }
+}
+
+/** Re-drives each job through east's API and follows the new jobs until they end (or the deadline). */
+async function redriveAll(engine: DrillEngine, ids: string[], timeoutMs: number): Promise<Map<string, Redrive>> {
+  const redrives = new Map<string, Redrive>();
+  for (const id of ids) {
+    const response = await engine.api(EAST).post(`/jobs/${id}/redrive`);
+    redrives.set(
+      id,
+      response.status === 200 || response.status === 201
+        ? { jobId: response.body.jobId, status: response.body.status }
+        : { jobId: '-', status: 'REFUSED', errorCode: String(response.status), errorMessage: response.text },
+    );
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = [...redrives.values()].filter((r) => r.jobId !== '-' && !TERMINAL.has(r.status));
+    if (open.length === 0 || Date.now() > deadline) return redrives;
+    const now = await readJobs(
+      engine,
+      EAST,
+      open.map((r) => r.jobId),
+    ).catch(() => new Map<string, TransferJob | undefined>());
+    for (const redrive of open) {
+      const job = now.get(redrive.jobId);
+      if (!job) continue;
+      redrive.status = job.status;
+      if (job.errorCode) Object.assign(redrive, { errorCode: job.errorCode, errorMessage: job.errorMessage });
+    }
+    await sleep(200);
   }
 }
 
