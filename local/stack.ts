@@ -165,7 +165,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const started: Array<{ close(): Promise<void> }> = [];
   try {
-    const dynamo: LocalDynamo = await startDynamo(options.ports?.dynamodb);
+    const dynamo: LocalDynamo = await startDynamo({
+      port: options.ports?.dynamodb,
+      directory: join(stateDir, 'data', 'dynamodb'),
+    });
     started.push(dynamo);
     // Global tables: one set of tables serves both regions, as replicas would.
     await createTables(dynamo.endpoint, tableDefinitions(west.resources.Resources));

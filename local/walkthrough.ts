@@ -184,12 +184,26 @@ interface JobView {
   error?: { code: string; message: string };
 }
 
-/** Reads the customer's latest jobs until one matches (the API is polled, as a customer would), within a deadline. */
+/**
+ * All the customer's jobs, page by page: they are listed in job id order (not by time), and the local
+ * engine keeps the jobs of earlier runs.
+ */
+async function allJobs(api: ApiClient): Promise<JobView[]> {
+  const jobs: JobView[] = [];
+  let cursor: string | undefined;
+  do {
+    const listed = await api.get(`/jobs?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    jobs.push(...(listed.body.items as JobView[]));
+    cursor = listed.body.nextCursor;
+  } while (cursor);
+  return jobs;
+}
+
+/** Reads the customer's jobs until one matches (the API is polled, as a customer would), within a deadline. */
 async function awaitJobWhere(api: ApiClient, what: string, match: (job: JobView) => boolean, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const listed = await api.get('/jobs?limit=100');
-    const job = (listed.body.items as JobView[]).find(match);
+    const job = (await allJobs(api)).find(match);
     if (job) return job;
     if (Date.now() > deadline) throw new Error(`${what}: no such job after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -274,7 +288,7 @@ async function showSchedule(
   const moved = (await sftp.exists(`/outbound/${folder}/done/orders.csv`)) === '-';
   step(`  after-transfer MOVE: ${archived.afterTransfer?.status}, the partner's file is now in outbound/${folder}/done/`);
   const polled = await awaitPolls(api, scheduleId, 3);
-  const jobs = (await api.get('/jobs?limit=100')).body.items as JobView[];
+  const jobs = await allJobs(api);
   const pulls = jobs.filter((j) => j.trigger.scheduleId === scheduleId).length;
   step(`  ${polled} more polls later: ${pulls} job for the schedule: the file was not pulled again`);
   return intact && moved && archived.afterTransfer?.status === 'DONE' && pulls === 1;

@@ -673,7 +673,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           keys: [string, 'HASH' | 'RANGE'][];
           attributes: string[];
           indexes?: Record<string, [string, string][]>;
-          projections?: Record<string, string>;
+          projections?: Record<string, string | { ProjectionType: string; NonKeyAttributes: string[] }>;
         }
       > = {
         [TABLE_NAMES.endpoints]: {
@@ -688,13 +688,19 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
             ['customerId', 'HASH'],
             ['jobId', 'RANGE'],
           ],
-          attributes: ['customerId', 'jobId', 'requestKey'],
+          attributes: ['customerId', 'jobId', 'requestKey', 'activeShard'],
           indexes: {
             byRequest: [
               ['requestKey', 'HASH'],
               ['jobId', 'RANGE'],
             ],
+            // The jobs not yet ended, for the reconciler: sparse, and only what it decides on.
+            byActive: [
+              ['activeShard', 'HASH'],
+              ['jobId', 'RANGE'],
+            ],
           },
+          projections: { byActive: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['partitionId', 'status'] } },
         },
         [TABLE_NAMES.leases]: { keys: [['partitionId', 'HASH']], attributes: ['partitionId'] },
         [TABLE_NAMES.audit]: {
@@ -756,9 +762,10 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         expect(attributes).toEqual(want.attributes.map((a) => `${a}:S`).sort());
         const indexes = Object.fromEntries(
           asArray<Json>(table.Properties.GlobalSecondaryIndexes).map((index) => {
+            const projection = want.projections?.[index.IndexName] ?? 'ALL';
             expect({ index: index.IndexName, projection: index.Projection }).toEqual({
               index: index.IndexName,
-              projection: { ProjectionType: want.projections?.[index.IndexName] ?? 'ALL' },
+              projection: typeof projection === 'string' ? { ProjectionType: projection } : projection,
             });
             return [index.IndexName, (index.KeySchema as Json[]).map((k) => [k.AttributeName, k.KeyType])];
           }),
@@ -863,9 +870,10 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
 
     test('API Gateway may invoke each API function from this API only', () => {
       const all = resourcesOfType(template(), 'AWS::Lambda::Permission');
-      // The one other permission: EventBridge invokes the tick from its schedule rule (see "event sources").
+      // The other permissions: EventBridge invokes the tick and the reconciler from their schedule rules (see "event sources").
       expect(all.filter(([, p]) => p.Properties.Principal !== 'apigateway.amazonaws.com').map(([id]) => id)).toEqual([
         'TickSchedulesLambdaPermissionEventsRuleSchedule1',
+        'ReconcileJobsLambdaPermissionEventsRuleSchedule1',
       ]);
       const permissions = all.filter(([, p]) => p.Properties.Principal === 'apigateway.amazonaws.com');
       expect(permissions.length).toBe(Object.keys(API_FUNCTIONS).length);
@@ -1681,6 +1689,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         'StartTransfer',
         'ShouldRun',
         'Skipped',
+        'Deferred',
         'ChooseFlow',
         'CopyS3Object',
         'RunWorker',
