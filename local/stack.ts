@@ -172,7 +172,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     started.push(dynamo);
     // Global tables: one set of tables serves both regions, as replicas would.
     await createTables(dynamo.endpoint, tableDefinitions(west.resources.Resources));
-    const replication = await startReplicas(options, dynamo, tableDefinitions(west.resources.Resources), started);
+    const replication = await startReplicas(
+      options,
+      dynamo,
+      tableDefinitions(west.resources.Resources),
+      join(stateDir, 'data', 'dynamodb-east'),
+      started,
+    );
     const dynamoEndpoint = (region: string) => replication?.endpoints[region] ?? dynamo.endpoint;
 
     const s3 = await startS3({
@@ -468,10 +474,13 @@ async function startReplicas(
   options: LocalStackOptions,
   west: LocalDynamo,
   tables: ReturnType<typeof tableDefinitions>,
+  eastDirectory: string,
   started: Array<{ close(): Promise<void> }>,
 ): Promise<DynamoReplication | undefined> {
   if (!options.dynamoReplication) return undefined;
-  const east = await startDynamo();
+  // Kept across restarts like west's (writes still on their way to the peer at a stop are lost, as a
+  // region's unreplicated writes are when it fails).
+  const east = await startDynamo({ directory: eastDirectory });
   started.push(east);
   await createTables(east.endpoint, tables);
   const replication = await startDynamoReplication({
