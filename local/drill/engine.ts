@@ -1,8 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { buildStores } from '../../core/runtime/wiring';
 import { ApiClient } from '../api-client';
+import { customerS3Client } from '../s3';
 import { type LocalStack, type LocalStackOptions, REGIONS, startLocalStack } from '../stack';
 
 export const WEST = REGIONS.west;
@@ -25,6 +27,8 @@ export interface DrillEngineOptions {
  */
 export class DrillEngine {
   private storesCache = new Map<string, ReturnType<typeof buildStores>>();
+  private s3Client: S3Client | undefined;
+  private stopping = false;
 
   private constructor(
     public stack: LocalStack,
@@ -69,6 +73,23 @@ export class DrillEngine {
     return new ApiClient(this.info.apis[region] ?? '', region, customer);
   }
 
+  /**
+   * The customer's S3 client (sources, the watcher). Destroyed before the engine stops: the local S3
+   * waits for its open connections to end before it exits.
+   */
+  s3(): S3Client {
+    // A new connection now would hold the stopping S3 open (the watcher polls on; it looks again later).
+    if (this.stopping) throw new Error('the local engine is restarting');
+    this.s3Client ??= customerS3Client(this.info.s3.endpoint);
+    return this.s3Client;
+  }
+
+  private dropClients(): void {
+    this.s3Client?.destroy();
+    this.s3Client = undefined;
+    this.storesCache.clear();
+  }
+
   /** The engine's stores as a region's functions build them (its DynamoDB replica). */
   stores(region: string) {
     const environment = this.info.regions[region]?.environment ?? {};
@@ -86,13 +107,20 @@ export class DrillEngine {
    * starts again on the same state directory: what survives is what the engine persists.
    */
   async restartEngine(): Promise<void> {
-    await this.stack.killRegion(WEST, 'SIGKILL');
-    await this.stack.close();
-    this.storesCache.clear();
-    this.stack = await startLocalStack(this.stackOptions);
+    this.stopping = true;
+    try {
+      await this.stack.killRegion(WEST, 'SIGKILL');
+      this.dropClients();
+      await this.stack.close();
+      this.stack = await startLocalStack(this.stackOptions);
+    } finally {
+      this.stopping = false;
+    }
   }
 
   async close(): Promise<void> {
+    this.stopping = true;
+    this.dropClients();
     await this.stack.close();
     await rm(this.stateDir, { recursive: true, force: true });
   }

@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { TransferJob } from '../../core/domain/job';
-import { customerS3Client } from '../s3';
 import { type DrillEngine, EAST, WEST } from './engine';
 import {
   type Destination,
@@ -105,11 +104,10 @@ export async function runRound(
   settings: RoundSettings,
 ): Promise<RoundResult> {
   const name = `r${round}-${Date.now().toString(36)}`;
-  const s3 = customerS3Client(engine.info.s3.endpoint);
-  const transfers = await prepareRound(name, endpoints, engine.info, s3, random, settings.sizes);
+  const transfers = await prepareRound(name, endpoints, engine.info, engine.s3(), random, settings.sizes);
   const watcher = new DestinationWatcher(
     transfers.flatMap((t) => t.destinations),
-    () => s3,
+    () => engine.s3(),
   );
   watcher.start();
   const jobs = new Map<string, { flow: FlowName; transfer: RoundTransfer }>();
@@ -217,7 +215,6 @@ export async function runRound(
     return result;
   } finally {
     await watcher.stop().catch(() => undefined);
-    s3.destroy();
   }
 }
 
