@@ -13,6 +13,8 @@ export interface DrillSummary {
   lost: number;
   stuck: number;
   tmpLeft: number;
+  /** Split-brain runs: rounds in which both regions owned a partition at once. */
+  splitBrainRounds?: number;
   takeoverP50Ms?: number;
   takeoverMaxMs?: number;
   /** Rounds that could not run to the end (the drill itself failed). */
@@ -41,6 +43,9 @@ export function summarize(rounds: RoundResult[], errors: string[]): DrillSummary
     lost: rounds.reduce((n, r) => n + r.lost.length, 0),
     stuck: rounds.reduce((n, r) => n + r.stuck.length, 0),
     tmpLeft: rounds.reduce((n, r) => n + r.tmpLeft.length, 0),
+    ...(rounds.some((r) => r.bothOwned !== undefined)
+      ? { splitBrainRounds: rounds.filter((r) => (r.bothOwned ?? 0) > 0).length }
+      : {}),
     takeoverP50Ms: takeovers.length ? percentile(takeovers, 50) : undefined,
     takeoverMaxMs: takeovers.length ? Math.max(...takeovers) : undefined,
     errors,
@@ -61,6 +66,7 @@ export function formatReport(rounds: RoundResult[], summary: DrillSummary): stri
     'ok',
     'failed',
     're-driven',
+    'both owned',
     'dup',
     'partial',
     'lost',
@@ -76,6 +82,7 @@ export function formatReport(rounds: RoundResult[], summary: DrillSummary): stri
     String(r.jobs.filter((j) => j.status === 'SUCCEEDED').length),
     String(r.jobs.filter((j) => j.status === 'FAILED').length),
     String(r.jobs.filter((j) => j.redrive?.status === 'SUCCEEDED').length),
+    r.bothOwned === undefined ? '—' : String(r.bothOwned),
     String(r.duplicates.length),
     String(r.partials.length),
     String(r.lost.length),
@@ -95,6 +102,9 @@ export function formatReport(rounds: RoundResult[], summary: DrillSummary): stri
     '| ---- | ----------- | ---------- | -------- | ---- | ----- | ------------ | ------------ |',
     `| ${summary.runs} | ${summary.killPoints} | ${summary.duplicates} | ${summary.partials} | ${summary.lost} | ${summary.stuck} | ${seconds(summary.takeoverP50Ms)} | ${seconds(summary.takeoverMaxMs)} |`,
     '',
+    ...(summary.splitBrainRounds !== undefined
+      ? [`rounds in which both regions owned a partition at once (split brain): ${summary.splitBrainRounds}`]
+      : []),
     `jobs: ${summary.jobs} (${summary.succeeded} SUCCEEDED, ${summary.failed} FAILED, of which ${summary.redriven} re-driven to SUCCEEDED); .tmp files left at the partner: ${summary.tmpLeft}`,
   );
   for (const r of rounds) {
@@ -103,13 +113,23 @@ export function formatReport(rounds: RoundResult[], summary: DrillSummary): stri
       ...r.partials.map((p) => `partial: ${p}`),
       ...r.lost.map((l) => `lost: ${l}`),
       ...r.stuck.map((s) => `stuck: ${s}`),
-      ...r.jobs
-        .filter((j) => j.status === 'FAILED')
-        .map((j) => `FAILED ${j.flow} ${j.jobId}: ${j.errorCode} ${j.errorMessage ?? ''}`),
+      ...failures(r),
     ];
     for (const problem of problems) out.push(`  round ${r.round}: ${problem}`);
   }
   for (const error of summary.errors) out.push(`  error: ${error}`);
   out.push(summary.passed ? 'PASSED' : 'FAILED');
   return out.join('\n');
+}
+
+/** FAILED jobs of a round, alike ones counted together (a batch fails its files alike). */
+function failures(round: RoundResult): string[] {
+  const groups = new Map<string, string[]>();
+  for (const job of round.jobs.filter((j) => j.status === 'FAILED')) {
+    const key = `${job.flow}: ${job.errorCode} ${job.errorMessage ?? ''} → re-drive ${job.redrive?.status ?? 'none'}`;
+    groups.set(key, [...(groups.get(key) ?? []), job.jobId]);
+  }
+  return [...groups.entries()].map(
+    ([key, ids]) => `FAILED ${ids.length === 1 ? ids[0] : `${ids.length} jobs (${ids[0]}, …)`} ${key}`,
+  );
 }

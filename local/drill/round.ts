@@ -82,6 +82,8 @@ export interface RoundResult {
   lost: string[];
   stuck: string[];
   tmpLeft: string[];
+  /** With DynamoDB replicas: partitions seen live-owned by west in west's replica and by east in east's at once. */
+  bothOwned?: number;
   /** The slowest takeover of the round's interrupted jobs. */
   takeoverMs?: number;
   takeovers: number[];
@@ -138,6 +140,8 @@ export async function runRound(
       [...before.entries()].filter(([, job]) => job && !TERMINAL.has(job.status)).map(([id, job]) => [id, job as TransferJob]),
     );
     const takeover = new Map<string, number>();
+    const partitions = [...new Set([...before.values()].flatMap((job) => (job ? [job.partitionId] : [])))];
+    const bothOwned = new Set<string>();
     let last = new Map<string, TransferJob | undefined>();
     const deadline = killAt + settings.stuckAfterMs;
     for (;;) {
@@ -148,6 +152,7 @@ export async function runRound(
         if (now.status !== was.status || now.fenceEpoch !== was.fenceEpoch || now.runningExecutionId !== was.runningExecutionId)
           takeover.set(id, Date.now() - killAt);
       }
+      if (engine.stack.replication) for (const id of await splitBrains(engine, partitions)) bothOwned.add(id);
       const open = [...jobs.keys()].filter((id) => !TERMINAL.has(last.get(id)?.status ?? ''));
       if (open.length === 0 || Date.now() > deadline) break;
       await sleep(200);
@@ -190,6 +195,7 @@ export async function runRound(
       ],
       tmpLeft: await watcher.leftoverTmp(),
       takeovers: outcomes.flatMap((o) => (o.takeoverMs !== undefined ? [o.takeoverMs] : [])),
+      ...(engine.stack.replication ? { bothOwned: bothOwned.size } : {}),
     };
     result.takeoverMs = result.takeovers.length ? Math.max(...result.takeovers) : undefined;
     for (const outcome of outcomes) {
@@ -216,6 +222,17 @@ export async function runRound(
   } finally {
     await watcher.stop().catch(() => undefined);
   }
+}
+
+/** Partitions each region's replica says it owns, live, right now: both regions believe the partition is theirs. */
+async function splitBrains(engine: DrillEngine, partitions: string[]): Promise<string[]> {
+  const now = Date.now();
+  const owned = async (region: string) => {
+    const leases = await Promise.all(partitions.map((id) => engine.stores(region).leases.get(id)));
+    return new Set(leases.filter((l) => l && l.ownerRegion === region && l.expiresAt >= now).map((l) => l?.partitionId));
+  };
+  const [west, east] = await Promise.all([owned(WEST), owned(EAST)]).catch(() => [new Set(), new Set()]);
+  return partitions.filter((id) => west.has(id) && east.has(id));
 }
 
 /** Re-drives each job through east's API and follows the new jobs until they end (or the deadline). */
