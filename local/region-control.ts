@@ -12,6 +12,7 @@
  * heartbeating their lease and may commit: fencing has to cope with both).
  */
 import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import type { ChildService } from './child-service';
 import type { EventsProcessMessage, RegionProcessOptions, RegionRole } from './region-process';
@@ -230,7 +231,7 @@ export class RegionControl {
 
   /** Orphaned workers of a region still running (after a SIGKILL with workers: 'orphan'). */
   liveOrphans(region: string): number[] {
-    return [...this.regionOf(region).orphans].filter((pid) => signalPid(pid, 0));
+    return [...this.regionOf(region).orphans].filter(isRunning);
   }
 
   async close(): Promise<void> {
@@ -251,6 +252,17 @@ function signalPid(pid: number, signal: NodeJS.Signals | 0): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Whether a process runs (a zombie, dead but not yet reaped, does not: no reaper may come in a container). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    // No /proc entry: gone (or no /proc on this system: ask the kernel).
+    return existsSync('/proc/self') ? false : signalPid(pid, 0);
   }
 }
 
