@@ -2004,3 +2004,103 @@ describe('the list cursor key: a secret of the west stack, replicated to east, r
     },
   );
 });
+
+describe('DNS', () => {
+  /** A condition of the template, evaluated with the parameters' defaults (what a deploy without overrides gets). */
+  function conditionHolds(template: Json, name: string): boolean {
+    const value = (node: Json): Json => {
+      if (node && typeof node === 'object' && 'Ref' in node) return template.Parameters[node.Ref].Default;
+      return node;
+    };
+    const evaluate = (node: Json): boolean => {
+      if ('Condition' in node) return evaluate(template.Conditions[node.Condition]);
+      if ('Fn::And' in node) return node['Fn::And'].every(evaluate);
+      if ('Fn::Not' in node) return !evaluate(node['Fn::Not'][0]);
+      if ('Fn::Equals' in node) return value(node['Fn::Equals'][0]) === value(node['Fn::Equals'][1]);
+      throw new Error(`condition function not understood: ${JSON.stringify(node)}`);
+    };
+    return evaluate(template.Conditions[name]);
+  }
+
+  describe.each(Object.keys(REGIONS) as RegionKey[])('%s', (key) => {
+    const template = () => packaged[key].template as Json;
+    const label = key;
+
+    test('a Route 53 health check of this region’s API: TCP 443 of its front door and its 5xx-rate alarm, both required', () => {
+      const { Resources } = template();
+      expect(Resources.ApiHealthCheck.Properties.HealthCheckConfig).toEqual({
+        Type: 'CALCULATED',
+        ChildHealthChecks: [{ Ref: 'ApiEndpointHealthCheck' }, { Ref: 'ApiErrorRateHealthCheck' }],
+        HealthThreshold: 2,
+      });
+      expect(Resources.ApiEndpointHealthCheck.Properties.HealthCheckConfig).toMatchObject({
+        Type: 'TCP',
+        FullyQualifiedDomainName: { 'Fn::Sub': `\${ApiGatewayRestApi}.execute-api.\${AWS::Region}.\${AWS::URLSuffix}` },
+        Port: 443,
+      });
+      expect(Resources.ApiErrorRateHealthCheck.Properties.HealthCheckConfig).toEqual({
+        Type: 'CLOUDWATCH_METRIC',
+        AlarmIdentifier: { Name: { Ref: 'ApiErrorRateAlarm' }, Region: { Ref: 'AWS::Region' } },
+        InsufficientDataHealthStatus: 'LastKnownStatus',
+      });
+      // The API's own 5xx share (Average of 5XXError: Route 53 takes no metric math); no requests is healthy.
+      expect(Resources.ApiErrorRateAlarm.Properties).toMatchObject({
+        Namespace: 'AWS/ApiGateway',
+        MetricName: '5XXError',
+        Dimensions: [{ Name: 'ApiName', Value: Resources.ApiGatewayRestApi.Properties.Name }],
+        Statistic: 'Average',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(template().Outputs.ApiHealthCheckId).toMatchObject({
+        Value: { Ref: 'ApiHealthCheck' },
+        Export: { Name: `eft-${STAGE}-api-health-check-id` },
+      });
+    });
+
+    test(`private-zone records: ${key === 'west' ? 'PRIMARY' : 'SECONDARY'} of the failover name with this region’s health check, and ${label}.<domain>; skipped by default`, () => {
+      const { Resources, Parameters } = template();
+      const records = resourcesOfType(template(), 'AWS::Route53::RecordSet');
+      expect(records.map(([id]) => id).sort()).toEqual(['ApiFailoverRecord', 'ApiRegionRecord']);
+      expect(Resources.ApiFailoverRecord.Properties).toMatchObject({
+        HostedZoneId: { Ref: 'PrivateZoneId' },
+        Name: { Ref: 'ApiDomain' },
+        Type: 'CNAME',
+        SetIdentifier: label,
+        Failover: key === 'west' ? 'PRIMARY' : 'SECONDARY',
+        HealthCheckId: { Ref: 'ApiHealthCheck' },
+        ResourceRecords: [{ 'Fn::GetAtt': ['ApiDomainName', 'RegionalDomainName'] }],
+      });
+      expect(Resources.ApiRegionRecord.Properties.Name).toEqual({ 'Fn::Sub': `${label}.\${ApiDomain}` });
+      for (const [, record] of records) expect(record).toMatchObject({ Condition: 'HasPrivateRecords' });
+      // Packaged without the params: the zone, the domain and the certificate are empty, so no record and no custom domain name.
+      expect([Parameters.PrivateZoneId.Default, Parameters.ApiDomain.Default, Parameters.ApiCertificateArn.Default]).toEqual([
+        '',
+        '',
+        '',
+      ]);
+      expect(conditionHolds(template(), 'HasPrivateRecords')).toBe(false);
+      expect(conditionHolds(template(), 'HasApiDomain')).toBe(false);
+      for (const [, name] of resourcesOfType(template(), 'AWS::ApiGateway::DomainName') as [string, Json][])
+        expect(name.Condition).toBe('HasApiDomain');
+      // GovCloud has no public hosted zones: the region stacks create none.
+      expect(resourcesOfType(template(), 'AWS::Route53::HostedZone')).toEqual([]);
+    });
+  });
+
+  test('the public template (deployed where the public zone is) makes its own health checks: a GovCloud check id does not cross partitions', async () => {
+    const { parse } = await import('yaml');
+    const publicTemplate = parse(readFileSync(join(ROOT, 'resources', 'public-dns', 'template.yml'), 'utf8'));
+    const records = Object.values(publicTemplate.Resources as Record<string, Resource>).filter(
+      (r) => r.Type === 'AWS::Route53::RecordSet',
+    );
+    const failover = records.filter((r) => r.Properties.Failover);
+    expect(failover.map((r) => [r.Properties.Failover, r.Properties.HealthCheckId, r.Properties.ResourceRecords])).toEqual([
+      ['PRIMARY', { Ref: 'WestHealthCheck' }, [{ Ref: 'WestFailoverTarget' }]],
+      ['SECONDARY', { Ref: 'EastHealthCheck' }, [{ Ref: 'EastFailoverTarget' }]],
+    ]);
+    for (const check of ['WestHealthCheck', 'EastHealthCheck'])
+      expect(publicTemplate.Resources[check].Type).toBe('AWS::Route53::HealthCheck');
+    // No parameter takes a health check id from elsewhere.
+    expect(Object.keys(publicTemplate.Parameters).filter((p) => /health ?check ?id/i.test(p))).toEqual([]);
+  });
+});
