@@ -1070,6 +1070,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         TransferStateMachineExecutionRole: 'states.amazonaws.com',
         WorkerTaskRole: 'ecs-tasks.amazonaws.com',
         WorkerExecutionRole: 'ecs-tasks.amazonaws.com',
+        StagingReplicationRole: 's3.amazonaws.com',
       };
       for (const [id, role] of resourcesOfType(template(), 'AWS::IAM::Role')) {
         expect({ id, managed: asArray(role.Properties.ManagedPolicyArns) }).toEqual({ id, managed: [] });
@@ -2103,4 +2104,131 @@ describe('DNS', () => {
     // No parameter takes a health check id from elsewhere.
     expect(Object.keys(publicTemplate.Parameters).filter((p) => /health ?check ?id/i.test(p))).toEqual([]);
   });
+});
+
+describe('staging replication', () => {
+  const stagingBucketIn = (region: string) => `eft-${STAGE}-staging-${region}-\${AWS::AccountId}`;
+  /** The packaged template as plain JSON (Parameters, Conditions and a resource's Condition included). */
+  const raw = (key: RegionKey): Json => packaged[key].template;
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the staging bucket replicates staging/ to the peer region’s, SSE-KMS with the peer’s key, within 15 minutes (RTC)',
+    (key) => {
+      const template = raw(key);
+      const { peer } = REGIONS[key];
+      const bucket = template.Resources.StagingBucket;
+      expect(bucket.Properties.ReplicationConfiguration).toEqual({
+        'Fn::If': [
+          'StagingReplication',
+          {
+            Role: { 'Fn::GetAtt': ['StagingReplicationRole', 'Arn'] },
+            Rules: [
+              {
+                Id: 'StagingToPeerRegion',
+                Status: 'Enabled',
+                Priority: 0,
+                Filter: { Prefix: 'staging/' },
+                DeleteMarkerReplication: { Status: 'Disabled' },
+                SourceSelectionCriteria: { SseKmsEncryptedObjects: { Status: 'Enabled' } },
+                Destination: {
+                  Bucket: { 'Fn::Sub': `arn:\${AWS::Partition}:s3:::${stagingBucketIn(peer)}` },
+                  EncryptionConfiguration: {
+                    ReplicaKmsKeyID: { 'Fn::Sub': `arn:\${AWS::Partition}:kms:${peer}:\${AWS::AccountId}:alias/eft-${STAGE}` },
+                  },
+                  ReplicationTime: { Status: 'Enabled', Time: { Minutes: 15 } },
+                  Metrics: { Status: 'Enabled', EventThreshold: { Minutes: 15 } },
+                },
+              },
+            ],
+          },
+          { Ref: 'AWS::NoValue' },
+        ],
+      });
+      // Replication needs versioning on both sides: every staging bucket has it.
+      expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      // The peer's staging bucket is the one its own stack creates (same name pattern).
+      expect(raw(key === 'west' ? 'east' : 'west').Resources.StagingBucket.Properties.BucketName).toEqual({
+        'Fn::Sub': `eft-${STAGE}-staging-\${AWS::Region}-\${AWS::AccountId}`,
+      });
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: on unless the stack parameter StagingReplication (default: the osls param, true) says false (first deploy)',
+    (key) => {
+      const template = raw(key);
+      expect(template.Parameters?.StagingReplication).toMatchObject({
+        Type: 'String',
+        AllowedValues: ['true', 'false'],
+        Default: 'true',
+      });
+      expect(template.Conditions?.StagingReplication).toEqual({ 'Fn::Equals': [{ Ref: 'StagingReplication' }, 'true'] });
+      expect(template.Resources.StagingReplicationRole?.Condition).toBe('StagingReplication');
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the replication role, assumable by S3 for this account only, reads staging/ here and writes replicas under staging/ in the peer’s bucket, nothing else',
+    (key) => {
+      const template = raw(key);
+      const { region, peer } = REGIONS[key];
+      const role = template.Resources.StagingReplicationRole;
+      expect(role.Type).toBe('AWS::IAM::Role');
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Principal: { Service: 's3.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            ArnLike: { 'aws:SourceArn': { 'Fn::Sub': `arn:\${AWS::Partition}:s3:::${stagingBucketIn(`\${AWS::Region}`)}` } },
+          },
+        },
+      ]);
+      const here = `arn:\${AWS::Partition}:s3:::${stagingBucketIn(`\${AWS::Region}`)}`;
+      const there = `arn:\${AWS::Partition}:s3:::${stagingBucketIn(peer)}`;
+      expect(grantsOf('StagingReplicationRole', role)).toEqual(
+        [
+          `s3:GetReplicationConfiguration ${here}`,
+          `s3:ListBucket ${here}`,
+          `s3:GetObjectVersionForReplication ${here}/staging/*`,
+          `s3:GetObjectVersionAcl ${here}/staging/*`,
+          `s3:GetObjectVersionTagging ${here}/staging/*`,
+          `s3:ReplicateObject ${there}/staging/*`,
+          `s3:ReplicateTags ${there}/staging/*`,
+        ].sort(),
+      );
+      expect(region).not.toBe(peer);
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: staged copies and their replicas expire after a week, removed versions a day later',
+    (key) => {
+      const rules = raw(key).Resources.StagingBucket.Properties.LifecycleConfiguration.Rules as Json[];
+      expect(rules.filter((r) => r.Id !== 'AbortIncompleteMultipartUploads')).toEqual([
+        { Id: 'ExpireStagedCopies', Status: 'Enabled', Prefix: 'staging/', ExpirationInDays: 7 },
+        {
+          Id: 'ExpireRemovedVersions',
+          Status: 'Enabled',
+          Prefix: 'staging/',
+          NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+          ExpiredObjectDeleteMarker: true,
+        },
+      ]);
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the worker reads only its own region’s staging bucket (the replica is there): no grant on the peer’s',
+    (key) => {
+      const template = raw(key);
+      const { peer } = REGIONS[key];
+      const onPeerBucket = resourcesOfType(template, 'AWS::IAM::Role')
+        .filter(([id]) => id !== 'StagingReplicationRole')
+        .flatMap(([id, role]) => grantsOf(id, role).map((grant) => `${id}: ${grant}`))
+        .filter((grant) => grant.includes(stagingBucketIn(peer)));
+      expect(onPeerBucket).toEqual([]);
+    },
+  );
 });
