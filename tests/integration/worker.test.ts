@@ -30,6 +30,7 @@ import { s3Staging } from '../../core/adapters/s3/transfer/staging';
 import { LocalFileSecretStore } from '../../core/adapters/secrets/local-file-store';
 import { temporaryPathFor } from '../../core/adapters/sftp/transfer/target';
 import { redriveJob } from '../../core/control-plane/transfers/service';
+import { toJobView } from '../../core/control-plane/transfers/view';
 import { type WorkerConfig, workerConfigFromEnv } from '../../core/data-plane/config';
 import { runTransfer, type WorkerDeps } from '../../core/data-plane/run-transfer';
 import { systemClock } from '../../core/domain/clock';
@@ -1281,6 +1282,8 @@ describe('the worker process', () => {
     const redrive = await failAndRedrive(run.key, run.lease);
     expect(redrive.job).toMatchObject({ redriveOf: run.key.jobId, chainId: run.key.jobId });
     expect(redrive.key.jobId).not.toBe(run.key.jobId);
+    // The FAILED job's view names the file its attempt left, so the customer can tell whose it is.
+    expect(toJobView(await getJob(run.key)).temporaryFile).toBe(path.basename(run.tmpPath));
     const again = startWorker('bundle', redrive.key, redrive.lease);
     expect(await again.exited).toBe(0);
 

@@ -31,7 +31,6 @@
  * concurrent creator) before anything is written, unless the job says
  * createDirectories: false; then the write fails with TARGET_PATH_MISSING.
  */
-import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { SftpCapabilities } from '../../../domain/endpoint';
 import { LeaseLostError, TransferError } from '../../../domain/transfer/errors';
@@ -44,9 +43,7 @@ import { sha256OfSftpFile } from './content-hash';
 import { SftpWriteStream } from './write-stream';
 
 /** The temporary name next to the final one: per re-drive chain, the same for every attempt of its jobs. */
-export function temporaryPathFor(finalPath: string, chainId: string): string {
-  return `${finalPath}.eft-${createHash('sha256').update(chainId).digest('hex').slice(0, 12)}.tmp`;
-}
+export { temporaryPathFor } from '../../../domain/transfer/temporary-name';
 
 const CLEANUP_TIMEOUT_MS = 5000;
 
