@@ -203,8 +203,13 @@ async function runFlow(
   const to = sideOf(deps, targetEndpoint, job.targetPath, 'targetPath');
   const openSource = () => from.driver.openSource(from.endpoint, from.location, io);
   // The job's createDirectories (absent: true) reaches the target: a missing folder is created unless it is false.
+  // The temporary name is the re-drive chain's: a re-drive reuses what a killed attempt of the chain left.
   const openTarget = () =>
-    to.driver.openTarget(to.endpoint, to.location, io, { jobId: job.jobId, createDirectories: job.createDirectories !== false });
+    to.driver.openTarget(to.endpoint, to.location, io, {
+      chainId: job.chainId ?? job.jobId,
+      retried: job.chainId !== undefined || job.attempts > 1,
+      createDirectories: job.createDirectories !== false,
+    });
   if (from.driver.durable || to.driver.durable) {
     const outcome = await copyFile(io, openSource(), openTarget(), progress);
     return { outcome, total: outcome.bytes };

@@ -135,8 +135,14 @@ export interface FileTarget {
 }
 
 export interface TargetOptions {
-  /** A target that writes under a temporary name first derives it from the job: every attempt reuses it, no two jobs share it. */
-  jobId: string;
+  /**
+   * The job's re-drive chain (TransferJob.chainId, or its own id). A target that writes under a temporary
+   * name first derives it from this: every attempt of every job of the chain reuses it (they run one after
+   * another); no two chains share it.
+   */
+  chainId: string;
+  /** An earlier attempt of the chain ran (a resumed job, a re-drive): it may have left a temporary file. */
+  retried?: boolean;
   /**
    * A target folder that does not exist is created (the job's createDirectories;
    * absent: true). false: the write fails as the endpoint refuses it (TARGET_PATH_MISSING).
