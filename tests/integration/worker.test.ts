@@ -1146,6 +1146,8 @@ async function redriveRunning(key: JobKey, clientKey?: string): Promise<RunningJ
     endpoints: stores.endpoints,
     drivers: engineDrivers(),
     executions,
+    leases: stores.leases,
+    leaseTtlMs: 60_000,
     clock: systemClock,
     region: REGION,
   };
