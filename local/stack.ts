@@ -17,6 +17,7 @@ import { objectCreatedEvent } from './s3-notifications';
 import { loadServiceConfig, PROJECT_ROOT, type RegionFile, type ServiceConfig } from './service-config';
 import { type EmbeddedSftpServer, generateEd25519KeyPair, generateHostKey, startSftpServer } from './sftp-server';
 import type { LocalPrincipal } from './sigv4';
+import { replicateStagingBuckets } from './staging-replication';
 import { createTables, LOCAL_CREDENTIALS, tableDefinitions } from './tables';
 
 export const REGIONS: Record<RegionFile, string> = { west: 'us-gov-west-1', east: 'us-gov-east-1' };
@@ -96,6 +97,8 @@ export interface LocalStackOptions {
   visibilityScale?: number;
   /** Tests only: amends the printed service config (fixture functions, queues, rules) before anything starts. */
   amendConfig?: (config: ServiceConfig, region: RegionFile) => ServiceConfig;
+  /** How long after an object is staged in one region its replica is in the other's staging bucket (local/staging-replication.ts). Default 200. */
+  stagingReplicationLagMs?: number;
   /**
    * Each region gets a DynamoDB replica of its own, replicated to the other after `lagMs` with
    * last-writer-wins (dynamodb-replication.ts), as global tables do. Default: one DynamoDB for both.
@@ -288,6 +291,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await control.start(region, regionFile);
     }
     forwardCustomerS3Events(s3, eventsProcesses, (line) => logLines.push(line));
+    // Cross-region replication of the staging buckets (resources/buckets.yml).
+    started.push(
+      replicateStagingBuckets(s3, {
+        endpoint: s3.endpoint,
+        buckets: Object.values(regions).map((r) => r.stagingBucket),
+        lagMs: options.stagingReplicationLagMs ?? 200,
+        log: (line) => logLines.push(line),
+      }),
+    );
 
     info = {
       stage,

@@ -17,6 +17,8 @@
  *   there the worker's CPU, not a window, limits, and a second channel only
  *   makes sshd work harder (docs/benchmarks.md).
  * - Lease renewed every TTL/3; progress written at most once a second.
+ * - A staged copy made in the other region is awaited here for up to 15
+ *   minutes after it was made: the bound S3 RTC gives its replication.
  *
  * Every value can be overridden by an environment variable (EFT_*), which the
  * tests use to force small parts, short leases and fast retries. The worker
@@ -50,6 +52,8 @@ export const DEFAULT_WORKER_CONFIG: WorkerConfig = {
   stallTimeoutMs: 120_000,
   connectTimeoutMs: 20_000,
   hashMarkBytes: 8 * MiB,
+  // S3 Replication Time Control's bound (resources/buckets.yml).
+  stagedReplicaWaitMs: 15 * 60_000,
 };
 
 /** The variable of each tunable. */
@@ -71,6 +75,7 @@ const ENV_NAMES: Record<keyof WorkerConfig, string> = {
   stallTimeoutMs: 'EFT_STALL_TIMEOUT_MS',
   connectTimeoutMs: 'EFT_CONNECT_TIMEOUT_MS',
   hashMarkBytes: 'EFT_HASH_MARK_BYTES',
+  stagedReplicaWaitMs: 'EFT_STAGED_REPLICA_WAIT_MS',
 };
 
 /** Settings that may be 0 (0 ms: a second channel on any link). */

@@ -17,9 +17,11 @@
  * A copy is one hop when either endpoint keeps what is written durably (S3).
  * Between two that do not (SFTP→SFTP) it is staged through this region's
  * staging area (staging/<customer>/<job>/<name>), checkpointed as
- * `{ staged: { bucket, key, bytes, sha256, etag } }` after the first hop, so a
- * retry whose staged copy is still there never reads the source again. The
- * staged copy is deleted once the result is recorded.
+ * `{ staged: { bucket, key, bytes, sha256, etag, versionId?, stagedAt } }`
+ * after the first hop, so a retry whose staged copy is still there never
+ * reads the source again, in either region: the other region reads the
+ * replica in its own area (./staged-copy.ts). The copy read is deleted once
+ * the result is recorded.
  */
 
 import { posix } from 'node:path';
@@ -39,6 +41,7 @@ import type { WorkerConfig } from './config';
 import { ConnectionScope } from './connections';
 import { type CopyOutcome, copyFile, type ReportProgress } from './copy-file';
 import { Liveness } from './liveness';
+import { committingOnly, stagedCopyToReuse } from './staged-copy';
 
 export interface WorkerDeps {
   jobs: JobStore;
@@ -200,32 +203,36 @@ async function runFlow(
   const to = sideOf(deps, targetEndpoint, job.targetPath, 'targetPath');
   const openSource = () => from.driver.openSource(from.endpoint, from.location, io);
   // The job's createDirectories (absent: true) reaches the target: a missing folder is created unless it is false.
+  // The temporary name is the re-drive chain's: a re-drive reuses what a killed attempt of the chain left.
   const openTarget = () =>
-    to.driver.openTarget(to.endpoint, to.location, io, { jobId: job.jobId, createDirectories: job.createDirectories !== false });
+    to.driver.openTarget(to.endpoint, to.location, io, {
+      chainId: job.chainId ?? job.jobId,
+      retried: job.chainId !== undefined || job.attempts > 1,
+      createDirectories: job.createDirectories !== false,
+    });
   if (from.driver.durable || to.driver.durable) {
     const outcome = await copyFile(io, openSource(), openTarget(), progress);
     return { outcome, total: outcome.bytes };
   }
 
-  let staged = io.job.checkpoint.staged as StagedFile | undefined;
-  if (staged && (await deps.staging.holds(staged, io.signal))) {
-    deps.logger.info('reusing the staged copy; the source is not read again', { key: staged.key, bytes: staged.bytes });
-  } else {
+  const recorded = io.job.checkpoint.staged as StagedFile | undefined;
+  let staged = recorded && (await stagedCopyToReuse(deps, io, job, recorded));
+  if (!staged) {
     const key = stagingKeyFor(job, job.sourcePath);
     // Progress counts both hops, each half of the file's size.
     const first = await copyFile(io, openSource(), deps.staging.target(key, io), (done, total) =>
       progress(Math.floor(done / 2), total),
     );
     await ownConnections?.close();
-    staged = deps.staging.record(key, first);
+    staged = deps.staging.record(key, first, new Date(deps.clock.now()).toISOString());
     await io.job.saveCheckpoint({ staged });
   }
   const half = Math.floor(staged.bytes / 2);
-  const outcome = await copyFile(io, deps.staging.source(staged, io), openTarget(), (done, total) =>
-    progress(half + Math.floor(done / 2), total),
+  const outcome = await copyFile(
+    io,
+    deps.staging.source(staged, io),
+    committingOnly(openTarget(), staged.sha256),
+    (done, total) => progress(half + Math.floor(done / 2), total),
   );
-  if (outcome.sha256 !== staged.sha256 && !outcome.alreadyPresent) {
-    throw new TransferError('CONTENT_MISMATCH', 'the staged copy changed between the two hops');
-  }
   return { outcome, total: outcome.bytes, staged };
 }

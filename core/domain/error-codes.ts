@@ -86,6 +86,9 @@ export const ERROR_CODES = {
   TARGET_EXISTS: job('the target already holds other content; the engine never replaces a file'),
   TARGET_PATH_MISSING: job('the target folder does not exist on the partner'),
   CONTENT_MISMATCH: job('content changed between two hops of a staged transfer'),
+  STAGED_COPY_UNAVAILABLE: job(
+    'the job was staged in the other region and its staged copy did not replicate to this region within the replication bound (15 minutes); re-drive it: the re-drive delivers from the staged copy if it is in reach by then, else reads the source again',
+  ),
   SIZE_MISMATCH: job('the delivered file has another size than the source'),
   VERIFICATION_FAILED: job('the destination does not hold what was delivered'),
   CONNECTION_LOST: job('the connection broke and retries did not get through'),

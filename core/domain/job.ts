@@ -80,6 +80,13 @@ export interface TransferJob {
   bytesTotal?: number;
   /** The job this one re-drives, when it was created by a re-drive. */
   redriveOf?: string;
+  /**
+   * The first job of the re-drive chain this one belongs to (absent: the job's own id). A keyless re-drive
+   * continues its original's chain; one under an Idempotency-Key starts its own (see redriveJob). The jobs of
+   * a chain run one after another and write the same temporary file at an SFTP target, so a re-drive reuses
+   * what a killed attempt left there.
+   */
+  chainId?: string;
   /** What started the job (a route's S3 event, a schedule's poll); absent for API requests. */
   trigger?: JobTrigger;
   /** An SFTP target folder that does not exist is created (absent: true). */

@@ -1070,6 +1070,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         TransferStateMachineExecutionRole: 'states.amazonaws.com',
         WorkerTaskRole: 'ecs-tasks.amazonaws.com',
         WorkerExecutionRole: 'ecs-tasks.amazonaws.com',
+        StagingReplicationRole: 's3.amazonaws.com',
       };
       for (const [id, role] of resourcesOfType(template(), 'AWS::IAM::Role')) {
         expect({ id, managed: asArray(role.Properties.ManagedPolicyArns) }).toEqual({ id, managed: [] });
@@ -2001,6 +2002,233 @@ describe('the list cursor key: a secret of the west stack, replicated to east, r
           (arn) => arn.includes(':secretsmanager:') && arn.includes('*') && !arn.includes(`:secret:${SECRET_NAME_PREFIX}/*`),
         );
       expect(wildcards).toEqual([]);
+    },
+  );
+});
+
+describe('DNS', () => {
+  /** A condition of the template, evaluated with the parameters' defaults (what a deploy without overrides gets). */
+  function conditionHolds(template: Json, name: string): boolean {
+    const value = (node: Json): Json => {
+      if (node && typeof node === 'object' && 'Ref' in node) return template.Parameters[node.Ref].Default;
+      return node;
+    };
+    const evaluate = (node: Json): boolean => {
+      if ('Condition' in node) return evaluate(template.Conditions[node.Condition]);
+      if ('Fn::And' in node) return node['Fn::And'].every(evaluate);
+      if ('Fn::Not' in node) return !evaluate(node['Fn::Not'][0]);
+      if ('Fn::Equals' in node) return value(node['Fn::Equals'][0]) === value(node['Fn::Equals'][1]);
+      throw new Error(`condition function not understood: ${JSON.stringify(node)}`);
+    };
+    return evaluate(template.Conditions[name]);
+  }
+
+  describe.each(Object.keys(REGIONS) as RegionKey[])('%s', (key) => {
+    const template = () => packaged[key].template as Json;
+    const label = key;
+
+    test('a Route 53 health check of this region’s API: TCP 443 of its front door and its 5xx-rate alarm, both required', () => {
+      const { Resources } = template();
+      expect(Resources.ApiHealthCheck.Properties.HealthCheckConfig).toEqual({
+        Type: 'CALCULATED',
+        ChildHealthChecks: [{ Ref: 'ApiEndpointHealthCheck' }, { Ref: 'ApiErrorRateHealthCheck' }],
+        HealthThreshold: 2,
+      });
+      expect(Resources.ApiEndpointHealthCheck.Properties.HealthCheckConfig).toMatchObject({
+        Type: 'TCP',
+        FullyQualifiedDomainName: { 'Fn::Sub': `\${ApiGatewayRestApi}.execute-api.\${AWS::Region}.\${AWS::URLSuffix}` },
+        Port: 443,
+      });
+      expect(Resources.ApiErrorRateHealthCheck.Properties.HealthCheckConfig).toEqual({
+        Type: 'CLOUDWATCH_METRIC',
+        AlarmIdentifier: { Name: { Ref: 'ApiErrorRateAlarm' }, Region: { Ref: 'AWS::Region' } },
+        InsufficientDataHealthStatus: 'LastKnownStatus',
+      });
+      // The API's own 5xx share (Average of 5XXError: Route 53 takes no metric math); no requests is healthy.
+      expect(Resources.ApiErrorRateAlarm.Properties).toMatchObject({
+        Namespace: 'AWS/ApiGateway',
+        MetricName: '5XXError',
+        Dimensions: [{ Name: 'ApiName', Value: Resources.ApiGatewayRestApi.Properties.Name }],
+        Statistic: 'Average',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(template().Outputs.ApiHealthCheckId).toMatchObject({
+        Value: { Ref: 'ApiHealthCheck' },
+        Export: { Name: `eft-${STAGE}-api-health-check-id` },
+      });
+    });
+
+    test(`private-zone records: ${key === 'west' ? 'PRIMARY' : 'SECONDARY'} of the failover name with this region’s health check, and ${label}.<domain>; skipped by default`, () => {
+      const { Resources, Parameters } = template();
+      const records = resourcesOfType(template(), 'AWS::Route53::RecordSet');
+      expect(records.map(([id]) => id).sort()).toEqual(['ApiFailoverRecord', 'ApiRegionRecord']);
+      expect(Resources.ApiFailoverRecord.Properties).toMatchObject({
+        HostedZoneId: { Ref: 'PrivateZoneId' },
+        Name: { Ref: 'ApiDomain' },
+        Type: 'CNAME',
+        SetIdentifier: label,
+        Failover: key === 'west' ? 'PRIMARY' : 'SECONDARY',
+        HealthCheckId: { Ref: 'ApiHealthCheck' },
+        ResourceRecords: [{ 'Fn::GetAtt': ['ApiDomainName', 'RegionalDomainName'] }],
+      });
+      expect(Resources.ApiRegionRecord.Properties.Name).toEqual({ 'Fn::Sub': `${label}.\${ApiDomain}` });
+      for (const [, record] of records) expect(record).toMatchObject({ Condition: 'HasPrivateRecords' });
+      // Packaged without the params: the zone, the domain and the certificate are empty, so no record and no custom domain name.
+      expect([Parameters.PrivateZoneId.Default, Parameters.ApiDomain.Default, Parameters.ApiCertificateArn.Default]).toEqual([
+        '',
+        '',
+        '',
+      ]);
+      expect(conditionHolds(template(), 'HasPrivateRecords')).toBe(false);
+      expect(conditionHolds(template(), 'HasApiDomain')).toBe(false);
+      for (const [, name] of resourcesOfType(template(), 'AWS::ApiGateway::DomainName') as [string, Json][])
+        expect(name.Condition).toBe('HasApiDomain');
+      // GovCloud has no public hosted zones: the region stacks create none.
+      expect(resourcesOfType(template(), 'AWS::Route53::HostedZone')).toEqual([]);
+    });
+  });
+
+  test('the public template (deployed where the public zone is) makes its own health checks: a GovCloud check id does not cross partitions', async () => {
+    const { parse } = await import('yaml');
+    const publicTemplate = parse(readFileSync(join(ROOT, 'resources', 'public-dns', 'template.yml'), 'utf8'));
+    const records = Object.values(publicTemplate.Resources as Record<string, Resource>).filter(
+      (r) => r.Type === 'AWS::Route53::RecordSet',
+    );
+    const failover = records.filter((r) => r.Properties.Failover);
+    expect(failover.map((r) => [r.Properties.Failover, r.Properties.HealthCheckId, r.Properties.ResourceRecords])).toEqual([
+      ['PRIMARY', { Ref: 'WestHealthCheck' }, [{ Ref: 'WestFailoverTarget' }]],
+      ['SECONDARY', { Ref: 'EastHealthCheck' }, [{ Ref: 'EastFailoverTarget' }]],
+    ]);
+    for (const check of ['WestHealthCheck', 'EastHealthCheck'])
+      expect(publicTemplate.Resources[check].Type).toBe('AWS::Route53::HealthCheck');
+    // No parameter takes a health check id from elsewhere.
+    expect(Object.keys(publicTemplate.Parameters).filter((p) => /health ?check ?id/i.test(p))).toEqual([]);
+  });
+});
+
+describe('staging replication', () => {
+  const stagingBucketIn = (region: string) => `eft-${STAGE}-staging-${region}-\${AWS::AccountId}`;
+  /** The packaged template as plain JSON (Parameters, Conditions and a resource's Condition included). */
+  const raw = (key: RegionKey): Json => packaged[key].template;
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the staging bucket replicates staging/ to the peer region’s, SSE-KMS with the peer’s key, within 15 minutes (RTC)',
+    (key) => {
+      const template = raw(key);
+      const { peer } = REGIONS[key];
+      const bucket = template.Resources.StagingBucket;
+      expect(bucket.Properties.ReplicationConfiguration).toEqual({
+        'Fn::If': [
+          'StagingReplication',
+          {
+            Role: { 'Fn::GetAtt': ['StagingReplicationRole', 'Arn'] },
+            Rules: [
+              {
+                Id: 'StagingToPeerRegion',
+                Status: 'Enabled',
+                Priority: 0,
+                Filter: { Prefix: 'staging/' },
+                DeleteMarkerReplication: { Status: 'Disabled' },
+                SourceSelectionCriteria: { SseKmsEncryptedObjects: { Status: 'Enabled' } },
+                Destination: {
+                  Bucket: { 'Fn::Sub': `arn:\${AWS::Partition}:s3:::${stagingBucketIn(peer)}` },
+                  EncryptionConfiguration: {
+                    ReplicaKmsKeyID: { 'Fn::Sub': `arn:\${AWS::Partition}:kms:${peer}:\${AWS::AccountId}:alias/eft-${STAGE}` },
+                  },
+                  ReplicationTime: { Status: 'Enabled', Time: { Minutes: 15 } },
+                  Metrics: { Status: 'Enabled', EventThreshold: { Minutes: 15 } },
+                },
+              },
+            ],
+          },
+          { Ref: 'AWS::NoValue' },
+        ],
+      });
+      // Replication needs versioning on both sides: every staging bucket has it.
+      expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      // The peer's staging bucket is the one its own stack creates (same name pattern).
+      expect(raw(key === 'west' ? 'east' : 'west').Resources.StagingBucket.Properties.BucketName).toEqual({
+        'Fn::Sub': `eft-${STAGE}-staging-\${AWS::Region}-\${AWS::AccountId}`,
+      });
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: on unless the stack parameter StagingReplication (default: the osls param, true) says false (first deploy)',
+    (key) => {
+      const template = raw(key);
+      expect(template.Parameters?.StagingReplication).toMatchObject({
+        Type: 'String',
+        AllowedValues: ['true', 'false'],
+        Default: 'true',
+      });
+      expect(template.Conditions?.StagingReplication).toEqual({ 'Fn::Equals': [{ Ref: 'StagingReplication' }, 'true'] });
+      expect(template.Resources.StagingReplicationRole?.Condition).toBe('StagingReplication');
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the replication role, assumable by S3 for this account only, reads staging/ here and writes replicas under staging/ in the peer’s bucket, nothing else',
+    (key) => {
+      const template = raw(key);
+      const { region, peer } = REGIONS[key];
+      const role = template.Resources.StagingReplicationRole;
+      expect(role.Type).toBe('AWS::IAM::Role');
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Principal: { Service: 's3.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            ArnLike: { 'aws:SourceArn': { 'Fn::Sub': `arn:\${AWS::Partition}:s3:::${stagingBucketIn(`\${AWS::Region}`)}` } },
+          },
+        },
+      ]);
+      const here = `arn:\${AWS::Partition}:s3:::${stagingBucketIn(`\${AWS::Region}`)}`;
+      const there = `arn:\${AWS::Partition}:s3:::${stagingBucketIn(peer)}`;
+      expect(grantsOf('StagingReplicationRole', role)).toEqual(
+        [
+          `s3:GetReplicationConfiguration ${here}`,
+          `s3:ListBucket ${here}`,
+          `s3:GetObjectVersionForReplication ${here}/staging/*`,
+          `s3:GetObjectVersionAcl ${here}/staging/*`,
+          `s3:GetObjectVersionTagging ${here}/staging/*`,
+          `s3:ReplicateObject ${there}/staging/*`,
+          `s3:ReplicateTags ${there}/staging/*`,
+        ].sort(),
+      );
+      expect(region).not.toBe(peer);
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: staged copies and their replicas expire after a week, removed versions a day later',
+    (key) => {
+      const rules = raw(key).Resources.StagingBucket.Properties.LifecycleConfiguration.Rules as Json[];
+      expect(rules.filter((r) => r.Id !== 'AbortIncompleteMultipartUploads')).toEqual([
+        { Id: 'ExpireStagedCopies', Status: 'Enabled', Prefix: 'staging/', ExpirationInDays: 7 },
+        {
+          Id: 'ExpireRemovedVersions',
+          Status: 'Enabled',
+          Prefix: 'staging/',
+          NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+          ExpiredObjectDeleteMarker: true,
+        },
+      ]);
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the worker reads only its own region’s staging bucket (the replica is there): no grant on the peer’s',
+    (key) => {
+      const template = raw(key);
+      const { peer } = REGIONS[key];
+      const onPeerBucket = resourcesOfType(template, 'AWS::IAM::Role')
+        .filter(([id]) => id !== 'StagingReplicationRole')
+        .flatMap(([id, role]) => grantsOf(id, role).map((grant) => `${id}: ${grant}`))
+        .filter((grant) => grant.includes(stagingBucketIn(peer)));
+      expect(onPeerBucket).toEqual([]);
     },
   );
 });

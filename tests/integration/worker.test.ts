@@ -29,13 +29,15 @@ import { createS3Client } from '../../core/adapters/s3/client';
 import { s3Staging } from '../../core/adapters/s3/transfer/staging';
 import { LocalFileSecretStore } from '../../core/adapters/secrets/local-file-store';
 import { temporaryPathFor } from '../../core/adapters/sftp/transfer/target';
+import { redriveJob } from '../../core/control-plane/transfers/service';
+import { toJobView } from '../../core/control-plane/transfers/view';
 import { type WorkerConfig, workerConfigFromEnv } from '../../core/data-plane/config';
 import { runTransfer, type WorkerDeps } from '../../core/data-plane/run-transfer';
 import { systemClock } from '../../core/domain/clock';
 import type { Endpoint, SftpCapabilities } from '../../core/domain/endpoint';
 import type { FlowType, TransferJob } from '../../core/domain/job';
 import { type LeaseToken, tokenOf } from '../../core/domain/lease';
-import type { JobKey, JobStore } from '../../core/domain/ports';
+import type { ExecutionStarter, JobKey, JobStore } from '../../core/domain/ports';
 import { StoppedError } from '../../core/domain/transfer/errors';
 import { createLogger } from '../../core/observability/logger';
 import { buildStores, type Stores } from '../../core/runtime/wiring';
@@ -1115,6 +1117,49 @@ function startWorker(how: 'tsx' | 'bundle', key: JobKey, lease: LeaseToken, extr
   return { child, exited, output: () => output, lines };
 }
 
+type RunningJob = { key: JobKey; lease: LeaseToken; job: TransferJob };
+
+/**
+ * A job ended FAILED under its lease (as FailTransfer or the reconciler ends one whose worker died), then
+ * re-driven through the API's service; the re-drive RUNNING under a new lease, as its execution leaves it.
+ */
+async function failAndRedrive(key: JobKey, lease: LeaseToken): Promise<RunningJob> {
+  await stores.jobs.transition(key, 'FAILED', { ...ORIGIN, fence: lease, errorCode: 'WORKER_LOST', errorMessage: 'killed' });
+  await stores.leases.release(lease);
+  return redriveRunning(key);
+}
+
+/** A re-drive of a FAILED job (with the request's Idempotency-Key, if any), RUNNING under the partition's lease. */
+async function redriveRunning(key: JobKey, clientKey?: string): Promise<RunningJob> {
+  const started: JobKey[] = [];
+  const executions: ExecutionStarter = {
+    start: async (job) => {
+      started.push(job);
+    },
+    startBatch: async () => {
+      throw new Error('a re-drive is never batched');
+    },
+  };
+  const actor = { customerId: CUSTOMER, principalArn: `arn:aws-us-gov:iam::${CUSTOMER_ACCOUNT}:role/test` };
+  const transferDeps = {
+    jobs: stores.jobs,
+    endpoints: stores.endpoints,
+    drivers: engineDrivers(),
+    executions,
+    leases: stores.leases,
+    leaseTtlMs: 60_000,
+    clock: systemClock,
+    region: REGION,
+  };
+  const { job } = await redriveJob(transferDeps, actor, key.jobId, clientKey);
+  expect(started.map((k) => k.jobId)).toEqual([job.jobId]);
+  // Executions of one region share the partition's lease: a second one joins it.
+  const executionId = unique('exec');
+  const next = tokenOf(await stores.leases.acquire(job.partitionId, { executionId, region: REGION }, 60_000), executionId);
+  const running = await stores.jobs.transition(job, 'RUNNING', { ...ORIGIN, fence: next });
+  return { key: { customerId: CUSTOMER, jobId: job.jobId }, lease: next, job: running };
+}
+
 describe('the worker process', () => {
   let proxy: TcpProxy;
   beforeEach(async () => {
@@ -1226,6 +1271,76 @@ describe('the worker process', () => {
     expect(job.result).toBeUndefined();
   });
 
+  test("a SIGKILLed attempt's temporary file is the re-drive's: it delivers one complete copy and no .tmp remains", async () => {
+    const run = await heldMidTransfer();
+    run.worker.child.kill('SIGKILL');
+    expect(await run.worker.exited).toBeNull();
+    proxy.release();
+    // The killed attempt's partial file stays at the partner: nobody was left to remove it.
+    const left = (await fs.stat(run.tmpPath)).size;
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThan(run.content.length);
+
+    const redrive = await failAndRedrive(run.key, run.lease);
+    expect(redrive.job).toMatchObject({ redriveOf: run.key.jobId, chainId: run.key.jobId });
+    expect(redrive.key.jobId).not.toBe(run.key.jobId);
+    // The FAILED job's view names the file its attempt left, so the customer can tell whose it is.
+    expect(toJobView(await getJob(run.key)).temporaryFile).toBe(path.basename(run.tmpPath));
+    const again = startWorker('bundle', redrive.key, redrive.lease);
+    expect(await again.exited).toBe(0);
+
+    expect(sha(await fs.readFile(run.finalPath))).toBe(sha(run.content));
+    expect((await listDir(run.dir)).filter((f) => f.startsWith(run.name))).toEqual([`${run.name}.bin`]);
+    await expectRecorded(redrive.key, run.content);
+  });
+
+  test("a re-drive of a re-drive keeps the chain's first job, and so its temporary file", async () => {
+    const run = await heldMidTransfer();
+    run.worker.child.kill('SIGKILL');
+    expect(await run.worker.exited).toBeNull();
+    proxy.release();
+    // The first re-drive ends FAILED before its worker wrote anything (e.g. killed at its start).
+    const first = await failAndRedrive(run.key, run.lease);
+    const second = await failAndRedrive(first.key, first.lease);
+    expect(second.job).toMatchObject({ redriveOf: first.key.jobId, chainId: run.key.jobId });
+    expect((await fs.stat(run.tmpPath)).size).toBeGreaterThan(0); // still the killed attempt's file
+
+    const again = startWorker('bundle', second.key, second.lease);
+    expect(await again.exited).toBe(0);
+
+    expect(sha(await fs.readFile(run.finalPath))).toBe(sha(run.content));
+    expect((await listDir(run.dir)).filter((f) => f.startsWith(run.name))).toEqual([`${run.name}.bin`]);
+  });
+
+  test('a lost lease leaves the temporary file to the next owner of the job, which reuses it: no .tmp remains', async () => {
+    const run = await heldMidTransfer();
+    // Another owner took over the partition under a newer epoch.
+    const next = { ...run.lease, epoch: run.lease.epoch + 1 };
+    await dynamo.db.send(
+      new UpdateItemCommand({
+        TableName: dynamo.tables.leases,
+        Key: marshall({ partitionId: run.job.partitionId }),
+        UpdateExpression: 'SET epoch = :next',
+        ExpressionAttributeValues: marshall({ ':next': next.epoch }),
+      }),
+    );
+    expect(await run.worker.exited).toBe(3);
+    proxy.release();
+    expect(
+      run.worker
+        .lines()
+        .some((l) => l.message === 'lease lost: the partial file is left to the next attempt of the job, which reuses it'),
+    ).toBe(true);
+    expect((await fs.stat(run.tmpPath)).size).toBeGreaterThan(0);
+
+    const owner = startWorker('bundle', run.key, next);
+    expect(await owner.exited).toBe(0);
+
+    expect(sha(await fs.readFile(run.finalPath))).toBe(sha(run.content));
+    expect((await listDir(run.dir)).filter((f) => f.startsWith(run.name))).toEqual([`${run.name}.bin`]);
+    await expectRecorded(run.key, run.content);
+  });
+
   test('peak memory stays flat for a file many times larger than the buffers', async () => {
     const p = peer('sshd');
     const name = unique('big');
@@ -1256,4 +1371,82 @@ describe('the worker process', () => {
     // 192 MiB through sshd, the worker and s3rver's JavaScript MD5: ~8 s on an idle 2-core machine,
     // several times that on a busy one. What it asserts (the peak) does not depend on how long it takes.
   }, 180_000);
+});
+
+// ---------------------------------------------------------------------------
+// The temporary file at an SFTP target, across the attempts and jobs of a re-drive chain
+
+describe('temporary files', () => {
+  test('a delivery whose rename the partner refuses fails and removes its temporary file', async () => {
+    const p = peer('norename');
+    const name = unique('refused');
+    const content = randomBytes(2 * MiB);
+    await putSource(`files/${name}.bin`, content);
+    // Validated before the partner forbade renames: the worker writes a .tmp and renames it.
+    const target = await sftpEndpoint(p);
+    const { key, lease } = await runningJob('S3_TO_SFTP', await s3Endpoint(), `${name}.bin`, target, `${name}.bin`);
+    const tmpPath = path.join(p.dir, path.basename(temporaryPathFor(`${p.basePath}/${name}.bin`, key.jobId)));
+    const s3c = controlledS3();
+    const source = s3c.holdBodyAfter(content.length / 2);
+
+    const transfer = runTransfer(deps(NO_STALL, s3c.client), key, lease);
+    transfer.catch(() => undefined);
+    await untilFileHasBytes(tmpPath); // the temporary file is there, half written
+    source.release();
+    await expect(transfer).rejects.toMatchObject({ code: expect.any(String) });
+
+    expect((await listDir(p.dir)).filter((f) => f.startsWith(name))).toEqual([]);
+    expect((await getJob(key)).lastError).toMatchObject({ code: expect.any(String) });
+  });
+
+  test('two re-drives of one job under different Idempotency-Keys run at once without sharing a temporary file', async () => {
+    const p = peer('sshd');
+    const name = unique('siblings');
+    const content = randomBytes(2 * MiB);
+    await putSource(`files/${name}.bin`, content);
+    const original = await runningJob('S3_TO_SFTP', await s3Endpoint(), `${name}.bin`, await sftpEndpoint(p), `${name}.bin`);
+    await stores.jobs.transition(original.key, 'FAILED', { ...ORIGIN, fence: original.lease, errorCode: 'X', errorMessage: 'x' });
+    await stores.leases.release(original.lease);
+    const [keyless, keyed] = [await redriveRunning(original.key), await redriveRunning(original.key, 'second-try')];
+    expect(keyless.job.chainId).toBe(original.key.jobId);
+    expect(keyed.job.chainId).toBeUndefined(); // a chain of its own
+    const tmpOf = (run: RunningJob) =>
+      path.join(p.dir, path.basename(temporaryPathFor(`${p.basePath}/${name}.bin`, run.job.chainId ?? run.key.jobId)));
+
+    // Both half written at the same time, then both go on.
+    const [s3a, s3b] = [controlledS3(), controlledS3()];
+    const [holdA, holdB] = [s3a.holdBodyAfter(MiB), s3b.holdBodyAfter(MiB)];
+    const a = runTransfer(deps(NO_STALL, s3a.client), keyless.key, keyless.lease);
+    const b = runTransfer(deps(NO_STALL, s3b.client), keyed.key, keyed.lease);
+    a.catch(() => undefined);
+    b.catch(() => undefined);
+    await Promise.all([untilFileHasBytes(tmpOf(keyless)), untilFileHasBytes(tmpOf(keyed))]);
+    holdA.release();
+    holdB.release();
+    const results = (await Promise.all([a, b])).map((d) => d.result);
+
+    // Exactly one delivery; the other found the same content there.
+    expect(results.map((r) => r.alreadyPresent).sort()).toEqual([false, true]);
+    expect(results.every((r) => r.sha256 === sha(content))).toBe(true);
+    expect(sha(await fs.readFile(path.join(p.dir, `${name}.bin`)))).toBe(sha(content));
+    expect((await listDir(p.dir)).filter((f) => f.startsWith(name))).toEqual([`${name}.bin`]);
+  });
+
+  test("a re-drive that finds the file delivered meanwhile removes the chain's leftover temporary file", async () => {
+    const p = peer('sshd');
+    const name = unique('present');
+    const content = randomBytes(64 * KiB);
+    await putSource(`files/${name}.bin`, content);
+    const original = await runningJob('S3_TO_SFTP', await s3Endpoint(), `${name}.bin`, await sftpEndpoint(p), `${name}.bin`);
+    // What a killed attempt left, and the file the partner got another way meanwhile.
+    const tmpPath = path.join(p.dir, path.basename(temporaryPathFor(`${p.basePath}/${name}.bin`, original.key.jobId)));
+    await fs.writeFile(tmpPath, content.subarray(0, 1000));
+    await fs.writeFile(path.join(p.dir, `${name}.bin`), content);
+
+    const redrive = await failAndRedrive(original.key, original.lease);
+    const { result } = await runTransfer(deps(), redrive.key, redrive.lease);
+
+    expect(result).toMatchObject({ alreadyPresent: true, sha256: sha(content) });
+    expect((await listDir(p.dir)).filter((f) => f.startsWith(name))).toEqual([`${name}.bin`]);
+  });
 });

@@ -70,6 +70,7 @@ describe('the worker settings', () => {
       stallTimeoutMs: 120_000,
       connectTimeoutMs: 20_000,
       hashMarkBytes: 8 * MiB,
+      stagedReplicaWaitMs: 15 * 60_000,
     });
   });
 
@@ -91,6 +92,7 @@ describe('the worker settings', () => {
     ['EFT_STALL_TIMEOUT_MS', 'stallTimeoutMs'],
     ['EFT_CONNECT_TIMEOUT_MS', 'connectTimeoutMs'],
     ['EFT_HASH_MARK_BYTES', 'hashMarkBytes'],
+    ['EFT_STAGED_REPLICA_WAIT_MS', 'stagedReplicaWaitMs'],
   ])('%s sets %s, and a bad value is refused by its name', (variable, key) => {
     expect(workerSettingsFromEnv({ ...TASK, [variable]: '7' }).config).toMatchObject({ [key]: 7 });
     expect(problemsWith({ ...TASK, [variable]: '7.5' })).toMatch(

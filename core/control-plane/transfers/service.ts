@@ -334,6 +334,10 @@ export async function redriveJob(
       targetPath: original.targetPath,
       idempotencyKey: deterministicId('redrive', original.jobId, clientKey ?? ''),
       redriveOf: original.jobId,
+      // The job's one keyless re-drive continues its chain (and the chain's temporary file at an SFTP target).
+      // Re-drives under other Idempotency-Keys are siblings that may run at once (a region's executions share
+      // the partition lease): each starts its own chain, so that no two running jobs write one temporary file.
+      ...(clientKey === undefined ? { chainId: original.chainId ?? original.jobId } : {}),
       ...(original.requestId ? { requestId: original.requestId } : {}),
       ...(original.bytesTotal !== undefined ? { bytesTotal: original.bytesTotal } : {}),
       ...(original.checkpoint ? { checkpoint: original.checkpoint } : {}),

@@ -1,7 +1,22 @@
+import { posix } from 'node:path';
 import type { TransferJob } from '../../domain/job';
+import { temporaryPathFor } from '../../domain/transfer/temporary-name';
+
+/**
+ * An SFTP target's temporary file that an attempt of an ended, undelivered job may have left next to the
+ * target (its worker was killed, or could not remove it): its name, so that the customer can tell whose it
+ * is. A keyless re-drive reuses or removes it.
+ */
+function temporaryFileOf(job: TransferJob): string | undefined {
+  const undelivered = job.status === 'FAILED' || job.status === 'CANCELLED';
+  const wrote = job.startedAt !== undefined && job.checkpoint?.delivery !== 'direct-write';
+  if (!undelivered || !wrote || !job.flowType.endsWith('_TO_SFTP')) return undefined;
+  return posix.basename(temporaryPathFor(job.targetPath, job.chainId ?? job.jobId));
+}
 
 /** What the API shows of a job: its state and history, not the engine's bookkeeping (fencing, fingerprints, checkpoints). */
 export function toJobView(job: TransferJob) {
+  const temporaryFile = temporaryFileOf(job);
   return {
     jobId: job.jobId,
     requestId: job.requestId,
@@ -24,6 +39,7 @@ export function toJobView(job: TransferJob) {
     ...(job.afterTransfer ? { afterTransfer: job.afterTransfer } : {}),
     // The partner forbids renames: the file was written under its final name directly (no .tmp).
     ...(job.checkpoint?.delivery ? { delivery: job.checkpoint.delivery } : {}),
+    ...(temporaryFile ? { temporaryFile } : {}),
   };
 }
 

@@ -135,8 +135,14 @@ export interface FileTarget {
 }
 
 export interface TargetOptions {
-  /** A target that writes under a temporary name first derives it from the job: every attempt reuses it, no two jobs share it. */
-  jobId: string;
+  /**
+   * The job's re-drive chain (TransferJob.chainId, or its own id). A target that writes under a temporary
+   * name first derives it from this: every attempt of every job of the chain reuses it (they run one after
+   * another); no two chains share it.
+   */
+  chainId: string;
+  /** An earlier attempt of the chain ran (a resumed job, a re-drive): it may have left a temporary file. */
+  retried?: boolean;
   /**
    * A target folder that does not exist is created (the job's createDirectories;
    * absent: true). false: the write fails as the endpoint refuses it (TARGET_PATH_MISSING).
@@ -154,23 +160,52 @@ export interface DataPlaneDriver {
 
 /** The copy a staged transfer keeps between its two hops (the job's checkpoint records it as `staged`). */
 export interface StagedFile {
+  /** The staging area (bucket) of the region that made the copy. */
   bucket: string;
   key: string;
   bytes: number;
   sha256: string;
   etag: string;
+  /** The copy's version, where the area keeps versions (a replica in the peer region has the same). */
+  versionId?: string;
+  /** When the first hop recorded it (ISO 8601): its replica in the peer region is due within the replication bound from then. */
+  stagedAt?: string;
 }
 
-/** The engine's own durable area that copies between two non-durable endpoints are staged through. */
+/** A staged copy as one region finds it (StagingArea.find). */
+export type StagedCopy =
+  /** In this region's area: the recorded copy itself, or (`replica`) the replica of one another region recorded. */
+  | { status: 'present'; copy: StagedFile; replica: boolean }
+  /** Recorded in another region's area and not replicated here (yet): replication may still bring it. */
+  | { status: 'awaited' }
+  /** Recorded in this region's area and gone, or changed. */
+  | { status: 'lost' };
+
+/**
+ * The engine's own durable area that copies between two non-durable endpoints
+ * are staged through: one per region, each replicated to the other's under the
+ * same key (resources/buckets.yml), so either region can finish a job the
+ * other staged. A region reads only its own area: the copy it made, or the
+ * replica of the other's, never the other region's area itself.
+ */
 export interface StagingArea {
   /** Where the first hop writes the copy named `key`; a copy an earlier attempt left there is replaced. */
   target(key: string, io: TransferIo): FileTarget;
-  /** The checkpoint's record of what the first hop delivered to `key`. */
-  record(key: string, delivered: { bytes: number; sha256: string; etag?: string }): StagedFile;
-  /** True if the staged copy is still there unchanged. */
-  holds(staged: StagedFile, signal: AbortSignal): Promise<boolean>;
-  /** The staged copy as the second hop's source. */
+  /** The checkpoint's record of what the first hop delivered to `key`, at `stagedAt` (ISO 8601). */
+  record(
+    key: string,
+    delivered: { bytes: number; sha256: string; etag?: string; versionId?: string },
+    stagedAt: string,
+  ): StagedFile;
+  /**
+   * The staged copy as this region can read it: the recorded one if it is in
+   * this region's area, unchanged; the replica in this region's area if it was
+   * recorded in another's and matches what the record can check at rest (the
+   * content is checked again, byte for byte, before the second hop commits).
+   */
+  find(staged: StagedFile, signal: AbortSignal): Promise<StagedCopy>;
+  /** The staged copy (as `find` returned it) as the second hop's source. */
   source(staged: StagedFile, io: TransferIo): FileSource;
-  /** Removes the staged copy (best effort: the area's own expiry is the backstop). */
+  /** Removes the staged copy (as `find` returned it; best effort: the area's own expiry is the backstop). */
   remove(staged: StagedFile, logger: Logger): Promise<void>;
 }

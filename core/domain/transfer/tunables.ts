@@ -29,4 +29,10 @@ export interface WorkerConfig {
   connectTimeoutMs: number;
   /** How often the hash state is snapshotted where a target resumes at any acknowledged byte (resume granularity). */
   hashMarkBytes: number;
+  /**
+   * How long after a staged copy was made in the other region its replica may
+   * take to reach this one (S3 RTC: 15 minutes); a job taken over waits for it
+   * until then, and fails with STAGED_COPY_UNAVAILABLE after.
+   */
+  stagedReplicaWaitMs: number;
 }

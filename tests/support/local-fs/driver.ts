@@ -76,7 +76,7 @@ export class LocalFsDriver implements EndpointDriver {
 
   openTarget(_endpoint: Endpoint, location: Location, io: TransferIo, options: TargetOptions): FileTarget {
     const { file } = location as LocalFsLocation;
-    const tag = createHash('sha256').update(options.jobId).digest('hex').slice(0, 12);
+    const tag = createHash('sha256').update(options.chainId).digest('hex').slice(0, 12);
     return new LocalFileTarget(file, `${file}.eft-${tag}.tmp`, io);
   }
 

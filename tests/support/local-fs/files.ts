@@ -1,6 +1,6 @@
 /**
  * The data-plane half of the test-only LOCAL_FS kind: a file on this machine
- * as a transfer's source or target. The target writes `<final>.eft-<job>.tmp`
+ * as a transfer's source or target. The target writes `<final>.eft-<chain>.tmp`
  * and links it to the final name, which fails if the name exists, so nothing
  * is ever replaced and the final name never shows partial content.
  */

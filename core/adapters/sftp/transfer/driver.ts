@@ -56,10 +56,11 @@ export function sftpDataPlane(deps: SftpEndpointDeps): SftpDataPlane {
       return new SftpFileTarget(
         connector,
         path,
-        temporaryPathFor(path, options.jobId),
+        temporaryPathFor(path, options.chainId),
         capabilities,
         io,
         options.createDirectories !== false,
+        options.retried === true,
       );
     },
 

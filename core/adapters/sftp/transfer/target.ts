@@ -3,12 +3,16 @@
  * (SftpWriteStream).
  *
  * Delivery ("the final name is never visible with partial content"):
- * - 'rename' (default): write `<final>.eft-<job>.tmp`, check its size on the
- *   server, confirm the lease, then RENAME it to the final name. SFTP v3
+ * - 'rename' (default): write `<final>.eft-<chain>.tmp`, check its size on
+ *   the server, confirm the lease, then RENAME it to the final name. SFTP v3
  *   RENAME fails if the final name exists, so a file that appeared meanwhile
- *   is never replaced. The temporary name is per job (two jobs delivering to
- *   one name cannot mix their bytes) and stable across attempts (a killed
- *   attempt's file is simply overwritten by the next).
+ *   is never replaced. The temporary name is per re-drive chain (the first
+ *   job's id: TransferJob.chainId), so two chains delivering to one name
+ *   cannot mix their bytes, and every attempt of every job of a chain writes
+ *   the same one: a killed attempt's file is truncated and overwritten by the
+ *   next (a resumed job or a re-drive), or removed by it when the final name
+ *   is taken meanwhile. The jobs of a chain run one after another (a
+ *   re-drive continues the chain only once its job has ended; see redriveJob).
  * - 'direct-write', when the endpoint's validated capabilities say the server
  *   refuses renames: the final name is created with EXCL (never replacing a
  *   file) and written in place; the job's checkpoint records
@@ -18,15 +22,15 @@
  *
  * A broken connection resumes at the last hash snapshot below the bytes the
  * server acknowledged (WRITEs carry explicit offsets, so re-sending is
- * harmless). On failure or stop the partial file is removed (best effort); on
- * loss of the lease it is left alone, since the new owner of the job writes
- * the same temporary name.
+ * harmless). On failure or stop the partial file is removed (best effort,
+ * logged when it cannot be); on loss of the lease it is left alone: the job
+ * has a new owner, or gets a re-drive, that writes the same temporary name,
+ * and removing it could cut that owner's file from under it.
  *
  * A target folder that does not exist is created (mkdir -p, tolerant of a
  * concurrent creator) before anything is written, unless the job says
  * createDirectories: false; then the write fails with TARGET_PATH_MISSING.
  */
-import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { SftpCapabilities } from '../../../domain/endpoint';
 import { LeaseLostError, TransferError } from '../../../domain/transfer/errors';
@@ -38,10 +42,8 @@ import type { SftpConnector } from './connector';
 import { sha256OfSftpFile } from './content-hash';
 import { SftpWriteStream } from './write-stream';
 
-/** The temporary name next to the final one: per job, the same for every attempt of the job. */
-export function temporaryPathFor(finalPath: string, jobId: string): string {
-  return `${finalPath}.eft-${createHash('sha256').update(jobId).digest('hex').slice(0, 12)}.tmp`;
-}
+/** The temporary name next to the final one: per re-drive chain, the same for every attempt of its jobs. */
+export { temporaryPathFor } from '../../../domain/transfer/temporary-name';
 
 const CLEANUP_TIMEOUT_MS = 5000;
 
@@ -65,6 +67,8 @@ export class SftpFileTarget implements FileTarget {
     private readonly capabilities: SftpCapabilities | undefined,
     private readonly io: TransferIo,
     private readonly createDirectories = true,
+    /** An earlier attempt of the chain ran: a file it left under the temporary name is removed if not reused. */
+    private readonly retried = false,
   ) {
     this.location = connector.locationOf(path);
     this.delivery = capabilities?.renameToNew === false ? 'direct-write' : 'rename';
@@ -86,7 +90,11 @@ export class SftpFileTarget implements FileTarget {
     this.size = size;
     const oursAlready = delivery === 'direct-write' && io.job.checkpoint.directWrite === path;
     const existing = await this.existing();
-    if (existing && !oursAlready) return existing;
+    if (existing && !oursAlready) {
+      // Nothing will be written: what a killed attempt of the chain left under the temporary name goes now.
+      if (delivery === 'rename' && this.retried) await this.removeWritten();
+      return existing;
+    }
     if (!existing && this.createDirectories) {
       const folder = posix.dirname(path);
       await this.withTarget(`create folder ${this.connector.locationOf(folder)}`, (c) => this.connector.ensureFolder(c, folder));
@@ -172,19 +180,14 @@ export class SftpFileTarget implements FileTarget {
     return renamed ? {} : undefined;
   }
 
-  /** Bounded in time: this also runs on SIGTERM, within ECS's stop timeout. */
   async abort(reason?: unknown): Promise<void> {
-    if (reason instanceof LeaseLostError) return;
-    const attempt = (async () => {
-      const { channel } = await this.connector.connect();
-      await channel.unlink(this.writePath);
-    })().catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLEANUP_TIMEOUT_MS);
-    });
-    await Promise.race([attempt, timeout]);
-    clearTimeout(timer);
+    if (reason instanceof LeaseLostError) {
+      this.io.logger.info('lease lost: the partial file is left to the next attempt of the job, which reuses it', {
+        path: this.writePath,
+      });
+      return;
+    }
+    await this.removeWritten();
   }
 
   failure(error: unknown): unknown {
@@ -193,6 +196,35 @@ export class SftpFileTarget implements FileTarget {
 
   reset(): Promise<void> {
     return this.connector.reset(this.session);
+  }
+
+  /**
+   * Removes the file at the write path, best effort: a failure is logged, not thrown (the next attempt of
+   * the chain reuses or removes the file). Bounded in time: this also runs on SIGTERM, within ECS's stop timeout.
+   */
+  private async removeWritten(): Promise<void> {
+    const { writePath, connector, io } = this;
+    const attempt = (async (): Promise<string | undefined> => {
+      try {
+        const { channel } = await connector.connect();
+        await channel.unlink(writePath);
+      } catch (err) {
+        if (sftpStatus(err) !== SFTP_STATUS.NO_SUCH_FILE) return err instanceof Error ? err.message : String(err);
+      }
+      return undefined;
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`no answer within ${CLEANUP_TIMEOUT_MS} ms`), CLEANUP_TIMEOUT_MS);
+    });
+    const failure = await Promise.race([attempt, timeout]);
+    clearTimeout(timer);
+    if (failure !== undefined) {
+      io.logger.warn('the partial file could not be removed; the next attempt of the job reuses or removes it', {
+        location: connector.locationOf(writePath),
+        error: connector.scrub(failure),
+      });
+    }
   }
 
   /** Claims the final name without ever replacing a file; false if someone else's file has it. */
