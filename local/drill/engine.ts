@@ -29,12 +29,25 @@ export class DrillEngine {
   private storesCache = new Map<string, ReturnType<typeof buildStores>>();
   private s3Client: S3Client | undefined;
   private stopping = false;
+  /** Objects created per `bucket/key` (S3's ObjectCreated events), across restarts: a second one is a second delivery. */
+  readonly s3Writes = new Map<string, number>();
 
   private constructor(
     public stack: LocalStack,
     private readonly stackOptions: LocalStackOptions,
     readonly stateDir: string,
-  ) {}
+  ) {
+    this.countWrites();
+  }
+
+  private countWrites(): void {
+    this.stack.s3.onEvent((record) => {
+      if (!record.eventName.startsWith('ObjectCreated:')) return;
+      // Keys in events are URL-encoded as S3 encodes them (a space is '+').
+      const key = `${record.s3.bucket.name}/${decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '))}`;
+      this.s3Writes.set(key, (this.s3Writes.get(key) ?? 0) + 1);
+    });
+  }
 
   static async start(options: DrillEngineOptions): Promise<DrillEngine> {
     const stateDir = await mkdtemp(join(tmpdir(), 'eft-drill-'));
@@ -113,6 +126,7 @@ export class DrillEngine {
       this.dropClients();
       await this.stack.close();
       this.stack = await startLocalStack(this.stackOptions);
+      this.countWrites();
     } finally {
       this.stopping = false;
     }

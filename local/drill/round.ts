@@ -216,6 +216,8 @@ export async function runRound(
             `${transfer.flow} ${where}: FAILED (${job?.errorCode}), and its re-drive ${redrive.status} (${redrive.errorCode}: ${redrive.errorMessage})`,
           );
         if (held === 'wrong') result.partials.push(`${where}: not the source's bytes at the end`);
+        const writes = destination.bucket ? (engine.s3Writes.get(`${destination.bucket}/${destination.location}`) ?? 0) : 0;
+        if (writes > 1) result.duplicates.push(`${where}: written ${writes} times`);
       }
     }
     return result;

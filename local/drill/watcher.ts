@@ -19,8 +19,9 @@ interface Version {
 
 /**
  * Polls the round's destinations while the round runs and records every file or object under a
- * final name (not `.tmp`) whose content is not the source's (partial), a complete copy written again
- * (a second delivery), and any other file in the destination folders (a copy under another name).
+ * final name (not `.tmp`) whose content is not the source's (partial), a complete SFTP copy written again
+ * (a new file renamed over it: a second delivery; S3's second writes are counted from its events, see
+ * DrillEngine.s3Writes), and any other file in the destination folders (a copy under another name).
  */
 export class DestinationWatcher {
   readonly sightings: Sighting[] = [];
@@ -142,7 +143,9 @@ export class DestinationWatcher {
       complete = data.length === expected.size && digest === expected.sha256;
       if (!complete) this.sightings.push({ kind: 'partial', location: shown, detail: `sha256 ${digest.slice(0, 12)}… ≠ source` });
     }
-    if (previous?.complete)
+    // (S3: a second write is counted from S3's events instead, see DrillEngine.s3Writes: an object's listing
+    // can change without a write while the local S3 finishes storing its metadata.)
+    if (previous?.complete && kind === 'sftp')
       this.sightings.push({ kind: 'rewritten', location: shown, detail: 'a complete copy was written again' });
     this.versions.set(key, { id, complete });
   }
