@@ -59,7 +59,7 @@ export interface JobOutcome {
   status: string;
   errorCode?: string;
   errorMessage?: string;
-  /** ms from the fault until another execution had the job (new epoch, execution or state). */
+  /** ms from the fault until another execution claimed the job (a new lease epoch or execution; a QUEUED job: started). */
   takeoverMs?: number;
   /** A FAILED job's re-drive (POST /jobs/{id}/redrive) and how it ended. */
   redrive?: Redrive;
@@ -149,7 +149,13 @@ export async function runRound(
       for (const [id, was] of interrupted) {
         const now = last.get(id);
         if (takeover.has(id) || !now) continue;
-        if (now.status !== was.status || now.fenceEpoch !== was.fenceEpoch || now.runningExecutionId !== was.runningExecutionId)
+        // Claimed by another execution (a new epoch or execution); a job that had none yet, started.
+        const notStarted = was.status === 'QUEUED' || was.status === 'RECEIVED';
+        if (
+          now.fenceEpoch !== was.fenceEpoch ||
+          now.runningExecutionId !== was.runningExecutionId ||
+          (notStarted && now.status !== was.status)
+        )
           takeover.set(id, Date.now() - killAt);
       }
       if (engine.stack.replication) for (const id of await splitBrains(engine, partitions)) bothOwned.add(id);
