@@ -7,7 +7,7 @@
  *   npm run drill -- [--rounds N] [--seed S] [--split-brain] [--fault F]... [--stuck-after SECONDS] [--verbose]
  */
 
-import { FAULTS, type Fault, SPLIT_BRAIN_FAULTS } from '../local/drill/round';
+import { FAULTS, type Fault, SPLIT_BRAIN_FAULTS } from '../local/drill/faults';
 import { runDrill } from '../local/drill/run';
 
 function parse(argv: string[]) {

@@ -1,7 +1,7 @@
-import { stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
 import type { TransferJob } from '../../core/domain/job';
 import { type DrillEngine, EAST, WEST } from './engine';
+import { type Fault, inject, TAKEOVER_FAULTS } from './faults';
 import {
   type Destination,
   type DrillEndpoints,
@@ -11,38 +11,9 @@ import {
   prepareRound,
   type RoundTransfer,
 } from './fixtures';
+import { awaitKillPoint, readJobs } from './kill-point';
 import type { Random } from './random';
 import { DestinationWatcher } from './watcher';
-
-/** What the drill does to the region its transfers run in (us-gov-west-1). */
-export const FAULTS = [
-  'region-sigkill',
-  'region-sigkill-orphans',
-  'region-sigterm',
-  'sfn-sigkill',
-  'sfn-sigterm',
-  'api-sigkill',
-  'api-sigterm',
-  'worker-sigkill',
-  'worker-sigterm',
-  'engine-restart',
-] as const;
-/** Split brain (with DynamoDB replication): replication stalls longer than the lease TTL, west alive or its workers orphaned. */
-export const SPLIT_BRAIN_FAULTS = ['partition', 'partition-orphans'] as const;
-export type Fault = (typeof FAULTS)[number] | (typeof SPLIT_BRAIN_FAULTS)[number];
-
-/** Faults after which west's executions are gone, so the other region (or a restart) must take the jobs over. */
-const TAKEOVER_FAULTS: Fault[] = [
-  'region-sigkill',
-  'region-sigkill-orphans',
-  'region-sigterm',
-  'sfn-sigkill',
-  'sfn-sigterm',
-  'engine-restart',
-  'partition',
-  'partition-orphans',
-];
-
 export interface RoundSettings {
   leaseTtlMs: number;
   /** A job not terminal this long after the fault is stuck. */
@@ -91,7 +62,6 @@ export interface RoundResult {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
-
 /**
  * One round: every flow started in west through its API, a fault injected in west when a random
  * job has moved a random share of its bytes, west back after a while; then every job must end,
@@ -284,119 +254,4 @@ function jobFor(
   const ids = [...jobs.entries()].filter(([, j]) => j.transfer === transfer).map(([id]) => id);
   if (ids.length === 1) return last.get(ids[0] as string);
   return ids.map((id) => last.get(id)).find((job) => job && basename(job.sourcePath) === basename(destination.location));
-}
-
-async function readJobs(engine: DrillEngine, region: string, ids: string[]): Promise<Map<string, TransferJob | undefined>> {
-  const stores = engine.stores(region);
-  const jobs = await Promise.all(ids.map((jobId) => stores.jobs.get({ customerId: 'customer-a', jobId })));
-  return new Map(ids.map((id, i) => [id, jobs[i]]));
-}
-
-/**
- * Waits until the victim flow has moved `share` of its bytes (the job's checkpointed bytes, or the
- * `.tmp` growing at the partner, whichever is further; a batch: its share of files done), or has
- * gone past transferring. Returns where it was.
- */
-async function awaitKillPoint(
-  engine: DrillEngine,
-  jobs: Map<string, { flow: FlowName; transfer: RoundTransfer }>,
-  victim: FlowName,
-  transfers: RoundTransfer[],
-  share: number,
-): Promise<string> {
-  const ids = [...jobs.entries()].filter(([, j]) => j.flow === victim).map(([id]) => id);
-  const transfer = transfers.find((t) => t.flow === victim) as RoundTransfer;
-  const total = transfer.destinations.reduce((sum, d) => sum + d.size, 0);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const now = await readJobs(engine, WEST, ids).catch(() => new Map<string, TransferJob | undefined>());
-    const states = ids.map((id) => now.get(id));
-    if (ids.length > 1) {
-      const done = states.filter((job) => job && TERMINAL.has(job.status)).length;
-      if (done / ids.length >= share || Date.now() > deadline) return `${done}/${ids.length} files done`;
-    } else {
-      const job = states[0];
-      const tmp = await tmpBytes(transfer.destinations[0] as Destination);
-      const moved = Math.max(job?.bytesTransferred ?? 0, tmp);
-      if (job && job.status !== 'RUNNING' && job.status !== 'QUEUED' && job.status !== 'RECEIVED')
-        return `${job.status} (${Math.round((100 * moved) / total)}% moved)`;
-      if (moved / total >= share || Date.now() > deadline) return `${Math.round((100 * moved) / total)}% of bytes`;
-    }
-    await sleep(20);
-  }
-}
-
-/** Bytes in the `.tmp` of an SFTP destination so far (0 for S3 or before it exists). */
-async function tmpBytes(destination: Destination): Promise<number> {
-  if (destination.kind !== 'sftp') return 0;
-  const { readdir } = await import('node:fs/promises');
-  const dir = dirname(destination.location);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const sizes = await Promise.all(
-    names
-      .filter((n) => n.startsWith(basename(destination.location)) && n.endsWith('.tmp'))
-      .map((n) =>
-        stat(`${dir}/${n}`).then(
-          (s) => s.size,
-          () => 0,
-        ),
-      ),
-  );
-  return Math.max(0, ...sizes);
-}
-
-/** Injects the fault; `recovery` settles once west is whole again. */
-async function inject(
-  engine: DrillEngine,
-  fault: Fault,
-  random: Random,
-  settings: RoundSettings,
-): Promise<{ recovery: Promise<void> }> {
-  const { stack } = engine;
-  const ttl = settings.leaseTtlMs;
-  const later = (ms: number, then: () => Promise<unknown>) => ({
-    recovery: sleep(ms)
-      .then(then)
-      .then(() => undefined),
-  });
-  const done = { recovery: Promise.resolve() };
-  // West comes back between half a TTL and three TTLs after it died: before or after east took over.
-  const backAfter = () => random.between(ttl / 2, 3 * ttl);
-  switch (fault) {
-    case 'region-sigkill':
-    case 'region-sigterm':
-      await stack.killRegion(WEST, fault === 'region-sigkill' ? 'SIGKILL' : 'SIGTERM');
-      return later(backAfter(), () => engine.stack.restartRegion(WEST));
-    case 'region-sigkill-orphans':
-      await stack.killRegion(WEST, 'SIGKILL', { workers: 'orphan' });
-      return later(backAfter(), () => engine.stack.restartRegion(WEST));
-    case 'sfn-sigkill':
-    case 'sfn-sigterm':
-      await stack.killRegion(WEST, fault === 'sfn-sigkill' ? 'SIGKILL' : 'SIGTERM', { roles: ['step-functions'] });
-      return later(backAfter(), () => engine.stack.restartRegion(WEST));
-    case 'api-sigkill':
-    case 'api-sigterm':
-      await stack.killRegion(WEST, fault === 'api-sigkill' ? 'SIGKILL' : 'SIGTERM', { roles: ['api'] });
-      return later(backAfter(), () => engine.stack.restartRegion(WEST));
-    case 'worker-sigkill':
-    case 'worker-sigterm':
-      await stack.killRegion(WEST, fault === 'worker-sigkill' ? 'SIGKILL' : 'SIGTERM', { roles: ['worker'] });
-      return done;
-    case 'engine-restart':
-      await engine.restartEngine();
-      return done;
-    case 'partition':
-    case 'partition-orphans': {
-      // Replication stalls for three lease TTLs: each region sees the other's lease expire.
-      const replication = stack.replication;
-      if (!replication) throw new Error('drill: a partition needs DynamoDB replication (--split-brain)');
-      replication.setLag(3 * ttl);
-      if (fault === 'partition-orphans')
-        await stack.killRegion(WEST, 'SIGKILL', { roles: ['step-functions'], workers: 'orphan' });
-      return later(3 * ttl, async () => {
-        replication.setLag(settings.replicationLagMs ?? 0);
-        if (fault === 'partition-orphans') await engine.stack.restartRegion(WEST);
-      });
-    }
-  }
 }

@@ -1,8 +1,9 @@
 import { DrillEngine, WEST } from './engine';
+import { FAULTS, type Fault, SPLIT_BRAIN_FAULTS } from './faults';
 import { type FileSizes, onboard } from './fixtures';
 import { Random } from './random';
 import { type DrillSummary, formatReport, summarize } from './report';
-import { FAULTS, type Fault, type RoundResult, runRound, SPLIT_BRAIN_FAULTS } from './round';
+import { type RoundResult, runRound } from './round';
 
 export interface DrillOptions {
   rounds: number;
