@@ -82,7 +82,14 @@ export function localWorkerLauncher(root: string, onLine: (line: string) => void
           .Overrides?.ContainerOverrides?.[0]?.Environment ?? [];
       // The container's Node flags and environment (fargate-worker/runtime.ts), then the task's overrides.
       const env = { ...process.env, ...WORKER_ENV, ...Object.fromEntries(overrides.map((e) => [e.Name, e.Value])) };
-      const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', join(root, 'fargate-worker', 'main.ts')], {
+      const worker = [
+        '--require',
+        join(root, 'local', 'worker-output.cjs'),
+        '--import',
+        'tsx',
+        join(root, 'fargate-worker', 'main.ts'),
+      ];
+      const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...worker], {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -1,8 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startChildService } from '../../local/child-service';
 import { childPids, isRunning, RegionControl, type RegionEndpoints } from '../../local/region-control';
+import { PROJECT_ROOT } from '../../local/service-config';
 
 // Real processes standing in for a region's three (the same readiness and IPC protocol as
 // local/region-process.ts, without the engine): each serves HTTP on the port it is given, and the
@@ -11,6 +12,7 @@ const REGION_PROCESS = `
 const http = require('node:http');
 const { spawn } = require('node:child_process');
 const role = process.argv[2];
+const WORKER = "let n = 0; setInterval(() => { console.log('tick', ++n); require('node:fs').writeFileSync(process.env.TICKS_DIR + '/' + process.pid, String(n)); }, 20);";
 const { ports = {} } = JSON.parse(process.env.EFT_CHILD_OPTIONS);
 const listen = (port) => new Promise((resolve) => {
   const server = http.createServer((_, res) => res.end(role)).listen(port ?? 0, '127.0.0.1', () => resolve(server));
@@ -23,7 +25,12 @@ const url = (server) => 'http://127.0.0.1:' + server.address().port;
     console.log(JSON.stringify({ sqs: url(sqs), eventBridge: url(eventBridge) }));
   } else if (role === 'step-functions') {
     const server = await listen(ports.stepFunctions);
-    spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    // The worker logs to this process through a pipe, as the Fargate worker does, and counts its ticks in a file.
+    const worker = spawn(process.execPath, ['--require', process.env.WORKER_OUTPUT, '-e', WORKER], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    worker.stdout.resume();
+    worker.stderr.resume();
     console.log(JSON.stringify({ stepFunctions: url(server) }));
   } else {
     console.log(JSON.stringify({ api: url(await listen(ports.api)) }));
@@ -41,6 +48,9 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'eft-region-control-'));
   const script = join(dir, 'region.cjs');
   await writeFile(script, REGION_PROCESS);
+  // What the stand-in processes read (they inherit this environment).
+  process.env.WORKER_OUTPUT = join(PROJECT_ROOT, 'local', 'worker-output.cjs');
+  process.env.TICKS_DIR = dir;
   started = [];
   control = new RegionControl({
     launch: (role, _regionFile, environment, ports) => startChildService(script, { environment, ports }, { args: [role] }),
@@ -73,7 +83,7 @@ test('a region killed with SIGKILL stops answering, and restarts on the same add
   expect(await answers(first.sqs)).toBe('events');
 });
 
-test("by default the runner's workers die with it; with workers: 'orphan' they keep running, parentless", async () => {
+test("by default the runner's workers die with it; with workers: 'orphan' they keep running and logging, parentless", async () => {
   const [worker] = await control.workerPids(REGION);
   expect(worker).toBeDefined();
   await control.killRegion(REGION, 'SIGKILL', { roles: ['step-functions'] });
@@ -84,7 +94,11 @@ test("by default the runner's workers die with it; with workers: 'orphan' they k
   expect(next).toBeDefined();
   const report = await control.killRegion(REGION, 'SIGKILL', { roles: ['step-functions'], workers: 'orphan' });
   expect(report).toMatchObject({ killed: ['step-functions'], orphans: [next] });
-  expect(alive(next as number)).toBe(true);
+  // It goes on working (and logging, into the dead runner's pipe) after its runner died.
+  const ticks = async () => Number(await readFile(join(dir, String(next)), 'utf8').catch(() => '0'));
+  const atKill = await ticks();
+  while (alive(next as number) && (await ticks()) < atKill + 10) await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(await ticks()).toBeGreaterThanOrEqual(atKill + 10);
   expect(control.liveOrphans(REGION)).toEqual([next]);
   // The api and events processes were not touched.
   expect(await answers((started[0] as RegionEndpoints).api)).toBe('api');
