@@ -34,7 +34,7 @@ import type { LeaseToken } from '../domain/lease';
 import type { Location } from '../domain/location';
 import { resolveLocation } from '../domain/locations';
 import type { EndpointStore, JobKey, JobStore, LeaseStore } from '../domain/ports';
-import { LeaseLostError, TransferError, toTransferError } from '../domain/transfer/errors';
+import { INTERRUPTED_EXIT, LeaseLostError, StoppedError, TransferError, toTransferError } from '../domain/transfer/errors';
 import type { StagedFile, StagingArea, TransferIo } from '../domain/transfer/io';
 import type { Logger } from '../observability/logger';
 import type { WorkerConfig } from './config';
@@ -68,7 +68,10 @@ export interface RunOptions {
 
 /** Exit status of the worker process for an error thrown by runTransfer: 3 when the lease was lost, else 1. */
 export function exitCodeFor(error: unknown): number {
-  return toTransferError(error) instanceof LeaseLostError ? 3 : 1;
+  const transferError = toTransferError(error);
+  if (transferError instanceof LeaseLostError) return INTERRUPTED_EXIT.leaseLost;
+  if (transferError instanceof StoppedError) return INTERRUPTED_EXIT.stopped;
+  return 1;
 }
 
 export function stagingKeyFor(job: JobKey, sourcePath: string): string {

@@ -357,6 +357,67 @@ describe('failTransfer', () => {
   });
 });
 
+describe('an interrupted attempt (the worker stopped or lost the lease) is resumed, not failed', () => {
+  /** What Step Functions puts in Cause when a .sync ECS task's container exits non-zero. */
+  const taskExited = (ExitCode: number | null, Signal?: string) => ({
+    Error: 'States.TaskFailed',
+    Cause: JSON.stringify({
+      StopCode: 'EssentialContainerExited',
+      StoppedReason: 'Essential container in task exited',
+      Containers: [{ ExitCode, ...(Signal ? { Signal } : {}) }],
+    }),
+  });
+
+  it.each([
+    ['worker was stopped (SIGTERM, exit 143)', taskExited(143)],
+    ['worker was killed by SIGTERM before its handler ran', taskExited(null, 'SIGTERM')],
+    ['worker lost the lease (exit 3)', taskExited(3)],
+    ['server-side copy lost the lease', { Error: 'LeaseLostError', Cause: '{}' }],
+  ])('a job whose %s stays RUNNING, its lease is released, and a new execution resumes it', async (_case, error) => {
+    const job = await queuedJob();
+    const lease = await started(west, job, `west-int-${seq}`);
+    await west.jobs.recordWork(job, lease, { lastError: { code: 'STOPPED', message: 'the worker was stopped' } });
+
+    expect(await failTransfer(west, { ...job, lease, error })).toEqual({ failed: false });
+
+    expect(await west.jobs.get(job)).toMatchObject({ status: 'RUNNING' });
+    expect((await west.leases.get(job.partitionId))?.expiresAt).toBe(0);
+    // The reconciler's execution takes the free lease under a new epoch and resumes the job.
+    const resumed = await startTransfer(west, { ...job, executionId: `west-resume-${seq}` });
+    expect(resumed.action).toBe('RUN');
+    const now = await west.jobs.get(job);
+    expect(now).toMatchObject({ status: 'RUNNING', runningExecutionId: `west-resume-${seq}`, attempts: 2 });
+    expect(now?.lastError).toBeUndefined();
+  });
+
+  it("an interrupted batch's worker leaves every job, started or not, for the next execution", async () => {
+    const running = await queuedJob();
+    const queued = await queuedJob();
+    const lease = await started(west, running, `west-batch-int-${seq}`);
+    const result = await failBatch(west, {
+      customerId: 'cust',
+      batchId: 'b',
+      jobIds: [running.jobId, queued.jobId],
+      lease,
+      error: taskExited(143),
+    });
+    expect(result).toEqual({ failed: 0 });
+    expect((await west.jobs.get(running))?.status).toBe('RUNNING');
+    expect((await west.jobs.get(queued))?.status).toBe('QUEUED');
+  });
+
+  it('a worker that crashed (any other exit) fails its job, with the exit said in words', async () => {
+    const job = await queuedJob();
+    const lease = await started(west, job, `west-crash-${seq}`);
+    await failTransfer(west, { ...job, lease, error: taskExited(137) });
+    expect(await west.jobs.get(job)).toMatchObject({
+      status: 'FAILED',
+      errorCode: 'WORKER_FAILED',
+      errorMessage: 'the worker task exited with status 137 without recording a result: Essential container in task exited',
+    });
+  });
+});
+
 describe('executions of one region sharing a lease (a job in a batch and in another execution)', () => {
   it('lets exactly one of many racing executions run a job; the others skip it', async () => {
     const job = await queuedJob();

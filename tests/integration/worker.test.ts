@@ -1257,13 +1257,13 @@ describe('the worker process', () => {
     expect(run.worker.lines().some((l) => l.message === 'lease lost: aborting the transfer')).toBe(true);
   });
 
-  test('SIGTERM stops the transfer, removes the temporary file, records STOPPED and exits 1', async () => {
+  test('SIGTERM stops the transfer, removes the temporary file, records STOPPED and exits 143 (interrupted)', async () => {
     const run = await heldMidTransfer();
 
     run.worker.child.kill('SIGTERM');
     // Let the held connection flow again, so the clean-up requests get through.
     proxy.release();
-    expect(await run.worker.exited).toBe(1);
+    expect(await run.worker.exited).toBe(143);
 
     expect((await listDir(run.dir)).filter((f) => f.startsWith(run.name))).toEqual([]);
     const job = await getJob(run.key);

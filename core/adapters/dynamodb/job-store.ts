@@ -262,7 +262,8 @@ export class DynamoJobStore implements JobStore {
           TableName: this.table,
           Key: marshall({ customerId: key.customerId, jobId: key.jobId }),
           UpdateExpression:
-            'SET fenceEpoch = :epoch, runningExecutionId = :execution, executionRegion = :region, attempts = attempts + :one, updatedAt = :now',
+            // The interrupted attempt's reason (lastError STOPPED…) is not this attempt's.
+            'SET fenceEpoch = :epoch, runningExecutionId = :execution, executionRegion = :region, attempts = attempts + :one, updatedAt = :now REMOVE lastError',
           ConditionExpression: '#status = :running AND (attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: marshall({
@@ -406,7 +407,6 @@ function assignWork(work: JobWork, names: Record<string, string>, values: Record
     });
 }
 
-/** A delivered result supersedes the error of an earlier attempt. */
 /** A result without an error clears the error an earlier attempt recorded. */
 function removedAttributes(work: JobWork | undefined): string[] {
   return work?.result && !work.lastError ? ['lastError'] : [];

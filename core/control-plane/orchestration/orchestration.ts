@@ -12,6 +12,7 @@ import {
 import { type LeaseToken, tokenOf } from '../../domain/lease';
 import { resolveLocation } from '../../domain/locations';
 import type { BatchInput, DestinationState, EndpointStore, JobKey, JobStore, LeaseStore } from '../../domain/ports';
+import { INTERRUPTED_EXIT } from '../../domain/transfer/errors';
 import type { Connections } from '../../domain/transfer/io';
 import { withLeaseHeartbeat } from './heartbeat';
 
@@ -229,34 +230,71 @@ export interface StateError {
 /**
  * Marks the job FAILED with the most precise reason available (what the data
  * plane recorded, else the failed state's error) and releases the lease. If
- * another region has taken the job over (newer epoch), it is left to that region.
+ * another region has taken the job over (newer epoch), it is left to that region;
+ * an interrupted attempt (isInterruption) leaves the job to be resumed.
  */
 export async function failTransfer(
   deps: OrchestrationDeps,
   input: JobKey & { lease?: LeaseToken; error?: StateError },
 ): Promise<{ failed: boolean }> {
-  const failed = await markFailed(deps, input, input.lease, input.error);
+  const failed = !isInterruption(input.error) && (await markFailed(deps, input, input.lease, input.error));
   if (input.lease) await releaseQuietly(deps, input.lease);
   return { failed };
 }
 
 /**
- * The batch's worker task failed as a whole (it could not start, crashed, or
- * lost the lease): every job of the batch it had not finished is FAILED with
- * the task's error (or its own recorded one), then the lease is released. Jobs
- * the worker finished, or that another execution runs, are left as they are.
+ * The batch's worker task failed as a whole (it could not start or crashed):
+ * every job of the batch it had not finished is FAILED with the task's error
+ * (or its own recorded one), then the lease is released. Jobs the worker
+ * finished, or that another execution runs, are left as they are, and so is
+ * every job of an interrupted worker (isInterruption).
  */
 export async function failBatch(
   deps: OrchestrationDeps,
   input: BatchInput & { lease?: LeaseToken; error?: StateError },
 ): Promise<{ failed: number }> {
   let failed = 0;
-  for (const jobId of input.jobIds) {
-    const key = { customerId: input.customerId, jobId };
-    if (await markFailed(deps, key, input.lease, input.error)) failed++;
+  if (!isInterruption(input.error)) {
+    for (const jobId of input.jobIds) {
+      const key = { customerId: input.customerId, jobId };
+      if (await markFailed(deps, key, input.lease, input.error)) failed++;
+    }
   }
   if (input.lease) await releaseQuietly(deps, input.lease);
   return { failed };
+}
+
+/**
+ * An attempt that was interrupted, not failed: its worker was stopped (SIGTERM: a deploy, a
+ * scale-in, its region going down) or it lost the partition lease (to the other region, or
+ * because its heartbeats stopped getting through). Nothing was committed, and nothing about the
+ * file is wrong: its jobs stay as they are (RUNNING from their checkpoint, or QUEUED) and the
+ * lease's next holder, or the reconciler once the lease is free, resumes them. Failing them
+ * instead would end a transfer nobody asked to stop.
+ */
+export function isInterruption(error: StateError | undefined): boolean {
+  if (!error) return false;
+  if (['LeaseLostError', 'StaleOwnerError', 'StoppedError'].includes(error.Error)) return true;
+  if (error.Error !== 'States.TaskFailed') return false;
+  const container = ecsTaskOf(error)?.Containers?.[0];
+  const exit = container?.ExitCode;
+  return exit === INTERRUPTED_EXIT.leaseLost || exit === INTERRUPTED_EXIT.stopped || container?.Signal === 'SIGTERM';
+}
+
+/** What a `.sync` ECS task's failure carries in its Cause: the task as DescribeTasks shows it (the local runner: the same fields). */
+interface EcsTask {
+  StopCode?: string;
+  StoppedReason?: string;
+  Containers?: { ExitCode?: number | null; Reason?: string; Signal?: string | null }[];
+}
+
+function ecsTaskOf(error: StateError): EcsTask | undefined {
+  try {
+    const task = JSON.parse(error.Cause ?? '') as EcsTask;
+    return typeof task === 'object' && task !== null && Array.isArray(task.Containers) ? task : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -306,9 +344,19 @@ function codeOf(error: StateError | undefined): string {
   return [spelled, `${spelled}_FAILED`].find(isErrorCode) ?? spelled;
 }
 
-/** Lambda puts {errorMessage, errorType} JSON in Cause; the local interpreter the plain message. */
+/**
+ * Lambda puts {errorMessage, errorType} JSON in Cause, an ECS task its description (said here in
+ * a sentence: exit status and stop reason); the local interpreter the plain message.
+ */
 function messageOf(error: StateError | undefined): string {
   if (!error?.Cause) return error?.Error ?? 'the transfer failed';
+  const task = ecsTaskOf(error);
+  if (task) {
+    const container = task.Containers?.[0];
+    const ended = container?.Signal ? `was killed (${container.Signal})` : `exited with status ${container?.ExitCode ?? 'unknown'}`;
+    const reason = container?.Reason ?? task.StoppedReason;
+    return `the worker task ${ended} without recording a result${reason ? `: ${reason}` : ''}`;
+  }
   try {
     const cause = JSON.parse(error.Cause) as { errorMessage?: string };
     return cause.errorMessage ?? error.Cause;

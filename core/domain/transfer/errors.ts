@@ -34,6 +34,13 @@ export class StoppedError extends TransferError {
   }
 }
 
+/**
+ * How the worker's process ends when it was interrupted rather than failed: it lost the lease (3) or
+ * was told to stop (143, as a process ended by SIGTERM). The state machine's fail task leaves its jobs
+ * to be resumed (orchestration.ts isInterruption); any other non-zero status fails them.
+ */
+export const INTERRUPTED_EXIT = { leaseLost: 3, stopped: 143 } as const;
+
 /** A connection (SFTP channel, TCP socket or HTTP stream) broke mid-transfer. */
 export function connectionLost(what: string, cause?: unknown): TransferError {
   return new TransferError('CONNECTION_LOST', `the connection to ${what} was lost`, { retryable: true, cause });
