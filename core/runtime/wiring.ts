@@ -246,6 +246,9 @@ export function buildOrchestration(env: NodeJS.ProcessEnv = process.env) {
     drivers: buildDrivers(env, { slots: stores.sessionSlots }),
     region: stores.region,
     leaseTtlMs: leaseTtlMsFromEnv(env),
+    // EFT_WORKER_START_MS, default the lease TTL: a region lost right after a job started is taken over
+    // after 2 × TTL + a tick (about 11 minutes with a 5-minute TTL, inside the 15-minute RTO).
+    workerStartMs: Number(env.EFT_WORKER_START_MS ?? leaseTtlMsFromEnv(env)),
   };
 }
 

@@ -57,6 +57,8 @@ export class DrillEngine {
       echoLogs: options.echoLogs,
       functionEnvironment: {
         EFT_LEASE_TTL_MS: String(options.leaseTtlMs),
+        // A local worker (node + tsx) starts in a second, in several on a busy machine: more than the short TTL.
+        EFT_WORKER_START_MS: String(Math.max(10_000, options.leaseTtlMs)),
         EFT_PROGRESS_INTERVAL_MS: '100',
         COPY_MULTIPART_THRESHOLD_BYTES: String(1 * MiB),
         COPY_PART_SIZE_BYTES: String(5 * MiB),

@@ -24,6 +24,14 @@ export interface OrchestrationDeps {
   drivers: Drivers;
   region: string;
   leaseTtlMs: number;
+  /**
+   * How long a worker may take to start (a Fargate task: about a minute; longer when capacity is short)
+   * before its first renewal. An execution takes the lease for TTL + this, so a lease that expires
+   * before a slow worker's first heartbeat does not look abandoned: the reconciler would start the
+   * job again and the two executions would take the partition from each other in turn. The first
+   * renewal brings the lease back to the TTL. Default 0.
+   */
+  workerStartMs?: number;
   /** A batch's worker: its open sessions, over which verification inspects the destinations. */
   connections?: Connections;
 }
@@ -140,7 +148,8 @@ export async function startTransfer(deps: OrchestrationDeps, input: JobKey & { e
 }
 
 async function takeLease(deps: OrchestrationDeps, partitionId: string, executionId: string): Promise<LeaseToken> {
-  const lease = await deps.leases.acquire(partitionId, { executionId, region: deps.region }, deps.leaseTtlMs);
+  const ttlMs = deps.leaseTtlMs + (deps.workerStartMs ?? 0);
+  const lease = await deps.leases.acquire(partitionId, { executionId, region: deps.region }, ttlMs);
   return tokenOf(lease, executionId);
 }
 
@@ -353,7 +362,9 @@ function messageOf(error: StateError | undefined): string {
   const task = ecsTaskOf(error);
   if (task) {
     const container = task.Containers?.[0];
-    const ended = container?.Signal ? `was killed (${container.Signal})` : `exited with status ${container?.ExitCode ?? 'unknown'}`;
+    const ended = container?.Signal
+      ? `was killed (${container.Signal})`
+      : `exited with status ${container?.ExitCode ?? 'unknown'}`;
     const reason = container?.Reason ?? task.StoppedReason;
     return `the worker task ${ended} without recording a result${reason ? `: ${reason}` : ''}`;
   }
