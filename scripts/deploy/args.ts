@@ -5,9 +5,9 @@
 import { parseArgs } from 'node:util';
 import {
   checkNetwork,
+  type ExistingNetwork,
   egressIpsOption,
   type NetworkChoice,
-  type ExistingNetwork,
   securityGroupsOption,
   splitList,
   subnetsOption,

@@ -5,6 +5,9 @@
  */
 export function imageTag(sha: string, at: Date, dirty: boolean): string {
   if (!/^[0-9a-f]{12,40}$/.test(sha)) throw new Error(`not a commit sha: ${sha}`);
-  const time = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const time = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
   return `${sha.slice(0, 12)}-${time}${dirty ? '-dirty' : ''}`;
 }

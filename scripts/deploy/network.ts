@@ -14,9 +14,7 @@ export interface ExistingNetwork {
   securityGroups: string[];
   egressIps: string[];
 }
-export type NetworkChoice =
-  | { mode: 'create' }
-  | { mode: 'existing'; regions: Partial<Record<RegionKey, ExistingNetwork>> };
+export type NetworkChoice = { mode: 'create' } | { mode: 'existing'; regions: Partial<Record<RegionKey, ExistingNetwork>> };
 
 /** The placeholders serverless.region-common.yml shipped before the stack could create its network. */
 export const PLACEHOLDER_SUBNET = 'subnet-00000000000000000';
@@ -73,17 +71,27 @@ export function nonPublicReason(address: string): string | undefined {
 export function checkExistingNetwork(region: RegionKey, network: ExistingNetwork): string[] {
   const errors = [
     ...checkIds(subnetsOption(region), network.subnets, SUBNET, 'subnet', PLACEHOLDER_SUBNET),
-    ...checkIds(securityGroupsOption(region), network.securityGroups, SECURITY_GROUP, 'security group', PLACEHOLDER_SECURITY_GROUP),
+    ...checkIds(
+      securityGroupsOption(region),
+      network.securityGroups,
+      SECURITY_GROUP,
+      'security group',
+      PLACEHOLDER_SECURITY_GROUP,
+    ),
   ];
   if (network.subnets.length === 1) {
-    errors.push(`${subnetsOption(region)}: give private subnets in at least two availability zones (one AZ's outage stops every transfer)`);
+    errors.push(
+      `${subnetsOption(region)}: give private subnets in at least two availability zones (one AZ's outage stops every transfer)`,
+    );
   }
   if (network.securityGroups.length > MAX_SECURITY_GROUPS) {
     errors.push(`${securityGroupsOption(region)}: at most ${MAX_SECURITY_GROUPS} security groups (Lambda's limit)`);
   }
   const option = egressIpsOption(region);
   if (network.egressIps.length === 0) {
-    errors.push(`${option} is required with --vpc existing: the public IPv4 addresses your NAT leaves from (GET /egress tells customers)`);
+    errors.push(
+      `${option} is required with --vpc existing: the public IPv4 addresses your NAT leaves from (GET /egress tells customers)`,
+    );
   }
   for (const address of network.egressIps) {
     if (!isIPv4(address)) errors.push(`${option}: ${address} is not an IPv4 address`);

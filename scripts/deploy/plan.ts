@@ -12,7 +12,7 @@
  * that region's deploy; a stack that does not exist yet creates its repository, so there the push follows
  * the deploy (no transfer can run on a stack before it exists).
  */
-import { networkParams, type NetworkChoice } from './network';
+import { type NetworkChoice, networkParams } from './network';
 import { REGIONS, type RegionKey, repositoryName } from './regions';
 
 export interface Command {
@@ -55,7 +55,12 @@ export function buildCommand(tag: string): Command {
   };
 }
 
-export function oslsCommand(action: 'deploy' | 'package' | 'remove', region: RegionKey, stage: string, params: string[]): Command {
+export function oslsCommand(
+  action: 'deploy' | 'package' | 'remove',
+  region: RegionKey,
+  stage: string,
+  params: string[],
+): Command {
   return {
     cmd: 'npx',
     args: [
@@ -102,7 +107,11 @@ export function buildDeployPlan(input: PlanInput): Step[] {
   const both = regions.includes('west') && regions.includes('east');
   const { west, east } = state.stacks;
   if (both && !west && !east) {
-    deploy('east', `first deploy of the stage, step 1 of 3: east's key (for the east table replicas) and staging bucket, no replication rule yet`, false);
+    deploy(
+      'east',
+      `first deploy of the stage, step 1 of 3: east's key (for the east table replicas) and staging bucket, no replication rule yet`,
+      false,
+    );
     deploy('west', 'step 2 of 3: the global tables (replicas in both regions); its replication rule points at east’s bucket');
     deploy('east', 'step 3 of 3: east again, its replication rule now points at west’s bucket');
   } else if (both && !east) {
@@ -150,7 +159,10 @@ export function describePlan(steps: Step[], stage: string): string[] {
     const n = `${i + 1}.`;
     switch (step.kind) {
       case 'build':
-        return [`${n} build the worker image ${LOCAL_IMAGE}:${step.tag} (once, for both regions)`, `   ${commandLine(step.command)}`];
+        return [
+          `${n} build the worker image ${LOCAL_IMAGE}:${step.tag} (once, for both regions)`,
+          `   ${commandLine(step.command)}`,
+        ];
       case 'push': {
         const registry = `<account>.dkr.ecr.${REGIONS[step.region]}.amazonaws.com`;
         return [
@@ -160,7 +172,7 @@ export function describePlan(steps: Step[], stage: string): string[] {
           `   docker push ${registry}/${step.repository}:${step.tag}`,
         ];
       }
-      case 'deploy':
+      default:
         return [
           `${n} deploy eft-${stage} in ${REGIONS[step.region]}: ${step.why}`,
           `   params: ${step.params.join(' ')}`,

@@ -32,7 +32,8 @@ export function loggingRoleInstructions(region: string): string[] {
 /** Problems with the tools, one per missing tool, saying what it is needed for. */
 export async function checkTools(shell: Shell, needDocker: boolean): Promise<string[]> {
   const problems: string[] = [];
-  if (!(await shell.succeeds('git', ['rev-parse', 'HEAD']))) problems.push('git: not found, or not in a git checkout (the image tag is the commit)');
+  if (!(await shell.succeeds('git', ['rev-parse', 'HEAD'])))
+    problems.push('git: not found, or not in a git checkout (the image tag is the commit)');
   if (needDocker && !(await shell.succeeds('docker', ['version', '--format', '{{.Server.Version}}']))) {
     problems.push('docker: not found, or its daemon is not running (it builds and pushes the worker image)');
   }

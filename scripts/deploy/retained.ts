@@ -35,7 +35,7 @@ function render(value: Json, region: string): string {
   const sub = value?.['Fn::Sub'];
   const text = typeof sub === 'string' ? sub : Array.isArray(sub) && typeof sub[0] === 'string' ? sub[0] : undefined;
   if (text === undefined) return '';
-  return text.replaceAll('${AWS::Region}', region).replaceAll('${AWS::AccountId}', '<account>');
+  return text.replaceAll(`\${AWS::Region}`, region).replaceAll(`\${AWS::AccountId}`, '<account>');
 }
 
 function describe(logicalId: string, resource: Json, region: string): RetainedResource {

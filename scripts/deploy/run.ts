@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import type { DeployOptions, RemoveOptions } from './args';
 import type { DeployAws } from './aws';
 import { imageTag } from './image-tag';
-import { buildDeployPlan, commandLine, describePlan, LOCAL_IMAGE, oslsCommand, PlanError, type StageState, type Step } from './plan';
+import {
+  buildDeployPlan,
+  commandLine,
+  describePlan,
+  LOCAL_IMAGE,
+  oslsCommand,
+  PlanError,
+  type StageState,
+  type Step,
+} from './plan';
 import { checkAccount, checkTools } from './prerequisites';
 import { REGION_KEYS, REGIONS, type RegionKey, repositoryName, stackName } from './regions';
 import { parseTemplate, retainedResources } from './retained';
@@ -165,7 +174,9 @@ export async function remove(options: RemoveOptions, env: ScriptEnv): Promise<nu
           await env.aws.deleteEmptyRepository(awsRegion, repository);
           env.out(`${awsRegion}: deleted the empty repository ${repository}`);
         } else if (images !== undefined) {
-          kept.push(`${awsRegion}: ${resource.name}: ECR repository with ${images} image(s) (aws ecr delete-repository --force to drop them)`);
+          kept.push(
+            `${awsRegion}: ${resource.name}: ECR repository with ${images} image(s) (aws ecr delete-repository --force to drop them)`,
+          );
         }
         continue;
       }
@@ -175,9 +186,7 @@ export async function remove(options: RemoveOptions, env: ScriptEnv): Promise<nu
   if (kept.length > 0) {
     env.out(`${options.dryRun ? 'Would keep' : 'Kept'} (DeletionPolicy: Retain in the templates):`);
     for (const line of kept) env.out(`  ${line}`);
-    env.out(
-      'A new deploy of this stage needs the named ones gone (or imported into the new stacks): names are fixed per stage.',
-    );
+    env.out('A new deploy of this stage needs the named ones gone (or imported into the new stacks): names are fixed per stage.');
   }
   return 0;
 }

@@ -20,7 +20,11 @@ export function createShell(cwd: string): Shell {
     new Promise<string>((resolve, reject) => {
       const child = spawn(cmd, args, {
         cwd,
-        stdio: [input === undefined ? 'ignore' : 'pipe', mode === 'show' ? 'inherit' : 'pipe', mode === 'quiet' ? 'ignore' : 'inherit'],
+        stdio: [
+          input === undefined ? 'ignore' : 'pipe',
+          mode === 'show' ? 'inherit' : 'pipe',
+          mode === 'quiet' ? 'ignore' : 'inherit',
+        ],
       });
       let out = '';
       child.stdout?.on('data', (chunk: Buffer) => {
@@ -37,9 +41,10 @@ export function createShell(cwd: string): Shell {
       await exec(cmd, args, 'show', options?.input);
     },
     capture: (cmd, args) => exec(cmd, args, 'capture'),
-    succeeds: (cmd, args) => exec(cmd, args, 'quiet').then(
-      () => true,
-      () => false,
-    ),
+    succeeds: (cmd, args) =>
+      exec(cmd, args, 'quiet').then(
+        () => true,
+        () => false,
+      ),
   };
 }

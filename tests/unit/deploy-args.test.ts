@@ -11,8 +11,22 @@ function refusal(argv: string[]): string[] {
   throw new Error(`accepted: ${argv.join(' ')}`);
 }
 
-const WEST = ['--west-subnets', 'subnet-0123456789abcdef0,subnet-0fedcba9876543210', '--west-security-groups', 'sg-0a1b2c3d4e5f60718', '--west-egress-ips', '3.30.0.10,3.30.0.11'];
-const EAST = ['--east-subnets', 'subnet-11111111,subnet-22222222', '--east-security-groups', 'sg-33333333', '--east-egress-ips', '18.252.0.5'];
+const WEST = [
+  '--west-subnets',
+  'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
+  '--west-security-groups',
+  'sg-0a1b2c3d4e5f60718',
+  '--west-egress-ips',
+  '3.30.0.10,3.30.0.11',
+];
+const EAST = [
+  '--east-subnets',
+  'subnet-11111111,subnet-22222222',
+  '--east-security-groups',
+  'sg-33333333',
+  '--east-egress-ips',
+  '18.252.0.5',
+];
 
 describe('npm run deploy: arguments', () => {
   test('a stage alone: both regions, a VPC per region stack, a real deploy', () => {
@@ -26,7 +40,10 @@ describe('npm run deploy: arguments', () => {
   });
 
   test('--region picks one region; --dry-run and its alias --noDeploy are the same', () => {
-    expect(parseDeployArgs(['--stage', 'prod', '--region', 'east', '--dry-run'])).toMatchObject({ regions: ['east'], dryRun: true });
+    expect(parseDeployArgs(['--stage', 'prod', '--region', 'east', '--dry-run'])).toMatchObject({
+      regions: ['east'],
+      dryRun: true,
+    });
     expect(parseDeployArgs(['--stage', 'prod', '--noDeploy'])).toMatchObject({ dryRun: true });
     expect(parseDeployArgs(['--stage', 'prod', '--noDeploy', '--first-deploy'])).toMatchObject({ firstDeploy: true });
   });

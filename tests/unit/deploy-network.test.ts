@@ -34,7 +34,7 @@ describe('an existing network', () => {
 
   test('one subnet is refused: the worker and the functions need two availability zones', () => {
     expect(checkExistingNetwork('west', { ...GOOD, subnets: ['subnet-89abcdef'] })).toEqual([
-      '--west-subnets: give private subnets in at least two availability zones (one AZ\'s outage stops every transfer)',
+      "--west-subnets: give private subnets in at least two availability zones (one AZ's outage stops every transfer)",
     ]);
   });
 
@@ -47,7 +47,11 @@ describe('an existing network', () => {
   });
 
   test('addresses partners cannot see', () => {
-    expect(['172.16.0.1', '192.168.1.1', '100.64.0.1', '127.0.0.1', '169.254.1.1', '224.0.0.1', '198.51.100.1', '192.0.2.1'].map(nonPublicReason).every(Boolean)).toBe(true);
+    expect(
+      ['172.16.0.1', '192.168.1.1', '100.64.0.1', '127.0.0.1', '169.254.1.1', '224.0.0.1', '198.51.100.1', '192.0.2.1']
+        .map(nonPublicReason)
+        .every(Boolean),
+    ).toBe(true);
     expect(nonPublicReason('52.61.0.1')).toBeUndefined();
   });
 });

@@ -62,11 +62,15 @@ describe('deploy order', () => {
   test('east alone on a new stage: without replication (west’s bucket does not exist yet)', () => {
     const steps = plan(none, ['east']);
     expect(outline(steps)).toEqual(['build', 'deploy east stagingReplication=false', 'push east']);
-    expect(steps.find((s) => s.kind === 'deploy')).toMatchObject({ why: expect.stringMatching(/deploy west next, then east again/) });
+    expect(steps.find((s) => s.kind === 'deploy')).toMatchObject({
+      why: expect.stringMatching(/deploy west next, then east again/),
+    });
   });
 
   test('west alone on a new stage is refused: its tables need east’s key', () => {
-    expect(() => plan(none, ['west'])).toThrow(/west's global tables need east's key.*Deploy both regions \(no --region\), or east first/);
+    expect(() => plan(none, ['west'])).toThrow(
+      /west's global tables need east's key.*Deploy both regions \(no --region\), or east first/,
+    );
   });
 
   test('every deploy names the image built in this run and the network, by osls params', () => {

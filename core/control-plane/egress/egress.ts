@@ -34,7 +34,10 @@ export interface EgressView {
  * rather than telling a customer to allow-list something that is not an address.
  */
 export function egressSettingsFromEnv(env: NodeJS.ProcessEnv): EgressSettings {
-  const region = z.string().min(1).parse(env.AWS_REGION, { error: () => 'AWS_REGION is not set' });
+  const region = z
+    .string()
+    .min(1)
+    .parse(env.AWS_REGION, { error: () => 'AWS_REGION is not set' });
   const raw = (env.EGRESS_IPS ?? '')
     .split(',')
     .map((address) => address.trim())
