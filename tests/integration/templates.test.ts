@@ -151,7 +151,7 @@ const STAR_RESOURCE_ALLOWED_FOR: Record<string, string[]> = {
     'ec2:UnassignPrivateIpAddresses',
   ],
 };
-// The same EC2 actions for the other functions in the egress network (resources/vpc.yml), in one managed policy.
+// The same EC2 actions for the other functions in the egress network (resources/vpc.yml), in one policy of their roles.
 STAR_RESOURCE_ALLOWED_FOR.PartnerFacingFunctionsNetworkInterfaces = STAR_RESOURCE_ALLOWED_FOR.PollScheduleRole ?? [];
 function starAllowed(roleId: string, action: string): boolean {
   return STAR_RESOURCE_ALLOWED.has(action) || (STAR_RESOURCE_ALLOWED_FOR[roleId] ?? []).includes(action);
