@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { EgressQuerySchema } from '../core/control-plane/egress/egress';
 import {
   CreateEndpointSchema,
   EndpointPathSchema,
@@ -47,6 +48,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   'PATCH /schedules/{scheduleId}': UpdateScheduleSchema,
   'GET /schedules (query)': TriggerPageQuerySchema,
   '/schedules/{scheduleId} (path)': SchedulePathSchema,
+  'GET /egress (query)': EgressQuerySchema,
 };
 
 export async function renderApiDocs(): Promise<string> {

@@ -69,8 +69,12 @@ const TRIGGER_API_FUNCTIONS = {
   updateSchedule: { handler: 'functions/schedules/update.handler', route: 'PATCH /schedules/{scheduleId}' },
   deleteSchedule: { handler: 'functions/schedules/delete.handler', route: 'DELETE /schedules/{scheduleId}' },
 } as const;
+/** The egress addresses (functions/egress.yml), on the same REST API. */
+const EGRESS_FUNCTIONS = {
+  getEgress: { handler: 'functions/egress/get.handler', route: 'GET /egress' },
+} as const;
 /** Every REST route: one function each. */
-const API_FUNCTIONS = { ...ENDPOINT_FUNCTIONS, ...TRANSFER_FUNCTIONS, ...TRIGGER_API_FUNCTIONS };
+const API_FUNCTIONS = { ...ENDPOINT_FUNCTIONS, ...TRANSFER_FUNCTIONS, ...TRIGGER_API_FUNCTIONS, ...EGRESS_FUNCTIONS };
 /**
  * The functions events invoke (functions/routes.yml, functions/schedules.yml): route ingestion drains the S3
  * events queue, the tick runs every minute, the poll drains the schedule polls queue.
@@ -147,6 +151,8 @@ const STAR_RESOURCE_ALLOWED_FOR: Record<string, string[]> = {
     'ec2:UnassignPrivateIpAddresses',
   ],
 };
+// The same EC2 actions for the other functions in the egress network (resources/vpc.yml), in one policy of their roles.
+STAR_RESOURCE_ALLOWED_FOR.PartnerFacingFunctionsNetworkInterfaces = STAR_RESOURCE_ALLOWED_FOR.PollScheduleRole ?? [];
 function starAllowed(roleId: string, action: string): boolean {
   return STAR_RESOURCE_ALLOWED.has(action) || (STAR_RESOURCE_ALLOWED_FOR[roleId] ?? []).includes(action);
 }
@@ -565,6 +571,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           Object.keys(ENDPOINT_FUNCTIONS).length +
           Object.keys(TRANSFER_FUNCTIONS).length +
           Object.keys(TRIGGER_API_FUNCTIONS).length +
+          Object.keys(EGRESS_FUNCTIONS).length +
           Object.keys(EVENT_FUNCTIONS).length +
           Object.keys(ORCHESTRATION_FUNCTIONS).length,
       );
@@ -818,7 +825,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     });
 
     test('every method requires AWS_IAM (SigV4) authorization: no open method, no other authorizer, no API key', () => {
-      expect(methods().length).toBe(22);
+      expect(methods().length).toBe(23);
       expect(methods().length).toBe(Object.keys(API_FUNCTIONS).length);
       for (const [id, method] of methods()) {
         expect({ id, auth: method.Properties.AuthorizationType, authorizer: method.Properties.AuthorizerId }).toEqual({
@@ -831,7 +838,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect(resourcesOfType(template(), 'AWS::ApiGateway::Authorizer')).toEqual([]);
     });
 
-    test('routes: exactly the twenty-two, each a Lambda proxy integration of its own function', () => {
+    test('routes: exactly the twenty-three, each a Lambda proxy integration of its own function', () => {
       const routes = Object.fromEntries(
         methods().map(([, method]) => {
           const integration = method.Properties.Integration;
@@ -1733,7 +1740,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     });
 
     test.each(['RunWorker', 'RunBatchWorker'])(
-      '%s runs the worker task definition in the worker cluster (.sync), in the operator’s subnets, no public IP',
+      '%s runs the worker task definition in the worker cluster (.sync), in the egress network’s subnets, no public IP',
       (state) => {
         const run = states()[state];
         expect(run.Resource).toBe(`arn:\${AWS::Partition}:states:::ecs:runTask.sync`);
@@ -1741,9 +1748,9 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         expect(resolved(run.Parameters.Cluster)).toEqual({ 'Fn::GetAtt': ['WorkerCluster', 'Arn'] });
         expect(resolved(run.Parameters.TaskDefinition)).toEqual({ Ref: 'WorkerTaskDefinition' });
         const network = run.Parameters.NetworkConfiguration.AwsvpcConfiguration;
-        // Lists (the region files' params; placeholders unless the operator sets them).
-        expect(network.Subnets).toEqual([expect.stringMatching(/^subnet-[0-9a-f]+$/)]);
-        expect(network.SecurityGroups).toEqual([expect.stringMatching(/^sg-[0-9a-f]+$/)]);
+        // The egress network's (resources/vpc.yml): checked in 'issue 16: deploy (ECR, network)'.
+        expect(network.Subnets).toEqual([expect.stringMatching(/^\$\{[0-9a-f]{32}\}$/)]);
+        expect(network.SecurityGroups).toEqual([expect.stringMatching(/^\$\{[0-9a-f]{32}\}$/)]);
         expect(network.AssignPublicIp).toBe('DISABLED');
         // The overrides name the task definition's one container.
         const containers = template().Resources.WorkerTaskDefinition?.Properties.ContainerDefinitions as Json[];
@@ -1861,8 +1868,8 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect((task().Properties.ContainerDefinitions as Json[]).length).toBe(1);
       const c = container();
       expect(c.Name).toBe('worker');
-      // The default of the region files' workerImage param: this account's ECR in this region.
-      expect(c.Image).toEqual({ 'Fn::Sub': `\${AWS::AccountId}.dkr.ecr.\${AWS::Region}.\${AWS::URLSuffix}/eft-worker:${STAGE}` });
+      // The stack's repository, the tag `npm run deploy` pushed (resources/ecr.yml).
+      expect(c.Image).toEqual({ 'Fn::Sub': `\${WorkerRepository.RepositoryUri}:\${WorkerImageTag}` });
       expect(c.User).toBe('10001');
       expect(c.ReadonlyRootFilesystem).toBe(true);
       expect(c.Privileged).toBeUndefined();
@@ -1914,7 +1921,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         [
           'ecr:GetAuthorizationToken *',
           ...['BatchCheckLayerAvailability', 'GetDownloadUrlForLayer', 'BatchGetImage'].map(
-            (a) => `ecr:${a} arn:\${AWS::Partition}:ecr:\${AWS::Region}:\${AWS::AccountId}:repository/eft-worker`,
+            (a) => `ecr:${a} \${WorkerRepository.Arn}`,
           ),
           ...['CreateLogStream', 'PutLogEvents'].map(
             (a) => `logs:${a} arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:\${WorkerLogGroup}:*`,
@@ -2231,4 +2238,191 @@ describe('staging replication', () => {
       expect(onPeerBucket).toEqual([]);
     },
   );
+});
+
+describe('issue 16: deploy (ECR, network)', () => {
+  /** The packaged template as plain JSON (Parameters, Conditions and a resource's Condition included). */
+  const raw = (key: RegionKey): Json => packaged[key].template;
+  const regionKeys = Object.keys(REGIONS) as RegionKey[];
+  /** The functions that talk to partners: in the egress network with the worker (resources/vpc.yml). */
+  const PARTNER_FACING = ['validateEndpoint', 'createTransfers', 'verifyTransfer', 'pollSchedule'];
+  const ifCreated = (created: Json, existing: string) => ({ 'Fn::If': ['CreateVpc', created, { Ref: existing }] });
+  const SUBNETS = ifCreated([{ Ref: 'PrivateSubnetA' }, { Ref: 'PrivateSubnetB' }], 'WorkerSubnets');
+  const SECURITY_GROUPS = ifCreated([{ Ref: 'EgressSecurityGroup' }], 'WorkerSecurityGroups');
+  const EGRESS_IPS = { 'Fn::Join': [',', ifCreated([{ Ref: 'NatEipA' }, { Ref: 'NatEipB' }], 'EgressIps')] };
+  /** A CloudFormation AllowedPattern as JavaScript applies it (these patterns use nothing Java's regex reads otherwise). */
+  const allowed = (template: Json, parameter: string) => new RegExp(template.Parameters[parameter].AllowedPattern);
+
+  test.each(regionKeys)(
+    '%s: the worker’s ECR repository: scan on push, immutable tags, the stack key, a lifecycle, kept on delete',
+    (key) => {
+      const repository = raw(key).Resources.WorkerRepository;
+      expect(repository.Type).toBe('AWS::ECR::Repository');
+      expect(repository.DeletionPolicy).toBe('Retain');
+      expect(repository.Properties).toMatchObject({
+        RepositoryName: `eft-${STAGE}-worker`,
+        ImageTagMutability: 'IMMUTABLE',
+        ImageScanningConfiguration: { ScanOnPush: true },
+        EncryptionConfiguration: { EncryptionType: 'KMS', KmsKey: { 'Fn::GetAtt': ['EftKey', 'Arn'] } },
+      });
+      const rules = JSON.parse(repository.Properties.LifecyclePolicy.LifecyclePolicyText).rules as Json[];
+      expect(rules.map((r) => [r.selection.tagStatus, r.selection.countType, r.action.type])).toEqual([
+        ['untagged', 'sinceImagePushed', 'expire'],
+        ['any', 'imageCountMoreThan', 'expire'],
+      ]);
+    },
+  );
+
+  test.each(regionKeys)(
+    '%s: the task definition runs the tag the deploy pushed (parameter WorkerImageTag) from that repository',
+    (key) => {
+      const template = raw(key);
+      const image = template.Resources.WorkerTaskDefinition.Properties.ContainerDefinitions[0].Image;
+      expect(image).toEqual({ 'Fn::Sub': `\${WorkerRepository.RepositoryUri}:\${WorkerImageTag}` });
+      // Packaged without --param workerImageTag: a name no image has, so nothing else can be run by mistake.
+      expect(template.Parameters.WorkerImageTag).toMatchObject({ Type: 'String', Default: 'unbuilt' });
+      expect(allowed(template, 'WorkerImageTag').test('0123456789ab-20261203T052400Z')).toBe(true);
+      expect(template.Outputs.WorkerRepositoryUri.Value).toEqual({ 'Fn::GetAtt': ['WorkerRepository', 'RepositoryUri'] });
+    },
+  );
+
+  test.each(regionKeys)('%s: the network is chosen at deploy (Network: create, the default, or existing)', (key) => {
+    const template = raw(key);
+    expect(template.Parameters.Network).toMatchObject({ AllowedValues: ['create', 'existing'], Default: 'create' });
+    expect(template.Conditions.CreateVpc).toEqual({ 'Fn::Equals': [{ Ref: 'Network' }, 'create'] });
+    for (const name of ['WorkerSubnets', 'WorkerSecurityGroups', 'EgressIps']) {
+      expect({ name, type: template.Parameters[name].Type }).toEqual({ name, type: 'CommaDelimitedList' });
+    }
+  });
+
+  test.each(regionKeys)(
+    '%s: Network=create: private and public subnets in two AZs, a NAT gateway with an Elastic IP in each',
+    (key) => {
+      const r = raw(key).Resources;
+      const created = Object.entries(r as Record<string, Json>).filter(([, res]) => res.Condition === 'CreateVpc');
+      expect(created.map(([, res]) => res.Type).sort()).toEqual(
+        [
+          'AWS::EC2::VPC',
+          'AWS::EC2::InternetGateway',
+          'AWS::EC2::VPCGatewayAttachment',
+          ...Array(4).fill('AWS::EC2::Subnet'),
+          ...Array(3).fill('AWS::EC2::RouteTable'),
+          ...Array(3).fill('AWS::EC2::Route'),
+          ...Array(4).fill('AWS::EC2::SubnetRouteTableAssociation'),
+          ...Array(2).fill('AWS::EC2::EIP'),
+          ...Array(2).fill('AWS::EC2::NatGateway'),
+          ...Array(2).fill('AWS::EC2::VPCEndpoint'),
+          'AWS::EC2::SecurityGroup',
+        ].sort(),
+      );
+      for (const [az, side] of [
+        [0, 'A'],
+        [1, 'B'],
+      ] as const) {
+        expect(r[`PrivateSubnet${side}`].Properties.AvailabilityZone).toEqual({ 'Fn::Select': [az, { 'Fn::GetAZs': '' }] });
+        expect(r[`PublicSubnet${side}`].Properties.AvailabilityZone).toEqual({ 'Fn::Select': [az, { 'Fn::GetAZs': '' }] });
+        expect(r[`PrivateSubnet${side}`].Properties.MapPublicIpOnLaunch).toBe(false);
+        // Each AZ's private subnets leave through that AZ's NAT gateway, which has its Elastic IP and sits in the public subnet.
+        expect(r[`PrivateDefaultRoute${side}`].Properties).toEqual({
+          RouteTableId: { Ref: `PrivateRouteTable${side}` },
+          DestinationCidrBlock: '0.0.0.0/0',
+          NatGatewayId: { Ref: `NatGateway${side}` },
+        });
+        expect(r[`PrivateSubnet${side}RouteTable`].Properties).toEqual({
+          SubnetId: { Ref: `PrivateSubnet${side}` },
+          RouteTableId: { Ref: `PrivateRouteTable${side}` },
+        });
+        expect(r[`NatGateway${side}`].Properties).toMatchObject({
+          AllocationId: { 'Fn::GetAtt': [`NatEip${side}`, 'AllocationId'] },
+          SubnetId: { Ref: `PublicSubnet${side}` },
+        });
+        expect(r[`NatEip${side}`].Properties.Domain).toBe('vpc');
+      }
+      // S3 and DynamoDB through gateway endpoints on both private route tables.
+      const endpoints = Object.values(r as Record<string, Json>).filter((res) => res.Type === 'AWS::EC2::VPCEndpoint');
+      expect(
+        endpoints.map((e) => [e.Properties.VpcEndpointType, e.Properties.ServiceName['Fn::Sub'], e.Properties.RouteTableIds]),
+      ).toEqual([
+        ['Gateway', `com.amazonaws.\${AWS::Region}.s3`, [{ Ref: 'PrivateRouteTableA' }, { Ref: 'PrivateRouteTableB' }]],
+        ['Gateway', `com.amazonaws.\${AWS::Region}.dynamodb`, [{ Ref: 'PrivateRouteTableA' }, { Ref: 'PrivateRouteTableB' }]],
+      ]);
+      // The egress group: outbound TCP only, nothing inbound.
+      expect(r.EgressSecurityGroup.Properties.SecurityGroupIngress).toBeUndefined();
+      expect(r.EgressSecurityGroup.Properties.SecurityGroupEgress.map((e: Json) => e.IpProtocol)).toEqual(['tcp']);
+    },
+  );
+
+  test.each(regionKeys)('%s: no placeholder network value is accepted, and none is in the template', (key) => {
+    const template = raw(key);
+    const subnets = allowed(template, 'WorkerSubnets');
+    const groups = allowed(template, 'WorkerSecurityGroups');
+    const ips = allowed(template, 'EgressIps');
+    // CloudFormation applies a CommaDelimitedList's AllowedPattern to each item.
+    expect(['subnet-00000000000000000', 'subnet-00000000', 'subnet-XYZ', 'sg-0123'].filter((v) => subnets.test(v))).toEqual([]);
+    expect(['sg-00000000000000000', 'sg-00000000', 'subnet-0123456789abcdef0'].filter((v) => groups.test(v))).toEqual([]);
+    expect(['subnet-0123456789abcdef0', 'subnet-89abcdef', ''].every((v) => subnets.test(v))).toBe(true);
+    expect(['sg-0a1b2c3d4e5f60718', 'sg-89abcdef', ''].every((v) => groups.test(v))).toBe(true);
+    expect(['3.30.0.10', ''].every((v) => ips.test(v))).toBe(true);
+    expect(['3.30.0', '300.1.1.1', 'example.com'].filter((v) => ips.test(v))).toEqual([]);
+    // Packaged without network params: empty defaults (Network=create uses none of them), never a placeholder.
+    for (const name of ['WorkerSubnets', 'WorkerSecurityGroups', 'EgressIps']) {
+      expect({ name, default: template.Parameters[name].Default }).toEqual({ name, default: '' });
+    }
+    const placeholders = allStrings(template).filter(({ value }) => /^(subnet|sg)-0+$/.test(value));
+    expect(placeholders).toEqual([]);
+  });
+
+  test.each(regionKeys)('%s: the worker and every partner-facing function run in the same subnets and security groups', (key) => {
+    const template = raw(key);
+    const { definition, params } = transferDefinition(template);
+    for (const state of ['RunWorker', 'RunBatchWorker']) {
+      const network = definition.States[state].Parameters.NetworkConfiguration.AwsvpcConfiguration;
+      // One "${hash}" inside the definition's JSON list, replaced by the ids joined with '","' (serverless.yml custom.worker).
+      expect(network.Subnets.map((v: string) => resolvedIn(params, v))).toEqual([{ 'Fn::Join': ['","', SUBNETS] }]);
+      expect(network.SecurityGroups.map((v: string) => resolvedIn(params, v))).toEqual([
+        { 'Fn::Join': ['","', SECURITY_GROUPS] },
+      ]);
+    }
+    const inVpc = lambdaFunctions(template)
+      .filter(([, fn]) => fn.Properties.VpcConfig)
+      .map(([, fn]) => fn.Properties.FunctionName);
+    expect(inVpc.sort()).toEqual(PARTNER_FACING.map((name) => `eft-${STAGE}-${name}`).sort());
+    for (const name of PARTNER_FACING) {
+      expect({ name, vpc: functionNamed(template, name).Properties.VpcConfig }).toEqual({
+        name,
+        vpc: {
+          SubnetIds: { 'Fn::Split': [',', { 'Fn::Join': [',', SUBNETS] }] },
+          SecurityGroupIds: { 'Fn::Split': [',', { 'Fn::Join': [',', SECURITY_GROUPS] }] },
+        },
+      });
+    }
+    // Their roles may manage the functions' network interfaces, before the functions are created.
+    const policy = template.Resources.PartnerFacingFunctionsNetworkInterfaces;
+    expect(policy.Properties.Roles).toEqual([
+      { Ref: 'ValidateEndpointRole' },
+      { Ref: 'CreateTransfersRole' },
+      { Ref: 'VerifyTransferRole' },
+    ]);
+    for (const name of ['validateEndpoint', 'createTransfers', 'verifyTransfer']) {
+      expect({ name, dependsOn: functionNamed(template, name) }).toMatchObject({
+        name,
+        dependsOn: { DependsOn: expect.arrayContaining(['PartnerFacingFunctionsNetworkInterfaces']) },
+      });
+    }
+  });
+
+  test.each(regionKeys)('%s: GET /egress (AWS_IAM) answers the egress addresses, also a stack output', (key) => {
+    const template = raw(key);
+    const method = resourcesOfType(template, 'AWS::ApiGateway::Method').find(([, m]) => routeOf(template, m) === 'GET /egress');
+    expect(method?.[1].Properties.AuthorizationType).toBe('AWS_IAM');
+    const fn = functionNamed(template, 'getEgress');
+    expect(fn.Properties.Handler).toBe('functions/egress/get.handler');
+    expect(fn.Properties.Environment.Variables.EGRESS_IPS).toEqual(EGRESS_IPS);
+    expect(template.Outputs.EgressIps.Value).toEqual(EGRESS_IPS);
+    const [roleId, role] = roleOf(template, fn);
+    expect(grantsOf(roleId, role)).toEqual(
+      [...functionBasics('getEgress'), `dynamodb:GetItem ${tableArn(TABLE_NAMES.principals)}`].sort(),
+    );
+    expect(template.Resources.GetEgressLogGroup.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': ['EftKey', 'Arn'] });
+  });
 });
