@@ -52,7 +52,7 @@ const ALARMS = new Set(
   resources.flatMap((doc) =>
     Object.values((doc?.Resources ?? {}) as Record<string, Json>)
       .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
-      .map((r) => String(r.Properties.AlarmName).replace('${self:service}-${sls:stage}-', 'eft-<stage>-')),
+      .map((r) => String(r.Properties.AlarmName).replace(`\${self:service}-\${sls:stage}-`, 'eft-<stage>-')),
   ),
 );
 
@@ -67,7 +67,7 @@ const dashboardBody = yamlFile('resources', 'dashboard.yml').Resources.Dashboard
 // The conditional alarms' variable stands for more list entries (or none); every other ${…} for a string's content.
 const dashboard = JSON.parse(
   String(dashboardBody)
-    .replace('${StagingReplicationAlarms}', '')
+    .replace(`\${StagingReplicationAlarms}`, '')
     .replace(/\$\{[^}]+\}/g, 'x'),
 );
 for (const widget of dashboard.widgets as Json[]) {
