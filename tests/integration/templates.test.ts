@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { isMetricName, METRIC_BREAKDOWNS, METRIC_NAMES, METRIC_NAMESPACE, METRIC_SERVICE } from '../../core/domain/metric-names';
 
 const run = promisify(execFile);
 
@@ -2425,4 +2426,291 @@ describe('issue 16: deploy (ECR, network)', () => {
     );
     expect(template.Resources.GetEgressLogGroup.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': ['EftKey', 'Arn'] });
   });
+});
+
+describe('issue 16: alarms, topic and dashboard', () => {
+  const raw = (key: RegionKey): Json => packaged[key].template;
+  const TOPIC = { Ref: 'AlarmTopic' };
+  const SERVICE_DIMENSION = { Name: 'service', Value: METRIC_SERVICE };
+  /** Each alarm of resources/alarms.yml: what it reads and when it fires (metric-math alarms: the metrics it combines). */
+  const ALARMS: Record<string, { name: string; reads: string[]; threshold: number; missing: string }> = {
+    FailedJobRateAlarm: {
+      name: 'failed-job-rate',
+      reads: ['eft JobsFailed', 'eft JobsSucceeded'],
+      threshold: 0.2,
+      missing: 'notBreaching',
+    },
+    StuckJobsAlarm: { name: 'stuck-jobs', reads: ['eft StuckJobs'], threshold: 0, missing: 'breaching' },
+    WorkerFailedAlarm: { name: 'worker-failed', reads: ['eft JobsFailed'], threshold: 0, missing: 'notBreaching' },
+    ExecutionsFailedAlarm: {
+      name: 'executions-failed',
+      reads: ['AWS/States ExecutionsFailed', 'AWS/States ExecutionsSucceeded'],
+      threshold: 0.5,
+      missing: 'notBreaching',
+    },
+    ExecutionsTimedOutAlarm: {
+      name: 'executions-timed-out',
+      reads: ['AWS/States ExecutionsTimedOut'],
+      threshold: 0,
+      missing: 'notBreaching',
+    },
+    ApiServerErrorsAlarm: {
+      name: 'api-server-errors',
+      reads: ['AWS/ApiGateway 5XXError', 'AWS/ApiGateway Count'],
+      threshold: 0.05,
+      missing: 'notBreaching',
+    },
+    ReconcilerErrorsAlarm: { name: 'reconciler-errors', reads: ['AWS/Lambda Errors'], threshold: 0, missing: 'notBreaching' },
+    TableReplicationLagAlarm: {
+      name: 'table-replication-lag',
+      reads: Array(Object.keys(TABLE_NAMES).length).fill('AWS/DynamoDB ReplicationLatency'),
+      threshold: 60000,
+      missing: 'notBreaching',
+    },
+    StagingReplicationLagAlarm: {
+      name: 'staging-replication-lag',
+      reads: ['AWS/S3 ReplicationLatency'],
+      threshold: 900,
+      missing: 'notBreaching',
+    },
+    StagingReplicationFailedAlarm: {
+      name: 'staging-replication-failed',
+      reads: ['AWS/S3 OperationsFailedReplication'],
+      threshold: 0,
+      missing: 'notBreaching',
+    },
+    // Defined with their resources (routes, schedules, DNS); resources/alarms.yml gives them the topic.
+    S3EventsDeadLetterAlarm: {
+      name: 's3-events-dlq',
+      reads: ['AWS/SQS ApproximateNumberOfMessagesVisible'],
+      threshold: 0,
+      missing: 'notBreaching',
+    },
+    SchedulePollsDeadLetterAlarm: {
+      name: 'schedule-polls-dlq',
+      reads: ['AWS/SQS ApproximateNumberOfMessagesVisible'],
+      threshold: 0,
+      missing: 'notBreaching',
+    },
+    ApiErrorRateAlarm: { name: 'api-5xx-rate', reads: ['AWS/ApiGateway 5XXError'], threshold: 0.5, missing: 'notBreaching' },
+  };
+  /** The metrics an alarm reads: its own, or those of its metric-math expression, with their dimensions. */
+  function metricsOf(alarm: Resource): { id: string; metric: string; dimensions: Json[] }[] {
+    const p = alarm.Properties;
+    if (p.MetricName) return [{ id: 'm', metric: `${p.Namespace} ${p.MetricName}`, dimensions: p.Dimensions ?? [] }];
+    return (p.Metrics as Json[])
+      .filter((m) => m.MetricStat)
+      .map((m) => ({
+        id: m.Id,
+        metric: `${m.MetricStat.Metric.Namespace} ${m.MetricStat.Metric.MetricName}`,
+        dimensions: m.MetricStat.Metric.Dimensions ?? [],
+      }));
+  }
+  const dimension = (dimensions: Json[], name: string): Json => dimensions.find((d) => d.Name === name)?.Value;
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: one SNS topic, encrypted with the stack key, which only this stack’s alarms may publish to (and use the key for)',
+    (key) => {
+      const template = raw(key);
+      const topics = resourcesOfType(template, 'AWS::SNS::Topic');
+      expect(topics.map(([id]) => id)).toEqual(['AlarmTopic']);
+      expect(template.Resources.AlarmTopic.Properties).toMatchObject({
+        TopicName: `eft-${STAGE}-alarms`,
+        KmsMasterKeyId: { 'Fn::GetAtt': ['EftKey', 'Arn'] },
+      });
+      const alarmsOfThisStack = `arn:\${AWS::Partition}:cloudwatch:\${AWS::Region}:\${AWS::AccountId}:alarm:eft-${STAGE}-*`;
+      const [publish, tls] = template.Resources.AlarmTopicPolicy.Properties.PolicyDocument.Statement as Statement[];
+      expect(template.Resources.AlarmTopicPolicy.Properties.Topics).toEqual([TOPIC]);
+      expect(publish).toMatchObject({
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+      });
+      expect(publish?.Condition).toEqual({
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': { 'Fn::Sub': alarmsOfThisStack } },
+      });
+      expect(tls).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+      const keyPolicy = template.Resources.EftKey.Properties.KeyPolicy.Statement as Statement[];
+      const cloudWatch = keyPolicy.find((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com');
+      expect(cloudWatch).toMatchObject({ Effect: 'Allow', Action: ['kms:GenerateDataKey*', 'kms:Decrypt'] });
+      expect(cloudWatch?.Condition?.ArnLike).toEqual({ 'aws:SourceArn': { 'Fn::Sub': alarmsOfThisStack } });
+      expect(template.Outputs.AlarmTopicArn.Value).toEqual(TOPIC);
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the operator’s email is subscribed only when given (param alarmEmail, none by default)',
+    (key) => {
+      const template = raw(key);
+      expect(template.Parameters.AlarmEmail).toMatchObject({ Type: 'String', Default: '' });
+      expect(template.Conditions.HasAlarmEmail).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] });
+      expect(template.Resources.AlarmEmailSubscription).toMatchObject({
+        Condition: 'HasAlarmEmail',
+        Properties: { TopicArn: TOPIC, Protocol: 'email', Endpoint: { Ref: 'AlarmEmail' } },
+      });
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: every alarm of the stack is one of these, reads its metric, fires above its threshold and notifies the topic (and again when OK)',
+    (key) => {
+      const template = raw(key);
+      const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm');
+      expect(alarms.map(([id]) => id).sort()).toEqual(Object.keys(ALARMS).sort());
+      for (const [id, alarm] of alarms) {
+        const expected = ALARMS[id] as (typeof ALARMS)[string];
+        const p = alarm.Properties;
+        expect({
+          id,
+          name: p.AlarmName,
+          reads: metricsOf(alarm)
+            .map((m) => m.metric)
+            .sort(),
+          threshold: p.Threshold,
+          comparison: p.ComparisonOperator,
+          missing: p.TreatMissingData,
+          actions: p.AlarmActions,
+          ok: p.OKActions,
+        }).toEqual({
+          id,
+          name: `eft-${STAGE}-${expected.name}`,
+          reads: [...expected.reads].sort(),
+          threshold: expected.threshold,
+          comparison: 'GreaterThanThreshold',
+          missing: expected.missing,
+          actions: [TOPIC],
+          ok: [TOPIC],
+        });
+      }
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the engine’s metrics are read in namespace eft by the contract’s names and dimension service=eft',
+    (key) => {
+      const template = raw(key);
+      const own = resourcesOfType(template, 'AWS::CloudWatch::Alarm')
+        .flatMap(([, alarm]) => metricsOf(alarm))
+        .filter((m) => m.metric.startsWith(`${METRIC_NAMESPACE} `));
+      expect(own.length).toBeGreaterThan(0);
+      for (const m of own) {
+        expect({ metric: m.metric, known: isMetricName(m.metric.split(' ')[1] as string) }).toEqual({
+          metric: m.metric,
+          known: true,
+        });
+        expect(m.dimensions).toContainEqual(SERVICE_DIMENSION);
+      }
+      // The worker failures: JobsFailed of the WORKER_FAILED code (the breakdown by ErrorCode).
+      const workerFailed = metricsOf(template.Resources.WorkerFailedAlarm)[0];
+      expect(workerFailed?.dimensions).toEqual([
+        SERVICE_DIMENSION,
+        { Name: METRIC_BREAKDOWNS.errorCode, Value: 'WORKER_FAILED' },
+      ]);
+      // The failed-job rate: JobsFailed over all ended jobs, from a minimum count.
+      const rate = (template.Resources.FailedJobRateAlarm.Properties.Metrics as Json[]).find((m) => m.ReturnData);
+      expect(rate.Expression).toBe('IF(ended >= 5, FILL(failed, 0) / ended, 0)');
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the built-in metrics name this stack’s state machine, API, reconciler, queues, tables (to the peer) and staging bucket',
+    (key) => {
+      const template = raw(key);
+      const { peer } = REGIONS[key];
+      const dims = (id: string) => metricsOf(template.Resources[id]).map((m) => m.dimensions);
+      for (const id of ['ExecutionsFailedAlarm', 'ExecutionsTimedOutAlarm']) {
+        for (const d of dims(id)) expect(dimension(d, 'StateMachineArn')).toEqual({ Ref: 'TransferStateMachine' });
+      }
+      for (const d of dims('ApiServerErrorsAlarm')) {
+        expect(d).toEqual([
+          { Name: 'ApiName', Value: template.Resources.ApiGatewayRestApi.Properties.Name },
+          { Name: 'Stage', Value: STAGE },
+        ]);
+      }
+      expect(dims('ReconcilerErrorsAlarm')).toEqual([
+        [{ Name: 'FunctionName', Value: functionNamed(template, 'reconcileJobs').Properties.FunctionName }],
+      ]);
+      for (const dlq of Object.values(QUEUES)) {
+        const queueName = template.Resources[dlq].Properties.QueueName;
+        const watching = resourcesOfType(template, 'AWS::CloudWatch::Alarm').filter(([, a]) =>
+          metricsOf(a).some(
+            (m) =>
+              m.metric === 'AWS/SQS ApproximateNumberOfMessagesVisible' && dimension(m.dimensions, 'QueueName') === queueName,
+          ),
+        );
+        expect({ dlq, alarms: watching.length }).toEqual({ dlq, alarms: 1 });
+      }
+      const tables = dims('TableReplicationLagAlarm');
+      expect(tables.map((d) => dimension(d, 'TableName')).sort()).toEqual(Object.values(TABLE_NAMES).sort());
+      for (const d of tables) expect(dimension(d, 'ReceivingRegion')).toBe(peer);
+      for (const id of ['StagingReplicationLagAlarm', 'StagingReplicationFailedAlarm']) {
+        expect(template.Resources[id].Condition).toBe('StagingReplication');
+        expect(dims(id)).toEqual([
+          [
+            { Name: 'SourceBucket', Value: { Ref: 'StagingBucket' } },
+            { Name: 'DestinationBucket', Value: { 'Fn::Sub': `eft-${STAGE}-staging-${peer}-\${AWS::AccountId}` } },
+            { Name: 'RuleId', Value: 'StagingToPeerRegion' },
+          ],
+        ]);
+      }
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: a dashboard per region shows every metric of the contract, the trigger queues and every alarm, in its own region and partition',
+    (key) => {
+      const template = raw(key);
+      const dashboards = resourcesOfType(template, 'AWS::CloudWatch::Dashboard');
+      expect(dashboards.map(([id]) => id)).toEqual(['Dashboard']);
+      const p = template.Resources.Dashboard.Properties;
+      expect(p.DashboardName).toEqual({ 'Fn::Sub': `eft-${STAGE}-\${AWS::Region}` });
+      const [text, variables] = p.DashboardBody['Fn::Sub'] as [string, Json];
+      // Its own region is CloudFormation's; only the peer (replication's receiving region) is named.
+      expect(text).not.toContain('arn:aws');
+      expect(text).not.toContain(REGIONS[key].region);
+      expect(text).toContain(REGIONS[key].peer);
+      // The staging replication alarms are listed only where they exist.
+      expect(variables.StagingReplicationAlarms['Fn::If'][0]).toBe('StagingReplication');
+      const body = JSON.parse(text.replace(`\${StagingReplicationAlarms}`, '').replace(/\$\{([^}]+)\}/g, '<$1>'));
+      const widgets = body.widgets as Json[];
+      const metricWidgets = widgets.filter((w) => w.type === 'metric');
+      for (const w of metricWidgets)
+        expect({ title: w.properties.title, region: w.properties.region }).toEqual({
+          title: w.properties.title,
+          region: '<AWS::Region>',
+        });
+      const rows = metricWidgets.flatMap((w) => w.properties.metrics as Json[]);
+      const own = new Set(rows.filter((r) => r[0] === METRIC_NAMESPACE).map((r) => r[1] as string));
+      const searched = rows
+        .flatMap((r) => (typeof r[0] === 'object' ? [String(r[0].expression)] : []))
+        .flatMap((e) => [...e.matchAll(/MetricName="(\w+)"/g)].map((m) => m[1] as string));
+      expect([...own, ...searched].filter((name) => !isMetricName(name))).toEqual([]);
+      expect(METRIC_NAMES.filter((name) => !own.has(name))).toEqual([]);
+      // Breakdowns by flow and by error code.
+      expect(searched.sort()).toEqual(['BytesMoved', 'JobDuration', 'JobsFailed', 'Throughput']);
+      // The trigger queues' depth and age, and their dead-letter queues.
+      const queueRows = rows.filter((r) => r[0] === 'AWS/SQS');
+      for (const queue of [...Object.keys(QUEUES), ...Object.values(QUEUES)]) {
+        const name = template.Resources[queue].Properties.QueueName;
+        expect({ queue, shown: queueRows.some((r) => r[3] === name) }).toEqual({ queue, shown: true });
+      }
+      expect(new Set(queueRows.map((r) => r[1]))).toEqual(
+        new Set(['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage']),
+      );
+      // Every alarm, by its ARN (the partition is CloudFormation's).
+      const listed = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms as string[]);
+      const conditional = ['StagingReplicationLagAlarm', 'StagingReplicationFailedAlarm'];
+      const alarmIds = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([id]) => id);
+      expect(listed.sort()).toEqual(
+        alarmIds
+          .filter((id) => !conditional.includes(id))
+          .map((id) => `<${id}.Arn>`)
+          .sort(),
+      );
+      expect(variables.StagingReplicationAlarms['Fn::If'][1]['Fn::Sub']).toBe(
+        conditional.map((id) => `, "\${${id}.Arn}"`).join(''),
+      );
+    },
+  );
 });
