@@ -12,6 +12,7 @@ import {
   PageQuerySchema,
   UpdateEndpointSchema,
 } from '../core/control-plane/endpoints/schemas';
+import { CreateWebhookSchema, DeliveriesQuerySchema, WebhookPathSchema } from '../core/control-plane/notifications/schemas';
 import { CreateTransferSchema, JobPathSchema, ListJobsQuerySchema } from '../core/control-plane/transfers/schemas';
 import {
   CreateRouteSchema,
@@ -47,6 +48,9 @@ const SCHEMAS: Record<string, z.ZodType> = {
   'PATCH /schedules/{scheduleId}': UpdateScheduleSchema,
   'GET /schedules (query)': TriggerPageQuerySchema,
   '/schedules/{scheduleId} (path)': SchedulePathSchema,
+  'POST /webhooks': CreateWebhookSchema,
+  'GET /webhooks/{id}/deliveries (query)': DeliveriesQuerySchema,
+  '/webhooks/{id} (path)': WebhookPathSchema,
 };
 
 export async function renderApiDocs(): Promise<string> {

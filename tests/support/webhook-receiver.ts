@@ -59,7 +59,15 @@ export async function startWebhookReceiver() {
             () => reject(new Error(`${have().length} of ${count} requests came to ${path} in ${timeoutMs} ms`)),
             timeoutMs,
           );
-          waiters.push({ path, count, match, resolve: () => (clearTimeout(timer), resolve()) });
+          waiters.push({
+            path,
+            count,
+            match,
+            resolve: () => {
+              clearTimeout(timer);
+              resolve();
+            },
+          });
         });
       }
       return have().slice(0, count);
