@@ -1,5 +1,5 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { EVENT_SOURCE, type JobEvent, type JobEventPublisher } from '../control-plane/notifications/job-events';
+import { EVENT_SOURCE, type JobEvent, type JobEventPublisher } from '../domain/notifications';
 import { awsClientConfig, withoutSdkLogging } from './aws-client-config';
 
 /** One client per process (or per simulated region locally), built from the function's environment. */

@@ -1,6 +1,6 @@
 import { DeleteItemCommand, type DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Webhook, WebhookDelivery, WebhookStore } from '../../control-plane/notifications/webhooks';
+import type { Webhook, WebhookDelivery, WebhookStore } from '../../domain/notifications';
 import { isConditionFailed } from './client';
 
 const webhookKey = (webhookId: string) => `webhook#${webhookId}`;

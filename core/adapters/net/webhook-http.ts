@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import type { SendOutcome, WebhookSender } from '../../control-plane/notifications/deliveries';
+import type { SendOutcome, WebhookSender } from '../../domain/notifications';
 import { type HostResolver, type NetworkPolicy, systemResolver, vetHost } from './network-policy';
 
 export interface WebhookHttpOptions {

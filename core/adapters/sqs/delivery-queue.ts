@@ -1,5 +1,5 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { DeliveryMessage, DeliveryQueue } from '../../control-plane/notifications/deliveries';
+import type { DeliveryMessage, DeliveryQueue } from '../../domain/notifications';
 
 /** The webhook deliveries queue: a message per attempt, delayed by the backoff (DelaySeconds, at most 900). */
 export class SqsDeliveryQueue implements DeliveryQueue {

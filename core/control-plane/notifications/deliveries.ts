@@ -1,29 +1,19 @@
 import type { Clock } from '../../domain/clock';
 import { deterministicId } from '../../domain/ids';
 import type { Logger } from '../../domain/logger';
+import type {
+  DeliveryMessage,
+  DeliveryQueue,
+  SendOutcome,
+  WebhookDelivery,
+  WebhookSender,
+  WebhookStore,
+} from '../../domain/notifications';
 import type { SecretStore } from '../../domain/secrets';
 import { detailTypeOf, EVENT_SOURCE, isWebhookStatus, type JobChange, type JobView, type WebhookDispatcher } from './job-events';
 import { SIGNATURE_HEADER, signatureHeader } from './signature';
-import type { WebhookDelivery, WebhookStore } from './webhooks';
 
-/** What the deliveries queue carries: which delivery to attempt (the body is in the delivery log). */
-export interface DeliveryMessage {
-  customerId: string;
-  webhookId: string;
-  deliveryId: string;
-}
-
-export interface DeliveryQueue {
-  send(message: DeliveryMessage, delaySeconds: number): Promise<void>;
-}
-
-/** What a receiver answered, or why nothing answered. */
-export type SendOutcome = { status: number } | { error: string };
-
-/** POSTs a body to a webhook's URL (core/adapters/net/webhook-http.ts: SSRF-checked at connect time, timed out). */
-export interface WebhookSender {
-  post(url: string, body: string, headers: Record<string, string>): Promise<SendOutcome>;
-}
+export type { DeliveryMessage, DeliveryQueue, SendOutcome, WebhookSender } from '../../domain/notifications';
 
 /** How often and how patiently a delivery is retried: base × 2^(attempt−1) seconds, at most 900 (SQS's longest delay). */
 export interface RetryPolicy {

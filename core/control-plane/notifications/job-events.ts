@@ -1,8 +1,8 @@
 import type { JobStatus, TransferJob } from '../../domain/job';
+import { type JobEvent, type JobEventPublisher, WEBHOOK_STATUSES, type WebhookStatus } from '../../domain/notifications';
 import { toJobView } from '../transfers/view';
 
-/** The `source` of every event the engine publishes. */
-export const EVENT_SOURCE = 'eft';
+export { EVENT_SOURCE, WEBHOOK_STATUSES, type WebhookStatus } from '../../domain/notifications';
 
 /** The job as GET /jobs/{jobId} shows it: never a secret, never the engine's bookkeeping. */
 export type JobView = ReturnType<typeof toJobView>;
@@ -33,13 +33,6 @@ export function changesToAnnounce(before: TransferJob | undefined, after: Transf
     .map((t) => ({ status: t.status, at: t.at, job: after }));
 }
 
-/** What an EventBridge event of a change carries. */
-export interface JobEvent {
-  detailType: string;
-  time: string;
-  detail: JobView;
-}
-
 /** "Job SUCCEEDED" etc.: what a customer's rule matches on (`detail-type`). */
 export function detailTypeOf(status: JobStatus): string {
   return `Job ${status}`;
@@ -49,19 +42,10 @@ export function jobEventOf(change: JobChange): JobEvent {
   return { detailType: detailTypeOf(change.status), time: change.at, detail: toJobView(change.job) };
 }
 
-/** Where the events go: the region's default event bus (core/adapters/eventbridge.ts). */
-export interface JobEventPublisher {
-  publish(events: JobEvent[]): Promise<void>;
-}
-
 /** Where SUCCEEDED and FAILED changes start webhook deliveries (deliveries.ts). */
 export interface WebhookDispatcher {
   dispatch(change: JobChange, view: JobView): Promise<void>;
 }
-
-/** The statuses webhooks may subscribe to. */
-export const WEBHOOK_STATUSES = ['SUCCEEDED', 'FAILED'] as const satisfies readonly JobStatus[];
-export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
 
 export function isWebhookStatus(status: JobStatus): status is WebhookStatus {
   return (WEBHOOK_STATUSES as readonly JobStatus[]).includes(status);

@@ -2,56 +2,13 @@ import type { Actor } from '../../domain/actor';
 import type { Clock } from '../../domain/clock';
 import { NotFoundError, ValidationError } from '../../domain/errors';
 import { timeOrderedId } from '../../domain/ids';
+import type { Webhook, WebhookDelivery, WebhookStore } from '../../domain/notifications';
 import type { SecretStore } from '../../domain/secrets';
-import type { WebhookStatus } from './job-events';
 import type { CreateWebhookRequest } from './schemas';
+
+export type { Webhook, WebhookDelivery, WebhookStore } from '../../domain/notifications';
+
 import { newSigningSecret } from './signature';
-
-/** A customer's webhook. Its signing secret is in the secret store (`secretRef`), never in the record. */
-export interface Webhook {
-  webhookId: string;
-  customerId: string;
-  url: string;
-  events: WebhookStatus[];
-  description?: string;
-  secretRef: string;
-  createdAt: string;
-  createdBy: string;
-}
-
-export type DeliveryStatus = 'PENDING' | 'SUCCEEDED' | 'FAILED';
-
-/** One event's delivery to one webhook: its log entry, and the body every attempt sends. */
-export interface WebhookDelivery {
-  deliveryId: string;
-  webhookId: string;
-  customerId: string;
-  jobId: string;
-  event: WebhookStatus;
-  status: DeliveryStatus;
-  attempts: number;
-  lastHttpStatus?: number;
-  lastError?: string;
-  createdAt: string;
-  updatedAt: string;
-  lastAttemptAt?: string;
-  nextAttemptAt?: string;
-  /** The JSON body, fixed when the delivery is created, so every attempt sends (and signs) the same bytes. */
-  payload: string;
-}
-
-export interface WebhookStore {
-  put(webhook: Webhook): Promise<void>;
-  get(customerId: string, webhookId: string): Promise<Webhook | undefined>;
-  list(customerId: string): Promise<Webhook[]>;
-  remove(customerId: string, webhookId: string): Promise<void>;
-  /** Records a new delivery; false if it is recorded already (a retried stream record). */
-  createDelivery(delivery: WebhookDelivery): Promise<boolean>;
-  getDelivery(customerId: string, webhookId: string, deliveryId: string): Promise<WebhookDelivery | undefined>;
-  saveDelivery(delivery: WebhookDelivery): Promise<void>;
-  /** The webhook's deliveries, newest first. */
-  listDeliveries(customerId: string, webhookId: string, limit: number): Promise<WebhookDelivery[]>;
-}
 
 /**
  * Where webhooks may point: HTTPS only (plain http only where the deployment allows it, the local
