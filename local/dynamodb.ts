@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { Level } from 'level';
+import { type StreamOptions, watchWrites } from './dynamodb-streams';
 
 export interface LocalDynamo {
   endpoint: string;
@@ -23,12 +24,14 @@ export interface DynamoOptions {
    * memory. One engine at a time: another start on the same directory fails until the first is closed.
    */
   directory?: string;
+  /** Streams of some tables (dynamodb-streams.ts): dynalite has none of its own. */
+  streams?: StreamOptions;
 }
 
 /**
  * dynalite in-process on loopback: a DynamoDB HTTP API with conditional writes and
- * GSIs, no JVM, starts in milliseconds. It has no transactions and no streams,
- * which the engine does not use.
+ * GSIs, no JVM, starts in milliseconds. It has no transactions (which the engine
+ * does not use) and no streams (dynamodb-streams.ts stands in for them).
  */
 export async function startDynamo(options: DynamoOptions = {}): Promise<LocalDynamo> {
   const { port = 0, host = '127.0.0.1', directory } = options;
@@ -51,8 +54,10 @@ export async function startDynamo(options: DynamoOptions = {}): Promise<LocalDyn
     throw error;
   }
   const address = server.address() as AddressInfo;
+  const endpoint = `http://${host}:${address.port}`;
+  if (options.streams) watchWrites(server, endpoint, options.streams);
   return {
-    endpoint: `http://${host}:${address.port}`,
+    endpoint,
     requestCounts: () => ({ ...counts }),
     close: async () => {
       // dynalite closes its LevelDB (and its lock) once the server has stopped; then the claim goes.

@@ -71,7 +71,11 @@ export function startEventSources(options: EventSourcesOptions): { close(): Prom
 }
 
 /** Invokes a function's handler as Lambda would (the module is loaded on first use, like a cold start). */
-function invoker(options: EventSourcesOptions, functionName: string, fn: ServiceConfig['functions'][string]) {
+export function invoker(
+  options: Pick<EventSourcesOptions, 'config' | 'pseudo' | 'root'>,
+  functionName: string,
+  fn: ServiceConfig['functions'][string],
+) {
   const { config, pseudo } = options;
   const deployedName = `${config.service}-${config.provider.stage}-${functionName}`;
   const timeoutSeconds = Number((fn as { timeout?: unknown }).timeout ?? (config.provider as { timeout?: unknown }).timeout ?? 6);

@@ -4,6 +4,7 @@
  * `npm start -- --once` runs the walkthrough and stops.
  */
 import { join } from 'node:path';
+import { withCustomerJobEventsRule } from './customer-rule';
 import { type LocalStack, startLocalStack } from './stack';
 import { runWalkthrough } from './walkthrough';
 
@@ -13,6 +14,10 @@ async function main(): Promise<void> {
   // Schedules tick every second (not every minute), so the walkthrough sees them run; EFT_LOCAL_SCHEDULE_TICK_SECONDS overrides.
   const stack: LocalStack = await startLocalStack({
     scheduleTickSeconds: Number(process.env.EFT_LOCAL_SCHEDULE_TICK_SECONDS ?? 1),
+    // A customer's rule on the default bus, so the walkthrough can show the job events it gets.
+    amendConfig: withCustomerJobEventsRule,
+    // Webhook retries after 2 s, 4 s, … (not 30 s, 60 s, …), so a retry shows while you watch.
+    functionEnvironment: { WEBHOOK_RETRY_BASE_SECONDS: '2' },
   });
   const { info } = stack;
   let stopping = false;

@@ -28,12 +28,14 @@ import './esm-only-packages';
 import { readFile } from 'node:fs/promises';
 import { startApiGateway } from './api-gateway';
 import { LOCAL_ACCOUNT_ID, type LocalPseudoParameters } from './cfn-values';
+import type { LocalStreamRecord } from './dynamodb-streams';
 import { startEventSources } from './event-sources';
 import { type EventBridgeEvent, eventBusesOfResources, startEventBridge } from './eventbridge';
 import { loadServiceConfig, PROJECT_ROOT, type RegionFile, type ServiceConfig } from './service-config';
 import type { LocalPrincipal } from './sigv4';
 import { queuesOfResources, startSqs } from './sqs';
 import { startStepFunctions } from './step-functions';
+import { type StreamSources, startStreamSources } from './stream-sources';
 
 export type RegionRole = 'api' | 'step-functions' | 'events';
 
@@ -53,7 +55,9 @@ export interface RegionProcessOptions {
 export type EventsProcessMessage =
   | { type: 'start'; environment: Record<string, string> }
   | { type: 'started' }
-  | { type: 'deliver'; busName: string; event: EventBridgeEvent };
+  | { type: 'deliver'; busName: string; event: EventBridgeEvent }
+  /** Records of a table's stream (local/dynamodb-streams.ts) for the functions reading it (stream-sources.ts). */
+  | { type: 'stream'; table: string; records: LocalStreamRecord[] };
 
 type Service = { url?: string; close(): Promise<void> };
 
@@ -86,9 +90,15 @@ async function startEvents(config: ServiceConfig, options: RegionProcessOptions)
   process.env.AWS_ENDPOINT_URL_SQS = sqs.url;
   process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = eventBridge.url;
   let sources: { close(): Promise<void> } | undefined;
+  let streams: StreamSources | undefined;
+  // Stream records that came before the event sources started (their functions need 'start''s environment).
+  const early: Array<{ table: string; records: LocalStreamRecord[] }> = [];
   process.on('message', (message: EventsProcessMessage) => {
     if (message.type === 'deliver') {
       eventBridge.deliver(message.busName, message.event);
+    } else if (message.type === 'stream') {
+      if (streams) streams.deliver(message.table, message.records);
+      else early.push(message);
     } else if (message.type === 'start' && !sources) {
       Object.assign(process.env, message.environment);
       sources = startEventSources({
@@ -99,6 +109,8 @@ async function startEvents(config: ServiceConfig, options: RegionProcessOptions)
         scheduleTickSeconds: tick ? Number(tick) : undefined,
         onLine: (line) => process.stderr.write(`${line}\n`),
       });
+      streams = startStreamSources({ config, pseudo, root: PROJECT_ROOT, onLine: (line) => process.stderr.write(`${line}\n`) });
+      for (const { table, records } of early.splice(0)) streams.deliver(table, records);
       process.send?.({ type: 'started' } satisfies EventsProcessMessage);
     }
   });
@@ -106,6 +118,7 @@ async function startEvents(config: ServiceConfig, options: RegionProcessOptions)
   return {
     close: async () => {
       await sources?.close();
+      await streams?.close();
       await Promise.all([sqs.close(), eventBridge.close()]);
     },
   };

@@ -10,6 +10,7 @@ import { LOCAL_ACCOUNT_ID, type LocalPseudoParameters, resolveEnvironment, resol
 import { type ChildService, startChildService } from './child-service';
 import { type LocalDynamo, startDynamo } from './dynamodb';
 import { type DynamoReplication, startDynamoReplication } from './dynamodb-replication';
+import type { LocalStreamRecord, StreamOptions } from './dynamodb-streams';
 import { type KillOptions, type KillReport, RegionControl, type RegionEndpoints, type RegionLauncher } from './region-control';
 import type { EventsProcessMessage, RegionProcessOptions, RegionRole } from './region-process';
 import { type LocalBucket, type LocalS3, startS3 } from './s3';
@@ -18,6 +19,7 @@ import { loadServiceConfig, PROJECT_ROOT, type RegionFile, type ServiceConfig } 
 import { type EmbeddedSftpServer, generateEd25519KeyPair, generateHostKey, startSftpServer } from './sftp-server';
 import type { LocalPrincipal } from './sigv4';
 import { replicateStagingBuckets } from './staging-replication';
+import { streamedTables } from './stream-sources';
 import { createTables, LOCAL_CREDENTIALS, tableDefinitions } from './tables';
 
 export const REGIONS: Record<RegionFile, string> = { west: 'us-gov-west-1', east: 'us-gov-east-1' };
@@ -167,10 +169,21 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   }
 
   const started: Array<{ close(): Promise<void> }> = [];
+  const logLines: string[] = [];
+  const eventsProcesses: RegionEvents[] = [];
+  // The tables functions read the streams of (publishJobEvents: jobs), as dynamodb-streams.ts makes them:
+  // with one DynamoDB for both regions, its records go to both regions' events processes (each region's
+  // stream of a global table carries every write); with a replica per region, each replica's to its region.
+  const streams = (region: string, to: string[]): StreamOptions => ({
+    tables: streamKeys(west, tableDefinitions(west.resources.Resources)),
+    region,
+    onRecord: (table, record) => forwardStreamRecord(eventsProcesses, to, table, record, (line) => logLines.push(line)),
+  });
   try {
     const dynamo: LocalDynamo = await startDynamo({
       port: options.ports?.dynamodb,
       directory: join(stateDir, 'data', 'dynamodb'),
+      streams: streams(REGIONS.west, options.dynamoReplication ? [REGIONS.west] : Object.values(REGIONS)),
     });
     started.push(dynamo);
     // Global tables: one set of tables serves both regions, as replicas would.
@@ -181,6 +194,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tableDefinitions(west.resources.Resources),
       join(stateDir, 'data', 'dynamodb-east'),
       started,
+      streams(REGIONS.east, [REGIONS.east]),
     );
     const dynamoEndpoint = (region: string) => replication?.endpoints[region] ?? dynamo.endpoint;
 
@@ -220,7 +234,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     for (const customer of customers) await principals.register(customer.principalArn, customer.customerId);
 
-    const logLines: string[] = [];
     const apis: Record<string, string> = {};
     const stepFunctions: Record<string, string> = {};
     const sqs: Record<string, string> = {};
@@ -233,6 +246,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       EFT_LOCAL_SECRETS_DIR: join(stateDir, 'secrets'),
       // The local partner servers listen on loopback, which the SSRF guard refuses by default.
       EFT_ALLOWED_NETWORKS: '127.0.0.0/8',
+      // Webhooks to the walkthrough's receiver on loopback, which serves plain http:// (never set in AWS: HTTPS only).
+      EFT_WEBHOOK_ALLOW_HTTP: 'true',
       // Local schedules may run as often as the tick.
       ...(scheduleTickSeconds !== undefined ? { SCHEDULE_MIN_RATE_SECONDS: String(scheduleTickSeconds) } : {}),
       ...options.functionEnvironment,
@@ -270,7 +285,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           },
         },
       );
-    const eventsProcesses: RegionEvents[] = [];
     let info: LocalStackInfo | undefined;
     const control = regionControl({
       launch: (role, regionFile, environment, ports) =>
@@ -385,6 +399,37 @@ function forwardCustomerS3Events(s3: LocalS3, regions: RegionEvents[], log: (lin
   });
 }
 
+/** The streamed tables' key attribute names (the tables some function's `stream` event reads). */
+function streamKeys(config: ServiceConfig, tables: ReturnType<typeof tableDefinitions>): Record<string, string[]> {
+  const pseudo = { region: REGIONS.west, accountId: LOCAL_ACCOUNT_ID, partition: 'aws-us-gov' } as const;
+  const streamed = new Set(streamedTables(config, pseudo));
+  return Object.fromEntries(
+    tables
+      .filter((t) => streamed.has(t.TableName ?? ''))
+      .map((t) => [t.TableName as string, (t.KeySchema ?? []).map((k) => k.AttributeName as string)]),
+  );
+}
+
+/** A stream record to the events processes of `regions` (a region not running loses it, as its consumer would be down). */
+function forwardStreamRecord(
+  processes: RegionEvents[],
+  regions: string[],
+  table: string,
+  record: LocalStreamRecord,
+  log: (line: string) => void,
+): void {
+  for (const region of regions) {
+    const events = processes.find((e) => e.region === region);
+    if (!events?.service.child.connected) {
+      log(`a stream record of ${table} for ${region} was lost: its events process is not running`);
+      continue;
+    }
+    events.service.child.send({ type: 'stream', table, records: [record] } satisfies EventsProcessMessage, (error) => {
+      if (error) log(`a stream record of ${table} for ${region} was lost: ${error.message}`);
+    });
+  }
+}
+
 /** What the AWS SDK in a function reads to reach the local stand-ins instead of AWS. */
 function awsEnvironment(region: string, dynamoEndpoint: string, s3Endpoint: string): Record<string, string> {
   return {
@@ -488,11 +533,12 @@ async function startReplicas(
   tables: ReturnType<typeof tableDefinitions>,
   eastDirectory: string,
   started: Array<{ close(): Promise<void> }>,
+  streams: StreamOptions,
 ): Promise<DynamoReplication | undefined> {
   if (!options.dynamoReplication) return undefined;
   // Kept across restarts like west's (writes still on their way to the peer at a stop are lost, as a
   // region's unreplicated writes are when it fails).
-  const east = await startDynamo({ directory: eastDirectory });
+  const east = await startDynamo({ directory: eastDirectory, streams });
   started.push(east);
   await createTables(east.endpoint, tables);
   const replication = await startDynamoReplication({

@@ -1,11 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import SftpClient from 'ssh2-sftp-client';
+import { verifySignature } from '../core/control-plane/notifications/signature';
 import { ApiClient } from './api-client';
+import { localQueueUrl } from './cfn-values';
+import { JOB_EVENTS_DEMO_QUEUE } from './customer-rule';
 import { awaitJob } from './jobs';
 import { customerS3Client } from './s3';
 import { type LocalStackInfo, REGIONS } from './stack';
+import { startWebhookReceiver } from './webhook-receiver';
 
 const step = (text: string) => console.log(`• ${text}`);
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -96,6 +101,8 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
         expected: report,
       },
     ];
+    const hook = await registerWebhook(api);
+
     step('starting transfers (POST /transfers)');
     const started = await Promise.all(
       flows.map(async (flow) => {
@@ -121,6 +128,8 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
         );
       else step(`    ${job.error?.code}: ${job.error?.message}`);
     }
+    const first = started[0];
+    if (first) allSucceeded &&= await showNotifications(info, api, hook, first.jobId);
 
     // A folder of small files: one job each, moved together by one batch (one worker, one SFTP session).
     const folder = `batch-${run}`;
@@ -169,7 +178,100 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
   } finally {
     await sftp.end();
     s3.destroy();
+    await webhook?.receiver.close();
   }
+}
+
+// ---- Notifications (docs/notifications.md): the job events a customer's rule gets, and a webhook.
+
+const WALKTHROUGH_WEBHOOK = 'eft local walkthrough';
+interface WalkthroughWebhook {
+  id: string;
+  secret: string;
+  receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
+}
+let webhook: WalkthroughWebhook | undefined;
+
+/** A receiver on loopback and a webhook to it (the walkthrough's of earlier runs, whose receivers are gone, first deleted). */
+async function registerWebhook(api: ApiClient): Promise<WalkthroughWebhook> {
+  for (const old of (await api.get('/webhooks')).body.items ?? [])
+    if (old.description === WALKTHROUGH_WEBHOOK) await api.delete(`/webhooks/${old.id}`);
+  const receiver = await startWebhookReceiver();
+  const created = await api.post('/webhooks', {
+    url: receiver.url,
+    events: ['SUCCEEDED', 'FAILED'],
+    description: WALKTHROUGH_WEBHOOK,
+  });
+  if (created.status !== 201) throw new Error(`could not register the webhook: ${created.text}`);
+  step(`a webhook for SUCCEEDED and FAILED (POST /webhooks ${created.body.id}) to ${receiver.url}; its signing secret came once`);
+  webhook = { id: created.body.id as string, secret: created.body.secret as string, receiver };
+  return webhook;
+}
+
+interface JobEvent {
+  'detail-type': string;
+  region: string;
+  detail: { jobId: string; status: string };
+}
+
+/** The job's events, as the customer's rule (customer-rule.ts) delivers them to its queue, up to SUCCEEDED or FAILED. */
+async function jobEvents(info: LocalStackInfo, jobId: string, timeoutMs = 30_000): Promise<JobEvent[]> {
+  const sqs = new SQSClient({ endpoint: info.sqs[REGIONS.west], region: REGIONS.west, credentials: info.credentials });
+  const QueueUrl = localQueueUrl(REGIONS.west, JOB_EVENTS_DEMO_QUEUE);
+  const events: JobEvent[] = [];
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (!events.some((e) => e.detail.jobId === jobId && ['Job SUCCEEDED', 'Job FAILED'].includes(e['detail-type']))) {
+      if (Date.now() > deadline) throw new Error(`no end event of job ${jobId} on the default bus in ${timeoutMs} ms`);
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      if (Messages.length === 0) continue;
+      events.push(...Messages.map((m) => JSON.parse(m.Body ?? '{}') as JobEvent));
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl,
+          Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+        }),
+      );
+    }
+    return events.filter((e) => e.detail.jobId === jobId);
+  } finally {
+    sqs.destroy();
+  }
+}
+
+/** The job's events on the default bus, its signed webhook delivery (a retry after a 503), and the delivery log. */
+async function showNotifications(
+  info: LocalStackInfo,
+  api: ApiClient,
+  hook: WalkthroughWebhook,
+  jobId: string,
+): Promise<boolean> {
+  const events = await jobEvents(info, jobId);
+  step(
+    `EventBridge, default bus of ${events[0]?.region}, one event per change of the S3 → S3 job (source eft, detail: the job view):`,
+  );
+  step(`  ${events.map((e) => e['detail-type']).join(' → ')}`);
+  const attempts = await hook.receiver.deliveredFor(jobId);
+  const delivered = attempts.at(-1);
+  const verified =
+    delivered !== undefined &&
+    verifySignature(hook.secret, delivered.body, String(delivered.headers['eft-signature']), Math.floor(Date.now() / 1000));
+  step(
+    `webhook: "${delivered && JSON.parse(delivered.body)['detail-type']}" answered HTTP ${attempts.map((a) => a.status).join(', then ')}; eft-signature ${verified ? 'verified with the secret' : 'DOES NOT VERIFY'}`,
+  );
+  let entry: { status?: string; attempts?: number; lastHttpStatus?: number } | undefined;
+  const deadline = Date.now() + 30_000;
+  while (entry?.status !== 'SUCCEEDED' && Date.now() < deadline) {
+    const log = await api.get(`/webhooks/${hook.id}/deliveries`);
+    entry = (log.body.items ?? []).find((d: { jobId: string }) => d.jobId === jobId);
+    if (entry?.status !== 'SUCCEEDED') await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  step(
+    `  delivery log (GET /webhooks/{id}/deliveries): ${entry?.status}, ${entry?.attempts} attempts, last HTTP ${entry?.lastHttpStatus}`,
+  );
+  return verified && entry?.status === 'SUCCEEDED' && events.at(-1)?.['detail-type'] === 'Job SUCCEEDED';
 }
 
 interface JobView {

@@ -13,6 +13,7 @@ import {
   PageQuerySchema,
   UpdateEndpointSchema,
 } from '../core/control-plane/endpoints/schemas';
+import { CreateWebhookSchema, DeliveriesQuerySchema, WebhookPathSchema } from '../core/control-plane/notifications/schemas';
 import { CreateTransferSchema, JobPathSchema, ListJobsQuerySchema } from '../core/control-plane/transfers/schemas';
 import {
   CreateRouteSchema,
@@ -49,6 +50,9 @@ const SCHEMAS: Record<string, z.ZodType> = {
   'GET /schedules (query)': TriggerPageQuerySchema,
   '/schedules/{scheduleId} (path)': SchedulePathSchema,
   'GET /egress (query)': EgressQuerySchema,
+  'POST /webhooks': CreateWebhookSchema,
+  'GET /webhooks/{id}/deliveries (query)': DeliveriesQuerySchema,
+  '/webhooks/{id} (path)': WebhookPathSchema,
 };
 
 export async function renderApiDocs(): Promise<string> {

@@ -10,7 +10,10 @@
  * process.env on its own. An explicit endpoint (AWS_ENDPOINT_URL_*, the local
  * stand-ins) wins: the SDK refuses FIPS together with a custom endpoint.
  */
-export function awsClientConfig(service: 'DYNAMODB' | 'S3' | 'SECRETS_MANAGER' | 'SFN' | 'ECS' | 'SQS', env: NodeJS.ProcessEnv) {
+export function awsClientConfig(
+  service: 'DYNAMODB' | 'S3' | 'SECRETS_MANAGER' | 'SFN' | 'ECS' | 'SQS' | 'EVENTBRIDGE',
+  env: NodeJS.ProcessEnv,
+) {
   const endpoint = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
   return {

@@ -2714,3 +2714,120 @@ describe('issue 16: alarms, topic and dashboard', () => {
     },
   );
 });
+
+describe('issue 16: job events and webhooks', () => {
+  const NOTIFICATION_FUNCTIONS = {
+    publishJobEvents: 'functions/notifications/publish-job-events.handler',
+    deliverWebhooks: 'functions/notifications/deliver-webhooks.handler',
+    lookupJobsStream: 'functions/notifications/jobs-stream-arn.handler',
+    createWebhook: 'functions/notifications/create-webhook.handler',
+    listWebhooks: 'functions/notifications/list-webhooks.handler',
+    deleteWebhook: 'functions/notifications/delete-webhook.handler',
+    webhookDeliveries: 'functions/notifications/webhook-deliveries.handler',
+  };
+  const WEBHOOKS_TABLE = tableArn(`eft-${STAGE}-webhooks`);
+  const DEFAULT_BUS = `arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:event-bus/default`;
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: publishJobEvents reads the jobs stream (ReportBatchItemFailures, a DLQ) and may put events on the default bus only',
+    (key) => {
+      const template = packaged[key].template;
+      const fn = functionNamed(template, 'publishJobEvents');
+      const [roleId, role] = roleOf(template, fn);
+      const mapping = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').find(
+        ([, r]) => r.Properties.FunctionName?.['Fn::GetAtt']?.[0] === 'PublishJobEventsLambdaFunction',
+      )?.[1];
+      expect(mapping?.Properties).toMatchObject({
+        EventSourceArn: { 'Fn::GetAtt': ['JobsStream', 'StreamArn'] },
+        StartingPosition: 'LATEST',
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['JobEventsDeadLetterQueue', 'Arn'] } } },
+      });
+      // The stream's ARN in this region: west's lookup waits for the table it creates, east's names it.
+      expect(template.Resources.JobsStream?.Properties.TableName).toEqual(
+        key === 'west' ? { Ref: 'JobsTable' } : `eft-${STAGE}-jobs`,
+      );
+      expect(grantsOf(roleId, role)).toEqual(
+        [
+          ...functionBasics('publishJobEvents'),
+          ...['DescribeStream', 'GetRecords', 'GetShardIterator', 'ListStreams'].map(
+            (a) => `dynamodb:${a} ${tableArn(TABLE_NAMES.jobs)}/stream/*`,
+          ),
+          `events:PutEvents ${DEFAULT_BUS}`,
+          `dynamodb:GetItem ${WEBHOOKS_TABLE}`,
+          `dynamodb:PutItem ${WEBHOOKS_TABLE}`,
+          `dynamodb:Query ${WEBHOOKS_TABLE}`,
+          `sqs:SendMessage \${WebhookDeliveriesQueue.Arn}`,
+          `sqs:SendMessage \${JobEventsDeadLetterQueue.Arn}`,
+        ].sort(),
+      );
+      // No other role may put events anywhere.
+      const putters = resourcesOfType(template, 'AWS::IAM::Role')
+        .filter(([id, r]) => grantsOf(id, r).some((g) => g.startsWith('events:PutEvents')))
+        .map(([id]) => id);
+      expect(putters).toEqual(['PublishJobEventsRole']);
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the notification functions, with roles of their own, and the webhook routes (AWS_IAM)',
+    (key) => {
+      const template = packaged[key].template;
+      for (const [name, handler] of Object.entries(NOTIFICATION_FUNCTIONS)) {
+        const fn = functionNamed(template, name);
+        expect(fn.Properties.Handler).toBe(handler);
+        const [roleId] = roleOf(template, fn);
+        expect(roleId).toBe(`${name[0]?.toUpperCase()}${name.slice(1)}Role`);
+        expect(template.Resources[`${name[0]?.toUpperCase()}${name.slice(1)}LogGroup`]?.Properties.KmsKeyId).toEqual({
+          'Fn::GetAtt': ['EftKey', 'Arn'],
+        });
+      }
+      const routes = resourcesOfType(template, 'AWS::ApiGateway::Method')
+        .filter(([, m]) => m.Properties.HttpMethod !== 'OPTIONS')
+        .map(([, m]) => [routeOf(template, m), m.Properties.AuthorizationType])
+        .filter(([route]) => route?.includes('/webhooks'));
+      expect(routes.sort()).toEqual(
+        [
+          ['DELETE /webhooks/{id}', 'AWS_IAM'],
+          ['GET /webhooks', 'AWS_IAM'],
+          ['GET /webhooks/{id}/deliveries', 'AWS_IAM'],
+          ['POST /webhooks', 'AWS_IAM'],
+        ].sort(),
+      );
+      // Signing secrets: only the webhook functions reach them, under their own prefix.
+      const signing = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:eft/${STAGE}/webhooks/*`;
+      const [deliverId, deliverRole] = roleOf(template, functionNamed(template, 'deliverWebhooks'));
+      expect(grantsOf(deliverId, deliverRole)).toContain(`secretsmanager:GetSecretValue ${signing}`);
+      const [listId, listRole] = roleOf(template, functionNamed(template, 'listWebhooks'));
+      expect(grantsOf(listId, listRole).filter((g) => g.startsWith('secretsmanager:'))).toEqual([]);
+    },
+  );
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: webhook deliveries go through a KMS-encrypted queue with a DLQ; the webhooks table is the west stack’s global table',
+    (key) => {
+      const template = packaged[key].template;
+      const queue = template.Resources.WebhookDeliveriesQueue?.Properties;
+      expect(queue?.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': ['EftKey', 'Arn'] });
+      expect(queue?.RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': ['WebhookDeliveriesDeadLetterQueue', 'Arn'] },
+        maxReceiveCount: 5,
+      });
+      for (const dlq of ['WebhookDeliveriesDeadLetterQueue', 'JobEventsDeadLetterQueue'])
+        expect(template.Resources[dlq]?.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': ['EftKey', 'Arn'] });
+      const mapping = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').find(
+        ([, r]) => r.Properties.FunctionName?.['Fn::GetAtt']?.[0] === 'DeliverWebhooksLambdaFunction',
+      )?.[1];
+      expect(mapping?.Properties.EventSourceArn).toEqual({ 'Fn::GetAtt': ['WebhookDeliveriesQueue', 'Arn'] });
+      expect(mapping?.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      const table = template.Resources.WebhooksTable;
+      if (key === 'west') {
+        expect(table?.Type).toBe('AWS::DynamoDB::GlobalTable');
+        expect(table?.Properties.SSESpecification).toEqual({ SSEEnabled: true, SSEType: 'KMS' });
+        expect(table?.Properties.Replicas.map((r: Json) => r.Region).sort()).toEqual([EAST, WEST]);
+      } else {
+        expect(table).toBeUndefined();
+      }
+    },
+  );
+});
