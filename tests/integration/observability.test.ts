@@ -144,7 +144,7 @@ it('prints correlated Powertools lines of the API, the state machine tasks and t
     const docs = all.filter((l) => '_aws' in l && l.jobId === jobId);
     return docs.some((d) => 'JobsSucceeded' in d) && docs.some((d) => 'BytesMoved' in d && 'Flow' in d) ? docs : undefined;
   }, jobId);
-  const succeeded = emf.find((d) => 'JobsSucceeded' in d) as Line & { _aws: { CloudWatchMetrics: unknown[] } };
+  const succeeded = emf.find((d) => 'JobsSucceeded' in d) as unknown as Line & { _aws: { CloudWatchMetrics: unknown[] } };
   expect(succeeded).toMatchObject({ service: 'eft', JobsSucceeded: 1, BytesMoved: content.length, customerId: 'customer-a' });
   expect(succeeded._aws.CloudWatchMetrics).toEqual([expect.objectContaining({ Namespace: 'eft', Dimensions: [['service']] })]);
   expect(emf.find((d) => 'Flow' in d && 'BytesMoved' in d)).toMatchObject({ Flow: 'SFTP_TO_S3', BytesMoved: content.length });
