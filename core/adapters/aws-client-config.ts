@@ -1,4 +1,4 @@
-import { traced } from '../observability/tracer';
+import { traced } from './tracer';
 
 /**
  * SDK client settings taken from a function's environment. In AWS this is
@@ -34,7 +34,7 @@ function useFipsEndpoint(env: NodeJS.ProcessEnv): boolean {
 
 /**
  * A client as the engine builds every one: without the SDK's logging (below),
- * its calls traced by X-Ray in Lambda (core/observability/tracer.ts; a no-op
+ * its calls traced by X-Ray in Lambda (tracer.ts; a no-op
  * elsewhere).
  */
 export function engineClient<C extends { middlewareStack: { remove(name: string): boolean } }>(client: C): C {

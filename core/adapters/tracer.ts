@@ -11,9 +11,9 @@
  * planned) run the plain clients.
  */
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { SERVICE_NAME } from './logger';
 
-export const tracer = new Tracer({ serviceName: SERVICE_NAME });
+/** Service `eft`, as the logs and metrics name it (core/observability). */
+export const tracer = new Tracer({ serviceName: 'eft' });
 
 /** The client, its calls traced where tracing is on (in Lambda). */
 export function traced<Client>(client: Client): Client {
