@@ -23,7 +23,8 @@ import { ExecutionInputReader } from '../core/adapters/step-functions';
 import { runBatch } from '../core/data-plane/run-batch';
 import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/data-plane/run-transfer';
 import { StoppedError, toTransferError } from '../core/domain/transfer/errors';
-import { createLogger, type Logger } from '../core/observability/logger';
+import { createLogger, type Logger, powertoolsOf } from '../core/observability/logger';
+import { metrics } from '../core/observability/metrics';
 import { buildDrivers, buildStores } from '../core/runtime/wiring';
 import { parseBatch } from './overrides';
 import { type WorkerSettings, workerSettingsFromEnv } from './settings';
@@ -38,7 +39,14 @@ async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal)
     return 1;
   }
   const { work: what, lease } = settings;
-  const jobLogger = what.kind === 'job' ? createLogger({ service: 'eft-worker', region: settings.region, ...what.job }) : logger;
+  // Every later line of the process (its exit too) names the execution that holds the lease and, for one
+  // job, the job and its customer (a batch's jobs each get a logger of their own, see run-batch.ts).
+  powertoolsOf(logger).appendPersistentKeys({
+    region: settings.region,
+    executionId: lease.executionId,
+    ...(what.kind === 'job' ? what.job : {}),
+  });
+  const jobLogger = logger;
   try {
     const deps = workerDeps(env, settings, jobLogger);
     if (what.kind === 'job') {
@@ -46,7 +54,7 @@ async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal)
       return 0;
     }
     const batch = parseBatch(await new ExecutionInputReader(env).read(what.executionArn));
-    logger.info('batch started', { batchId: batch.batchId, jobs: batch.jobIds.length });
+    logger.info('batch started', { batchId: batch.batchId, executionId: lease.executionId, jobs: batch.jobIds.length });
     const summary = await runBatch(deps, batch, lease, { signal });
     logger.info('batch finished', { batchId: batch.batchId, ...summary });
     return 0;
@@ -77,11 +85,17 @@ function workerDeps(env: NodeJS.ProcessEnv, settings: WorkerSettings, logger: Lo
     logger,
     config: settings.config,
     region: stores.region,
+    // Each measurement is published (EMF on stdout) when it is made: nothing is left to flush at exit.
+    metrics,
+    processStartedAt: performance.timeOrigin,
   };
 }
 
+/** The worker's lines: Powertools Logger (it runs outside Lambda too), service eft-worker. */
+const WORKER = { service: 'eft-worker' };
+
 function start(): void {
-  const logger = createLogger({ service: 'eft-worker', region: process.env.AWS_REGION });
+  const logger = createLogger({ ...WORKER, region: process.env.AWS_REGION });
   const controller = new AbortController();
   const stop = (signalName: string) => {
     logger.warn('stop requested: aborting the transfer', { signal: signalName });

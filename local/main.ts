@@ -1,7 +1,9 @@
 /**
  * `npm start`: runs the engine locally on its embedded stand-ins (no AWS account,
  * no Docker), shows it working, and keeps running until Ctrl-C.
- * `npm start -- --once` runs the walkthrough and stops.
+ * `npm start -- --once` runs the walkthrough and stops; `--logs` also writes every
+ * line the functions and workers print (Powertools JSON, EMF metrics) to stderr,
+ * prefixed with their region.
  */
 import { join } from 'node:path';
 import { withCustomerJobEventsRule } from './customer-rule';
@@ -13,6 +15,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   // Schedules tick every second (not every minute), so the walkthrough sees them run; EFT_LOCAL_SCHEDULE_TICK_SECONDS overrides.
   const stack: LocalStack = await startLocalStack({
+    echoLogs: process.argv.includes('--logs'),
     scheduleTickSeconds: Number(process.env.EFT_LOCAL_SCHEDULE_TICK_SECONDS ?? 1),
     // A customer's rule on the default bus, so the walkthrough can show the job events it gets.
     amendConfig: withCustomerJobEventsRule,

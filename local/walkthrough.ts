@@ -121,7 +121,7 @@ export async function runWalkthrough(info: LocalStackInfo): Promise<boolean> {
       const arrived = job.status === 'SUCCEEDED' ? await fetchDelivered(s3, sftp, job.result.location) : undefined;
       const intact = arrived?.equals(flow.expected) ?? false;
       allSucceeded &&= intact;
-      step(`  ${flow.label}: ${job.transitions.map((t: { status: string }) => t.status).join(' → ')}`);
+      step(`  ${flow.label} (${jobId}): ${job.transitions.map((t: { status: string }) => t.status).join(' → ')}`);
       if (arrived)
         step(
           `    ${job.result.location}: ${arrived.length} bytes, sha256 ${sha256(arrived)} ${intact ? '= source' : '≠ SOURCE'}`,

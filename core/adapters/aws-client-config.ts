@@ -1,3 +1,5 @@
+import { traced } from './tracer';
+
 /**
  * SDK client settings taken from a function's environment. In AWS this is
  * process.env and yields the defaults; the local runtime hands each simulated
@@ -31,6 +33,15 @@ function useFipsEndpoint(env: NodeJS.ProcessEnv): boolean {
   if (value === undefined || value === '' || value === 'false') return false;
   if (value === 'true') return true;
   throw new Error(`AWS_USE_FIPS_ENDPOINT must be "true" or "false", not ${JSON.stringify(value)}`);
+}
+
+/**
+ * A client as the engine builds every one: without the SDK's logging (below),
+ * its calls traced by X-Ray in Lambda (tracer.ts; a no-op
+ * elsewhere).
+ */
+export function engineClient<C extends { middlewareStack: { remove(name: string): boolean } }>(client: C): C {
+  return traced(withoutSdkLogging(client));
 }
 
 /**

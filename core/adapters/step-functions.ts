@@ -1,10 +1,10 @@
 import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { BatchInput, ExecutionOptions, ExecutionStarter, JobKey } from '../domain/ports';
-import { awsClientConfig, withoutSdkLogging } from './aws-client-config';
+import { awsClientConfig, engineClient } from './aws-client-config';
 
 /** One Step Functions client per starter or reader, built from the function's environment. */
 export function createSfnClient(env: NodeJS.ProcessEnv): SFNClient {
-  return withoutSdkLogging(new SFNClient(awsClientConfig('SFN', env)));
+  return engineClient(new SFNClient(awsClientConfig('SFN', env)));
 }
 
 /**

@@ -83,7 +83,13 @@ export async function runBatch(
     try {
       let job = claim.job;
       if (claim.action === 'RUN') {
-        const logger = createLogger({ service: 'eft-worker', region: deps.region, ...key });
+        const logger = createLogger({
+          service: 'eft-worker',
+          region: deps.region,
+          ...key,
+          batchId: batch.batchId,
+          executionId: lease.executionId,
+        });
         const delivered = await runTransfer({ ...shared, logger }, key, lease, {
           connections,
           job,

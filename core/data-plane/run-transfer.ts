@@ -33,6 +33,7 @@ import type { TransferJob, TransferResult } from '../domain/job';
 import type { LeaseToken } from '../domain/lease';
 import type { Location } from '../domain/location';
 import { resolveLocation } from '../domain/locations';
+import { aboutJob, type Metrics, workerStarted } from '../domain/metrics';
 import type { EndpointStore, JobKey, JobStore, LeaseStore } from '../domain/ports';
 import { INTERRUPTED_EXIT, LeaseLostError, StoppedError, TransferError, toTransferError } from '../domain/transfer/errors';
 import type { StagedFile, StagingArea, TransferIo } from '../domain/transfer/io';
@@ -55,6 +56,9 @@ export interface WorkerDeps {
   logger: Logger;
   config: WorkerConfig;
   region: string;
+  /** Where the worker's measurements go, and when its process started (WorkerStartLatency); absent in tests. */
+  metrics?: Metrics;
+  processStartedAt?: number;
 }
 
 export interface RunOptions {
@@ -90,6 +94,7 @@ export async function runTransfer(deps: WorkerDeps, key: JobKey, lease: LeaseTok
   if (job.status !== 'RUNNING') {
     throw new LeaseLostError(`job ${key.jobId} is ${job.status}, not RUNNING: nothing to do under this lease`);
   }
+  if (!options.job && deps.processStartedAt) deps.metrics?.publish(workerStarted(job, deps.processStartedAt), aboutJob(job));
   if (job.result) {
     deps.logger.info('the job already has a result; nothing to transfer', { location: job.result.location });
     return { result: job.result, job };

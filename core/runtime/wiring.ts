@@ -30,7 +30,9 @@ import type { Drivers } from '../domain/drivers';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
 import type { SecretStore } from '../domain/secrets';
 import { SessionSlotPool, type SessionSlots, slotOrderFor, slotTimingFor } from '../domain/session-slots';
-import { createLogger } from '../observability/logger';
+import { withJobMetrics } from '../observability/job-metrics';
+import { logger } from '../observability/logger';
+import { metrics } from '../observability/metrics';
 
 /**
  * The composition root: builds the real adapters from the environment that
@@ -53,7 +55,8 @@ export function buildStores(env: NodeJS.ProcessEnv = process.env, clock: Clock =
     region,
     clock,
     audit,
-    jobs: new DynamoJobStore(db, tables.jobs, audit, clock, cursors),
+    // Each committed change of a job publishes its metrics (job-metrics.ts).
+    jobs: withJobMetrics(new DynamoJobStore(db, tables.jobs, audit, clock, cursors), metrics),
     endpoints: new DynamoEndpointStore(db, tables.endpoints, audit, clock, cursors),
     leases: new DynamoLeaseStore(db, tables.leases, clock),
     principals: new CachedPrincipalDirectory(directory, clock),
@@ -270,7 +273,7 @@ export function buildReconciler(env: NodeJS.ProcessEnv = process.env): Reconcile
     executions: new StepFunctionsStarter(env, requireEnv('TRANSFER_STATE_MACHINE_ARN', env)),
     drivers: buildDrivers(env, { slots: stores.sessionSlots }),
     clock: stores.clock,
-    logger: createLogger({ service: 'eft-reconciler', region: stores.region }),
+    logger,
     graceMs,
     stuckAfterMs: Number(env.EFT_STUCK_AFTER_MS ?? 3 * (leaseTtlMs + graceMs)),
   };

@@ -2831,3 +2831,46 @@ describe('issue 16: job events and webhooks', () => {
     },
   );
 });
+
+describe('issue 16: Powertools in every function bundle', () => {
+  /** The text of every .js file of a function's package (a zip of stored or deflated entries, as osls writes it). */
+  async function bundledJs(zipPath: string): Promise<string> {
+    const { inflateRawSync } = await import('node:zlib');
+    const zip = readFileSync(zipPath);
+    const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const count = zip.readUInt16LE(end + 10);
+    let at = zip.readUInt32LE(end + 16);
+    const texts: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const method = zip.readUInt16LE(at + 10);
+      const size = zip.readUInt32LE(at + 20);
+      const nameLength = zip.readUInt16LE(at + 28);
+      const name = zip.toString('utf8', at + 46, at + 46 + nameLength);
+      const local = zip.readUInt32LE(at + 42);
+      at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+      if (!name.endsWith('.js')) continue;
+      const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+      const data = zip.subarray(start, start + size);
+      texts.push((method === 8 ? inflateRawSync(data) : data).toString('utf8'));
+    }
+    return texts.join('\n');
+  }
+
+  test.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: every function bundles Powertools Logger behind the engine’s logger (core/observability/logger.ts)',
+    async (key) => {
+      const functions = Object.entries(packaged[key].state.service.functions as Record<string, Json>);
+      expect(functions.length).toBeGreaterThan(30);
+      const without: string[] = [];
+      for (const [name, fn] of functions) {
+        const artifact = join(workDir, key, String(fn.package.artifact).split('/').pop() ?? '');
+        const js = await bundledJs(artifact);
+        // esbuild names each bundled module in a comment, by its path from where osls ran (a symlinked copy here).
+        const powertools = /^\/\/ \S*@aws-lambda-powertools\/logger\/lib\/(esm|cjs)\/Logger\.js$/m.test(js);
+        const engineLogger = /^\/\/ \S*core\/observability\/logger\.ts$/m.test(js);
+        if (!powertools || !engineLogger) without.push(name);
+      }
+      expect(without).toEqual([]);
+    },
+  );
+});

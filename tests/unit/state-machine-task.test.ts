@@ -114,7 +114,7 @@ describe('stateMachineTask', () => {
 
     expect(task.lines.map((l) => l.message)).toEqual(['task started', 'task failed']);
     expect(task.lines[1]).toMatchObject({
-      level: 'warn',
+      level: 'WARN',
       error: 'LeaseHeldError',
       code: 'LEASE_HELD',
       jobId: 'job_1',

@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
+import { awsClientConfig, engineClient } from '../aws-client-config';
 import { requireBucketOwner } from './bucket-owner';
 
 /**
@@ -12,7 +12,7 @@ import { requireBucketOwner } from './bucket-owner';
  */
 export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   return requireBucketOwner(
-    withoutSdkLogging(
+    engineClient(
       new S3Client({
         ...awsClientConfig('S3', env),
         forcePathStyle: env.EFT_S3_FORCE_PATH_STYLE === 'true',

@@ -7,14 +7,14 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import type { EndpointCredentials, SecretStore } from '../../domain/secrets';
-import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
+import { awsClientConfig, engineClient } from '../aws-client-config';
 
 /** arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<suffix> */
 const SECRET_ARN = /^(arn:[\w-]+:secretsmanager:)([\w-]+)(:\d{12}:secret:.+)$/;
 
 /** A Secrets Manager client for a region (the function's own, or the peer region's for replicas). */
 export function createSecretsManagerClient(env: NodeJS.ProcessEnv, region = env.AWS_REGION): SecretsManagerClient {
-  return withoutSdkLogging(new SecretsManagerClient({ ...awsClientConfig('SECRETS_MANAGER', env), region }));
+  return engineClient(new SecretsManagerClient({ ...awsClientConfig('SECRETS_MANAGER', env), region }));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
+import { awsClientConfig, engineClient } from '../aws-client-config';
 
 /**
  * One client per process (or per simulated region locally), built from the function's environment.
@@ -7,5 +7,5 @@ import { awsClientConfig, withoutSdkLogging } from '../aws-client-config';
  * host of the queue URL, which locally names AWS, not the stand-in (AWS_ENDPOINT_URL_SQS).
  */
 export function createSqsClient(env: NodeJS.ProcessEnv = process.env): SQSClient {
-  return withoutSdkLogging(new SQSClient(awsClientConfig('SQS', env)));
+  return engineClient(new SQSClient(awsClientConfig('SQS', env)));
 }

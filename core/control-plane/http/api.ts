@@ -5,6 +5,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type { z } from 'zod';
 import { PayloadTooLargeError, ValidationError } from '../../domain/errors';
 import type { PrincipalDirectory } from '../../domain/ports';
+import { appendCorrelationKeys, withInvocationLogger } from '../../observability/invocation';
 import { logger } from '../../observability/logger';
 import { errorResponse, type HttpResponse, jsonResponse } from './error-response';
 import { type Caller, resolveCaller } from './identity';
@@ -57,7 +58,11 @@ function enforceBodyLimit(event: APIGatewayProxyEvent): void {
 }
 
 /**
- * The one middleware stack of every REST handler: header normalisation, then,
+ * The one middleware stack of every REST handler, run with a logger of the
+ * invocation's own (withInvocationLogger): every line carries the Lambda request
+ * id (requestId, what a 5xx body quotes), API Gateway's (apiRequestId), the ids
+ * of the path (jobId, endpointId, …) and, once it is known, the caller's
+ * customerId. Then header normalisation, then,
  * in this order, the caller's customer from the authenticated principal, the
  * body size limit, JSON parsing (when the route takes a body), schema
  * validation of body, query and path, and errors mapped to HTTP in one place.
@@ -74,7 +79,9 @@ export function httpApi<
     // Who is asking comes first: a principal that is no customer's gets its 403
     // before anything is said about the request (its size, its JSON, its schema).
     .before(async (request) => {
-      callers.set(request.context, await resolveCaller(request.event, spec.principals));
+      const caller = await resolveCaller(request.event, spec.principals);
+      callers.set(request.context, caller);
+      appendCorrelationKeys({ customerId: caller.customerId });
       enforceBodyLimit(request.event);
     });
   if (spec.body) stack.use(httpJsonBodyParser()).before((request) => refuseForbiddenKeys(request.event.body));
@@ -82,7 +89,7 @@ export function httpApi<
     const error = fromBodyParser(request.error, request.event);
     request.response = errorResponse(error, request.context.awsRequestId, logger) as HttpResponse;
   });
-  return stack.handler(async (event, context) => {
+  const handler = stack.handler(async (event, context) => {
     const caller = callers.get(context);
     if (!caller) throw new Error('the caller was not resolved before the handler');
     const body = spec.body ? parseOrThrow(spec.body, event.body, '') : undefined;
@@ -98,6 +105,22 @@ export function httpApi<
     });
     return jsonResponse(reply.status, reply.body, reply.headers);
   });
+  return withInvocationLogger<APIGatewayProxyEvent, APIGatewayProxyResult>(
+    (event, context) => handler(event, context),
+    (event) => ({ apiRequestId: event.requestContext?.requestId, ...pathIds(event) }),
+  );
+}
+
+/** The ids a route's path names ({jobId}, {routeId}; /endpoints/{id} as endpointId), as correlation keys. */
+function pathIds(event: APIGatewayProxyEvent): Record<string, string> {
+  const collection = /^\/(\w+?)s?\//.exec(event.resource ?? '')?.[1];
+  return Object.fromEntries(
+    Object.entries(event.pathParameters ?? {}).flatMap(([name, value]) => {
+      if (typeof value !== 'string') return [];
+      if (name === 'id' && collection) return [[`${collection}Id`, value]];
+      return name.endsWith('Id') ? [[name, value]] : [];
+    }),
+  );
 }
 
 /**
@@ -108,9 +131,8 @@ export function httpApi<
 function accessLog(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context> {
   const started = new WeakMap<object, number>();
   const write = (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>) => {
-    const { event, context, response } = request;
+    const { event, response } = request;
     logger.info('request', {
-      requestId: context.awsRequestId,
       method: event.httpMethod,
       route: event.resource,
       status: response?.statusCode,

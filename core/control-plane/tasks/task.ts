@@ -2,7 +2,8 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { EftError, ValidationError } from '../../domain/errors';
-import { childLogger, type Logger, logger } from '../../observability/logger';
+import { withInvocationLogger } from '../../observability/invocation';
+import { type Logger, logger } from '../../observability/logger';
 
 /** What a task's handler gets besides its input: a logger whose every line carries the task's ids. */
 export interface TaskContext {
@@ -12,7 +13,9 @@ export interface TaskContext {
 
 /**
  * The one wrapper of every state machine task (the counterpart of httpApi): a
- * logger with the task's correlation ids, one line when it starts and one with
+ * logger with the task's correlation ids (Powertools' Lambda context, the
+ * request id, and the job or batch, customer and execution ids: on every line
+ * the task writes, the domain's too), one line when it starts and one with
  * its outcome, and the input checked against `schema` before the handler sees it. Errors are rethrown as they are: the state machine's
  * Retry/Catch match on their names (LeaseHeldError, TransientError, …).
  * `base` is the logger the lines go to (tests hand one that collects them).
@@ -22,20 +25,24 @@ export function stateMachineTask<S extends z.ZodType, Result>(
   handle: (input: z.output<S>, task: TaskContext) => Promise<Result>,
   base: Logger = logger,
 ) {
-  return middy<unknown, Result, Error, Context>().handler(async (event, context) => {
-    // The ids come from the raw input, so a task refused for bad input is still traceable.
-    const log = childLogger(base, { task: context.functionName, ...correlationIds(event), requestId: context.awsRequestId });
-    const startedAt = Date.now();
-    log.info('task started');
-    try {
-      const result = await handle(parseTaskInput(schema, event), { log, requestId: context.awsRequestId });
-      log.info('task succeeded', { durationMs: Date.now() - startedAt });
-      return result;
-    } catch (error) {
-      logFailure(log, error, Date.now() - startedAt);
-      throw error;
-    }
-  });
+  // The ids come from the raw input, so a task refused for bad input is still traceable.
+  const run = withInvocationLogger<unknown, Result>(
+    async (event, context, log) => {
+      const startedAt = Date.now();
+      log.info('task started');
+      try {
+        const result = await handle(parseTaskInput(schema, event), { log, requestId: context.awsRequestId });
+        log.info('task succeeded', { durationMs: Date.now() - startedAt });
+        return result;
+      } catch (error) {
+        logFailure(log, error, Date.now() - startedAt);
+        throw error;
+      }
+    },
+    correlationIds,
+    base,
+  );
+  return middy<unknown, Result, Error, Context>().handler(run);
 }
 
 /** A failed parse becomes a ValidationError naming every bad field (`lease.epoch`), never echoing a value. */

@@ -1,0 +1,56 @@
+/**
+ * The Metrics port (core/domain/metrics.ts) over Powertools Metrics: CloudWatch
+ * embedded metric format (EMF), one JSON line on stdout per dimension set, which
+ * CloudWatch Logs turns into metrics (locally the lines are simply printed).
+ *
+ * Every measurement is published under { service: "eft" } (Powertools' default
+ * dimension, what the alarms use); one with a breakdown (Flow, ErrorCode) also
+ * under { service, <breakdown> }. Each fact is published where it happens, in
+ * its own EMF document with the ids it is about as properties, rather than
+ * buffered until the end of an invocation: invocations overlap in one process
+ * (the local runtime; a worker's batch), and a buffer shared between them would
+ * mix their ids, while a worker that is killed would lose what it buffered.
+ */
+import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
+import type { MetricUnit } from '@aws-lambda-powertools/metrics/types';
+import { METRIC_UNITS, type Measurement, type Metrics } from '../domain/metrics';
+import { SERVICE_NAME } from './logger';
+
+/** The CloudWatch namespace of the engine's metrics (POWERTOOLS_METRICS_NAMESPACE says the same). */
+export const METRICS_NAMESPACE = 'eft';
+
+export function powertoolsMetrics(): Metrics {
+  return {
+    publish(measurements, about = {}) {
+      const groups = new Map<string, { dimension?: [string, string]; items: Measurement[] }>();
+      for (const m of measurements) {
+        if (!Number.isFinite(m.value)) continue;
+        groupOf(groups, undefined).items.push(m);
+        if (m.by) groupOf(groups, Object.entries(m.by)[0] as [string, string]).items.push(m);
+      }
+      for (const { dimension, items } of groups.values()) {
+        const emf = new PowertoolsMetrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+        if (dimension) emf.addDimension(...dimension);
+        for (const [key, value] of Object.entries(about)) emf.addMetadata(key, value);
+        for (const m of items) emf.addMetric(m.name, METRIC_UNITS[m.name] as MetricUnit, m.value);
+        emf.publishStoredMetrics();
+      }
+    },
+  };
+}
+
+function groupOf(
+  groups: Map<string, { dimension?: [string, string]; items: Measurement[] }>,
+  dimension: [string, string] | undefined,
+) {
+  const key = dimension ? dimension.join('=') : '';
+  let group = groups.get(key);
+  if (!group) {
+    group = { ...(dimension ? { dimension } : {}), items: [] };
+    groups.set(key, group);
+  }
+  return group;
+}
+
+/** The process's metrics. */
+export const metrics: Metrics = powertoolsMetrics();
