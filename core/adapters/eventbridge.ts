@@ -1,10 +1,10 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { EVENT_SOURCE, type JobEvent, type JobEventPublisher } from '../domain/notifications';
-import { awsClientConfig, withoutSdkLogging } from './aws-client-config';
+import { awsClientConfig, engineClient } from './aws-client-config';
 
 /** One client per process (or per simulated region locally), built from the function's environment. */
 export function createEventBridgeClient(env: NodeJS.ProcessEnv = process.env): EventBridgeClient {
-  return withoutSdkLogging(new EventBridgeClient(awsClientConfig('EVENTBRIDGE', env)));
+  return engineClient(new EventBridgeClient(awsClientConfig('EVENTBRIDGE', env)));
 }
 
 /** PutEvents takes at most 10 entries. */

@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
@@ -16,6 +17,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import ts from 'typescript';
 import { awsClientConfig } from '../../core/adapters/aws-client-config';
 import { createDynamoClient } from '../../core/adapters/dynamodb/client';
+import { createEventBridgeClient } from '../../core/adapters/eventbridge';
 import { createS3Client, regionalS3Clients } from '../../core/adapters/s3/client';
 import { createSecretsManagerClient } from '../../core/adapters/secrets/secrets-manager';
 import { createSqsClient } from '../../core/adapters/sqs/client';
@@ -99,6 +101,14 @@ const FACTORIES: Array<{
     build: (env, region) => regionalS3Clients(env)(PEER[region]),
     command: s3Head,
     fipsUrl: (region) => `https://eft-staging.s3-fips.${PEER[region]}.amazonaws.com`,
+  },
+  {
+    name: 'EventBridge (createEventBridgeClient)',
+    file: 'core/adapters/eventbridge.ts',
+    build: (env) => createEventBridgeClient(env),
+    command: new PutEventsCommand({ Entries: [] }),
+    // EventBridge in GovCloud has no events-fips host: its one endpoint is the FIPS one (the SDK's rules say so).
+    fipsUrl: (region) => `https://events.${region}.amazonaws.com`,
   },
   {
     name: 'Step Functions (createSfnClient)',
@@ -227,7 +237,7 @@ describe('no AWS SDK client escapes the FIPS setting', () => {
 
   test('the scan finds the engine’s clients (it is not vacuous)', () => {
     expect(new Set(constructions.map(({ client }) => client))).toEqual(
-      new Set(['DynamoDBClient', 'S3Client', 'SFNClient', 'SecretsManagerClient', 'SQSClient']),
+      new Set(['DynamoDBClient', 'EventBridgeClient', 'S3Client', 'SFNClient', 'SecretsManagerClient', 'SQSClient']),
     );
   });
 

@@ -147,10 +147,10 @@ describe('container overrides', () => {
 });
 
 describe('errors and exit codes', () => {
-  test('lease loss exits 3, everything else 1', () => {
+  test('lease loss exits 3, a stop 143 (both interruptions), everything else 1', () => {
     expect(exitCodeFor(new StaleOwnerError('epoch 2 is stale'))).toBe(3);
     expect(exitCodeFor(new LeaseLostError('gone'))).toBe(3);
-    expect(exitCodeFor(new StoppedError())).toBe(1);
+    expect(exitCodeFor(new StoppedError())).toBe(143);
     expect(exitCodeFor(new Error('boom'))).toBe(1);
   });
 
