@@ -1,26 +1,12 @@
 /**
- * The engine's metrics, as the domain states them (core/observability/metrics.ts
- * publishes them as CloudWatch metrics in the namespace `eft`, dimension
- * service=eft; the alarms and dashboards rely on these names and units).
+ * The engine's metrics, as the domain states them (their names and units: metric-names.ts, which the
+ * alarms and dashboard are checked against; core/observability/metrics.ts publishes them as CloudWatch
+ * metrics in the namespace `eft`, dimension service=eft).
  */
 import type { TransferJob } from './job';
+import type { MetricName } from './metric-names';
 
-export const METRIC_UNITS = {
-  BytesMoved: 'Bytes',
-  Throughput: 'Bytes/Second',
-  JobDuration: 'Milliseconds',
-  JobsSucceeded: 'Count',
-  JobsFailed: 'Count',
-  JobsCancelled: 'Count',
-  LeaseWaitTime: 'Milliseconds',
-  Takeovers: 'Count',
-  StuckJobs: 'Count',
-  ReconcileRestarts: 'Count',
-  WorkerStartLatency: 'Milliseconds',
-  WebhookDeliveryFailures: 'Count',
-} as const;
-
-export type MetricName = keyof typeof METRIC_UNITS;
+export type { MetricName } from './metric-names';
 
 /** One value of a metric; `by` also publishes it broken down by one more dimension. */
 export interface Measurement {

@@ -13,7 +13,8 @@
  */
 import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import type { MetricUnit } from '@aws-lambda-powertools/metrics/types';
-import { METRIC_UNITS, type Measurement, type Metrics } from '../domain/metrics';
+import { METRICS } from '../domain/metric-names';
+import type { Measurement, Metrics } from '../domain/metrics';
 import { SERVICE_NAME } from './logger';
 
 /** The CloudWatch namespace of the engine's metrics (POWERTOOLS_METRICS_NAMESPACE says the same). */
@@ -32,7 +33,7 @@ export function powertoolsMetrics(): Metrics {
         const emf = new PowertoolsMetrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
         if (dimension) emf.addDimension(...dimension);
         for (const [key, value] of Object.entries(about)) emf.addMetadata(key, value);
-        for (const m of items) emf.addMetric(m.name, METRIC_UNITS[m.name] as MetricUnit, m.value);
+        for (const m of items) emf.addMetric(m.name, METRICS[m.name].unit as MetricUnit, m.value);
         emf.publishStoredMetrics();
       }
     },

@@ -10,6 +10,7 @@ import { DEFAULT_RETRY_POLICY, type DeliverDeps, WebhookDeliveries } from '../..
 import type { WebhookDeps } from '../../core/control-plane/notifications/webhooks';
 import { systemClock } from '../../core/domain/clock';
 import { createLogger } from '../../core/observability/logger';
+import { metrics } from '../../core/observability/metrics';
 import { buildSecretStore, buildStores } from '../../core/runtime/wiring';
 
 /**
@@ -73,5 +74,6 @@ export function buildWebhookDelivery(env: NodeJS.ProcessEnv = process.env): Deli
       baseDelaySeconds: Number(env.WEBHOOK_RETRY_BASE_SECONDS ?? DEFAULT_RETRY_POLICY.baseDelaySeconds),
     },
     logger: createLogger({ service: 'eft-webhooks', region: env.AWS_REGION }),
+    metrics,
   };
 }

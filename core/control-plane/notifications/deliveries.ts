@@ -1,6 +1,7 @@
 import type { Clock } from '../../domain/clock';
 import { deterministicId } from '../../domain/ids';
 import type { Logger } from '../../domain/logger';
+import type { Metrics } from '../../domain/metrics';
 import type {
   DeliveryMessage,
   DeliveryQueue,
@@ -93,6 +94,7 @@ export interface DeliverDeps {
   clock: Clock;
   retry: RetryPolicy;
   logger: Logger;
+  metrics: Metrics;
 }
 
 /**
@@ -144,10 +146,10 @@ export async function attemptDelivery(deps: DeliverDeps, message: DeliveryMessag
     const { nextAttemptAt: _next, ...rest } = delivery;
     const failed: WebhookDelivery = { ...rest, ...last, status: 'FAILED' };
     await deps.webhooks.saveDelivery(failed);
-    deps.logger.warn('webhook delivery failed for good', {
-      ...fields,
-      metric: 'WebhookDeliveryFailures',
-      ...outcomeFields(outcome),
+    deps.logger.warn('webhook delivery failed for good', { ...fields, ...outcomeFields(outcome) });
+    deps.metrics.publish([{ name: 'WebhookDeliveryFailures', value: 1 }], {
+      jobId: delivery.jobId,
+      webhookId: webhook.webhookId,
     });
     return failed;
   }
