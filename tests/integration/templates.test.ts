@@ -32,6 +32,8 @@ const TABLE_NAMES = {
   principals: `eft-${STAGE}-principals`,
   triggers: `eft-${STAGE}-triggers`,
   triggerState: `eft-${STAGE}-trigger-state`,
+  // Webhooks and their delivery log (resources/notifications-tables.yml).
+  webhooks: `eft-${STAGE}-webhooks`,
 };
 /** The lease functions (functions/leases.yml): only the one the state machine calls (ReleaseLease). */
 const LEASE_FUNCTIONS = {
@@ -74,24 +76,70 @@ const TRIGGER_API_FUNCTIONS = {
 const EGRESS_FUNCTIONS = {
   getEgress: { handler: 'functions/egress/get.handler', route: 'GET /egress' },
 } as const;
+/** The webhook API (functions/notifications.yml), on the same REST API. */
+const WEBHOOK_API_FUNCTIONS = {
+  createWebhook: { handler: 'functions/notifications/create-webhook.handler', route: 'POST /webhooks' },
+  listWebhooks: { handler: 'functions/notifications/list-webhooks.handler', route: 'GET /webhooks' },
+  deleteWebhook: { handler: 'functions/notifications/delete-webhook.handler', route: 'DELETE /webhooks/{id}' },
+  webhookDeliveries: { handler: 'functions/notifications/webhook-deliveries.handler', route: 'GET /webhooks/{id}/deliveries' },
+} as const;
+type WebhookApiFunction = keyof typeof WEBHOOK_API_FUNCTIONS;
 /** Every REST route: one function each. */
-const API_FUNCTIONS = { ...ENDPOINT_FUNCTIONS, ...TRANSFER_FUNCTIONS, ...TRIGGER_API_FUNCTIONS, ...EGRESS_FUNCTIONS };
+const API_FUNCTIONS = {
+  ...ENDPOINT_FUNCTIONS,
+  ...TRANSFER_FUNCTIONS,
+  ...TRIGGER_API_FUNCTIONS,
+  ...EGRESS_FUNCTIONS,
+  ...WEBHOOK_API_FUNCTIONS,
+};
 /**
- * The functions events invoke (functions/routes.yml, functions/schedules.yml): route ingestion drains the S3
- * events queue, the tick runs every minute, the poll drains the schedule polls queue.
+ * The functions events invoke (functions/routes.yml, functions/schedules.yml, functions/notifications.yml): route
+ * ingestion drains the S3 events queue, the tick runs every minute, the poll drains the schedule polls queue, the
+ * job events publisher reads this region's jobs stream, the webhook deliverer drains the deliveries queue.
  */
 const EVENT_FUNCTIONS = {
   ingestS3Events: { handler: 'functions/routes/ingest.handler', queue: 'S3EventsQueue', batchSize: 10, timeout: 30 },
   tickSchedules: { handler: 'functions/schedules/tick.handler', schedule: 'rate(1 minute)', timeout: 60 },
   reconcileJobs: { handler: 'functions/reconcile/reconcile-jobs.handler', schedule: 'rate(1 minute)', timeout: 60 },
   pollSchedule: { handler: 'functions/schedules/poll.handler', queue: 'SchedulePollsQueue', batchSize: 1, timeout: 300 },
+  publishJobEvents: {
+    handler: 'functions/notifications/publish-job-events.handler',
+    stream: 'JobsStream',
+    batchSize: 100,
+    timeout: 60,
+  },
+  deliverWebhooks: {
+    handler: 'functions/notifications/deliver-webhooks.handler',
+    queue: 'WebhookDeliveriesQueue',
+    batchSize: 10,
+    timeout: 120,
+  },
 } as const;
 type EventFunction = keyof typeof EVENT_FUNCTIONS;
+/**
+ * The functions CloudFormation invokes, as the service token of a custom resource of the stack (functions/notifications.yml):
+ * the jobs stream's ARN in this region (the jobs table is the west stack's global table).
+ */
+const CUSTOM_RESOURCE_FUNCTIONS = {
+  lookupJobsStream: {
+    handler: 'functions/notifications/jobs-stream-arn.handler',
+    resource: 'JobsStream',
+    type: 'Custom::JobsStream',
+    timeout: 30,
+  },
+} as const;
 /** Each queue of the stack and its dead-letter queue (after 5 receives). */
 const QUEUES = {
   S3EventsQueue: 'S3EventsDeadLetterQueue',
   SchedulePollsQueue: 'SchedulePollsDeadLetterQueue',
+  WebhookDeliveriesQueue: 'WebhookDeliveriesDeadLetterQueue',
 } as const;
+/** Each stream an event source mapping reads, and the queue its failed batches go to (Lambda's on-failure destination). */
+const STREAM_DEAD_LETTER_QUEUES = {
+  JobsStream: 'JobEventsDeadLetterQueue',
+} as const;
+/** Every dead-letter queue of the stack. */
+const DEAD_LETTER_QUEUES = [...Object.values(QUEUES), ...Object.values(STREAM_DEAD_LETTER_QUEUES)];
 /** The state machine's own tasks (functions/orchestration.yml; releaseLease is a lease function). */
 const ORCHESTRATION_FUNCTIONS = {
   startTransfer: { handler: 'functions/orchestration/start.handler', timeout: 30, memory: 256 },
@@ -116,6 +164,8 @@ const STATE_MACHINE_NAME = `eft-${STAGE}-transfer`;
 const STATE_MACHINE_ARN = `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${STATE_MACHINE_NAME}`;
 const WORKER_FAMILY = `eft-${STAGE}-worker`;
 const SECRET_NAME_PREFIX = `eft/${STAGE}/endpoints`;
+/** Webhook signing secrets (custom.webhookSecretNamePrefix): <prefix>/<customerId>/<webhookId>, outside the endpoint prefix. */
+const WEBHOOK_SECRET_NAME_PREFIX = `eft/${STAGE}/webhooks`;
 /** The list cursor key: the west stack's secret, replicated to east under the same name (resources/cursor-key.yml). */
 const CURSOR_KEY_NAME = `eft/${STAGE}/cursor-key`;
 /** The cursor key in this region (Secrets Manager appends "-" and six characters to the name). */
@@ -524,6 +574,7 @@ describe('osls package', () => {
       'PrincipalsTable',
       'TriggerStateTable',
       'TriggersTable',
+      'WebhooksTable',
     ]);
   });
 });
@@ -573,7 +624,9 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           Object.keys(TRANSFER_FUNCTIONS).length +
           Object.keys(TRIGGER_API_FUNCTIONS).length +
           Object.keys(EGRESS_FUNCTIONS).length +
+          Object.keys(WEBHOOK_API_FUNCTIONS).length +
           Object.keys(EVENT_FUNCTIONS).length +
+          Object.keys(CUSTOM_RESOURCE_FUNCTIONS).length +
           Object.keys(ORCHESTRATION_FUNCTIONS).length,
       );
       for (const [id, fn] of fns) {
@@ -586,6 +639,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           LEASES_TABLE: env.LEASES_TABLE,
           AUDIT_TABLE: env.AUDIT_TABLE,
           PRINCIPALS_TABLE: env.PRINCIPALS_TABLE,
+          WEBHOOKS_TABLE: env.WEBHOOKS_TABLE,
         }).toEqual({
           id,
           ENDPOINTS_TABLE: TABLE_NAMES.endpoints,
@@ -593,6 +647,20 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           LEASES_TABLE: TABLE_NAMES.leases,
           AUDIT_TABLE: TABLE_NAMES.audit,
           PRINCIPALS_TABLE: TABLE_NAMES.principals,
+          WEBHOOKS_TABLE: TABLE_NAMES.webhooks,
+        });
+        // Powertools: every log line and metric names the service of the metric contract, in its namespace.
+        expect({
+          id,
+          service: env.POWERTOOLS_SERVICE_NAME,
+          namespace: env.POWERTOOLS_METRICS_NAMESPACE,
+          level: env.POWERTOOLS_LOG_LEVEL,
+        }).toEqual({ id, service: METRIC_SERVICE, namespace: METRIC_NAMESPACE, level: 'INFO' });
+        // Webhooks: the deliveries queue of this stack, and signing secrets under their own prefix.
+        expect({ id, queue: env.WEBHOOK_DELIVERIES_QUEUE_URL, prefix: env.WEBHOOK_SECRET_NAME_PREFIX }).toEqual({
+          id,
+          queue: { Ref: 'WebhookDeliveriesQueue' },
+          prefix: WEBHOOK_SECRET_NAME_PREFIX,
         });
         // Endpoint secrets: names under the prefix the roles are scoped to, the stack key by its alias
         // (the same alias name in both regions, which replica creation in the peer region relies on).
@@ -622,12 +690,40 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect(template().Outputs?.PeerRegion?.Value).toBe(peer);
     });
 
-    test('deploys no function that neither a REST route, an event (queue, schedule) nor the state machine invokes', () => {
+    test('deploys no function that neither a REST route, an event (queue, stream, schedule), the state machine nor a custom resource invokes', () => {
       const deployed = lambdaFunctions(template()).map(([, fn]) => fn.Properties.FunctionName);
-      const invoked = [...Object.keys(API_FUNCTIONS), ...Object.keys(EVENT_FUNCTIONS), ...STATE_MACHINE_FUNCTIONS].map(
-        (name) => `eft-${STAGE}-${name}`,
-      );
+      const invoked = [
+        ...Object.keys(API_FUNCTIONS),
+        ...Object.keys(EVENT_FUNCTIONS),
+        ...STATE_MACHINE_FUNCTIONS,
+        ...Object.keys(CUSTOM_RESOURCE_FUNCTIONS),
+      ].map((name) => `eft-${STAGE}-${name}`);
       expect(deployed.sort()).toEqual(invoked.sort());
+      // Each custom resource function is the service token of its custom resource (CloudFormation invokes it).
+      for (const [name, { handler, resource, type, timeout }] of Object.entries(CUSTOM_RESOURCE_FUNCTIONS)) {
+        const fn = functionNamed(template(), name);
+        const id = lambdaFunctions(template()).find(([, f]) => f === fn)?.[0];
+        expect({
+          name,
+          handler: fn.Properties.Handler,
+          timeout: fn.Properties.Timeout,
+          events: packaged[key].state.service.functions[name].events,
+        }).toEqual({
+          name,
+          handler,
+          timeout,
+          events: [],
+        });
+        expect({
+          name,
+          type: template().Resources[resource]?.Type,
+          token: template().Resources[resource]?.Properties.ServiceToken,
+        }).toEqual({
+          name,
+          type,
+          token: { 'Fn::GetAtt': [id, 'Arn'] },
+        });
+      }
     });
 
     test('declares the lease functions with their handlers', () => {
@@ -751,6 +847,14 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           ],
           attributes: ['pk', 'sk'],
         },
+        // A customer's webhooks (webhook#<id>) and their delivery log (delivery#<webhookId>#<deliveryId>).
+        [TABLE_NAMES.webhooks]: {
+          keys: [
+            ['customerId', 'HASH'],
+            ['itemId', 'RANGE'],
+          ],
+          attributes: ['customerId', 'itemId'],
+        },
       };
       const tableByName = (name: string) => {
         const found = resourcesOfType(template(), 'AWS::DynamoDB::GlobalTable').find(([, t]) => t.Properties.TableName === name);
@@ -826,7 +930,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     });
 
     test('every method requires AWS_IAM (SigV4) authorization: no open method, no other authorizer, no API key', () => {
-      expect(methods().length).toBe(23);
+      expect(methods().length).toBe(27);
       expect(methods().length).toBe(Object.keys(API_FUNCTIONS).length);
       for (const [id, method] of methods()) {
         expect({ id, auth: method.Properties.AuthorizationType, authorizer: method.Properties.AuthorizerId }).toEqual({
@@ -839,7 +943,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect(resourcesOfType(template(), 'AWS::ApiGateway::Authorizer')).toEqual([]);
     });
 
-    test('routes: exactly the twenty-three, each a Lambda proxy integration of its own function', () => {
+    test('routes: exactly the twenty-seven, each a Lambda proxy integration of its own function', () => {
       const routes = Object.fromEntries(
         methods().map(([, method]) => {
           const integration = method.Properties.Integration;
@@ -921,7 +1025,12 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       });
       // Without roleManagedExternally osls would add a custom resource (a Lambda function whose role may
       // iam:CreateRole/AttachRolePolicy/PassRole on role/*) to set the account's API Gateway logging role.
-      expect(Object.entries(template().Resources).filter(([, r]) => r.Type.startsWith('Custom::'))).toEqual([]);
+      // The only custom resources are the stack's own (CUSTOM_RESOURCE_FUNCTIONS).
+      expect(
+        Object.entries(template().Resources)
+          .filter(([, r]) => r.Type.startsWith('Custom::'))
+          .map(([id, r]) => [id, r.Type]),
+      ).toEqual(Object.values(CUSTOM_RESOURCE_FUNCTIONS).map(({ resource, type }) => [resource, type]));
     });
   });
 
@@ -1143,7 +1252,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect([...customerBucketRoles].sort()).toEqual([...CUSTOMER_BUCKET_ROLES].sort());
     });
 
-    test('secret ARNs are built with the partition, in this account, under the endpoint secret prefix or the cursor key', () => {
+    test('secret ARNs are built with the partition, in this account, under the endpoint or webhook secret prefix or the cursor key', () => {
       const secretResources = identityStatements(template())
         .filter(({ statement }) => asArray(statement.Action).some((a) => a.startsWith('secretsmanager:')))
         .flatMap(({ where, statement }) => asArray<Json>(statement.Resource).map((r) => ({ where, arn: subOf(r) ?? r })));
@@ -1153,7 +1262,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           where,
           arn: expect.stringMatching(
             new RegExp(
-              `^arn:\\$\\{AWS::Partition\\}:secretsmanager:(\\$\\{AWS::Region\\}|${peer}):\\$\\{AWS::AccountId\\}:secret:(${SECRET_NAME_PREFIX}/\\*|${CURSOR_KEY_NAME}-\\?{6})$`,
+              `^arn:\\$\\{AWS::Partition\\}:secretsmanager:(\\$\\{AWS::Region\\}|${peer}):\\$\\{AWS::AccountId\\}:secret:(${SECRET_NAME_PREFIX}/\\*|${WEBHOOK_SECRET_NAME_PREFIX}/\\*|${CURSOR_KEY_NAME}-\\?{6})$`,
             ),
           ),
         });
@@ -1387,8 +1496,8 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       });
     });
 
-    describe('event functions (routes, schedules): exactly what each needs', () => {
-      const { endpoints, jobs, audit, triggers, triggerState } = TABLE_NAMES;
+    describe('event functions (routes, schedules, notifications): exactly what each needs', () => {
+      const { endpoints, jobs, audit, triggers, triggerState, webhooks } = TABLE_NAMES;
       const consume = (queue: string) =>
         ['ReceiveMessage', 'DeleteMessage', 'ChangeMessageVisibility', 'GetQueueAttributes'].map(
           (a) => `sqs:${a} \${${queue}.Arn}`,
@@ -1444,6 +1553,26 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
           ...SESSION_SLOTS,
         ],
+        // This region's jobs stream (its event source mapping reads with the function's role), the default bus,
+        // the customer's webhooks and a delivery log entry per webhook and change, and the deliveries queue.
+        publishJobEvents: [
+          ...['DescribeStream', 'GetRecords', 'GetShardIterator', 'ListStreams'].map(
+            (a) => `dynamodb:${a} ${tableArn(jobs)}/stream/*`,
+          ),
+          `events:PutEvents arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:event-bus/default`,
+          ...['Query', 'GetItem', 'PutItem'].map((a) => `dynamodb:${a} ${tableArn(webhooks)}`),
+          `sqs:SendMessage \${WebhookDeliveriesQueue.Arn}`,
+          // The mapping's on-failure destination is sent to with the function's role.
+          `sqs:SendMessage \${JobEventsDeadLetterQueue.Arn}`,
+        ],
+        // One attempt per message; the retry is a new, delayed message on the same queue.
+        deliverWebhooks: [
+          ...consume('WebhookDeliveriesQueue'),
+          `sqs:SendMessage \${WebhookDeliveriesQueue.Arn}`,
+          ...['GetItem', 'PutItem'].map((a) => `dynamodb:${a} ${tableArn(webhooks)}`),
+          // The signing secrets in this region (east: the replicas), nothing else.
+          `secretsmanager:GetSecretValue arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${WEBHOOK_SECRET_NAME_PREFIX}/*`,
+        ],
       };
 
       test.each(Object.keys(EVENT_FUNCTIONS) as EventFunction[])('%s', (name) => {
@@ -1454,7 +1583,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     });
   });
 
-  describe('routes and schedules: event sources, queues, the ingest bus', () => {
+  describe('routes, schedules and notifications: event sources, queues, the ingest bus', () => {
     const getAttOf = (value: Json): string | undefined => value?.['Fn::GetAtt']?.[0];
     const queues = () => resourcesOfType(template(), 'AWS::SQS::Queue');
     const rules = () => resourcesOfType(template(), 'AWS::Events::Rule');
@@ -1468,14 +1597,14 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       }
     });
 
-    test('sqs event sources: each queue function drains its own queue, enabled, and reports batch item failures', () => {
+    test('event sources: each queue function drains its own queue, the stream function reads the jobs stream, enabled, reporting batch item failures', () => {
       const mappings = Object.fromEntries(
         resourcesOfType(template(), 'AWS::Lambda::EventSourceMapping').map(([, m]) => {
           const fn = template().Resources[getAttOf(m.Properties.FunctionName) ?? ''];
           return [
             fn?.Properties.FunctionName,
             {
-              queue: getAttOf(m.Properties.EventSourceArn),
+              source: getAttOf(m.Properties.EventSourceArn),
               batchSize: m.Properties.BatchSize,
               enabled: m.Properties.Enabled,
               // Without it one failed record of a batch would redeliver (and after 5 receives dead-letter) the whole batch.
@@ -1487,11 +1616,16 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       expect(mappings).toEqual(
         Object.fromEntries(
           Object.entries(EVENT_FUNCTIONS).flatMap(([name, f]) =>
-            'queue' in f
+            'queue' in f || 'stream' in f
               ? [
                   [
                     `eft-${STAGE}-${name}`,
-                    { queue: f.queue, batchSize: f.batchSize, enabled: true, responseTypes: ['ReportBatchItemFailures'] },
+                    {
+                      source: 'queue' in f ? f.queue : f.stream,
+                      batchSize: f.batchSize,
+                      enabled: true,
+                      responseTypes: ['ReportBatchItemFailures'],
+                    },
                   ],
                 ]
               : [],
@@ -1526,12 +1660,12 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       );
     });
 
-    test('every queue is encrypted with the stack key; each work queue moves a message to its DLQ after 5 receives', () => {
+    test('every queue is encrypted with the stack key; each work queue moves a message to its DLQ after 5 receives, a stream’s failed batches go to theirs', () => {
       expect(
         queues()
           .map(([id]) => id)
           .sort(),
-      ).toEqual([...Object.keys(QUEUES), ...Object.values(QUEUES)].sort());
+      ).toEqual([...Object.keys(QUEUES), ...DEAD_LETTER_QUEUES].sort());
       for (const [id, queue] of queues()) {
         expect({ id, key: queue.Properties.KmsMasterKeyId }).toEqual({ id, key: { 'Fn::GetAtt': ['EftKey', 'Arn'] } });
       }
@@ -1549,6 +1683,26 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           redrive: undefined,
         });
         expect(p.MessageRetentionPeriod ?? 345600).toBeLessThan(d.MessageRetentionPeriod);
+      }
+      // A stream's reader retries a failed batch a bounded number of times, then sends where it was (to read it back
+      // from the stream within its 24 hours) to a DLQ kept 14 days; without a bound one bad record blocks its shard.
+      for (const [stream, dlq] of Object.entries(STREAM_DEAD_LETTER_QUEUES)) {
+        const readers = resourcesOfType(template(), 'AWS::Lambda::EventSourceMapping').filter(
+          ([, m]) => getAttOf(m.Properties.EventSourceArn) === stream,
+        );
+        expect({ stream, readers: readers.length }).toEqual({ stream, readers: 1 });
+        const m = readers[0]?.[1].Properties;
+        expect({ stream, retries: m.MaximumRetryAttempts, onFailure: m.DestinationConfig }).toEqual({
+          stream,
+          retries: 10,
+          onFailure: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
+        });
+        const d = template().Resources[dlq]?.Properties;
+        expect({ dlq, retention: d.MessageRetentionPeriod, redrive: d.RedrivePolicy }).toEqual({
+          dlq,
+          retention: 1209600,
+          redrive: undefined,
+        });
       }
     });
 
@@ -1889,7 +2043,10 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     test('its environment is the functions’ (tables, staging bucket, peer region, secrets), but the state machine ARN and cursor key', () => {
       const env = Object.fromEntries((container().Environment as Json[]).map((v) => [v.Name, v.Value]));
       // The worker never lists, so it has no use for the list cursor key's name; nor does it start
-      // transfers by itself (routes, schedules: their tables, queues and minimum rate).
+      // transfers by itself (routes, schedules: their tables, queues and minimum rate); nor does it touch
+      // webhooks (its job changes reach them through the jobs stream). Its logger and metrics name the
+      // service and namespace the POWERTOOLS_* variables repeat for the functions (core/observability),
+      // and log at Powertools' default level, INFO.
       const {
         TRANSFER_STATE_MACHINE_ARN,
         CURSOR_KEY_SECRET_ID,
@@ -1898,6 +2055,12 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         S3_EVENTS_DEAD_LETTER_QUEUE_URL,
         SCHEDULE_POLLS_QUEUE_URL,
         SCHEDULE_MIN_RATE_SECONDS,
+        WEBHOOKS_TABLE,
+        WEBHOOK_DELIVERIES_QUEUE_URL,
+        WEBHOOK_SECRET_NAME_PREFIX: webhookSecretNamePrefix,
+        POWERTOOLS_SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL,
         ...functionEnv
       } = functionNamed(template(), 'startTransfer').Properties.Environment.Variables;
       for (const functionsOnly of [
@@ -1908,8 +2071,16 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         S3_EVENTS_DEAD_LETTER_QUEUE_URL,
         SCHEDULE_POLLS_QUEUE_URL,
         SCHEDULE_MIN_RATE_SECONDS,
+        WEBHOOKS_TABLE,
+        WEBHOOK_DELIVERIES_QUEUE_URL,
+        webhookSecretNamePrefix,
       ])
         expect(functionsOnly).toBeDefined();
+      expect([POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL]).toEqual([
+        METRIC_SERVICE,
+        METRIC_NAMESPACE,
+        'INFO',
+      ]);
       expect(env).toEqual(functionEnv);
       expect(env.JOBS_TABLE).toBe(TABLE_NAMES.jobs);
       expect(env.PEER_REGION).toBe(peer);
@@ -2003,11 +2174,16 @@ describe('the list cursor key: a secret of the west stack, replicated to east, r
       expect(readers).toEqual(
         Object.fromEntries(CURSOR_KEY_READERS.map((roleId) => [roleId, [`secretsmanager:GetSecretValue ${CURSOR_KEY_ARN}`]])),
       );
-      // No other secretsmanager grant reaches it through a wildcard (the endpoint secrets are eft/<stage>/endpoints/*).
+      // No other secretsmanager grant reaches it through a wildcard (the endpoint secrets are eft/<stage>/endpoints/*,
+      // the webhook signing secrets eft/<stage>/webhooks/*).
       const wildcards = identityStatements(template)
         .flatMap(({ statement }) => asArray<Json>(statement.Resource).map(resourceText))
         .filter(
-          (arn) => arn.includes(':secretsmanager:') && arn.includes('*') && !arn.includes(`:secret:${SECRET_NAME_PREFIX}/*`),
+          (arn) =>
+            arn.includes(':secretsmanager:') &&
+            arn.includes('*') &&
+            !arn.endsWith(`:secret:${SECRET_NAME_PREFIX}/*`) &&
+            !arn.endsWith(`:secret:${WEBHOOK_SECRET_NAME_PREFIX}/*`),
         );
       expect(wildcards).toEqual([]);
     },
@@ -2479,7 +2655,7 @@ describe('issue 16: alarms, topic and dashboard', () => {
       threshold: 0,
       missing: 'notBreaching',
     },
-    // Defined with their resources (routes, schedules, DNS); resources/alarms.yml gives them the topic.
+    // Defined with their resources (routes, schedules, notifications, DNS); resources/alarms.yml gives them the topic.
     S3EventsDeadLetterAlarm: {
       name: 's3-events-dlq',
       reads: ['AWS/SQS ApproximateNumberOfMessagesVisible'],
@@ -2488,6 +2664,18 @@ describe('issue 16: alarms, topic and dashboard', () => {
     },
     SchedulePollsDeadLetterAlarm: {
       name: 'schedule-polls-dlq',
+      reads: ['AWS/SQS ApproximateNumberOfMessagesVisible'],
+      threshold: 0,
+      missing: 'notBreaching',
+    },
+    WebhookDeliveriesDeadLetterAlarm: {
+      name: 'webhook-deliveries-dlq',
+      reads: ['AWS/SQS ApproximateNumberOfMessagesVisible'],
+      threshold: 0,
+      missing: 'notBreaching',
+    },
+    JobEventsDeadLetterAlarm: {
+      name: 'job-events-dlq',
       reads: ['AWS/SQS ApproximateNumberOfMessagesVisible'],
       threshold: 0,
       missing: 'notBreaching',
@@ -2631,7 +2819,7 @@ describe('issue 16: alarms, topic and dashboard', () => {
       expect(dims('ReconcilerErrorsAlarm')).toEqual([
         [{ Name: 'FunctionName', Value: functionNamed(template, 'reconcileJobs').Properties.FunctionName }],
       ]);
-      for (const dlq of Object.values(QUEUES)) {
+      for (const dlq of DEAD_LETTER_QUEUES) {
         const queueName = template.Resources[dlq].Properties.QueueName;
         const watching = resourcesOfType(template, 'AWS::CloudWatch::Alarm').filter(([, a]) =>
           metricsOf(a).some(
@@ -2658,7 +2846,7 @@ describe('issue 16: alarms, topic and dashboard', () => {
   );
 
   test.each(Object.keys(REGIONS) as RegionKey[])(
-    '%s: a dashboard per region shows every metric of the contract, the trigger queues and every alarm, in its own region and partition',
+    '%s: a dashboard per region shows every metric of the contract, every queue and every alarm, in its own region and partition',
     (key) => {
       const template = raw(key);
       const dashboards = resourcesOfType(template, 'AWS::CloudWatch::Dashboard');
@@ -2689,9 +2877,9 @@ describe('issue 16: alarms, topic and dashboard', () => {
       expect(METRIC_NAMES.filter((name) => !own.has(name))).toEqual([]);
       // Breakdowns by flow and by error code.
       expect(searched.sort()).toEqual(['BytesMoved', 'JobDuration', 'JobsFailed', 'Throughput']);
-      // The trigger queues' depth and age, and their dead-letter queues.
+      // The work queues' depth and age, and every dead-letter queue.
       const queueRows = rows.filter((r) => r[0] === 'AWS/SQS');
-      for (const queue of [...Object.keys(QUEUES), ...Object.values(QUEUES)]) {
+      for (const queue of [...Object.keys(QUEUES), ...DEAD_LETTER_QUEUES]) {
         const name = template.Resources[queue].Properties.QueueName;
         expect({ queue, shown: queueRows.some((r) => r[3] === name) }).toEqual({ queue, shown: true });
       }
@@ -2800,6 +2988,46 @@ describe('issue 16: job events and webhooks', () => {
       expect(grantsOf(deliverId, deliverRole)).toContain(`secretsmanager:GetSecretValue ${signing}`);
       const [listId, listRole] = roleOf(template, functionNamed(template, 'listWebhooks'));
       expect(grantsOf(listId, listRole).filter((g) => g.startsWith('secretsmanager:'))).toEqual([]);
+      const reachSigning = resourcesOfType(template, 'AWS::IAM::Role')
+        .filter(([id, r]) => grantsOf(id, r).some((g) => g.includes(`:secret:${WEBHOOK_SECRET_NAME_PREFIX}/`)))
+        .map(([id]) => id);
+      expect(reachSigning.sort()).toEqual(['CreateWebhookRole', 'DeleteWebhookRole', 'DeliverWebhooksRole']);
+    },
+  );
+
+  describe.each(Object.keys(REGIONS) as RegionKey[])(
+    '%s: the webhook API and the stream lookup: exactly what each needs',
+    (key) => {
+      const { peer } = REGIONS[key];
+      const signingIn = (r: string) =>
+        `arn:\${AWS::Partition}:secretsmanager:${r}:\${AWS::AccountId}:secret:${WEBHOOK_SECRET_NAME_PREFIX}/*`;
+      // A secret is created here with its replica in the peer region; deleted where its primary is (either region).
+      const onSigning = (...actions: string[]) =>
+        actions.flatMap((a) => [`secretsmanager:${a} ${signingIn(`\${AWS::Region}`)}`, `secretsmanager:${a} ${signingIn(peer)}`]);
+      const caller = `dynamodb:GetItem ${tableArn(TABLE_NAMES.principals)}`;
+      const onWebhooks = (...actions: string[]) => actions.map((a) => `dynamodb:${a} ${WEBHOOKS_TABLE}`);
+      const expected: Record<WebhookApiFunction | 'lookupJobsStream', string[]> = {
+        createWebhook: [
+          caller,
+          ...onWebhooks('PutItem'),
+          ...onSigning('CreateSecret', 'TagResource', 'ReplicateSecretToRegions', 'RemoveRegionsFromReplication', 'DeleteSecret'),
+        ],
+        listWebhooks: [caller, ...onWebhooks('Query')],
+        deleteWebhook: [
+          caller,
+          ...onWebhooks('GetItem', 'DeleteItem'),
+          ...onSigning('RemoveRegionsFromReplication', 'DeleteSecret'),
+        ],
+        webhookDeliveries: [caller, ...onWebhooks('GetItem', 'Query')],
+        // The custom resource describes the jobs table in this region for its stream's ARN, nothing else.
+        lookupJobsStream: [`dynamodb:DescribeTable ${tableArn(TABLE_NAMES.jobs)}`],
+      };
+
+      test.each(Object.keys(expected) as (keyof typeof expected)[])('%s', (name) => {
+        const template = packaged[key].template;
+        const [roleId, role] = roleOf(template, functionNamed(template, name));
+        expect(grantsOf(roleId, role)).toEqual([...expected[name], ...functionBasics(name)].sort());
+      });
     },
   );
 
