@@ -71,9 +71,7 @@ for (const widget of dashboard.widgets as Json[]) {
   }
 }
 
-const SCRIPTS = new Set([
-  ...Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts),
-]);
+const SCRIPTS = new Set(Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts));
 
 /** "METHOD /path" of every REST route (functions/*.yml http events). */
 const ROUTES = new Set(
