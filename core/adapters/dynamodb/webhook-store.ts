@@ -64,10 +64,7 @@ export class DynamoWebhookStore implements WebhookStore {
       await this.db.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: marshall(
-            { ...delivery, itemId: deliveryKey(delivery.webhookId, delivery.deliveryId) },
-            { removeUndefinedValues: true },
-          ),
+          Item: deliveryItem(delivery),
           ConditionExpression: 'attribute_not_exists(itemId)',
         }),
       );
@@ -93,10 +90,7 @@ export class DynamoWebhookStore implements WebhookStore {
     await this.db.send(
       new PutItemCommand({
         TableName: this.table,
-        Item: marshall(
-          { ...delivery, itemId: deliveryKey(delivery.webhookId, delivery.deliveryId) },
-          { removeUndefinedValues: true },
-        ),
+        Item: deliveryItem(delivery),
       }),
     );
   }
@@ -119,4 +113,9 @@ export class DynamoWebhookStore implements WebhookStore {
 function strip<T>(item: Record<string, unknown>): T {
   const { itemId: _itemId, ...rest } = item;
   return rest as T;
+}
+
+/** A delivery as its item: the delivery's fields, keyed under its webhook. */
+function deliveryItem(delivery: WebhookDelivery) {
+  return marshall({ ...delivery, itemId: deliveryKey(delivery.webhookId, delivery.deliveryId) }, { removeUndefinedValues: true });
 }
