@@ -1,7 +1,7 @@
 import { httpApi } from '../../core/control-plane/http/api';
 import { CreateWebhookSchema } from '../../core/control-plane/notifications/schemas';
 import { createWebhook } from '../../core/control-plane/notifications/webhooks';
-import { buildWebhookApi } from './deps';
+import { buildWebhookApi } from '../../core/runtime/notifications';
 
 const { deps, principals } = buildWebhookApi();
 

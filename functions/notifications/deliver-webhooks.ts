@@ -1,6 +1,6 @@
 import { attemptDelivery, type DeliveryMessage } from '../../core/control-plane/notifications/deliveries';
 import { sqsBatchHandler } from '../../core/control-plane/queues/sqs-batch';
-import { buildWebhookDelivery } from './deps';
+import { buildWebhookDelivery } from '../../core/runtime/notifications';
 
 const deps = buildWebhookDelivery();
 

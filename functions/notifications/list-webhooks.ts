@@ -1,6 +1,6 @@
 import { httpApi } from '../../core/control-plane/http/api';
 import { listWebhooks } from '../../core/control-plane/notifications/webhooks';
-import { buildWebhookApi } from './deps';
+import { buildWebhookApi } from '../../core/runtime/notifications';
 
 const { deps, principals } = buildWebhookApi();
 

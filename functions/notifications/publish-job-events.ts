@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { jobImagesOf } from '../../core/adapters/dynamodb/job-stream';
 import { announceChanges, changesToAnnounce } from '../../core/control-plane/notifications/job-events';
-import { buildJobEventPublisher } from './deps';
+import { buildJobEventPublisher } from '../../core/runtime/notifications';
 
 /**
  * The jobs table's stream (this region's replica), to EventBridge and webhooks.

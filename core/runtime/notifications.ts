@@ -1,17 +1,17 @@
-import { requireEnv } from '../../core/adapters/config';
-import { createDynamoClient } from '../../core/adapters/dynamodb/client';
-import { DynamoWebhookStore } from '../../core/adapters/dynamodb/webhook-store';
-import { createEventBridgeClient, EventBridgeJobEvents } from '../../core/adapters/eventbridge';
-import { checkLiteralHost, networkPolicyFromEnv } from '../../core/adapters/net/network-policy';
-import { HttpWebhookSender } from '../../core/adapters/net/webhook-http';
-import { createSqsClient } from '../../core/adapters/sqs/client';
-import { SqsDeliveryQueue } from '../../core/adapters/sqs/delivery-queue';
-import { DEFAULT_RETRY_POLICY, type DeliverDeps, WebhookDeliveries } from '../../core/control-plane/notifications/deliveries';
-import type { WebhookDeps } from '../../core/control-plane/notifications/webhooks';
-import { systemClock } from '../../core/domain/clock';
-import { createLogger } from '../../core/observability/logger';
-import { metrics } from '../../core/observability/metrics';
-import { buildSecretStore, buildStores } from '../../core/runtime/wiring';
+import { requireEnv } from '../adapters/config';
+import { createDynamoClient } from '../adapters/dynamodb/client';
+import { DynamoWebhookStore } from '../adapters/dynamodb/webhook-store';
+import { createEventBridgeClient, EventBridgeJobEvents } from '../adapters/eventbridge';
+import { checkLiteralHost, networkPolicyFromEnv } from '../adapters/net/network-policy';
+import { HttpWebhookSender } from '../adapters/net/webhook-http';
+import { createSqsClient } from '../adapters/sqs/client';
+import { SqsDeliveryQueue } from '../adapters/sqs/delivery-queue';
+import { DEFAULT_RETRY_POLICY, type DeliverDeps, WebhookDeliveries } from '../control-plane/notifications/deliveries';
+import type { WebhookDeps } from '../control-plane/notifications/webhooks';
+import { systemClock } from '../domain/clock';
+import { createLogger } from '../observability/logger';
+import { metrics } from '../observability/metrics';
+import { buildSecretStore, buildStores } from './wiring';
 
 /**
  * The notification functions' composition root (like core/runtime/wiring.ts for the others): the
