@@ -2,38 +2,16 @@
 // event on the region's default bus (observed through a rule to a queue, as a customer would
 // subscribe), and webhooks: registration, signed deliveries, retries with backoff, the delivery log,
 // and the refusals (validation, SSRF, another customer's webhook).
+
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { verifySignature } from '../../core/control-plane/notifications/signature';
 import type { ApiClient } from '../../local/api-client';
+import { JOB_EVENTS_DEMO_QUEUE, withCustomerJobEventsRule } from '../../local/customer-rule';
 import { awaitJob } from '../../local/jobs';
 import { customerS3Client } from '../../local/s3';
-import type { ServiceConfig } from '../../local/service-config';
 import { REGIONS } from '../../local/stack';
 import { activeEndpoint, receiveMessages, startTestEngine, type TestEngine } from '../support/local-engine';
 import { startWebhookReceiver } from '../support/webhook-receiver';
-
-const EVENTS_QUEUE = 'eft-test-job-events';
-
-/** A customer's rule on the default bus: every eft event to a queue the test reads. */
-function withJobEventsRule(config: ServiceConfig): ServiceConfig {
-  return {
-    ...config,
-    resources: {
-      Resources: {
-        ...config.resources.Resources,
-        TestJobEventsQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: EVENTS_QUEUE } },
-        TestJobEventsRule: {
-          Type: 'AWS::Events::Rule',
-          Properties: {
-            EventPattern: { source: ['eft'] },
-            State: 'ENABLED',
-            Targets: [{ Id: 'recorder', Arn: { 'Fn::GetAtt': ['TestJobEventsQueue', 'Arn'] } }],
-          },
-        },
-      },
-    },
-  };
-}
 
 interface ObservedEvent {
   source: string;
@@ -52,7 +30,7 @@ let run = 0;
 
 beforeAll(async () => {
   // Webhook retries after 1 s, 2 s, … instead of 30 s, 60 s, …
-  engine = await startTestEngine({ WEBHOOK_RETRY_BASE_SECONDS: '1' }, { amendConfig: withJobEventsRule });
+  engine = await startTestEngine({ WEBHOOK_RETRY_BASE_SECONDS: '1' }, { amendConfig: withCustomerJobEventsRule });
   alice = engine.alice.west;
   receiver = await startWebhookReceiver();
   s3 = customerS3Client(engine.stack.info.s3.endpoint);
@@ -89,7 +67,7 @@ async function transfer(client: ApiClient) {
 async function eventsUntil(region: string, until: (events: ObservedEvent[]) => boolean): Promise<ObservedEvent[]> {
   const events: ObservedEvent[] = [];
   while (!until(events)) {
-    const [message] = await receiveMessages(engine.stack.info, region, EVENTS_QUEUE, 1, 60_000);
+    const [message] = await receiveMessages(engine.stack.info, region, JOB_EVENTS_DEMO_QUEUE, 1, 60_000);
     events.push(JSON.parse(message?.Body ?? '{}') as ObservedEvent);
   }
   return events;
