@@ -71,7 +71,7 @@ export async function createTables(endpoint: string, tables: CreateTableCommandI
     for (const table of tables) {
       const existing = await describe(db, table.TableName as string);
       if (!existing) {
-        await db.send(new CreateTableCommand(table));
+        await create(db, table);
         continue;
       }
       const [want, have] = [keySignature(table), keySignature(existing)];
@@ -140,8 +140,7 @@ async function rebuild(db: DynamoDBClient, table: CreateTableCommandInput): Prom
   } while (ExclusiveStartKey);
   await db.send(new DeleteTableCommand({ TableName }));
   await until(async () => (await describe(db, TableName)) === undefined, `${TableName} deleted`);
-  await db.send(new CreateTableCommand(table));
-  await until(async () => (await describe(db, TableName))?.TableStatus === 'ACTIVE', `${TableName} active`);
+  await create(db, table);
   for (let i = 0; i < items.length; i += 25) {
     let pending: WriteRequest[] = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
     while (pending.length > 0) {
@@ -153,13 +152,22 @@ async function rebuild(db: DynamoDBClient, table: CreateTableCommandInput): Prom
   }
 }
 
-/** Polls dynalite until a table reaches the state asked for (its create and delete delays are 0 ms, so at once). */
+/** Creates a table and returns once it is ACTIVE: dynalite answers CreateTable while the table is still CREATING. */
+async function create(db: DynamoDBClient, table: CreateTableCommandInput): Promise<void> {
+  await db.send(new CreateTableCommand(table));
+  await until(async () => (await describe(db, table.TableName as string))?.TableStatus === 'ACTIVE', `${table.TableName} active`);
+}
+
+/**
+ * Polls dynalite until a table reaches the state asked for. Its create and delete delays are 0 ms, but
+ * the change lands on a later tick, later still on a busy machine: hence a generous bound.
+ */
 async function until(reached: () => Promise<boolean>, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if (await reached()) return;
+  const deadline = Date.now() + 30_000;
+  while (!(await reached())) {
+    if (Date.now() > deadline) throw new Error(`the local DynamoDB did not report ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  throw new Error(`the local DynamoDB did not report ${what}`);
 }
 
 /** dynalite accepts any credentials; s3rver checks signatures against this fixed pair. */

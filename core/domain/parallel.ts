@@ -22,3 +22,14 @@ export async function inParallel<T, R>(items: readonly T[], limit: number, work:
   if (failure) throw failure.error;
   return results;
 }
+
+/**
+ * Awaits two lookups made together; when both fail, the first one's error is thrown whichever failed
+ * first, so a request naming two bad things (a source and a target) always hears about the same one.
+ */
+export async function bothInOrder<A, B>(first: Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
+}

@@ -1,4 +1,4 @@
-import { inParallel } from '../../core/domain/parallel';
+import { bothInOrder, inParallel } from '../../core/domain/parallel';
 
 /** Work whose every item waits until the test resolves or rejects it. */
 function controlledWork() {
@@ -118,5 +118,27 @@ describe('inParallel', () => {
     const { work, started } = controlledWork();
     await expect(inParallel([1], limit, work)).rejects.toBeInstanceOf(RangeError);
     expect(started).toEqual([]);
+  });
+});
+
+describe('bothInOrder', () => {
+  it('returns both values', async () => {
+    await expect(bothInOrder(Promise.resolve(1), Promise.resolve('b'))).resolves.toEqual([1, 'b']);
+  });
+
+  it('throws the first lookup’s error even when the second fails sooner', async () => {
+    let failFirst: (error: Error) => void = () => {};
+    const first = new Promise<number>((_resolve, reject) => {
+      failFirst = reject;
+    });
+    const second = Promise.reject(new Error('second'));
+    const both = bothInOrder(first, second);
+    await Promise.allSettled([second]);
+    failFirst(new Error('first'));
+    await expect(both).rejects.toThrow('first');
+  });
+
+  it('throws the second lookup’s error when only it fails', async () => {
+    await expect(bothInOrder(Promise.resolve(1), Promise.reject(new Error('second')))).rejects.toThrow('second');
   });
 });

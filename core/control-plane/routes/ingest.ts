@@ -49,11 +49,13 @@
  * older version whose event arrives only after the newer one's is dropped as
  * stale, so the target never ends with the older content because of order.
  */
+
 import type { Drivers } from '../../domain/drivers';
 import type { Endpoint } from '../../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { deterministicId } from '../../domain/ids';
 import type { Logger } from '../../domain/logger';
+import { bothInOrder } from '../../domain/parallel';
 import type { DeadLetters, EndpointStore, ObjectEventMarks, RouteStore } from '../../domain/ports';
 import type { Route } from '../../domain/triggers';
 import { createJobsForFiles, type Side, sideOf, type TransferDeps, usableEndpoint } from '../transfers/service';
@@ -204,10 +206,10 @@ async function deliver(
   let target: Side;
   const targetPath = joinFolder(route.target.path, match.relativePath);
   try {
-    const [sourceEndpoint, targetEndpoint] = await Promise.all([
+    const [sourceEndpoint, targetEndpoint] = await bothInOrder(
       usableEndpoint(deps, actor, route.source.endpointId, 'source'),
       usableEndpoint(deps, actor, route.target.endpointId, 'target'),
-    ]);
+    );
     source = sideOf(deps.drivers, sourceEndpoint, match.sourcePath, 'source.path');
     target = sideOf(deps.drivers, targetEndpoint, targetPath, 'target.path');
   } catch (error) {

@@ -7,7 +7,7 @@ import { deterministicId } from '../../domain/ids';
 import { deriveIdempotencyKey, type TransferJob } from '../../domain/job';
 import type { Location } from '../../domain/location';
 import { resolveLocation } from '../../domain/locations';
-import { inParallel } from '../../domain/parallel';
+import { bothInOrder, inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
 import type {
   CreatedJob,
@@ -138,10 +138,10 @@ export async function createTransfers(
   request: CreateTransferRequest,
   clientKey: string | undefined,
 ): Promise<{ created: boolean; requestId: string; jobs: TransferJob[] }> {
-  const [source, target] = await Promise.all([
+  const [source, target] = await bothInOrder(
     usableEndpoint(deps, actor, request.source.endpointId, 'source'),
     usableEndpoint(deps, actor, request.target.endpointId, 'target'),
-  ]);
+  );
   const from = sideOf(deps.drivers, source, request.source.path.replace(/\/+$/, ''), 'source.path');
   const to = sideOf(deps.drivers, target, request.target.path, 'target.path');
   refuseSelfCopy(request, from, to);

@@ -6,6 +6,7 @@ import { type FieldIssue, NotFoundError, ValidationError } from '../../domain/er
 import { newRouteId, newScheduleId } from '../../domain/ids';
 import type { Location } from '../../domain/location';
 import { resolveLocation } from '../../domain/locations';
+import { bothInOrder } from '../../domain/parallel';
 import type {
   EndpointStore,
   Page,
@@ -112,13 +113,13 @@ type RouteDraft = Pick<Route, 'source' | 'target'>;
  * two endpoints on the same bucket count) would deliver forever: refused.
  */
 async function checkRoute(deps: TriggerDeps, actor: Actor, route: RouteDraft): Promise<{ sourceBucket: string }> {
-  const [source, target] = await Promise.all([
+  const [source, target] = await bothInOrder(
     namedEndpoint(deps, actor, route.source.endpointId, 'source', {
       kind: ROUTE_SOURCE_KIND,
       of: 'a route delivers objects created in an S3 bucket (schedules poll SFTP servers)',
     }),
     namedEndpoint(deps, actor, route.target.endpointId, 'target'),
-  ]);
+  );
   refuseUnmatchablePattern(route.source.pattern);
   const from = locate(deps, source, route.source.path, 'source.path');
   const to = locate(deps, target, route.target.path, 'target.path');
@@ -140,13 +141,13 @@ type ScheduleDraft = Pick<Schedule, 'source' | 'target' | 'afterTransfer'>;
  * archive folder that is the polled folder would be polled again too.
  */
 async function checkSchedule(deps: TriggerDeps, actor: Actor, schedule: ScheduleDraft): Promise<void> {
-  const [source, target] = await Promise.all([
+  const [source, target] = await bothInOrder(
     namedEndpoint(deps, actor, schedule.source.endpointId, 'source', {
       kind: SCHEDULE_SOURCE_KIND,
       of: 'a schedule polls a partner’s SFTP folder (routes deliver objects created in S3)',
     }),
     namedEndpoint(deps, actor, schedule.target.endpointId, 'target'),
-  ]);
+  );
   refuseUnmatchablePattern(schedule.source.pattern);
   const from = locate(deps, source, schedule.source.path, 'source.path');
   const to = locate(deps, target, schedule.target.path, 'target.path');
