@@ -1,7 +1,8 @@
 import { compileGlob } from '../domain/glob';
 import type { SourceFile } from '../domain/ports';
 
-const folderOf = (path: string) => (path.endsWith('/') ? path : `${path}/`);
+/** The prefix of a listed file's path: the folder with one "/", nothing for the endpoint's base folder ("/"). */
+const folderOf = (path: string) => (/^\/*$/.test(path) ? '' : path.endsWith('/') ? path : `${path}/`);
 
 /**
  * A folder's files as a listing request sees them, whatever the kind of

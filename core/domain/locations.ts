@@ -20,3 +20,13 @@ export function resolveLocation(drivers: Drivers, endpoint: Endpoint, path: stri
   }
   return drivers.driverFor(endpoint).resolve(endpoint, segments.join('/'));
 }
+
+/**
+ * Where a folder of a request lands: like resolveLocation, but "/" (a path of slashes only) names the
+ * endpoint's base folder (its base path or prefix) itself, and a trailing "/" is allowed.
+ */
+export function resolveFolderLocation(drivers: Drivers, endpoint: Endpoint, path: string, field = 'path'): Location {
+  const folder = path.replace(/\/+$/, '');
+  if (folder === '' && path !== '') return drivers.driverFor(endpoint).resolve(endpoint, '');
+  return resolveLocation(drivers, endpoint, folder, field);
+}

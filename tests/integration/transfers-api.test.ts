@@ -116,6 +116,45 @@ describe('S3→S3 transfers through the API and the state machine', () => {
     const listed = await alice.get(`/jobs?requestId=${created.body.requestId}`);
     expect(listed.body.items).toHaveLength(3);
   });
+
+  it('takes an endpoint’s base folder ("/") as a folder source or target, and a trailing "/" as a folder for one file', async () => {
+    const from = await activeEndpoint(alice, {
+      ...s3Endpoint('customer-a-outbox', `out/base-${run}/`, 'OUTBOUND'),
+      name: `base-out-${run}`,
+    });
+    const to = await activeEndpoint(alice, {
+      ...s3Endpoint('customer-a-inbox', `in/base-${run}`, 'INBOUND'),
+      name: `base-in-${run}`,
+    });
+    for (const name of ['a.csv', 'b.csv', 'skip.txt']) await put('customer-a-outbox', `out/base-${run}/${name}`, `base ${name}`);
+    const side = (endpointId: string, path: string, extra: Record<string, unknown> = {}) => ({ endpointId, path, ...extra });
+
+    const folder = await alice.post('/transfers', { source: side(from, '/', { pattern: '*.csv' }), target: side(to, '/') });
+    expect(folder.status).toBe(201);
+    expect(folder.body.jobs.map((j: { source: { path: string } }) => j.source.path).sort()).toEqual(['a.csv', 'b.csv']);
+    expect(folder.body.jobs.map((j: { target: { path: string } }) => j.target.path).sort()).toEqual(['a.csv', 'b.csv']);
+    const intoSub = await alice.post('/transfers', { source: side(from, 'skip.txt'), target: side(to, 'sub/') });
+    const intoBase = await alice.post('/transfers', { source: side(from, 'skip.txt'), target: side(to, '/') });
+    expect(intoSub.body.jobs[0].target.path).toBe('sub/skip.txt');
+    expect(intoBase.body.jobs[0].target.path).toBe('skip.txt');
+    const jobs = [...folder.body.jobs, ...intoSub.body.jobs, ...intoBase.body.jobs];
+    const done = await Promise.all(jobs.map((j: { jobId: string }) => awaitJob(alice, j.jobId)));
+    expect(done.map((j) => j.status)).toEqual(jobs.map(() => 'SUCCEEDED'));
+    for (const key of ['a.csv', 'b.csv', 'sub/skip.txt', 'skip.txt']) {
+      expect((await read('customer-a-inbox', `in/base-${run}/${key}`)).toString()).toBe(`base ${key.replace('sub/', '')}`);
+    }
+
+    // One file into its own folder under its own name is a copy onto itself.
+    const both = await activeEndpoint(alice, {
+      ...s3Endpoint('customer-a-outbox', `out/base-${run}/`, 'BOTH'),
+      name: `base-both-${run}`,
+    });
+    const self = await alice.post('/transfers', { source: side(both, 'a.csv'), target: side(both, '/') });
+    expect(self.status).toBe(400);
+    expect(self.body.error.fields).toEqual([
+      { field: 'target.path', message: 'is the source file itself: a file cannot be copied onto itself' },
+    ]);
+  });
 });
 
 describe('idempotency', () => {

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import type { Actor } from '../../domain/actor';
 import type { Clock } from '../../domain/clock';
 import { copiesServerSide, type Drivers, type EndpointDriver, flowTypeOf } from '../../domain/drivers';
@@ -6,7 +7,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../domain/erro
 import { deterministicId } from '../../domain/ids';
 import { deriveIdempotencyKey, type TransferJob } from '../../domain/job';
 import type { Location } from '../../domain/location';
-import { resolveLocation } from '../../domain/locations';
+import { resolveFolderLocation, resolveLocation } from '../../domain/locations';
 import { bothInOrder, inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
 import type {
@@ -66,8 +67,16 @@ export async function usableEndpoint(
 
 const isFolder = (request: CreateTransferRequest) => request.source.path.endsWith('/') || request.source.pattern !== undefined;
 
+/** A single file's target: a target path ending with "/" is a folder, where the file keeps its own name. */
+function fileTargetOf(request: CreateTransferRequest): string {
+  const { path } = request.target;
+  return path.endsWith('/') ? joinPath(path, posix.basename(request.source.path)) : path;
+}
+
+/** A file in a folder of the request; the base folder ("/") gives the file's name alone. */
 function joinPath(folder: string, name: string): string {
-  return `${folder.replace(/\/+$/, '')}/${name}`;
+  const parent = folder.replace(/^\/+|\/+$/g, '');
+  return parent ? `${parent}/${name}` : name;
 }
 
 /** One side of a request: the endpoint, its driver, and where the request's path lands on it. */
@@ -80,6 +89,11 @@ export interface Side {
 /** The endpoint's driver and the location of `path` on it (a ValidationError naming `field` when it cannot be). */
 export function sideOf(drivers: Drivers, endpoint: Endpoint, path: string, field: string): Side {
   return { endpoint, driver: drivers.driverFor(endpoint), location: resolveLocation(drivers, endpoint, path, field) };
+}
+
+/** The same for a folder, which may be the endpoint's base folder ("/"). */
+function folderSideOf(drivers: Drivers, endpoint: Endpoint, path: string, field: string): Side {
+  return { endpoint, driver: drivers.driverFor(endpoint), location: resolveFolderLocation(drivers, endpoint, path, field) };
 }
 
 /**
@@ -142,12 +156,18 @@ export async function createTransfers(
     usableEndpoint(deps, actor, request.source.endpointId, 'source'),
     usableEndpoint(deps, actor, request.target.endpointId, 'target'),
   );
-  const from = sideOf(deps.drivers, source, request.source.path.replace(/\/+$/, ''), 'source.path');
-  const to = sideOf(deps.drivers, target, request.target.path, 'target.path');
+  const folder = isFolder(request);
+  const fileTarget = fileTargetOf(request);
+  const from = folder
+    ? folderSideOf(deps.drivers, source, request.source.path, 'source.path')
+    : sideOf(deps.drivers, source, request.source.path, 'source.path');
+  const to = folder
+    ? folderSideOf(deps.drivers, target, request.target.path, 'target.path')
+    : sideOf(deps.drivers, target, fileTarget, 'target.path');
   refuseSelfCopy(request, from, to);
 
   let files: SourceFile[];
-  if (isFolder(request)) {
+  if (folder) {
     files = await from.driver.list(source, from.location, request.source.path, request.source.pattern, MAX_FILES_PER_REQUEST + 1);
     if (files.length > MAX_FILES_PER_REQUEST) {
       throw new ValidationError([
@@ -177,7 +197,7 @@ export async function createTransfers(
     createDirectories: request.target.createDirectories,
     deliveries: files.map((file) => ({
       file,
-      targetPath: isFolder(request) ? joinPath(request.target.path, file.name) : request.target.path,
+      targetPath: folder ? joinPath(request.target.path, file.name) : fileTarget,
       ...(clientKey ? { idempotencyKey: deterministicId('key', clientKey, file.path) } : {}),
     })),
   });
