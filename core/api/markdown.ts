@@ -177,10 +177,17 @@ function sshSecurityPolicies({ default: fallback, policies }: SshPolicies): stri
   ];
 }
 
+/** A server, its URL template and what its variables may be. */
+function serverLine(server: Json): string {
+  const variables = Object.entries((server.variables ?? {}) as Record<string, Json>).map(([name, variable]) =>
+    Array.isArray(variable.enum) ? `${code(name)}: ${variable.enum.map((v) => code(String(v))).join(' or ')}` : code(name),
+  );
+  return `- Server ${code(String(server.url))}: ${server.description}${variables.length ? `; variables ${variables.join(', ')}` : ''}.`;
+}
+
 export function renderApiMarkdown(document: Json): string {
   const info = document.info as Json;
   const entries = operationsOf(document);
-  const server = (document.servers as Json[])[0] as Json;
   const schemes = (document.components as Json).securitySchemes as Record<string, Json>;
   const schemas = (document.components as Json).schemas as Record<string, Json>;
   return [
@@ -193,11 +200,7 @@ export function renderApiMarkdown(document: Json): string {
     `The contract is [openapi.json](openapi.json) (OpenAPI ${document.openapi}), for code generators and API tools;`,
     'this page is rendered from it.',
     '',
-    `- Server: ${code(String(server.url))} (${Object.entries(server.variables as Record<string, Json>)
-      .map(([name, variable]) =>
-        Array.isArray(variable.enum) ? `${code(name)}: ${variable.enum.map((v) => code(String(v))).join(' or ')}` : code(name),
-      )
-      .join(', ')}).`,
+    ...(document.servers as Json[]).map(serverLine),
     ...Object.entries(schemes).map(
       ([name, scheme]) => `- Security scheme ${code(name)}, on every operation: ${scheme.description}.`,
     ),

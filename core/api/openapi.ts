@@ -147,12 +147,17 @@ export function buildOpenApiDocument(version: string) {
       servers: [
         {
           url: 'https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}',
-          description: 'A region’s API (both regions serve the same customers and data)',
+          description: 'a region’s API; both regions serve the same customers and data',
           variables: {
             restApiId: { default: 'abcde12345', description: 'The REST API’s id in that region (the stack’s output)' },
             region: { default: REGIONS[0], enum: [...REGIONS] },
             stage: { default: 'dev', description: 'The stage deployed (`--stage`)' },
           },
+        },
+        {
+          url: 'http://127.0.0.1:{port}',
+          description: 'the local engine (`npm start`), each region’s API on its own port (`apis` in .eft/local.json)',
+          variables: { port: { default: '8080', description: 'The region’s API port' } },
         },
       ],
       security: [{ sigv4: [] }],

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -115,10 +116,30 @@ describe('every operation answers what the OpenAPI document says', () => {
       expect(validated.body.validation.ok).toBe(true);
       expect(validated.body.endpoint.status).toBe('ACTIVE');
     }
+    // The local partner's SFTP server: a validation that passes records its capabilities and what was negotiated.
+    const partner = engine.stack.info.partnerSftp;
+    const local = await call('createEndpoint', {
+      body: {
+        type: 'SFTP',
+        name: 'local partner',
+        direction: 'BOTH',
+        sftp: {
+          host: partner.host,
+          port: partner.port,
+          username: partner.username,
+          hostKeyFingerprint: partner.hostKeyFingerprint,
+        },
+        credentials: { privateKey: await readFile(partner.privateKeyPath, 'utf8') },
+      },
+    });
+    const localValidation = await call('validateEndpoint', { path: { id: local.body.id } });
+    expect(localValidation.body.validation).toMatchObject({ ok: true, capabilities: { negotiated: expect.any(Object) } });
+    expect(localValidation.body.endpoint.capabilities).toEqual(localValidation.body.validation.capabilities);
+
     real.set(EXAMPLE_IDS.partnerEndpoint, (await example('createEndpoint', 201)).body.id);
 
     await example('getEgress');
-    expect((await example('listEndpoints')).body.items.length).toBeGreaterThanOrEqual(3);
+    expect((await example('listEndpoints')).body.items.length).toBeGreaterThanOrEqual(4);
     expect((await example('getEndpoint')).body).toMatchObject({ type: 'SFTP', status: 'PENDING' });
     expect((await example('updateEndpoint')).body.sftp.hostKeyFingerprint).toMatch(/^SHA256:/);
     // The partner's host name is the example's (it resolves nowhere): validation answers, and says why it failed.
