@@ -8,6 +8,9 @@
  * addresses of both: each region's GET /egress says its own.
  */
 import { z } from 'zod';
+import type { EgressView } from './view';
+
+export type { EgressView } from './view';
 
 /** GET /egress takes no query parameters: an unknown one is a 400 that names it. */
 export const EgressQuerySchema = z.strictObject({});
@@ -17,15 +20,6 @@ const AddressesSchema = z.array(z.ipv4());
 export interface EgressSettings {
   region: string;
   addresses: string[];
-}
-
-/** What GET /egress answers. */
-export interface EgressView {
-  region: string;
-  /** Public IPv4 addresses, as partners see them. */
-  addresses: string[];
-  /** The same, as /32 ranges (what most firewall forms ask for). */
-  cidrs: string[];
 }
 
 /**

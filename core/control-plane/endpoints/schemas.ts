@@ -4,8 +4,8 @@ import { DEFAULT_SSH_SECURITY_POLICY, SSH_SECURITY_POLICY_NAMES } from '../../do
 
 /**
  * Request schemas of the endpoint API. They validate requests, give the
- * TypeScript types, and generate the API reference (docs/api.md via
- * z.toJSONSchema), so the three cannot drift apart. Objects are strict:
+ * TypeScript types, and generate the API contract (docs/openapi.json, via
+ * core/api and zod-openapi), so the three cannot drift apart. Objects are strict:
  * unknown fields are refused, not ignored.
  */
 

@@ -3,14 +3,14 @@ import type { Actor } from '../../domain/actor';
 import { accountOf } from '../../domain/aws-account';
 import type { Clock } from '../../domain/clock';
 import type { Drivers } from '../../domain/drivers';
-import type { Endpoint, ProbeOutcome, S3Location, SftpLocation } from '../../domain/endpoint';
+import type { Endpoint, S3Location, SftpLocation } from '../../domain/endpoint';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { sha256Hex } from '../../domain/ids';
 import type { AuditLog, EndpointChanges, EndpointStore, Page, PageRequest } from '../../domain/ports';
 import type { SecretStore } from '../../domain/secrets';
 import { securityPolicyOf } from '../../domain/ssh-security-policies';
 import type { CreateEndpointRequest, UpdateEndpointRequest } from './schemas';
-import { type EndpointView, toView } from './view';
+import { type EndpointView, toAuditEventView, toValidationView, toView, type ValidationView } from './view';
 
 export interface EndpointDeps {
   endpoints: EndpointStore;
@@ -210,11 +210,7 @@ export async function disableEndpoint(deps: EndpointDeps, actor: Actor, endpoint
   );
 }
 
-export async function validateEndpoint(
-  deps: EndpointDeps,
-  actor: Actor,
-  endpointId: string,
-): Promise<{ endpoint: EndpointView; validation: ProbeOutcome }> {
+export async function validateEndpoint(deps: EndpointDeps, actor: Actor, endpointId: string): Promise<ValidationView> {
   const current = await load(deps, actor, endpointId);
   const credentials = current.secretRef ? await deps.secrets.read(current.secretRef) : undefined;
   const outcome = await deps.drivers.driverFor(current).probe(current, credentials);
@@ -249,11 +245,11 @@ export async function validateEndpoint(
     actor.principalArn,
     action,
   );
-  return { endpoint: toView(endpoint), validation: outcome };
+  return toValidationView(endpoint, outcome);
 }
 
 export async function endpointAudit(deps: EndpointDeps, actor: Actor, endpointId: string, page: PageRequest) {
   await load(deps, actor, endpointId);
   const trail = await deps.audit.list(`endpoint#${endpointId}`, page);
-  return { ...trail, items: trail.items.map(({ subject: _subject, customerId: _customerId, ...event }) => event) };
+  return { ...trail, items: trail.items.map(toAuditEventView) };
 }

@@ -9,6 +9,7 @@ import {
 } from '../../domain/errors';
 import { PartnerBusyError } from '../../domain/session-slots';
 import type { Logger } from '../../observability/logger';
+import type { ApiErrorBody } from './error-body';
 import { MalformedJsonError, UnsupportedMediaTypeError } from './json-body';
 
 export interface HttpResponse {
@@ -46,11 +47,9 @@ export function jsonResponse(statusCode: number, body: unknown, headers: Record<
 export function errorResponse(error: unknown, requestId: string, log: Logger): HttpResponse {
   if (error instanceof PartnerBusyError) {
     // The partner's sessions are all in use: the one 5xx that says why, and when to come back.
-    return jsonResponse(
-      statusOf(error),
-      { error: { code: error.code, message: error.message } },
-      { 'Retry-After': String(error.retryAfterSeconds) },
-    );
+    return jsonResponse(statusOf(error), { error: { code: error.code, message: error.message } } satisfies ApiErrorBody, {
+      'Retry-After': String(error.retryAfterSeconds),
+    });
   }
   if (error instanceof EftError) {
     const status = statusOf(error);
@@ -61,14 +60,16 @@ export function errorResponse(error: unknown, requestId: string, log: Logger): H
           message: error.message,
           ...(error instanceof ValidationError || error instanceof MalformedJsonError ? { fields: error.issues } : {}),
         },
-      });
+      } satisfies ApiErrorBody);
     }
   }
   // Errors raised by Middy's own middleware carry an HTTP status.
   const http = error as { statusCode?: number; message?: string };
   if (typeof http.statusCode === 'number' && http.statusCode >= 400 && http.statusCode < 500) {
-    return jsonResponse(http.statusCode, { error: { code: 'BAD_REQUEST', message: http.message ?? 'bad request' } });
+    return jsonResponse(http.statusCode, {
+      error: { code: 'BAD_REQUEST', message: http.message ?? 'bad request' },
+    } satisfies ApiErrorBody);
   }
   log.error('request failed', { requestId, error });
-  return jsonResponse(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } });
+  return jsonResponse(500, { error: { code: 'INTERNAL', message: 'internal error', requestId } } satisfies ApiErrorBody);
 }

@@ -2,9 +2,10 @@ import type { Actor } from '../../domain/actor';
 import type { Clock } from '../../domain/clock';
 import { NotFoundError, ValidationError } from '../../domain/errors';
 import { timeOrderedId } from '../../domain/ids';
-import type { Webhook, WebhookDelivery, WebhookStore } from '../../domain/notifications';
+import type { Webhook, WebhookStore } from '../../domain/notifications';
 import type { SecretStore } from '../../domain/secrets';
 import type { CreateWebhookRequest } from './schemas';
+import { toDeletedWebhookView, toDeliveryView, toNewWebhookView, toWebhookView } from './view';
 
 export type { Webhook, WebhookDelivery, WebhookStore } from '../../domain/notifications';
 
@@ -40,22 +41,6 @@ export function checkWebhookUrl(text: string, policy: WebhookUrlPolicy): URL {
   return url;
 }
 
-/** What the API shows of a webhook: never its secret, nor where the secret is. */
-export function toWebhookView(webhook: Webhook) {
-  return {
-    id: webhook.webhookId,
-    url: webhook.url,
-    events: webhook.events,
-    ...(webhook.description ? { description: webhook.description } : {}),
-    createdAt: webhook.createdAt,
-  };
-}
-
-export function toDeliveryView(delivery: WebhookDelivery) {
-  const { payload: _payload, customerId: _customerId, ...view } = delivery;
-  return view;
-}
-
 /** POST /webhooks: the signing secret is in this answer and never again. */
 export async function createWebhook(deps: WebhookDeps, caller: Actor, request: CreateWebhookRequest) {
   const url = checkWebhookUrl(request.url, deps.urls);
@@ -83,7 +68,7 @@ export async function createWebhook(deps: WebhookDeps, caller: Actor, request: C
     await deps.secrets.remove(secretRef).catch(() => undefined);
     throw error;
   }
-  return { ...toWebhookView(webhook), secret };
+  return toNewWebhookView(webhook, secret);
 }
 
 export async function listWebhooks(deps: WebhookDeps, caller: Actor) {
@@ -102,7 +87,7 @@ export async function deleteWebhook(deps: WebhookDeps, caller: Actor, webhookId:
   const webhook = await ownWebhook(deps, caller, webhookId);
   await deps.webhooks.remove(caller.customerId, webhookId);
   await deps.secrets.remove(webhook.secretRef);
-  return { ...toWebhookView(webhook), deleted: true };
+  return toDeletedWebhookView(webhook);
 }
 
 /** GET /webhooks/{id}/deliveries: newest first, with status, attempts and the last HTTP status. */
