@@ -2,10 +2,10 @@
  * The TTY frame: state + width → lines, each at most `width` columns. One bar for the request, a line
  * of file counts, one bar per running file (at most `maxFileBars`, then "… and K more running").
  *
- * Where the width allows, every bar row shares one layout (name column, bar, figures), so the bars
- * line up. Where it does not, each row takes the first of its variants that fits, richest first
- * (name, bar, bytes/total, %, rate, ETA → without the bar → % and rate → %): a narrow terminal loses
- * the bar before the figures, and the figures before the name. A last resort cuts the line.
+ * Every bar row shares one layout (name column, bar, figures), so the bars and figures line up: the
+ * richest that fits the width, from name + bar + bytes/total, %, rate, ETA → without the bar → % and
+ * rate with the bar → … → %: a narrow terminal loses the bar before the figures, and the figures
+ * before the name. A last resort cuts the line.
  */
 import { columns, formatBytes, formatDuration, formatRate, padEnd, truncateEnd, truncateStart } from './format';
 import { activeFiles, etaOf, type FileProgress, type ProgressState, percentOf, rateOf, STALL_MS, summarize } from './model';
@@ -83,38 +83,44 @@ function fileRow(file: FileProgress, now: number): BarRow {
   };
 }
 
+type Level = 'full' | 'compact' | 'tiny';
+
 interface Layout {
+  level: Level;
   label: number;
+  /** 0: no bars. */
   bar: number;
 }
 
-/** One layout for all rows (label column, bar) with every row's full figures, if the width allows it. */
+/**
+ * One layout for every row (the figures' level, the label column, the bar), the richest that fits:
+ * full figures with bars, full figures alone, compact figures with bars, and so on. Undefined when
+ * not even the tiny figures fit beside a label of MIN_LABEL columns.
+ */
 function sharedLayout(rows: BarRow[], width: number): Layout | undefined {
   const labelColumn = Math.min(Math.floor(width * LABEL_SHARE), Math.max(...rows.map((r) => columns(r.label))));
-  const available = width - Math.max(...rows.map((r) => columns(r.full))) - 1;
-  const barWidth = Math.min(MAX_BAR, Math.max(MIN_BAR, available - labelColumn - 1));
-  const label = Math.min(labelColumn, available - barWidth - 1);
-  return label >= Math.min(MIN_LABEL, labelColumn) ? { label, bar: barWidth } : undefined;
+  const minLabel = Math.min(MIN_LABEL, labelColumn);
+  const bars = rows.some((r) => r.fraction !== undefined);
+  for (const level of ['full', 'compact', 'tiny'] as const) {
+    const available = width - Math.max(...rows.map((r) => columns(r[level]))) - 1;
+    const barWidth = Math.min(MAX_BAR, Math.max(MIN_BAR, available - labelColumn - 1));
+    if (bars && available - barWidth - 1 >= minLabel) {
+      return { level, label: Math.min(labelColumn, available - barWidth - 1), bar: barWidth };
+    }
+    if (available >= minLabel) return { level, label: Math.min(labelColumn, available), bar: 0 };
+  }
+  return undefined;
 }
 
 function labelled(label: string, width: number, rest: string[]): string {
   return [padEnd(truncateStart(label, width), width), ...rest].join(' ');
 }
 
-/** The first variant of `row` that fits `width`, else its shortest cut to the width. */
-function fittedRow(row: BarRow, width: number, labelColumn: number): string {
-  const variants: string[] = [];
-  for (const figures of [row.full, row.compact, row.tiny]) {
-    const available = width - columns(figures) - 1;
-    const label = Math.min(labelColumn, available);
-    if (row.fraction !== undefined && available - MIN_BAR - 1 >= Math.min(MIN_LABEL, columns(row.label))) {
-      const barWidth = Math.min(MAX_BAR, Math.max(MIN_BAR, available - labelColumn - 1));
-      variants.push(labelled(row.label, Math.min(labelColumn, available - barWidth - 1), [bar(row.fraction, barWidth), figures]));
-    }
-    if (label >= Math.min(MIN_LABEL, columns(row.label))) variants.push(labelled(row.label, label, [figures]));
-  }
-  const fitting = variants.find((v) => columns(v) <= width);
-  return fitting ?? truncateEnd(`${truncateStart(row.label, MIN_LABEL)} ${row.tiny}`, width);
+function rowLine(row: BarRow, layout: Layout): string {
+  if (layout.bar === 0) return labelled(row.label, layout.label, [row[layout.level]]);
+  // A row without a total keeps the bar's place empty, so the figures stay in their column.
+  const barText = row.fraction === undefined ? ' '.repeat(layout.bar) : bar(row.fraction, layout.bar);
+  return labelled(row.label, layout.label, [barText, row[layout.level]]);
 }
 
 function filesLine(state: ProgressState, width: number): string {
@@ -124,6 +130,7 @@ function filesLine(state: ProgressState, width: number): string {
   const counts = `${f.succeeded}/${f.total} done, ${f.failed} failed${cancelled}, ${f.active} running, ${f.queued} queued`;
   const variants = [
     `Files: ${counts} · elapsed ${elapsed}`,
+    `Files: ${counts} · ${elapsed}`,
     `Files: ${counts}`,
     `${f.succeeded}/${f.total} done ${f.failed} failed${f.cancelled > 0 ? ` ${f.cancelled} cancelled` : ''} ${f.active} run ${f.queued} queued ${elapsed}`,
     `${f.succeeded}/${f.total} ok ${f.failed + f.cancelled} err ${f.active} run ${f.queued} q`,
@@ -138,12 +145,10 @@ export function renderFrame(state: ProgressState, options: FrameOptions): string
   const shown = active.slice(0, Math.max(0, options.maxFileBars));
   const rows = [requestRow(state), ...shown.map((file) => fileRow(file, state.now))];
   const layout = sharedLayout(rows, width);
-  const barLines = rows.map((row) => {
-    if (!layout) return fittedRow(row, width, Math.min(Math.floor(width * LABEL_SHARE), columns(row.label)));
-    // A row without a total keeps the bar's place empty, so the figures stay in their column.
-    const barText = row.fraction === undefined ? ' '.repeat(layout.bar) : bar(row.fraction, layout.bar);
-    return labelled(row.label, layout.label, [barText, row.full]);
-  });
+  // Too narrow for any layout: each row cut to the width, the label's end and the shortest figures.
+  const barLines = rows.map((row) =>
+    layout ? rowLine(row, layout) : truncateEnd(`${truncateStart(row.label, MIN_LABEL)} ${row.tiny}`, width),
+  );
   const [requestLine = '', ...fileLines] = barLines;
   const lines = [requestLine, filesLine(state, width), ...fileLines];
   if (active.length > shown.length) lines.push(`… and ${active.length - shown.length} more running`);
