@@ -15,6 +15,8 @@ export interface FrameOptions {
   width: number;
   /** Running files shown with a bar; the rest are counted. */
   maxFileBars: number;
+  /** The layout rank of the previous frame at this width (layoutFrame), so that the layout does not flip. */
+  previousRank?: number;
 }
 
 const TOTAL_LABEL = 'Total';
@@ -85,31 +87,64 @@ function fileRow(file: FileProgress, now: number): BarRow {
 
 type Level = 'full' | 'compact' | 'tiny';
 
+/** Layouts from the richest to the poorest: full figures with bars, full figures alone, compact figures with bars, … */
+const RANKS: ReadonlyArray<{ level: Level; bars: boolean }> = [
+  { level: 'full', bars: true },
+  { level: 'full', bars: false },
+  { level: 'compact', bars: true },
+  { level: 'compact', bars: false },
+  { level: 'tiny', bars: true },
+  { level: 'tiny', bars: false },
+];
+
+/** Columns a richer layout must have to spare before a frame switches to it (see chooseLayout). */
+const UPGRADE_SLACK = 8;
+
 interface Layout {
+  /** Index in RANKS. */
+  rank: number;
   level: Level;
   label: number;
   /** 0: no bars. */
   bar: number;
 }
 
-/**
- * One layout for every row (the figures' level, the label column, the bar), the richest that fits:
- * full figures with bars, full figures alone, compact figures with bars, and so on. Undefined when
- * not even the tiny figures fit beside a label of MIN_LABEL columns.
- */
-function sharedLayout(rows: BarRow[], width: number): Layout | undefined {
+/** The layout of `rank` for these rows, if they fit it at `width` with a label of MIN_LABEL columns. */
+function layoutAt(rows: BarRow[], width: number, rank: number): Layout | undefined {
+  const ranked = RANKS[rank];
+  if (!ranked) return undefined;
+  const { level, bars } = ranked;
   const labelColumn = Math.min(Math.floor(width * LABEL_SHARE), Math.max(...rows.map((r) => columns(r.label))));
   const minLabel = Math.min(MIN_LABEL, labelColumn);
-  const bars = rows.some((r) => r.fraction !== undefined);
-  for (const level of ['full', 'compact', 'tiny'] as const) {
-    const available = width - Math.max(...rows.map((r) => columns(r[level]))) - 1;
-    const barWidth = Math.min(MAX_BAR, Math.max(MIN_BAR, available - labelColumn - 1));
-    if (bars && available - barWidth - 1 >= minLabel) {
-      return { level, label: Math.min(labelColumn, available - barWidth - 1), bar: barWidth };
-    }
-    if (available >= minLabel) return { level, label: Math.min(labelColumn, available), bar: 0 };
+  const available = width - Math.max(...rows.map((r) => columns(r[level]))) - 1;
+  if (!bars) return available >= minLabel ? { rank, level, label: Math.min(labelColumn, available), bar: 0 } : undefined;
+  if (!rows.some((r) => r.fraction !== undefined)) return undefined;
+  const bar = Math.min(MAX_BAR, Math.max(MIN_BAR, available - labelColumn - 1));
+  const label = Math.min(labelColumn, available - bar - 1);
+  return label >= minLabel ? { rank, level, label, bar } : undefined;
+}
+
+function richestLayout(rows: BarRow[], width: number): Layout | undefined {
+  for (let rank = 0; rank < RANKS.length; rank++) {
+    const layout = layoutAt(rows, width, rank);
+    if (layout) return layout;
   }
   return undefined;
+}
+
+/**
+ * One layout for every row (figures' level, label column, bar), so bars and figures line up. The
+ * richest that fits, with hysteresis: figures change length from frame to frame ("-" becomes
+ * "512.0 KiB/s"), and a frame at the edge would otherwise flip between two layouts every poll. A
+ * poorer layout is taken as soon as the richer one no longer fits; a richer one than the last frame's
+ * only when it fits with UPGRADE_SLACK columns to spare.
+ */
+function chooseLayout(rows: BarRow[], width: number, previousRank?: number): Layout | undefined {
+  const best = richestLayout(rows, width);
+  if (previousRank === undefined || !best || best.rank >= previousRank) return best;
+  const roomy = richestLayout(rows, width - UPGRADE_SLACK);
+  const rank = roomy && roomy.rank < previousRank ? roomy.rank : previousRank;
+  return layoutAt(rows, width, rank) ?? best;
 }
 
 function labelled(label: string, width: number, rest: string[]): string {
@@ -138,13 +173,13 @@ function filesLine(state: ProgressState, width: number): string {
   return variants.find((v) => columns(v) <= width) ?? truncateEnd(variants[variants.length - 1] ?? '', width);
 }
 
-/** The frame for `state`, every line at most `width` columns. */
-export function renderFrame(state: ProgressState, options: FrameOptions): string[] {
+/** The frame for `state`, every line at most `width` columns, and the rank of the layout it took. */
+export function layoutFrame(state: ProgressState, options: FrameOptions): { lines: string[]; rank?: number } {
   const width = Math.max(1, Math.floor(options.width));
   const active = state.finished ? [] : activeFiles(state);
   const shown = active.slice(0, Math.max(0, options.maxFileBars));
   const rows = [requestRow(state), ...shown.map((file) => fileRow(file, state.now))];
-  const layout = sharedLayout(rows, width);
+  const layout = chooseLayout(rows, width, options.previousRank);
   // Too narrow for any layout: each row cut to the width, the label's end and the shortest figures.
   const barLines = rows.map((row) =>
     layout ? rowLine(row, layout) : truncateEnd(`${truncateStart(row.label, MIN_LABEL)} ${row.tiny}`, width),
@@ -152,5 +187,10 @@ export function renderFrame(state: ProgressState, options: FrameOptions): string
   const [requestLine = '', ...fileLines] = barLines;
   const lines = [requestLine, filesLine(state, width), ...fileLines];
   if (active.length > shown.length) lines.push(`… and ${active.length - shown.length} more running`);
-  return lines.map((line) => truncateEnd(line, width));
+  return { lines: lines.map((line) => truncateEnd(line, width)), ...(layout ? { rank: layout.rank } : {}) };
+}
+
+/** The frame for `state`, every line at most `width` columns. */
+export function renderFrame(state: ProgressState, options: FrameOptions): string[] {
+  return layoutFrame(state, options).lines;
 }

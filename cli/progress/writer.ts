@@ -6,7 +6,7 @@
  * while a log wants one line per event. Writing the frame here keeps both modes to one model.
  */
 import { columns, sanitize, wrap } from './format';
-import { renderFrame } from './frame';
+import { layoutFrame } from './frame';
 import { eventLine, stamp, summaryLine } from './lines';
 import { type ProgressEvent, type ProgressState, summarize } from './model';
 
@@ -40,6 +40,7 @@ export interface TtyWriterOptions {
  */
 export function ttyWriter(out: ProgressOutput, options: TtyWriterOptions = {}): ProgressWriter {
   let drawn: string[] = [];
+  let last: { width: number; rank?: number } | undefined;
   const terminalColumns = () => Math.max(2, Math.floor(out.columns || DEFAULT_COLUMNS));
   // The frame must fit on the screen: the cursor cannot move above the top row to redraw it.
   const maxFileBars = () => {
@@ -49,17 +50,24 @@ export function ttyWriter(out: ProgressOutput, options: TtyWriterOptions = {}): 
   // The rows the last frame takes now: after a terminal got narrower, its lines may have wrapped.
   const rowsOnScreen = (cols: number) => drawn.reduce((rows, line) => rows + Math.max(1, Math.ceil(columns(line) / cols)), 0);
 
-  const draw = (state: ProgressState, above: string[]) => {
+  const draw = (state: ProgressState, above: string[], final = false) => {
     const cols = terminalColumns();
     const width = cols - 1;
     let text = '';
     const up = rowsOnScreen(cols);
     if (up > 0) text += `${ESC}${up}A\r${ESC}J`;
     for (const line of above) for (const part of wrap(line, width)) text += `${part}\n`;
-    const frame = renderFrame(state, { width, maxFileBars: maxFileBars() });
-    for (const line of frame) text += `${line}\n`;
+    // The final frame is not followed by another that could flip: it takes the richest layout.
+    const previousRank = last?.width === width && !final ? last.rank : undefined;
+    const frame = layoutFrame(state, {
+      width,
+      maxFileBars: maxFileBars(),
+      ...(previousRank !== undefined ? { previousRank } : {}),
+    });
+    for (const line of frame.lines) text += `${line}\n`;
     out.write(text);
-    drawn = frame;
+    drawn = frame.lines;
+    last = { width, ...(frame.rank !== undefined ? { rank: frame.rank } : {}) };
   };
   // Successes are counted in the frame; only what needs the reader's attention is kept above it.
   const attention = (state: ProgressState, events: ProgressEvent[]) =>
@@ -68,7 +76,7 @@ export function ttyWriter(out: ProgressOutput, options: TtyWriterOptions = {}): 
   return {
     update: (state, events) => draw(state, attention(state, events)),
     note: (text, state) => draw(state, [sanitize(text)]),
-    finish: (state, events) => draw(state, attention(state, events)),
+    finish: (state, events) => draw(state, attention(state, events), true),
   };
 }
 

@@ -1,5 +1,5 @@
 import { columns } from '../../cli/progress/format';
-import { renderFrame } from '../../cli/progress/frame';
+import { layoutFrame, renderFrame } from '../../cli/progress/frame';
 import { initialState, observe, type ProgressState } from '../../cli/progress/model';
 import type { ProgressJob } from '../../cli/progress/watch';
 
@@ -143,5 +143,22 @@ describe('layout', () => {
     const lines = renderFrame(polled([job('a', 'RUNNING', 0, 10, '\x1b[2J\x1b[1;1Hevil.csv')]), { width: 80, maxFileBars: 10 });
     expect(lines.join('\n')).not.toContain('\x1b');
     expect(lines[2]).toMatch(/^\?\[2J\?\[1;1Hevil\.csv/);
+  });
+
+  test('figures that grow and shrink from poll to poll do not flip the layout at the edge of the width', () => {
+    // Short figures (no rate yet) and long ones (a rate and an ETA) of the same file.
+    const short = polled([job('a', 'RUNNING', 0, 10 * MiB)]);
+    const long = polled([job('a', 'RUNNING', 0, 10 * MiB)], [job('a', 'RUNNING', 3 * MiB, 10 * MiB)]);
+    const rankAt = (state: ProgressState, width: number, previousRank?: number) =>
+      layoutFrame(state, { width, maxFileBars: 10, ...(previousRank !== undefined ? { previousRank } : {}) }).rank;
+    const edge = Array.from({ length: 100 }, (_, i) => 30 + i).find((w) => rankAt(short, w) === 0 && rankAt(long, w) === 1);
+    expect(edge).toBeDefined();
+    const width = edge as number;
+    // The long figures forced the poorer layout; the short ones that follow keep it…
+    expect(rankAt(short, width, 1)).toBe(1);
+    // …until the richer one fits with room to spare (the terminal got wider).
+    expect(rankAt(short, width + 20, 1)).toBe(0);
+    // A poorer layout is taken at once when the richer no longer fits.
+    expect(rankAt(long, width, 0)).toBe(1);
   });
 });
