@@ -15,8 +15,8 @@ export interface FrameOptions {
   width: number;
   /** Running files shown with a bar; the rest are counted. */
   maxFileBars: number;
-  /** The layout rank of the previous frame at this width (layoutFrame), so that the layout does not flip. */
-  previousRank?: number;
+  /** The previous frame's layout at this width (layoutFrame), so that the layout holds still. */
+  previous?: LayoutMemory;
 }
 
 const TOTAL_LABEL = 'Total';
@@ -107,21 +107,35 @@ interface Layout {
   label: number;
   /** 0: no bars. */
   bar: number;
+  /** Columns kept for the figures: at least the widest row's. */
+  figures: number;
 }
 
-/** The layout of `rank` for these rows, if they fit it at `width` with a label of MIN_LABEL columns. */
-function layoutAt(rows: BarRow[], width: number, rank: number): Layout | undefined {
+/** What a frame passes on to the next at the same width, so that its layout holds still (see chooseLayout). */
+export interface LayoutMemory {
+  rank: number;
+  figures: number;
+}
+
+/**
+ * The layout of `rank` for these rows, if they fit it at `width` with a label of MIN_LABEL columns,
+ * keeping at least `minFigures` columns for the figures.
+ */
+function layoutAt(rows: BarRow[], width: number, rank: number, minFigures = 0): Layout | undefined {
   const ranked = RANKS[rank];
   if (!ranked) return undefined;
   const { level, bars } = ranked;
   const labelColumn = Math.min(Math.floor(width * LABEL_SHARE), Math.max(...rows.map((r) => columns(r.label))));
   const minLabel = Math.min(MIN_LABEL, labelColumn);
-  const available = width - Math.max(...rows.map((r) => columns(r[level]))) - 1;
-  if (!bars) return available >= minLabel ? { rank, level, label: Math.min(labelColumn, available), bar: 0 } : undefined;
+  const figures = Math.max(minFigures, ...rows.map((r) => columns(r[level])));
+  const available = width - figures - 1;
+  if (!bars) {
+    return available >= minLabel ? { rank, level, label: Math.min(labelColumn, available), bar: 0, figures } : undefined;
+  }
   if (!rows.some((r) => r.fraction !== undefined)) return undefined;
   const bar = Math.min(MAX_BAR, Math.max(MIN_BAR, available - labelColumn - 1));
   const label = Math.min(labelColumn, available - bar - 1);
-  return label >= minLabel ? { rank, level, label, bar } : undefined;
+  return label >= minLabel ? { rank, level, label, bar, figures } : undefined;
 }
 
 function richestLayout(rows: BarRow[], width: number): Layout | undefined {
@@ -135,16 +149,17 @@ function richestLayout(rows: BarRow[], width: number): Layout | undefined {
 /**
  * One layout for every row (figures' level, label column, bar), so bars and figures line up. The
  * richest that fits, with hysteresis: figures change length from frame to frame ("-" becomes
- * "512.0 KiB/s"), and a frame at the edge would otherwise flip between two layouts every poll. A
- * poorer layout is taken as soon as the richer one no longer fits; a richer one than the last frame's
- * only when it fits with UPGRADE_SLACK columns to spare.
+ * "512.0 KiB/s"), and a frame at the edge would otherwise flip between two layouts every poll, or
+ * move its bars by a column or two. A poorer layout is taken as soon as the richer one no longer
+ * fits; a richer one than the last frame's only when it fits with UPGRADE_SLACK columns to spare.
+ * Within one layout the figures keep the widest room they had, so names and bars hold still.
  */
-function chooseLayout(rows: BarRow[], width: number, previousRank?: number): Layout | undefined {
+function chooseLayout(rows: BarRow[], width: number, previous?: LayoutMemory): Layout | undefined {
   const best = richestLayout(rows, width);
-  if (previousRank === undefined || !best || best.rank >= previousRank) return best;
-  const roomy = richestLayout(rows, width - UPGRADE_SLACK);
-  const rank = roomy && roomy.rank < previousRank ? roomy.rank : previousRank;
-  return layoutAt(rows, width, rank) ?? best;
+  if (previous === undefined || !best || best.rank > previous.rank) return best;
+  const roomy = best.rank < previous.rank ? richestLayout(rows, width - UPGRADE_SLACK) : undefined;
+  if (roomy && roomy.rank < previous.rank) return layoutAt(rows, width, roomy.rank) ?? best;
+  return layoutAt(rows, width, previous.rank, previous.figures) ?? layoutAt(rows, width, previous.rank) ?? best;
 }
 
 function labelled(label: string, width: number, rest: string[]): string {
@@ -173,13 +188,13 @@ function filesLine(state: ProgressState, width: number): string {
   return variants.find((v) => columns(v) <= width) ?? truncateEnd(variants[variants.length - 1] ?? '', width);
 }
 
-/** The frame for `state`, every line at most `width` columns, and the rank of the layout it took. */
-export function layoutFrame(state: ProgressState, options: FrameOptions): { lines: string[]; rank?: number } {
+/** The frame for `state`, every line at most `width` columns, and the layout it took. */
+export function layoutFrame(state: ProgressState, options: FrameOptions): { lines: string[]; layout?: LayoutMemory } {
   const width = Math.max(1, Math.floor(options.width));
   const active = state.finished ? [] : activeFiles(state);
   const shown = active.slice(0, Math.max(0, options.maxFileBars));
   const rows = [requestRow(state), ...shown.map((file) => fileRow(file, state.now))];
-  const layout = chooseLayout(rows, width, options.previousRank);
+  const layout = chooseLayout(rows, width, options.previous);
   // Too narrow for any layout: each row cut to the width, the label's end and the shortest figures.
   const barLines = rows.map((row) =>
     layout ? rowLine(row, layout) : truncateEnd(`${truncateStart(row.label, MIN_LABEL)} ${row.tiny}`, width),
@@ -187,7 +202,10 @@ export function layoutFrame(state: ProgressState, options: FrameOptions): { line
   const [requestLine = '', ...fileLines] = barLines;
   const lines = [requestLine, filesLine(state, width), ...fileLines];
   if (active.length > shown.length) lines.push(`… and ${active.length - shown.length} more running`);
-  return { lines: lines.map((line) => truncateEnd(line, width)), ...(layout ? { rank: layout.rank } : {}) };
+  return {
+    lines: lines.map((line) => truncateEnd(line, width)),
+    ...(layout ? { layout: { rank: layout.rank, figures: layout.figures } } : {}),
+  };
 }
 
 /** The frame for `state`, every line at most `width` columns. */

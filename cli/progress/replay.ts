@@ -10,7 +10,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { layoutFrame } from './frame';
+import { type LayoutMemory, layoutFrame } from './frame';
 import type { ProgressJob } from './job';
 import { initialState, observe } from './model';
 import { watchJobs } from './watch';
@@ -36,11 +36,11 @@ export function replaying(recording: Recording) {
 /** Every frame of the recording at `width` columns. */
 export function framesOf(recording: Recording, width: number, maxFileBars = 10): string[][] {
   let state = initialState(recording.polls[0]?.at ?? 0);
-  let previousRank: number | undefined;
+  let previous: LayoutMemory | undefined;
   return recording.polls.map((poll) => {
     state = observe(state, poll.jobs, poll.at).state;
-    const frame = layoutFrame(state, { width, maxFileBars, ...(previousRank !== undefined ? { previousRank } : {}) });
-    previousRank = frame.rank;
+    const frame = layoutFrame(state, { width, maxFileBars, ...(previous ? { previous } : {}) });
+    previous = frame.layout;
     return frame.lines;
   });
 }

@@ -6,7 +6,7 @@
  * while a log wants one line per event. Writing the frame here keeps both modes to one model.
  */
 import { columns, sanitize, wrap } from './format';
-import { layoutFrame } from './frame';
+import { type LayoutMemory, layoutFrame } from './frame';
 import { eventLine, stamp, summaryLine } from './lines';
 import { type ProgressEvent, type ProgressState, summarize } from './model';
 
@@ -40,7 +40,7 @@ export interface TtyWriterOptions {
  */
 export function ttyWriter(out: ProgressOutput, options: TtyWriterOptions = {}): ProgressWriter {
   let drawn: string[] = [];
-  let last: { width: number; rank?: number } | undefined;
+  let last: { width: number; layout?: LayoutMemory } | undefined;
   const terminalColumns = () => Math.max(2, Math.floor(out.columns || DEFAULT_COLUMNS));
   // The frame must fit on the screen: the cursor cannot move above the top row to redraw it.
   const maxFileBars = () => {
@@ -58,16 +58,16 @@ export function ttyWriter(out: ProgressOutput, options: TtyWriterOptions = {}): 
     if (up > 0) text += `${ESC}${up}A\r${ESC}J`;
     for (const line of above) for (const part of wrap(line, width)) text += `${part}\n`;
     // The final frame is not followed by another that could flip: it takes the richest layout.
-    const previousRank = last?.width === width && !final ? last.rank : undefined;
+    const previous = last?.width === width && !final ? last.layout : undefined;
     const frame = layoutFrame(state, {
       width,
       maxFileBars: maxFileBars(),
-      ...(previousRank !== undefined ? { previousRank } : {}),
+      ...(previous ? { previous } : {}),
     });
     for (const line of frame.lines) text += `${line}\n`;
     out.write(text);
     drawn = frame.lines;
-    last = { width, ...(frame.rank !== undefined ? { rank: frame.rank } : {}) };
+    last = { width, ...(frame.layout ? { layout: frame.layout } : {}) };
   };
   // Successes are counted in the frame; only what needs the reader's attention is kept above it.
   const attention = (state: ProgressState, events: ProgressEvent[]) =>

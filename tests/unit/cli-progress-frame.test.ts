@@ -150,7 +150,11 @@ describe('layout', () => {
     const short = polled([job('a', 'RUNNING', 0, 10 * MiB)]);
     const long = polled([job('a', 'RUNNING', 0, 10 * MiB)], [job('a', 'RUNNING', 3 * MiB, 10 * MiB)]);
     const rankAt = (state: ProgressState, width: number, previousRank?: number) =>
-      layoutFrame(state, { width, maxFileBars: 10, ...(previousRank !== undefined ? { previousRank } : {}) }).rank;
+      layoutFrame(state, {
+        width,
+        maxFileBars: 10,
+        ...(previousRank !== undefined ? { previous: { rank: previousRank, figures: 0 } } : {}),
+      }).layout?.rank;
     const edge = Array.from({ length: 100 }, (_, i) => 30 + i).find((w) => rankAt(short, w) === 0 && rankAt(long, w) === 1);
     expect(edge).toBeDefined();
     const width = edge as number;
@@ -160,5 +164,25 @@ describe('layout', () => {
     expect(rankAt(short, width + 20, 1)).toBe(0);
     // A poorer layout is taken at once when the richer no longer fits.
     expect(rankAt(long, width, 0)).toBe(1);
+  });
+
+  test('within one layout, names and bars hold still while the figures shrink', () => {
+    const long = polled([job('a', 'RUNNING', 0, 10 * MiB)], [job('a', 'RUNNING', 3 * MiB, 10 * MiB)]);
+    const short = polled([job('a', 'RUNNING', 0, 10 * MiB)]);
+    const bars = (frame: { lines: string[] }) => [frame.lines[2]?.indexOf('['), frame.lines[2]?.indexOf(']')];
+    // A width where both take the same layout, and the bar would stretch as the figures shrink.
+    const width = Array.from({ length: 100 }, (_, i) => 30 + i).find((w) => {
+      const [a, b] = [layoutFrame(long, { width: w, maxFileBars: 10 }), layoutFrame(short, { width: w, maxFileBars: 10 })];
+      return a.layout?.rank === b.layout?.rank && bars(a)[1] !== bars(b)[1];
+    });
+    expect(width).toBeDefined();
+    const first = layoutFrame(long, { width: width as number, maxFileBars: 10 });
+    const next = layoutFrame(short, {
+      width: width as number,
+      maxFileBars: 10,
+      ...(first.layout ? { previous: first.layout } : {}),
+    });
+    expect(next.layout?.rank).toBe(first.layout?.rank);
+    expect(bars(next)).toEqual(bars(first));
   });
 });
