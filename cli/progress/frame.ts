@@ -194,7 +194,8 @@ export function layoutFrame(state: ProgressState, options: FrameOptions): { line
   const active = state.finished ? [] : activeFiles(state);
   const shown = active.slice(0, Math.max(0, options.maxFileBars));
   const rows = [requestRow(state), ...shown.map((file) => fileRow(file, state.now))];
-  const layout = chooseLayout(rows, width, options.previous);
+  // The final frame is not followed by another that could flip: it takes the richest layout.
+  const layout = chooseLayout(rows, width, state.finished ? undefined : options.previous);
   // Too narrow for any layout: each row cut to the width, the label's end and the shortest figures.
   const barLines = rows.map((row) =>
     layout ? rowLine(row, layout) : truncateEnd(`${truncateStart(row.label, MIN_LABEL)} ${row.tiny}`, width),

@@ -50,15 +50,14 @@ export function ttyWriter(out: ProgressOutput, options: TtyWriterOptions = {}): 
   // The rows the last frame takes now: after a terminal got narrower, its lines may have wrapped.
   const rowsOnScreen = (cols: number) => drawn.reduce((rows, line) => rows + Math.max(1, Math.ceil(columns(line) / cols)), 0);
 
-  const draw = (state: ProgressState, above: string[], final = false) => {
+  const draw = (state: ProgressState, above: string[]) => {
     const cols = terminalColumns();
     const width = cols - 1;
     let text = '';
     const up = rowsOnScreen(cols);
     if (up > 0) text += `${ESC}${up}A\r${ESC}J`;
     for (const line of above) for (const part of wrap(line, width)) text += `${part}\n`;
-    // The final frame is not followed by another that could flip: it takes the richest layout.
-    const previous = last?.width === width && !final ? last.layout : undefined;
+    const previous = last?.width === width ? last.layout : undefined;
     const frame = layoutFrame(state, {
       width,
       maxFileBars: maxFileBars(),
@@ -76,7 +75,7 @@ export function ttyWriter(out: ProgressOutput, options: TtyWriterOptions = {}): 
   return {
     update: (state, events) => draw(state, attention(state, events)),
     note: (text, state) => draw(state, [sanitize(text)]),
-    finish: (state, events) => draw(state, attention(state, events), true),
+    finish: (state, events) => draw(state, attention(state, events)),
   };
 }
 
