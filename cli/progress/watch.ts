@@ -33,6 +33,17 @@ const DEFAULT_MAX_FAILED_POLLS = 5;
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/** `promise`, or a rejection with the signal's reason as soon as it is aborted (a hanging request does not hold the watch). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
+
 /**
  * Polls until every job is SUCCEEDED, FAILED or CANCELLED; returns the final views. Aborting the
  * signal stops the watch (the jobs go on), leaves the last frame or a summary line, and rejects with
@@ -44,7 +55,10 @@ export async function watchJobs<J extends ProgressJob>(options: WatchOptions<J>)
   const interval = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   const maxFailed = options.maxFailedPolls ?? DEFAULT_MAX_FAILED_POLLS;
   const { signal } = options;
-  const writer: ProgressWriter = writerFor(options.out as ProgressOutput, options);
+  const writer: ProgressWriter = writerFor(options.out as ProgressOutput, {
+    ...(options.maxFileBars !== undefined ? { maxFileBars: options.maxFileBars } : {}),
+    ...(options.summaryEveryMs !== undefined ? { summaryEveryMs: options.summaryEveryMs } : {}),
+  });
   let state = initialState(now());
   let failed = 0;
   let drawn = false;
@@ -57,7 +71,7 @@ export async function watchJobs<J extends ProgressJob>(options: WatchOptions<J>)
     stopIfAborted();
     let jobs: J[];
     try {
-      jobs = await options.fetchJobs();
+      jobs = await untilAborted(options.fetchJobs(), signal);
       failed = 0;
     } catch (error) {
       stopIfAborted();

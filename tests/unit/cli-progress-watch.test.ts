@@ -189,4 +189,21 @@ describe('the poll loop', () => {
     expect(script.calls).toBe(2);
     expect(out.text.trimEnd().split('\n').pop()).toMatch(/progress .*1 running/);
   });
+
+  test('aborting while a poll hangs stops the watch at once', async () => {
+    const controller = new AbortController();
+    const script = scripted([[job('a', 'RUNNING', 0, 10)]]);
+    let polls = 0;
+    const fetchJobs = async () => {
+      polls++;
+      if (polls === 1) return script.fetchJobs();
+      controller.abort(new Error('interrupted'));
+      return new Promise<ProgressJob[]>(() => undefined); // an API that never answers
+    };
+    const out = new Capture();
+    await expect(watchJobs({ fetchJobs, now: script.now, out, intervalMs: 0, signal: controller.signal })).rejects.toThrow(
+      'interrupted',
+    );
+    expect(polls).toBe(2);
+  });
 });
