@@ -67,33 +67,37 @@ export async function watchJobs<J extends ProgressJob>(options: WatchOptions<J>)
     if (drawn) writer.finish({ ...state, now: now() }, []);
     throw signal.reason;
   };
-  for (;;) {
-    stopIfAborted();
-    let jobs: J[];
-    try {
-      jobs = await untilAborted(options.fetchJobs(), signal);
-      failed = 0;
-    } catch (error) {
+  try {
+    for (;;) {
       stopIfAborted();
-      failed++;
-      const at = { ...state, now: now() };
-      if (failed >= maxFailed) {
-        writer.note(`giving up: ${failed} polls in a row failed, the last with: ${messageOf(error)}`, at);
-        throw error;
+      let jobs: J[];
+      try {
+        jobs = await untilAborted(options.fetchJobs(), signal);
+        failed = 0;
+      } catch (error) {
+        stopIfAborted();
+        failed++;
+        const at = { ...state, now: now() };
+        if (failed >= maxFailed) {
+          writer.note(`giving up: ${failed} polls in a row failed, the last with: ${messageOf(error)}`, at);
+          throw error;
+        }
+        writer.note(`could not get the jobs (${messageOf(error)}); trying again`, at);
+        drawn = true;
+        await sleep(interval, undefined, { signal }).catch(stopIfAborted);
+        continue;
       }
-      writer.note(`could not get the jobs (${messageOf(error)}); trying again`, at);
+      const observed = observe(state, jobs, now());
+      state = observed.state;
+      if (state.finished) {
+        writer.finish(state, observed.events);
+        return jobs;
+      }
+      writer.update(state, observed.events);
       drawn = true;
       await sleep(interval, undefined, { signal }).catch(stopIfAborted);
-      continue;
     }
-    const observed = observe(state, jobs, now());
-    state = observed.state;
-    if (state.finished) {
-      writer.finish(state, observed.events);
-      return jobs;
-    }
-    writer.update(state, observed.events);
-    drawn = true;
-    await sleep(interval, undefined, { signal }).catch(stopIfAborted);
+  } finally {
+    writer.close();
   }
 }

@@ -19,6 +19,8 @@ export interface ProgressWriter {
   note(text: string, state: ProgressState): void;
   /** The last word: the final frame left on screen, or the final summary line. */
   finish(state: ProgressState, events: ProgressEvent[]): void;
+  /** No more output (listeners removed); the watch calls it however it ends. */
+  close(): void;
 }
 
 const ESC = '\x1b[';
@@ -36,7 +38,8 @@ export interface TtyWriterOptions {
  * so a resized terminal gets lines fitted to its new width. Lines take one column less than the
  * terminal has: a line ending in the last column leaves some terminals waiting to wrap, and the
  * newline after it would add an empty row. Failures and notes are printed above the frame and scroll
- * away with the output; the frame stays at the bottom.
+ * away with the output; the frame stays at the bottom. A terminal that is resized (a TTY stream's
+ * 'resize' event) gets the last frame again at once, fitted to its new size, not at the next poll.
  */
 export function ttyWriter(out: ProgressOutput, options: TtyWriterOptions = {}): ProgressWriter {
   let drawn: string[] = [];
@@ -50,7 +53,9 @@ export function ttyWriter(out: ProgressOutput, options: TtyWriterOptions = {}): 
   // The rows the last frame takes now: after a terminal got narrower, its lines may have wrapped.
   const rowsOnScreen = (cols: number) => drawn.reduce((rows, line) => rows + Math.max(1, Math.ceil(columns(line) / cols)), 0);
 
+  let shown: ProgressState | undefined;
   const draw = (state: ProgressState, above: string[]) => {
+    shown = state;
     const cols = terminalColumns();
     const width = cols - 1;
     let text = '';
@@ -72,10 +77,22 @@ export function ttyWriter(out: ProgressOutput, options: TtyWriterOptions = {}): 
   const attention = (state: ProgressState, events: ProgressEvent[]) =>
     events.filter((e) => e.kind === 'failed' || e.kind === 'cancelled').map((e) => eventLine(e, state));
 
+  const redraw = () => {
+    if (shown) draw(shown, []);
+  };
+  out.on('resize', redraw);
+  const close = () => {
+    out.off('resize', redraw);
+  };
+
   return {
     update: (state, events) => draw(state, attention(state, events)),
     note: (text, state) => draw(state, [sanitize(text)]),
-    finish: (state, events) => draw(state, attention(state, events)),
+    finish: (state, events) => {
+      draw(state, attention(state, events));
+      close();
+    },
+    close,
   };
 }
 
@@ -104,6 +121,7 @@ export function lineWriter(out: ProgressOutput, options: LineWriterOptions = {})
     },
     note: (text, state) => write([`${stamp(state)} ${sanitize(text)}`]),
     finish: (state, events) => write([...events.map((e) => eventLine(e, state)), summary(state)]),
+    close: () => undefined,
   };
 }
 

@@ -160,7 +160,8 @@ describe('the progress display of a real transfer', () => {
     expect(recording.polls.length).toBeGreaterThan(1);
     const file = join(scratch, 'recording.json');
     await writeFile(file, JSON.stringify(recording));
-    const replay = `${process.execPath} --import tsx cli/progress/replay.ts ${file} --interval-ms 10`;
+    const quoted = (path: string) => `'${path.replaceAll("'", `'\\''`)}'`;
+    const replay = `${quoted(process.execPath)} --import tsx cli/progress/replay.ts ${quoted(file)} --interval-ms 10`;
     const output = await inTerminal(`stty cols 50 rows 24; exec ${replay}`);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the cursor movement is what is checked
     expect(output).toMatch(/\x1b\[\d+A\r\x1b\[J/);

@@ -141,6 +141,26 @@ describe('a terminal: one frame redrawn in place', () => {
     for (const line of out.visibleLines(2)) expect(columns(line)).toBeLessThanOrEqual(29);
   });
 
+  test('a resized terminal gets the last frame again at once, fitted to its new width', async () => {
+    const out = new Capture({ columns: 100 });
+    const script = scripted(request());
+    let chunksBeforeResize = 0;
+    const fetchJobs = async () => {
+      if (script.calls === 3) {
+        chunksBeforeResize = out.chunks.length;
+        out.columns = 30;
+        out.emit('resize');
+      }
+      return script.fetchJobs();
+    };
+    await watchJobs({ fetchJobs, now: script.now, out, intervalMs: 0 });
+    // The redraw came from the resize, before the poll that followed it.
+    const redrawn = out.chunks[chunksBeforeResize] ?? '';
+    expect(redrawn.startsWith('\x1b[')).toBe(true);
+    for (const line of redrawn.replace(ANSI, '').replace(/\r/g, '').split('\n')) expect(columns(line)).toBeLessThanOrEqual(29);
+    expect(out.listenerCount('resize')).toBe(0);
+  });
+
   test('a short terminal gets fewer file bars, so the frame never scrolls out of reach', async () => {
     const jobs = Array.from({ length: 30 }, (_, i) => job(`f${i}`, 'RUNNING', 0, MiB));
     const out = new Capture({ columns: 80, rows: 10 });
