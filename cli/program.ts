@@ -2,6 +2,8 @@ import { Command, Option } from 'commander';
 import { cpCommand } from './commands/cp';
 import { endpointsCommand } from './commands/endpoints';
 import { jobsCommand } from './commands/jobs';
+import { triggersCommands } from './commands/triggers';
+import { webhooksCommand } from './commands/webhooks';
 
 const EXIT_CODES = `
 Exit codes:
@@ -33,5 +35,7 @@ export function buildProgram(): Command {
   endpointsCommand(program);
   cpCommand(program);
   jobsCommand(program);
+  triggersCommands(program);
+  webhooksCommand(program);
   return program;
 }

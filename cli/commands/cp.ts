@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { Command } from 'commander';
-import type { CreateTransferInput, TransferRequestView } from '../api-types';
+import type { CreateTransferInput, JobView, TransferRequestView } from '../api-types';
+import type { ApiClient } from '../client';
 import { action, type Context, integer } from '../context';
 import { EXIT, usageError } from '../errors';
 import { endpointIdOf, splitLocation } from '../resolve';
@@ -40,6 +41,22 @@ export function targetOf(path: string, source: { path: string; pattern?: string 
   return relative;
 }
 
+/**
+ * The jobs a POST /transfers answered with. A file an earlier request already
+ * made a job for is answered with that job, which keeps its own requestId: the
+ * request's listing alone would miss it.
+ */
+async function jobsOfAnswer(client: ApiClient, created: TransferRequestView): Promise<JobView[]> {
+  const named = new Set(created.jobs.map((job) => job.jobId));
+  const requestIds = new Set([created.requestId, ...created.jobs.flatMap((job) => (job.requestId ? [job.requestId] : []))]);
+  const lists = await Promise.all([...requestIds].map((id) => requestJobs(client, id)));
+  const jobs = new Map<string, JobView>();
+  for (const job of lists.flat()) {
+    if (named.has(job.jobId) || job.requestId === created.requestId) jobs.set(job.jobId, job);
+  }
+  return [...jobs.values()];
+}
+
 async function cp(
   context: Context,
   from: string,
@@ -68,7 +85,7 @@ async function cp(
   context.out.note(`${created.requestId}: ${created.jobCount} file${created.jobCount === 1 ? '' : 's'}`);
   return watchAndSummarize(
     context.out,
-    () => requestJobs(client, created.requestId),
+    () => jobsOfAnswer(client, created),
     (jobs, summary) => ({ requestId: created.requestId, ...summary, jobs }),
     o.interval,
   );

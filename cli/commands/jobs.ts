@@ -75,7 +75,7 @@ export function jobsCommand(program: Command): void {
   const jobs = program.command('jobs').description('follow, cancel and re-drive transfer jobs');
   jobs
     .command('list')
-    .description('list your jobs, newest first')
+    .description('list your jobs')
     .option('--status <status>', 'only jobs in this state (RECEIVED, QUEUED, RUNNING, VERIFYING, SUCCEEDED, FAILED, CANCELLED)')
     .option('--request-id <id>', 'only the jobs of this request (eft cp prints it)')
     .option('--limit <n>', 'page size (1-100)', integer('--limit'))
