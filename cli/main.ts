@@ -28,6 +28,10 @@ function report(error: unknown, json: boolean): ExitCode {
 }
 
 async function main(): Promise<void> {
+  // `eft jobs list | head`: a reader that stops early is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
   let code: ExitCode | undefined;
   try {
     await buildProgram().parseAsync(process.argv);

@@ -109,6 +109,18 @@ async function create(context: Context, typeName: string, o: EndpointOptions) {
   if (!type) throw usageError(`the endpoint type must be one of ${Object.keys(TYPES).join(', ')}, not ${typeName}`);
   requireOptions(o, ['name'], type);
   const client = await context.client();
+  // Commands name endpoints by name: a second live one of the same name would make that ambiguous.
+  const namesake = (await client.all<EndpointView>('/endpoints')).find(
+    (e) => e.name === o.name?.trim() && e.status !== 'DISABLED',
+  );
+  if (namesake) {
+    throw new CliError(
+      `an endpoint named ${namesake.name} exists already (${namesake.id}, ${namesake.status}): use it, change it with ` +
+        `eft endpoints update ${namesake.id}, or disable it first (eft endpoints disable ${namesake.id})`,
+      EXIT.REFUSED,
+      'NAME_TAKEN',
+    );
+  }
   const common = defined({
     name: o.name,
     direction: (o.direction ?? 'BOTH').toUpperCase() as 'BOTH',

@@ -227,6 +227,9 @@ describe('eft CLI against the local engine', () => {
     const missing = await eft(['--json', 'jobs', 'get', `job_${'0'.repeat(26)}`]);
     expect(missing.code).toBe(3);
     expect(JSON.parse(missing.stdout)).toMatchObject({ error: { code: 'NOT_FOUND', exitCode: 3 } });
+    const again = await eft(['endpoints', 'create', 's3', '--name', 'bucket-in', '--bucket', 'customer-a-inbox']);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('an endpoint named bucket-in exists already');
     const unnamed = await eft(['endpoints', 'get', 'no-such-endpoint']);
     expect(unnamed.code).toBe(3);
     expect(unnamed.stderr).toContain('eft endpoints list');
