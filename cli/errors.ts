@@ -12,6 +12,8 @@ export const EXIT = {
   REFUSED: 3,
   /** The API cannot be reached, or does not accept the credentials. */
   UNREACHABLE: 4,
+  /** Ctrl-C while watching: the jobs go on in the engine. */
+  INTERRUPTED: 130,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 

@@ -11,7 +11,8 @@ Exit codes:
   1  a job failed or was cancelled (their ids and error codes are printed), or a validation failed
   2  usage error (unknown command or option, missing or bad argument)
   3  the API refused the request (4xx), or what it names does not exist
-  4  the API cannot be reached, does not accept the credentials, or failed (5xx)`;
+  4  the API cannot be reached, does not accept the credentials, or failed (5xx)
+  130  interrupted (Ctrl-C) while watching: the jobs go on`;
 
 /** The `eft` command line. Commander's own exits (help, usage errors) are thrown, so main decides the exit code. */
 export function buildProgram(): Command {

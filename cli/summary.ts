@@ -1,6 +1,6 @@
 import type { JobView } from './api-types';
 import type { ApiClient } from './client';
-import { EXIT, type ExitCode } from './errors';
+import { CliError, EXIT, type ExitCode } from './errors';
 import { hintFor } from './hints';
 import { formatBytes, type Output } from './output';
 import { watchJobs } from './progress/watch';
@@ -63,9 +63,25 @@ export async function watchAndSummarize(
   out: Output,
   fetchJobs: () => Promise<JobView[]>,
   result: (jobs: JobView[], summary: JobsSummary) => unknown,
+  resume: string,
   intervalMs?: number,
 ): Promise<ExitCode> {
-  const jobs = await watchJobs({ fetchJobs, out: out.progress, ...(intervalMs ? { intervalMs } : {}) });
+  // Ctrl-C stops the watching, not the transfer: say so, and how to watch again.
+  const interrupted = new AbortController();
+  const interrupt = () => interrupted.abort();
+  process.once('SIGINT', interrupt);
+  const stopped = () =>
+    new CliError(`stopped watching; the jobs go on in the engine. Watch again: ${resume}`, EXIT.INTERRUPTED, 'INTERRUPTED');
+  let jobs: JobView[];
+  try {
+    jobs = await watchJobs({ fetchJobs, out: out.progress, signal: interrupted.signal, ...(intervalMs ? { intervalMs } : {}) });
+  } catch (error) {
+    throw interrupted.signal.aborted ? stopped() : error;
+  } finally {
+    process.off('SIGINT', interrupt);
+  }
+  // Interrupted during the last poll: the user asked to stop, whatever that poll found.
+  if (interrupted.signal.aborted) throw stopped();
   const summary = summarize(jobs);
   if (out.json && summary.failures.length) out.stderr.write(`${summaryText(summary)}\n`);
   out.result(result(jobs, summary), () => summaryText(summary));

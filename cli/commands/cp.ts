@@ -87,6 +87,7 @@ async function cp(
     context.out,
     () => jobsOfAnswer(client, created),
     (jobs, summary) => ({ requestId: created.requestId, ...summary, jobs }),
+    `eft jobs watch ${created.requestId}`,
     o.interval,
   );
 }

@@ -46,7 +46,7 @@ async function watch(context: Context, id: string, o: { interval?: number }) {
   const client = await context.client();
   const fetchJobs = REQUEST_ID.test(id) ? () => requestJobs(client, id) : async () => [await client.get<JobView>(`/jobs/${id}`)];
   if (REQUEST_ID.test(id) && (await fetchJobs()).length === 0) throw usageError(`request ${id} has no jobs you can see`);
-  return watchAndSummarize(context.out, fetchJobs, (jobs, summary) => ({ ...summary, jobs }), o.interval);
+  return watchAndSummarize(context.out, fetchJobs, (jobs, summary) => ({ ...summary, jobs }), `eft jobs watch ${id}`, o.interval);
 }
 
 async function cancel(context: Context, id: string) {
@@ -67,6 +67,7 @@ async function redrive(context: Context, id: string, o: { watch?: boolean; inter
     context.out,
     async () => [await client.get<JobView>(`/jobs/${job.jobId}`)],
     (jobs, summary) => ({ ...summary, jobs }),
+    `eft jobs watch ${job.jobId}`,
     o.interval,
   );
 }

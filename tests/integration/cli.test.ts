@@ -3,7 +3,7 @@
  * local engine this test starts, found through a local.json in a temporary state folder
  * (EFT_LOCAL_STATE) or --endpoint-url, as a customer's shell would.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,10 @@ let workDir: string;
 let partnerRoot: string;
 
 /** Runs the real bin in a folder of its own (no .eft above it), `input` on its stdin, until it exits. */
-function eft(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+function eft(
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; onStdout?: (stdout: string, child: ChildProcess) => void } = {},
+): Promise<CliRun> {
   const argv = [EFT, ...args];
   const { EFT_ENDPOINT_URL: _url, ...env } = process.env;
   return new Promise((resolve, reject) => {
@@ -37,6 +40,7 @@ function eft(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv 
     let stderr = '';
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
+      options.onStdout?.(stdout, child);
     });
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
@@ -172,6 +176,9 @@ describe('eft CLI against the local engine', () => {
     const validated = await eft([...url, '--json', 'endpoints', 'validate', 'bucket-in']);
     expect(validated.code).toBe(0);
     expect(JSON.parse(validated.stdout).endpoint).toMatchObject({ name: 'bucket-in', type: 'S3', status: 'ACTIVE' });
+    const outbox = ['--name', 'bucket-out', '--bucket', 'customer-a-outbox', '--prefix', 'out/', '--direction', 'OUTBOUND'];
+    expect((await eft(['endpoints', 'create', 's3', ...outbox])).code).toBe(0);
+    expect((await eft(['endpoints', 'validate', 'bucket-out'])).code).toBe(0);
   });
 
   it('copies the CSV files of a partner folder to the bucket, and --json prints only the result', async () => {
@@ -215,6 +222,88 @@ describe('eft CLI against the local engine', () => {
     expect(watched.code).toBe(0);
     expect(JSON.parse(watched.stdout)).toMatchObject({ jobCount: 1, succeeded: 1 });
     expect((await read('customer-a-inbox', 'in/later/one.csv')).toString()).toBe('later');
+  });
+
+  it('Ctrl-C stops the watching, not the transfer: exit 130 and how to watch again', async () => {
+    await partnerFile('outbound/interrupted/big.bin', Buffer.alloc(8 * 1024 * 1024, 7));
+    let interrupted = false;
+    const run = await eft(['cp', 'partner-out:/interrupted/', 'bucket-in:/interrupted/'], {
+      // The request id is printed once the transfer exists: then the CLI is watching.
+      onStdout: (stdout, child) => {
+        if (!interrupted && /req_[0-9a-z]{26}: 1 file/.test(stdout)) {
+          interrupted = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(run.code).toBe(130);
+    const requestId = /req_[0-9a-z]{26}/.exec(run.stdout)?.[0];
+    expect(run.stderr).toContain(`the jobs go on in the engine. Watch again: eft jobs watch ${requestId}`);
+    const watched = await eft(['--json', 'jobs', 'watch', requestId ?? '', '--interval', '200']);
+    expect(JSON.parse(watched.stdout)).toMatchObject({ jobCount: 1, succeeded: 1 });
+  });
+
+  it('creates, lists, changes and deletes routes, schedules and webhooks', async () => {
+    const route = await eft([
+      '--json',
+      'routes',
+      'create',
+      '--name',
+      'bucket to partner',
+      '--source',
+      'bucket-out:/reports',
+      '--pattern',
+      '*.csv',
+      '--target',
+      'partner-in:/reports',
+    ]);
+    expect(route.code).toBe(0);
+    const routeId = JSON.parse(route.stdout).id;
+    expect(JSON.parse(route.stdout)).toMatchObject({
+      source: { path: 'reports', pattern: '*.csv' },
+      target: { path: 'reports' },
+    });
+    const disabled = await eft(['--json', 'routes', 'update', routeId, '--disable', '--pattern', '*.txt']);
+    expect(JSON.parse(disabled.stdout)).toMatchObject({ enabled: false, source: { path: 'reports', pattern: '*.txt' } });
+    expect((await eft(['routes', 'delete', routeId])).code).toBe(0);
+    expect((await eft(['routes', 'get', routeId])).code).toBe(3);
+
+    const schedule = await eft([
+      '--json',
+      'schedules',
+      'create',
+      '--name',
+      'nightly pull',
+      '--source',
+      'partner-out:/nightly',
+      '--target',
+      'bucket-in:/nightly',
+      '--cron',
+      '0 6 * * 1-5',
+      '--time-zone',
+      'America/New_York',
+      '--after',
+      'move',
+      '--archive',
+      '/nightly-done',
+    ]);
+    expect(schedule.code).toBe(0);
+    const created = JSON.parse(schedule.stdout);
+    expect(created).toMatchObject({
+      timing: { kind: 'cron', expression: '0 6 * * 1-5', timeZone: 'America/New_York' },
+      afterTransfer: { action: 'MOVE', archivePath: 'nightly-done' },
+    });
+    const listed = await eft(['--json', 'schedules', 'list']);
+    expect(JSON.parse(listed.stdout).items.map((s: { id: string }) => s.id)).toContain(created.id);
+    expect((await eft(['schedules', 'delete', created.id])).code).toBe(0);
+
+    const hook = await eft(['--json', 'webhooks', 'create', '--url', 'http://127.0.0.1:9/eft', '--events', 'FAILED']);
+    expect(hook.code).toBe(0);
+    const webhook = JSON.parse(hook.stdout);
+    expect(webhook).toMatchObject({ events: ['FAILED'], secret: expect.any(String) });
+    const hooks = await eft(['--json', 'webhooks', 'list']);
+    expect(hooks.stdout).not.toContain(webhook.secret);
+    expect((await eft(['webhooks', 'delete', webhook.id])).code).toBe(0);
   });
 
   it('exits 2 on a usage error and 3 on what does not exist', async () => {
