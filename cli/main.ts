@@ -13,6 +13,9 @@ function report(error: unknown, json: boolean): ExitCode {
   if (error instanceof CommanderError) {
     // Help asked for is success; help shown because a command was incomplete is a usage error.
     if (HELP_CODES.has(error.code) && error.exitCode === 0) return EXIT.OK;
+    // Commander has said what was wrong on stderr; a script reading --json gets it too.
+    if (json)
+      process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message: error.message, exitCode: EXIT.USAGE } })}\n`);
     return EXIT.USAGE;
   }
   const cliError =

@@ -307,9 +307,10 @@ describe('eft CLI against the local engine', () => {
   });
 
   it('exits 2 on a usage error and 3 on what does not exist', async () => {
-    const usage = await eft(['cp', 'partner-out:/daily/']);
+    const usage = await eft(['--json', 'cp', 'partner-out:/daily/']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("missing required argument 'target'");
+    expect(JSON.parse(usage.stdout)).toMatchObject({ error: { code: 'USAGE', exitCode: 2 } });
     const badFingerprint = await eft(['endpoints', 'validate', 'partner-out', '--fingerprint', 'MD5:aa']);
     expect(badFingerprint.code).toBe(2);
 
