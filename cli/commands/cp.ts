@@ -19,18 +19,10 @@ export function sourceOf(path: string): { path: string; pattern?: string } {
   const name = posix.basename(relative);
   const folder = relative.endsWith('/') || !relative ? relative : posix.dirname(relative);
   if (WILDCARD.test(folder)) throw usageError(`${path}: wildcards match file names in one folder, not folders`);
-  if (!relative.endsWith('/') && WILDCARD.test(name)) {
-    if (folder === '.' || folder === '') throw rootFolder(path);
-    return { path: `${folder}/`, pattern: name };
-  }
-  if (!relative || relative === '/') throw rootFolder(path);
-  return { path: relative };
+  // The endpoint's base folder itself is "/" to the API.
+  if (!relative.endsWith('/') && WILDCARD.test(name)) return { path: folder === '.' ? '/' : `${folder}/`, pattern: name };
+  return { path: relative || '/' };
 }
-
-const rootFolder = (path: string) =>
-  usageError(
-    `${path}: the API cannot take the endpoint's base folder itself as a source folder; name a folder under it (e.g. :/outbound/)`,
-  );
 
 /** The target: a folder for a folder source or a trailing /, else the file to write (the endpoint's base folder is /). */
 export function targetOf(path: string, source: { path: string; pattern?: string }): string {

@@ -19,12 +19,13 @@ describe('eft cp: <endpoint>:<path> as the API takes it', () => {
     expect(sourceOf(path)).toEqual(expected);
   });
 
-  it.each(['/', '', '/*.csv'])(
-    'refuses %p as a source: the API takes no base folder itself as a source folder (exit 2)',
-    (path) => {
-      expect(() => sourceOf(path)).toThrow(expect.objectContaining({ exitCode: EXIT.USAGE }));
-    },
-  );
+  it.each([
+    ['/', { path: '/' }],
+    ['', { path: '/' }],
+    ['/*.csv', { path: '/', pattern: '*.csv' }],
+  ])('source %p is the endpoint’s base folder', (path, expected) => {
+    expect(sourceOf(path)).toEqual(expected);
+  });
 
   it('refuses a wildcard in a folder name (the API matches names in one folder)', () => {
     expect(() => sourceOf('/da*/x.csv')).toThrow(expect.objectContaining({ exitCode: EXIT.USAGE }));
