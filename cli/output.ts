@@ -52,7 +52,8 @@ export function describe(value: unknown, indent = ''): string {
   if (value === null || typeof value !== 'object') return `${indent}${String(value)}`;
   const lines: string[] = [];
   for (const [key, field] of Object.entries(value)) {
-    if (field === undefined) continue;
+    // Nothing to show (undefined, or an empty value such as the MAC of an AEAD cipher): no line.
+    if (field === undefined || field === '') continue;
     if (Array.isArray(field) && field.every((f) => f === null || typeof f !== 'object')) {
       lines.push(`${indent}${key}: ${field.join(', ')}`);
     } else if (Array.isArray(field)) {
