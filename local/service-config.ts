@@ -11,7 +11,10 @@ export type RegionFile = 'west' | 'east';
 export interface ServiceConfig {
   service: string;
   provider: { region: string; stage: string; environment?: Record<string, unknown> };
-  functions: Record<string, { handler: string; events?: Array<Record<string, unknown>>; environment?: Record<string, unknown> }>;
+  functions: Record<
+    string,
+    { handler: string; events?: Array<Record<string, unknown>>; environment?: Record<string, unknown>; timeout?: number }
+  >;
   resources: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
   stepFunctions?: { stateMachines?: Record<string, { definition: unknown; name?: string }> };
   custom?: Record<string, unknown>;

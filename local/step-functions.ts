@@ -125,11 +125,36 @@ interface Execution {
   error?: string;
   cause?: string;
   done: Promise<void>;
+  /** GetExecutionHistory's events: the execution's start and end, and each state entered and exited. */
+  history: HistoryEvent[];
+}
+
+/** The interpreter's events (the package does not export their type). */
+type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+interface HistoryEvent {
+  id: number;
+  timestamp: number;
+  type: string;
+  stateEnteredEventDetails?: { name: string };
+  stateExitedEventDetails?: { name: string };
+}
+
+/** The interpreter's event log as GetExecutionHistory spells it (TaskStateEntered, ChoiceStateExited, …). */
+async function recordHistory(history: HistoryEvent[], logs: AsyncGenerator<EventLog>): Promise<void> {
+  for await (const event of logs) {
+    const base = { id: history.length + 1, timestamp: event.timestamp / 1000 };
+    if (event.type === 'StateEntered')
+      history.push({ ...base, type: `${event.state.type}StateEntered`, stateEnteredEventDetails: { name: event.state.name } });
+    else if (event.type === 'StateExited')
+      history.push({ ...base, type: `${event.state.type}StateExited`, stateExitedEventDetails: { name: event.state.name } });
+    else if (event.type.startsWith('Execution')) history.push({ ...base, type: event.type });
+  }
 }
 
 /**
  * A local Step Functions endpoint (AWS JSON 1.0 protocol: StartExecution,
- * DescribeExecution) that runs the deployed definition with
+ * DescribeExecution, GetExecutionHistory) that runs the deployed definition with
  * aws-local-stepfunctions. Lambda tasks run the same handler modules in this
  * process (whose environment is the region's function environment); the ECS
  * task runs the worker as a child process.
@@ -191,7 +216,16 @@ export async function startStepFunctions(options: {
         Execution: { Id: executionArn, Name: name, Input: JSON.parse(input), StartTime: new Date(startDate).toISOString() },
       },
     });
-    const execution: Execution = { executionArn, name, input, status: 'RUNNING', startDate, done: Promise.resolve() };
+    const execution: Execution = {
+      executionArn,
+      name,
+      input,
+      status: 'RUNNING',
+      startDate,
+      done: Promise.resolve(),
+      history: [],
+    };
+    recordHistory(execution.history, run.eventLogs).catch(() => undefined);
     execution.done = run.result.then(
       (output) => {
         Object.assign(execution, { status: 'SUCCEEDED', output: JSON.stringify(output), stopDate: Date.now() });
@@ -214,8 +248,18 @@ export async function startStepFunctions(options: {
         status: 400,
         body: { __type: 'ExecutionDoesNotExist', message: `Execution Does Not Exist: '${body.executionArn}'` },
       };
-    const { done: _done, startDate, stopDate, ...rest } = execution;
+    const { done: _done, history: _history, startDate, stopDate, ...rest } = execution;
     return { status: 200, body: { ...rest, startDate: startDate / 1000, ...(stopDate ? { stopDate: stopDate / 1000 } : {}) } };
+  };
+
+  const getExecutionHistory = (body: { executionArn?: string }) => {
+    const execution = executions.get(body.executionArn ?? '');
+    if (!execution)
+      return {
+        status: 400,
+        body: { __type: 'ExecutionDoesNotExist', message: `Execution Does Not Exist: '${body.executionArn}'` },
+      };
+    return { status: 200, body: { events: execution.history } };
   };
 
   const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
@@ -228,7 +272,9 @@ export async function startStepFunctions(options: {
         ? startExecution(body)
         : target === 'AWSStepFunctions.DescribeExecution'
           ? describeExecution(body)
-          : { status: 400, body: { __type: 'UnknownOperationException', message: `${target} is not served locally` } };
+          : target === 'AWSStepFunctions.GetExecutionHistory'
+            ? getExecutionHistory(body)
+            : { status: 400, body: { __type: 'UnknownOperationException', message: `${target} is not served locally` } };
     response.writeHead(result.status, { 'Content-Type': 'application/x-amz-json-1.0' });
     response.end(JSON.stringify(result.body));
   });
@@ -260,6 +306,12 @@ function lambdaInvoker(config: ServiceConfig, functionName: string, root: string
   let handler: LambdaHandler | undefined;
   return async (input) => {
     handler ??= loadHandler<LambdaHandler>(fn.handler, root);
-    return handler(input, { awsRequestId: randomUUID(), functionName, getRemainingTimeInMillis: () => 900_000 });
+    // The function's own timeout, counted from the invocation as Lambda's context does (none declared: 900 s).
+    const deadline = Date.now() + (fn.timeout ?? 900) * 1000;
+    return handler(input, {
+      awsRequestId: randomUUID(),
+      functionName,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    });
   };
 }

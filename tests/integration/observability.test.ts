@@ -65,7 +65,8 @@ const TASKS = ['startTransfer', 'verifyTransfer', 'releaseLease'];
 it('prints correlated Powertools lines of the API, the state machine tasks and the worker, and EMF metrics, for one job', async () => {
   const info = engine.stack.info;
   await mkdir(join(info.partnerSftp.root, 'outbound', 'observed'), { recursive: true });
-  const content = randomBytes(48 * 1024);
+  // Above the small-file fast path's threshold (16 MiB, statemachines/transfer.yml): the job runs on the worker.
+  const content = randomBytes(16 * 1024 * 1024 + 48 * 1024);
   await writeFile(join(info.partnerSftp.root, 'outbound', 'observed', 'report.csv'), content);
   const [partner, inbox] = await Promise.all([
     activeEndpoint(alice, {

@@ -293,3 +293,88 @@ describe('the transfer state machine, for a batch of small files', () => {
     expect(result.calls.at(-1)?.input).toEqual({ ...BATCH, error: { Error: 'ValidationError', Cause: 'no such job' } });
   });
 });
+
+describe('the transfer state machine, for a single small file (the fast path)', () => {
+  /** The stage's smallFileThresholdBytes as the definition holds it (serverless.region-common.yml). */
+  const THRESHOLD = 16 * 1024 * 1024;
+  const sized = (flowType: string, bytesTotal: number) => () => ({ ...started(flowType)(), bytesTotal });
+
+  it.each(['SFTP_TO_S3', 'S3_TO_SFTP', 'SFTP_TO_SFTP'])(
+    'runs a %s file up to the threshold in the function, with the job and lease, then verifies',
+    async (flowType) => {
+      const result = await run({
+        StartTransfer: sized(flowType, THRESHOLD),
+        RunSmallTransfer: ok,
+        VerifyTransfer: ok,
+        ReleaseLease: ok,
+      });
+      expect(result.ok).toBe(true);
+      expect(result.states).toEqual(['StartTransfer', 'RunSmallTransfer', 'VerifyTransfer', 'ReleaseLease']);
+      expect(result.calls[1]?.input).toEqual({ ...START, lease: LEASE });
+    },
+  );
+
+  it('sends a file above the threshold, or of unknown size, to the worker', async () => {
+    for (const step of [sized('SFTP_TO_S3', THRESHOLD + 1), started('SFTP_TO_S3')]) {
+      const result = await run({ StartTransfer: step, RunWorker: ok, VerifyTransfer: ok, ReleaseLease: ok });
+      expect(result.states).toEqual(['StartTransfer', 'RunWorker', 'VerifyTransfer', 'ReleaseLease']);
+    }
+  });
+
+  it('keeps a small server-side copy a copy', async () => {
+    const result = await run({ StartTransfer: sized('S3_TO_S3', 10), CopyS3Object: ok, VerifyTransfer: ok, ReleaseLease: ok });
+    expect(result.states).toEqual(['StartTransfer', 'CopyS3Object', 'VerifyTransfer', 'ReleaseLease']);
+  });
+
+  it.each(['FastPathDeadlineError', 'Lambda.Unknown', 'Sandbox.Timedout', 'Lambda.ServiceException'])(
+    'hands the job to the worker, under the same lease, when the function ends with %s',
+    async (error) => {
+      const result = await run({
+        StartTransfer: sized('SFTP_TO_S3', 1024),
+        RunSmallTransfer: () => {
+          throw named(error);
+        },
+        RunWorker: ok,
+        VerifyTransfer: ok,
+        ReleaseLease: ok,
+      });
+      expect(result.ok).toBe(true);
+      expect(result.states).toEqual(['StartTransfer', 'RunSmallTransfer', 'RunWorker', 'VerifyTransfer', 'ReleaseLease']);
+      const task = result.calls[2]?.input as { Overrides: { ContainerOverrides: Array<{ Environment: unknown[] }> } };
+      expect(task.Overrides.ContainerOverrides[0]?.Environment).toEqual([
+        { Name: 'EFT_JOB', Value: JSON.stringify(START) },
+        { Name: 'EFT_LEASE', Value: JSON.stringify(LEASE) },
+      ]);
+    },
+  );
+
+  it('retries a throttled invocation (the function did not run), then runs it', async () => {
+    let invocations = 0;
+    const result = await run({
+      StartTransfer: sized('SFTP_TO_S3', 1024),
+      RunSmallTransfer: () => {
+        if (++invocations < 3) throw named('Lambda.TooManyRequestsException');
+        return {};
+      },
+      VerifyTransfer: ok,
+      ReleaseLease: ok,
+    });
+    expect(result.ok).toBe(true);
+    expect(invocations).toBe(3);
+  });
+
+  it.each(['LeaseLostError', 'TransferError'])(
+    'goes to FailTransfer with the error and the lease when the function ends with %s (as the worker does)',
+    async (error) => {
+      const result = await run({
+        StartTransfer: sized('S3_TO_SFTP', 1024),
+        RunSmallTransfer: () => {
+          throw named(error, 'the reason');
+        },
+        FailTransfer: ok,
+      });
+      expect(result.states).toEqual(['StartTransfer', 'RunSmallTransfer', 'FailTransfer']);
+      expect(result.calls[2]?.input).toMatchObject({ lease: LEASE, error: { Error: error, Cause: 'the reason' } });
+    },
+  );
+});

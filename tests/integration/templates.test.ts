@@ -148,6 +148,7 @@ const ORCHESTRATION_FUNCTIONS = {
   failTransfer: { handler: 'functions/orchestration/fail.handler', timeout: 30, memory: 256 },
   startBatch: { handler: 'functions/orchestration/start-batch.handler', timeout: 30, memory: 256 },
   failBatch: { handler: 'functions/orchestration/fail-batch.handler', timeout: 300, memory: 256 },
+  smallTransfer: { handler: 'functions/orchestration/small-transfer.handler', timeout: 300, memory: 1024 },
 } as const;
 type OrchestrationFunction = keyof typeof ORCHESTRATION_FUNCTIONS;
 /** The functions the transfer state machine invokes, by its Task states. */
@@ -159,6 +160,7 @@ const STATE_MACHINE_FUNCTIONS = [
   'failTransfer',
   'startBatch',
   'failBatch',
+  'smallTransfer',
 ];
 const STATE_MACHINE_NAME = `eft-${STAGE}-transfer`;
 const STATE_MACHINE_ARN = `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${STATE_MACHINE_NAME}`;
@@ -230,6 +232,7 @@ const CUSTOMER_BUCKET_ROLES = [
   'CopyS3ObjectRole',
   'VerifyTransferRole',
   'WorkerTaskRole',
+  'SmallTransferRole',
 ];
 /** Created by osls' core template; encrypted with SSE-S3, not the stack key (it must exist before the key does). */
 const DEPLOYMENT_BUCKET = 'ServerlessDeploymentBucket';
@@ -1439,6 +1442,22 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         // Reads the batch's first job for its partition; the worker claims the jobs.
         startBatch: [`dynamodb:GetItem ${tableArn(jobs)}`, ...leaseChange],
         failBatch: [...jobChange, ...leaseChange, auditAppend],
+        // The worker's task role but the batch's execution input (checked in 'issue 18: the small-file fast path').
+        smallTransfer: [
+          ...jobChange,
+          `dynamodb:GetItem ${tableArn(endpoints)}`,
+          ...leaseChange,
+          auditAppend,
+          `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
+          ...['ListBucket', 'ListBucketMultipartUploads'].map((a) => `s3:${a} arn:\${AWS::Partition}:s3:::\${StagingBucket}`),
+          ...['GetObject', 'PutObject', 'DeleteObject', 'AbortMultipartUpload', 'ListMultipartUploadParts'].map(
+            (a) => `s3:${a} arn:\${AWS::Partition}:s3:::\${StagingBucket}/*`,
+          ),
+          ...['ListBucket', 'ListBucketMultipartUploads'].map((a) => customerBucket(`s3:${a}`, 'buckets')),
+          ...['GetObject', 'PutObject', 'DeleteObject', 'AbortMultipartUpload', 'ListMultipartUploadParts'].map((a) =>
+            customerBucket(`s3:${a}`, 'objects'),
+          ),
+        ],
       };
 
       test.each(Object.keys(ORCHESTRATION_FUNCTIONS) as OrchestrationFunction[])('%s', (name) => {
@@ -1854,6 +1873,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         'Skipped',
         'Deferred',
         'ChooseFlow',
+        'RunSmallTransfer',
         'CopyS3Object',
         'RunWorker',
         'StartBatch',
@@ -2422,7 +2442,7 @@ describe('issue 16: deploy (ECR, network)', () => {
   const raw = (key: RegionKey): Json => packaged[key].template;
   const regionKeys = Object.keys(REGIONS) as RegionKey[];
   /** The functions that talk to partners: in the egress network with the worker (resources/vpc.yml). */
-  const PARTNER_FACING = ['validateEndpoint', 'createTransfers', 'verifyTransfer', 'pollSchedule'];
+  const PARTNER_FACING = ['validateEndpoint', 'createTransfers', 'verifyTransfer', 'pollSchedule', 'smallTransfer'];
   const ifCreated = (created: Json, existing: string) => ({ 'Fn::If': ['CreateVpc', created, { Ref: existing }] });
   const SUBNETS = ifCreated([{ Ref: 'PrivateSubnetA' }, { Ref: 'PrivateSubnetB' }], 'WorkerSubnets');
   const SECURITY_GROUPS = ifCreated([{ Ref: 'EgressSecurityGroup' }], 'WorkerSecurityGroups');
@@ -2579,8 +2599,9 @@ describe('issue 16: deploy (ECR, network)', () => {
       { Ref: 'ValidateEndpointRole' },
       { Ref: 'CreateTransfersRole' },
       { Ref: 'VerifyTransferRole' },
+      { Ref: 'SmallTransferRole' },
     ]);
-    for (const name of ['validateEndpoint', 'createTransfers', 'verifyTransfer']) {
+    for (const name of ['validateEndpoint', 'createTransfers', 'verifyTransfer', 'smallTransfer']) {
       expect({ name, dependsOn: functionNamed(template, name) }).toMatchObject({
         name,
         dependsOn: { DependsOn: expect.arrayContaining(['PartnerFacingFunctionsNetworkInterfaces']) },
@@ -3099,6 +3120,74 @@ describe('issue 16: Powertools in every function bundle', () => {
         if (!powertools || !engineLogger) without.push(name);
       }
       expect(without).toEqual([]);
+    },
+  );
+});
+
+describe('issue 18: the small-file fast path', () => {
+  const regionKeys = Object.keys(REGIONS) as RegionKey[];
+  const raw = (key: RegionKey): Json => packaged[key].template;
+
+  test.each(regionKeys)(
+    '%s: a single file up to smallFileThresholdBytes runs in smallTransfer, in the worker’s network, with the worker’s grants',
+    (key) => {
+      const template = raw(key);
+      const { definition, params } = transferDefinition(template);
+      // ChooseFlow: a copy stays a copy; a file of known size up to 16 MiB takes the function; anything else the worker.
+      const choices = definition.States.ChooseFlow.Choices;
+      expect(choices[1]).toEqual({
+        And: [
+          { Variable: '$.bytesTotal', IsPresent: true },
+          { Variable: '$.bytesTotal', NumericLessThanEquals: 16 * 1024 * 1024 },
+        ],
+        Next: 'RunSmallTransfer',
+      });
+      expect(definition.States.ChooseFlow.Default).toBe('RunWorker');
+      const task = definition.States.RunSmallTransfer;
+      const fn = functionNamed(template, 'smallTransfer');
+      const fnId = lambdaFunctions(template).find(([, f]) => f === fn)?.[0];
+      expect(resolvedIn(params, task.Resource)).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
+      expect(task.Next).toBe('VerifyTransfer');
+      // Step Functions never gives up on an invocation that may still write: the state outlasts the function.
+      expect(task.TimeoutSeconds).toBeGreaterThan(fn.Properties.Timeout);
+      // Out of time, killed, or not run: the worker takes the job over; a lost lease or a recorded failure: FailTransfer.
+      expect(task.Catch.map((c: Json) => [c.ErrorEquals.includes('FastPathDeadlineError'), c.Next])).toEqual([
+        [true, 'RunWorker'],
+        [false, 'FailTransfer'],
+      ]);
+      expect(task.Catch[0].ErrorEquals).toEqual(expect.arrayContaining(['Lambda.Unknown', 'Sandbox.Timedout', 'States.Timeout']));
+      expect(task.Retry).toEqual([expect.objectContaining({ ErrorEquals: ['Lambda.TooManyRequestsException'] })]);
+
+      // The worker's subnets and security groups (so partners see the same egress addresses).
+      const worker = definition.States.RunWorker.Parameters.NetworkConfiguration.AwsvpcConfiguration;
+      const [subnets] = worker.Subnets.map((v: string) => resolvedIn(params, v));
+      const [groups] = worker.SecurityGroups.map((v: string) => resolvedIn(params, v));
+      expect(fn.Properties.VpcConfig).toEqual({
+        SubnetIds: { 'Fn::Split': [',', { 'Fn::Join': [',', subnets['Fn::Join'][1]] }] },
+        SecurityGroupIds: { 'Fn::Split': [',', { 'Fn::Join': [',', groups['Fn::Join'][1]] }] },
+      });
+      expect(template.Resources.PartnerFacingFunctionsNetworkInterfaces.Properties.Roles).toContainEqual({
+        Ref: 'SmallTransferRole',
+      });
+
+      // Least privilege: exactly the worker task role's grants less the batch's execution input, plus its own logs and X-Ray.
+      const [roleId, role] = roleOf(template, fn);
+      expect(roleId).toBe('SmallTransferRole');
+      const workerGrants = grantsOf('WorkerTaskRole', template.Resources.WorkerTaskRole as Resource).filter(
+        (grant) => !grant.startsWith('states:DescribeExecution '),
+      );
+      expect(grantsOf(roleId, role)).toEqual([...workerGrants, ...functionBasics('smallTransfer')].sort());
+      expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      ]);
+      // The state machine may invoke it.
+      const invoke = grantsOf(
+        'TransferStateMachineExecutionRole',
+        template.Resources.TransferStateMachineExecutionRole as Resource,
+      ).filter((grant) => grant.includes(`function:eft-${STAGE}-smallTransfer`));
+      expect(invoke).toEqual([
+        `lambda:InvokeFunction arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:eft-${STAGE}-smallTransfer`,
+      ]);
     },
   );
 });

@@ -47,6 +47,8 @@ export type StartResult =
       flowType: FlowType;
       /** For the state machine's ChooseFlow: a server-side copy runs in a Lambda, anything else on the worker. */
       serverSideCopy: boolean;
+      /** The file's size when the job was created (ChooseFlow: a small one takes the fast path). */
+      bytesTotal?: number;
       lease: LeaseToken;
       job: JobKey;
     };
@@ -142,6 +144,7 @@ export async function startTransfer(deps: OrchestrationDeps, input: JobKey & { e
     ...key,
     flowType,
     serverSideCopy: isServerSideCopy(deps.drivers, flowType),
+    ...(claim.job.bytesTotal !== undefined ? { bytesTotal: claim.job.bytesTotal } : {}),
     lease: fence,
     job: key,
   };

@@ -9,6 +9,8 @@ import { type Logger, logger } from '../../observability/logger';
 export interface TaskContext {
   log: Logger;
   requestId: string;
+  /** The time left before Lambda ends the invocation (its context's getRemainingTimeInMillis). */
+  remainingMs: () => number;
 }
 
 /**
@@ -31,7 +33,11 @@ export function stateMachineTask<S extends z.ZodType, Result>(
       const startedAt = Date.now();
       log.info('task started');
       try {
-        const result = await handle(parseTaskInput(schema, event), { log, requestId: context.awsRequestId });
+        const result = await handle(parseTaskInput(schema, event), {
+          log,
+          requestId: context.awsRequestId,
+          remainingMs: () => context.getRemainingTimeInMillis(),
+        });
         log.info('task succeeded', { durationMs: Date.now() - startedAt });
         return result;
       } catch (error) {
