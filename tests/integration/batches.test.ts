@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ApiClient } from '../../local/api-client';
 import { awaitJob } from '../../local/jobs';
-import { activeEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
+import { activeEndpoint, partnerEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
 
 /**
  * Small files through SFTP are batched: one execution and one worker task
@@ -55,22 +55,9 @@ beforeAll(async () => {
   alice = engine.alice.west;
   const info = engine.stack.info;
   s3 = new S3Client({ endpoint: info.s3.endpoint, region: 'us-gov-west-1', forcePathStyle: true, credentials: info.credentials });
-  const privateKey = await readFile(info.partnerSftp.privateKeyPath, 'utf8');
   await mkdir(join(info.partnerSftp.root, 'outbound'), { recursive: true });
   await mkdir(join(info.partnerSftp.root, 'inbound'), { recursive: true });
-  const sftpEndpoint = (name: string, basePath: string) => ({
-    type: 'SFTP',
-    name,
-    direction: 'BOTH',
-    sftp: {
-      host: info.partnerSftp.host,
-      port: info.partnerSftp.port,
-      username: info.partnerSftp.username,
-      basePath,
-      hostKeyFingerprint: info.partnerSftp.hostKeyFingerprint,
-    },
-    credentials: { privateKey },
-  });
+  const sftpEndpoint = (name: string, basePath: string) => partnerEndpoint(info, { name, direction: 'BOTH', basePath });
   const s3Endpoint = (name: string, bucket: string, prefix: string) => ({
     type: 'S3',
     name,
@@ -78,8 +65,8 @@ beforeAll(async () => {
     s3: { bucket, prefix, region: 'us-gov-west-1' },
   });
   [partnerOut, partnerIn, outbox, inbox] = await Promise.all([
-    activeEndpoint(alice, sftpEndpoint('partner outbound', '/outbound')),
-    activeEndpoint(alice, sftpEndpoint('partner inbound', '/inbound')),
+    activeEndpoint(alice, await sftpEndpoint('partner outbound', '/outbound')),
+    activeEndpoint(alice, await sftpEndpoint('partner inbound', '/inbound')),
     activeEndpoint(alice, s3Endpoint('outbox', 'customer-a-outbox', 'out/')),
     activeEndpoint(alice, s3Endpoint('inbox', 'customer-a-inbox', 'in/')),
   ]);

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -15,7 +15,7 @@ import { columns } from '../../cli/progress/format';
 import type { Recording } from '../../cli/progress/replay';
 import { type ProgressJob, watchJobs } from '../../cli/progress/watch';
 import type { ApiClient } from '../../local/api-client';
-import { activeEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
+import { activeEndpoint, partnerEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
 const MiB = 1024 * 1024;
@@ -37,19 +37,10 @@ beforeAll(async () => {
   proxy = await startTcpProxy({ host: info.partnerSftp.host, port: info.partnerSftp.port });
   await mkdir(join(info.partnerSftp.root, 'outbound'), { recursive: true });
   [partner, inbox] = await Promise.all([
-    activeEndpoint(alice, {
-      type: 'SFTP',
-      name: 'partner outbound',
-      direction: 'OUTBOUND',
-      sftp: {
-        host: proxy.host,
-        port: proxy.port,
-        username: info.partnerSftp.username,
-        basePath: '/outbound',
-        hostKeyFingerprint: info.partnerSftp.hostKeyFingerprint,
-      },
-      credentials: { privateKey: await readFile(info.partnerSftp.privateKeyPath, 'utf8') },
-    }),
+    activeEndpoint(
+      alice,
+      await partnerEndpoint(info, { name: 'partner outbound', direction: 'OUTBOUND', basePath: '/outbound' }, proxy),
+    ),
     activeEndpoint(alice, {
       type: 'S3',
       name: 'inbox',

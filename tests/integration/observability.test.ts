@@ -5,11 +5,11 @@
  * customer, and the EMF metric documents (namespace eft) that say it succeeded.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiClient } from '../../local/api-client';
 import { awaitJob } from '../../local/jobs';
-import { activeEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
+import { activeEndpoint, partnerEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
 
 type Line = Record<string, unknown>;
 
@@ -69,19 +69,10 @@ it('prints correlated Powertools lines of the API, the state machine tasks and t
   const content = randomBytes(16 * 1024 * 1024 + 48 * 1024);
   await writeFile(join(info.partnerSftp.root, 'outbound', 'observed', 'report.csv'), content);
   const [partner, inbox] = await Promise.all([
-    activeEndpoint(alice, {
-      type: 'SFTP',
-      name: 'observed partner',
-      direction: 'OUTBOUND',
-      sftp: {
-        host: info.partnerSftp.host,
-        port: info.partnerSftp.port,
-        username: info.partnerSftp.username,
-        basePath: '/outbound',
-        hostKeyFingerprint: info.partnerSftp.hostKeyFingerprint,
-      },
-      credentials: { privateKey: await readFile(info.partnerSftp.privateKeyPath, 'utf8') },
-    }),
+    activeEndpoint(
+      alice,
+      await partnerEndpoint(info, { name: 'observed partner', direction: 'OUTBOUND', basePath: '/outbound' }),
+    ),
     activeEndpoint(alice, {
       type: 'S3',
       name: 'observed inbox',

@@ -6,12 +6,12 @@
  * through a TCP proxy that counts the connections open at once.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ApiClient } from '../../local/api-client';
 import { awaitJob } from '../../local/jobs';
-import { activeEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
+import { activeEndpoint, partnerEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 
 let engine: TestEngine;
@@ -50,22 +50,15 @@ it('a partner with maxConcurrency 2 never sees more than 2 sessions from the eng
     await writeFile(join(dir, name), content);
     files.set(name, content);
   }
-  const privateKey = await readFile(info.partnerSftp.privateKeyPath, 'utf8');
   const [partner, inbox] = await Promise.all([
-    activeEndpoint(alice, {
-      type: 'SFTP',
-      name: 'limited partner',
-      direction: 'BOTH',
-      maxConcurrency: 2,
-      sftp: {
-        host: proxy.host,
-        port: proxy.port,
-        username: info.partnerSftp.username,
-        basePath: '/outbound',
-        hostKeyFingerprint: info.partnerSftp.hostKeyFingerprint,
-      },
-      credentials: { privateKey },
-    }),
+    activeEndpoint(
+      alice,
+      await partnerEndpoint(
+        info,
+        { name: 'limited partner', direction: 'BOTH', basePath: '/outbound', maxConcurrency: 2 },
+        proxy,
+      ),
+    ),
     activeEndpoint(alice, {
       type: 'S3',
       name: 'inbox',

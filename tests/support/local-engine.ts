@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -55,6 +55,30 @@ export async function activeEndpoint(client: ApiClient, body: Record<string, unk
   const validated = await client.post(`/endpoints/${created.body.id}/validate`);
   expect(validated.body.endpoint.status).toBe('ACTIVE');
   return created.body.id;
+}
+
+/**
+ * The embedded partner's SFTP server as the body of an endpoint, logged in with its key and its host key
+ * pinned; `via` reaches it through a relay or proxy instead.
+ */
+export async function partnerEndpoint(
+  info: LocalStackInfo,
+  endpoint: { name: string; direction: string; basePath: string; maxConcurrency?: number },
+  via: { host: string; port: number } = info.partnerSftp,
+): Promise<Record<string, unknown>> {
+  const { basePath, ...fields } = endpoint;
+  return {
+    type: 'SFTP',
+    ...fields,
+    sftp: {
+      host: via.host,
+      port: via.port,
+      username: info.partnerSftp.username,
+      basePath,
+      hostKeyFingerprint: info.partnerSftp.hostKeyFingerprint,
+    },
+    credentials: { privateKey: await readFile(info.partnerSftp.privateKeyPath, 'utf8') },
+  };
 }
 
 /** A real SQS client against a region's local SQS (its queues are the resources', by name). */
