@@ -157,6 +157,14 @@ export class Liveness implements JobCheckpoint {
   }
 
   /**
+   * The delivery's last write made by `send` (the batch's: verified, then SUCCEEDED with the result
+   * in one write), queued and fenced like deliver.
+   */
+  finish(send: () => Promise<TransferJob>): Promise<TransferJob> {
+    return this.write(send);
+  }
+
+  /**
    * One fenced write, after those already under way (so a slow progress write
    * can never land after the result). Loss of the lease aborts the transfer.
    */

@@ -40,6 +40,11 @@ export interface TransitionOptions extends ChangeOrigin {
   errorMessage?: string;
   /** Work written in the same conditional write (the data plane's result with RUNNING → VERIFYING). */
   work?: JobWork;
+  /**
+   * States entered on the way to `to` in the same conditional write, each in the history and the
+   * audit trail: RUNNING → VERIFYING → SUCCEEDED once the caller has verified the destination.
+   */
+  through?: JobStatus[];
 }
 
 export interface JobKey {

@@ -1,10 +1,4 @@
-import {
-  BatchWriteItemCommand,
-  type DynamoDBClient,
-  PutItemCommand,
-  QueryCommand,
-  type WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, type DynamoDBClient, QueryCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AuditEvent, AuditRecord } from '../../domain/audit';
 import type { Clock } from '../../domain/clock';
@@ -14,41 +8,85 @@ import type { AuditLog, Page, PageRequest } from '../../domain/ports';
 
 const BATCH_WRITE_MAX = 25;
 const UNPROCESSED_ATTEMPTS = 6;
+/** Batch writes in flight at once, when there are full batches to write. */
+const MAX_IN_FLIGHT = 4;
 
-/** Append-only audit trail, one item per event, keyed by subject and a time-ordered id. */
+interface PendingEvent {
+  request: WriteRequest;
+  written: () => void;
+  failed: (error: unknown) => void;
+}
+
+/**
+ * Append-only audit trail, one item per event, keyed by subject and a time-ordered id.
+ *
+ * Events are written by group commit: whatever is appended while a write is under way (the 16 jobs a
+ * batch worker has in flight, a request's jobs) goes in the next BatchWriteItem, 25 per request, and
+ * each caller's promise settles only once its own events are written, so a caller that goes on (a
+ * job store returning a transition) has its event in the table exactly as with one PutItem per
+ * event. BatchWriteItem takes no condition; the ids are new (time-ordered, 80 random bits), which is
+ * what a condition attribute_not_exists(eventId) would guard.
+ */
 export class DynamoAuditLog implements AuditLog {
+  private pending: PendingEvent[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
   constructor(
     private readonly db: DynamoDBClient,
     private readonly table: string,
     private readonly clock: Clock,
   ) {}
 
-  async append(event: AuditEvent): Promise<void> {
-    const record: AuditRecord = { ...event, eventId: timeOrderedId('evt', this.clock.now()) };
-    await this.db.send(
-      new PutItemCommand({
-        TableName: this.table,
-        Item: marshall(record, { removeUndefinedValues: true }),
-        // Append-only: an event id is never written twice.
-        ConditionExpression: 'attribute_not_exists(eventId)',
-      }),
-    );
+  append(event: AuditEvent): Promise<void> {
+    return this.appendAll([event]);
   }
 
-  /**
-   * BatchWriteItem, 25 events per request: a folder's jobs make 2 events each,
-   * which one by one were two of every three requests of job creation.
-   * BatchWriteItem takes no condition; the ids are new (time-ordered, 80 random
-   * bits), which is what the condition of append() guards.
-   */
+  /** The events, in this order (their ids are time-ordered as they are appended), with whatever else is pending. */
   async appendAll(events: AuditEvent[]): Promise<void> {
-    const requests: WriteRequest[] = events.map((event) => ({
-      PutRequest: {
-        Item: marshall({ ...event, eventId: timeOrderedId('evt', this.clock.now()) }, { removeUndefinedValues: true }),
-      },
-    }));
-    for (let start = 0; start < requests.length; start += BATCH_WRITE_MAX) {
-      await this.writeBatch(requests.slice(start, start + BATCH_WRITE_MAX));
+    const writes = events.map(
+      (event) =>
+        new Promise<void>((written, failed) => {
+          const record: AuditRecord = { ...event, eventId: timeOrderedId('evt', this.clock.now()) };
+          this.pending.push({
+            request: { PutRequest: { Item: marshall(record, { removeUndefinedValues: true }) } },
+            written,
+            failed,
+          });
+        }),
+    );
+    // Appends made in the same turn of the event loop (Promise.all of several jobs) go together.
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.drain();
+      });
+    }
+    await Promise.all(writes);
+  }
+
+  /** Starts batch writes: one when none is under way, more while there are full batches waiting. */
+  private drain(): void {
+    while (
+      this.pending.length > 0 &&
+      (this.inFlight === 0 || (this.pending.length >= BATCH_WRITE_MAX && this.inFlight < MAX_IN_FLIGHT))
+    ) {
+      const batch = this.pending.splice(0, BATCH_WRITE_MAX);
+      this.inFlight++;
+      this.writeBatch(batch.map((p) => p.request))
+        .then(
+          () => {
+            for (const p of batch) p.written();
+          },
+          (error: unknown) => {
+            for (const p of batch) p.failed(error);
+          },
+        )
+        .finally(() => {
+          this.inFlight--;
+          this.drain();
+        });
     }
   }
 

@@ -156,13 +156,20 @@ export class DynamoJobStore implements JobStore {
 
   async transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob> {
     const now = new Date(this.clock.now()).toISOString();
+    // The states entered, in order: `through` (e.g. VERIFYING), then `to`; each must follow the one before.
+    const path = [...(options.through ?? []), to];
+    path.slice(1).forEach((status, i) => {
+      const before = path[i] as JobStatus;
+      if (!ENTERED_FROM[status].includes(before)) throw new IllegalTransitionError(key.jobId, before, status);
+    });
+    const first = path[0] as JobStatus;
     // A started job is cancelled only under its partition's lease (its execution is gone: orphans.ts).
-    const from = to === 'CANCELLED' && !options.fence ? UNSTARTED : ENTERED_FROM[to];
+    const from = first === 'CANCELLED' && !options.fence ? UNSTARTED : ENTERED_FROM[first];
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, unknown> = {
       ':to': to,
       ':now': now,
-      ':transition': [{ status: to, at: now, region: options.region, actor: options.actor }],
+      ':transition': path.map((status) => ({ status, at: now, region: options.region, actor: options.actor })),
     };
     const sets = ['#status = :to', 'updatedAt = :now', 'transitions = list_append(transitions, :transition)'];
     from.forEach((status, i) => {
@@ -172,7 +179,8 @@ export class DynamoJobStore implements JobStore {
       from.length ? `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})` : 'attribute_not_exists(jobId)',
     ];
 
-    if (to === 'RUNNING') {
+    const running = path.includes('RUNNING');
+    if (running) {
       sets.push('startedAt = if_not_exists(startedAt, :now)', 'executionRegion = :region', 'attempts = attempts + :one');
       values[':region'] = options.region;
       values[':one'] = 1;
@@ -192,13 +200,14 @@ export class DynamoJobStore implements JobStore {
     if (options.fence) {
       sets.push('fenceEpoch = :epoch');
       values[':epoch'] = options.fence.epoch;
-      if (to === 'RUNNING') {
+      if (running) {
         sets.push('runningExecutionId = :execution');
         values[':execution'] = options.fence.executionId;
       }
       conditions.push('(attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)');
     }
 
+    let job: TransferJob;
     try {
       const result = await this.db.send(
         new UpdateItemCommand({
@@ -211,20 +220,23 @@ export class DynamoJobStore implements JobStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      const job = toJob(result.Attributes ?? {});
-      await this.audit.append({
-        subject: `job#${job.jobId}`,
-        customerId: job.customerId,
-        actor: options.actor,
-        action: `job.${to.toLowerCase()}`,
-        at: now,
-        ...(options.errorCode ? { details: { errorCode: options.errorCode } } : {}),
-      });
-      return job;
+      job = toJob(result.Attributes ?? {});
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
-      throw await this.explainRefusal(key, to, options);
+      throw await this.explainRefusal(key, first, options);
     }
+    // One event per state entered, written together (the audit log batches them with other jobs').
+    await this.audit.appendAll(
+      path.map((status) => ({
+        subject: `job#${job.jobId}` as const,
+        customerId: job.customerId,
+        actor: options.actor,
+        action: `job.${status.toLowerCase()}`,
+        at: now,
+        ...(status === to && options.errorCode ? { details: { errorCode: options.errorCode } } : {}),
+      })),
+    );
+    return job;
   }
 
   async recordWork(key: JobKey, fence: LeaseToken, work: JobWork): Promise<TransferJob> {
