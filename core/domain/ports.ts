@@ -45,6 +45,12 @@ export interface TransitionOptions extends ChangeOrigin {
    * audit trail: RUNNING → VERIFYING → SUCCEEDED once the caller has verified the destination.
    */
   through?: JobStatus[];
+  /**
+   * The write's audit events are kept on the job and written with its terminal write (SUCCEEDED,
+   * FAILED, CANCELLED: whoever makes it, in one batch with its own): a batch's claim of a small file,
+   * whose end follows within moments, costs no audit request of its own.
+   */
+  auditWithEnd?: boolean;
 }
 
 export interface JobKey {

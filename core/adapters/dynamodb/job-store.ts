@@ -7,6 +7,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AuditEvent } from '../../domain/audit';
 import type { Clock } from '../../domain/clock';
 import { ConflictError, IllegalTransitionError, NotFoundError, StaleOwnerError } from '../../domain/errors';
 import { sha256Hex } from '../../domain/ids';
@@ -197,6 +198,21 @@ export class DynamoJobStore implements JobStore {
       values[':errorMessage'] = options.errorMessage ?? options.errorCode;
     }
     if (options.work) sets.push(...assignWork(options.work, names, values));
+    const events = path.map((status) => ({
+      subject: `job#${key.jobId}` as const,
+      customerId: key.customerId,
+      actor: options.actor,
+      action: `job.${status.toLowerCase()}`,
+      at: now,
+      ...(status === to && options.errorCode ? { details: { errorCode: options.errorCode } } : {}),
+    }));
+    const deferred = options.auditWithEnd === true && !isTerminal(to);
+    if (deferred) {
+      // Kept on the item (never in the job as read), for the terminal write to write.
+      sets.push('auditPending = list_append(if_not_exists(auditPending, :none), :events)');
+      values[':none'] = [];
+      values[':events'] = events;
+    }
     if (options.fence) {
       sets.push('fenceEpoch = :epoch');
       values[':epoch'] = options.fence.epoch;
@@ -208,6 +224,7 @@ export class DynamoJobStore implements JobStore {
     }
 
     let job: TransferJob;
+    let pending: AuditEvent[] = [];
     try {
       const result = await this.db.send(
         new UpdateItemCommand({
@@ -221,21 +238,14 @@ export class DynamoJobStore implements JobStore {
         }),
       );
       job = toJob(result.Attributes ?? {});
+      if (isTerminal(to)) pending = (unmarshall(result.Attributes ?? {}).auditPending as AuditEvent[] | undefined) ?? [];
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       throw await this.explainRefusal(key, first, options);
     }
-    // One event per state entered, written together (the audit log batches them with other jobs').
-    await this.audit.appendAll(
-      path.map((status) => ({
-        subject: `job#${job.jobId}` as const,
-        customerId: job.customerId,
-        actor: options.actor,
-        action: `job.${status.toLowerCase()}`,
-        at: now,
-        ...(status === to && options.errorCode ? { details: { errorCode: options.errorCode } } : {}),
-      })),
-    );
+    // One event per state entered, after those kept for this terminal write, written together (the
+    // audit log batches them with other jobs'). A terminal write is the job's last: nothing is left kept.
+    if (!deferred) await this.audit.appendAll([...pending, ...events]);
     return job;
   }
 
@@ -429,6 +439,6 @@ function removeClause(attributes: string[]): string {
 }
 
 function toJob(item: Record<string, AttributeValue>): TransferJob {
-  const { requestKey: _requestKey, activeShard: _activeShard, ...job } = unmarshall(item);
+  const { requestKey: _requestKey, activeShard: _activeShard, auditPending: _auditPending, ...job } = unmarshall(item);
   return job as TransferJob;
 }

@@ -79,9 +79,10 @@ export async function claimJob(
   const origin = { actor: ACTOR, region: fence.region, fence };
   if (options.likelyQueued) {
     // A batch's jobs are QUEUED but for a few: try the conditional write first and only read the job
-    // when it is refused (one DynamoDB read less per file).
+    // when it is refused (one DynamoDB read less per file). A small file ends within moments: its
+    // RUNNING event is written with its end's (auditWithEnd), in one audit request.
     try {
-      const job = await jobs.transition(key, 'RUNNING', origin);
+      const job = await jobs.transition(key, 'RUNNING', { ...origin, auditWithEnd: true });
       if (job.partitionId !== fence.partitionId) throw new Error(`job ${key.jobId} is not in partition ${fence.partitionId}`);
       return { action: 'RUN', job };
     } catch (error) {
