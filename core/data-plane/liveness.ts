@@ -45,6 +45,8 @@ export class Liveness implements JobCheckpoint {
   private checkpointState: Checkpoint;
   private progressState: { bytesTransferred: number; bytesTotal?: number } | undefined;
   private lastProgressWrite = 0;
+  /** bytesTransferred as the last progress write left it (none yet: 0). */
+  private writtenBytes = 0;
   private progressTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: LeaseHeartbeat;
   private writes: Promise<unknown> = Promise.resolve();
@@ -114,6 +116,9 @@ export class Liveness implements JobCheckpoint {
       this.lastProgressWrite = this.deps.clock.now();
       const state = this.progressState;
       if (!state || this.stopped || this.progressClosed) return;
+      // Nothing moved since the last write (a small file of a batch waiting for its session): no write.
+      if (state.bytesTransferred === this.writtenBytes) return;
+      this.writtenBytes = state.bytesTransferred;
       this.record(state).catch((err: unknown) => {
         if (!lostMandate(err)) this.deps.logger.warn('progress not recorded', { error: toTransferError(err).message });
       });

@@ -10,6 +10,9 @@ const BATCH_WRITE_MAX = 25;
 const UNPROCESSED_ATTEMPTS = 6;
 /** Batch writes in flight at once, when there are full batches to write. */
 const MAX_IN_FLIGHT = 4;
+/** A write that ended this recently means events keep coming: the next waits LINGER_MS for more. */
+const BUSY_WITHIN_MS = 20;
+const LINGER_MS = 5;
 
 interface PendingEvent {
   request: WriteRequest;
@@ -31,6 +34,8 @@ export class DynamoAuditLog implements AuditLog {
   private pending: PendingEvent[] = [];
   private inFlight = 0;
   private scheduled = false;
+  /** When the last batch write ended. */
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly db: DynamoDBClient,
@@ -55,15 +60,25 @@ export class DynamoAuditLog implements AuditLog {
           });
         }),
     );
-    // Appends made in the same turn of the event loop (Promise.all of several jobs) go together.
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.drain();
-      });
-    }
+    this.schedule();
     await Promise.all(writes);
+  }
+
+  /**
+   * Drains soon: after this turn of the event loop (appends made together, Promise.all of several
+   * jobs, go together), or, while writes keep coming (a batch worker's 16 files in flight), a few
+   * milliseconds later, so that a request carries more than the few events of one moment.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.pending.length === 0) return;
+    this.scheduled = true;
+    const run = () => {
+      this.scheduled = false;
+      this.drain();
+    };
+    const busy = this.clock.now() - this.lastWriteAt < BUSY_WITHIN_MS && this.pending.length < BATCH_WRITE_MAX;
+    if (busy) setTimeout(run, LINGER_MS);
+    else setImmediate(run);
   }
 
   /** Starts batch writes: one when none is under way, more while there are full batches waiting. */
@@ -85,7 +100,9 @@ export class DynamoAuditLog implements AuditLog {
         )
         .finally(() => {
           this.inFlight--;
-          this.drain();
+          this.lastWriteAt = this.clock.now();
+          if (this.inFlight === 0) this.schedule();
+          else this.drain();
         });
     }
   }

@@ -53,9 +53,10 @@ export class DynamoLeaseStore implements LeaseStore {
           ConditionExpression: 'attribute_not_exists(partitionId) OR expiresAt < :now',
           ExpressionAttributeValues: marshall({ ...values, ':zero': 0, ':one': 1 }),
         });
-      // Both writes are conditional, so their order changes only how many requests it takes: the one
-      // that worked last time for this partition goes first (a partition this process freed is taken).
-      const order = this.hints.get(partitionId) === 'take' ? [take, join] : [join, take];
+      // Both writes are conditional, so their order changes only how many requests it takes: a partition
+      // this process saw held by several executions is joined first, any other (most often free) taken.
+      const seen = this.hints.get(partitionId);
+      const order = seen === 'join' || seen === 'shared' ? [join, take] : [take, join];
       for (const write of order) {
         const lease = await write();
         if (lease) {
