@@ -1,6 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoAuditLog } from '../../core/adapters/dynamodb/audit-log';
-import { DynamoEndpointStore } from '../../core/adapters/dynamodb/endpoint-store';
 import { DynamoJobStore } from '../../core/adapters/dynamodb/job-store';
 import { DynamoLeaseStore } from '../../core/adapters/dynamodb/lease-store';
 import { ManualClock } from '../../core/domain/clock';
@@ -124,6 +123,19 @@ describe('audit events kept for the terminal write (auditWithEnd)', () => {
 });
 
 describe('audit events by group commit', () => {
+  it('writes an event appended alone with a conditional PutItem (what a function allowed PutItem only may do)', async () => {
+    await audit.append({
+      subject: `job#alone-${++seq}`,
+      customerId: 'cust-b',
+      actor: 'test',
+      action: 'job.x',
+      at: new Date(0).toISOString(),
+    });
+
+    expect(requests).toEqual({ PutItem: 1 });
+    expect((await audit.list(`job#alone-${seq}`, { limit: 5 })).items.map((event) => event.action)).toEqual(['job.x']);
+  });
+
   it('writes events appended together in batch writes of 25, each append settling once its event is in the table', async () => {
     const events = Array.from({ length: 30 }, (_, i) => ({
       subject: `job#group-${seq}` as const,
@@ -146,44 +158,6 @@ describe('audit events by group commit', () => {
     const all = await audit.list(`job#group-${seq}`, { limit: 50 });
     // In the order appended (time-ordered ids).
     expect(all.items.map((item) => item.action)).toEqual(events.map((event) => event.action));
-  });
-});
-
-describe('endpoint reads asked for together', () => {
-  it('are one BatchGetItem, each caller getting its own endpoint (or none)', async () => {
-    const endpoints = new DynamoEndpointStore(db, dynamo.tables.endpoints, audit, clock);
-    const create = (name: string) =>
-      endpoints.create(
-        {
-          customerId: 'cust-b',
-          name,
-          type: 'S3',
-          direction: 'BOTH',
-          status: 'ACTIVE',
-          maxConcurrency: 4,
-          s3: { bucket: `bucket-${name}`, prefix: '', region: 'us-gov-west-1', bucketOwner: '111111111111' },
-        },
-        'test',
-      );
-    const [a, b] = await Promise.all([create('a'), create('b')]);
-    requests = {};
-
-    const [readA, readB, missing, otherCustomer] = await Promise.all([
-      endpoints.get('cust-b', a.endpointId),
-      endpoints.get('cust-b', b.endpointId),
-      endpoints.get('cust-b', 'ep_missing'),
-      endpoints.get('cust-other', a.endpointId),
-    ]);
-
-    expect(requests).toEqual({ BatchGetItem: 1 });
-    expect(readA).toEqual(a);
-    expect(readB).toEqual(b);
-    expect(missing).toBeUndefined();
-    expect(otherCustomer).toBeUndefined();
-
-    requests = {};
-    expect(await endpoints.get('cust-b', a.endpointId)).toEqual(a);
-    expect(requests).toEqual({ GetItem: 1 });
   });
 });
 

@@ -1,4 +1,10 @@
-import { BatchWriteItemCommand, type DynamoDBClient, QueryCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  QueryCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AuditEvent, AuditRecord } from '../../domain/audit';
 import type { Clock } from '../../domain/clock';
@@ -28,7 +34,9 @@ interface PendingEvent {
  * each caller's promise settles only once its own events are written, so a caller that goes on (a
  * job store returning a transition) has its event in the table exactly as with one PutItem per
  * event. BatchWriteItem takes no condition; the ids are new (time-ordered, 80 random bits), which is
- * what a condition attribute_not_exists(eventId) would guard.
+ * what a condition attribute_not_exists(eventId) would guard. A function whose events may go
+ * together needs dynamodb:BatchWriteItem on the table (the state machine's tasks, the worker, the
+ * API's job creation and cancellation); one that writes one event at a time, PutItem only.
  */
 export class DynamoAuditLog implements AuditLog {
   private pending: PendingEvent[] = [];
@@ -107,8 +115,23 @@ export class DynamoAuditLog implements AuditLog {
     }
   }
 
-  /** Writes a batch, again for what DynamoDB left unprocessed (throttling), with backoff. */
+  /**
+   * Writes a batch, again for what DynamoDB left unprocessed (throttling), with backoff. A batch of
+   * one event is a conditional PutItem: what a function that writes one event at a time (an API
+   * call's change) is allowed to do, and the condition that its id is new.
+   */
   private async writeBatch(batch: WriteRequest[]): Promise<void> {
+    const [only] = batch;
+    if (batch.length === 1 && only?.PutRequest?.Item) {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: only.PutRequest.Item,
+          ConditionExpression: 'attribute_not_exists(eventId)',
+        }),
+      );
+      return;
+    }
     let pending = batch;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt === UNPROCESSED_ATTEMPTS) throw new Error(`${pending.length} audit events were not written`);

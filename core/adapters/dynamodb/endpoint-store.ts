@@ -7,7 +7,6 @@ import { timeOrderedId } from '../../domain/ids';
 import type { AuditLog, EndpointChanges, EndpointStore, NewEndpoint, Page, PageRequest } from '../../domain/ports';
 import { securityPolicyOf } from '../../domain/ssh-security-policies';
 import { isConditionFailed } from './client';
-import { batchGet, CoalescedReads } from './coalesced-reads';
 import { CursorCodec } from './pagination';
 import { versionedUpdate } from './versioned-update';
 
@@ -19,15 +18,6 @@ import { versionedUpdate } from './versioned-update';
  */
 function securitySettings(endpoint: Endpoint): { securityPolicy?: string } {
   return 'sftp' in endpoint ? { securityPolicy: securityPolicyOf(endpoint.sftp) } : {};
-}
-
-interface EndpointKey {
-  customerId: string;
-  endpointId: string;
-}
-
-function keyOf(item: EndpointKey): string {
-  return `${item.customerId}\u0000${item.endpointId}`;
 }
 
 /**
@@ -65,23 +55,12 @@ export class DynamoEndpointStore implements EndpointStore {
     return endpoint;
   }
 
-  /**
-   * A consistent read. The reads asked for in the same turn of the event loop (a job's source and
-   * target, read with Promise.all) go in one BatchGetItem: one request where there were two.
-   */
-  get(customerId: string, endpointId: string): Promise<Endpoint | undefined> {
-    return this.reads.get({ customerId, endpointId });
+  async get(customerId: string, endpointId: string): Promise<Endpoint | undefined> {
+    const result = await this.db.send(
+      new GetItemCommand({ TableName: this.table, Key: marshall({ customerId, endpointId }), ConsistentRead: true }),
+    );
+    return result.Item ? (unmarshall(result.Item) as Endpoint) : undefined;
   }
-
-  private readonly reads = new CoalescedReads(async (keys) => {
-    if (keys.length === 1) {
-      const result = await this.db.send(
-        new GetItemCommand({ TableName: this.table, Key: marshall(keys[0] as EndpointKey), ConsistentRead: true }),
-      );
-      return result.Item ? [unmarshall(result.Item) as Endpoint] : [];
-    }
-    return batchGet<Endpoint>(this.db, this.table, keys);
-  }, keyOf);
 
   async list(customerId: string, page: PageRequest): Promise<Page<Endpoint>> {
     const scope = { customerId, listing: 'endpoints' };
