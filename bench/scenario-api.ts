@@ -18,6 +18,7 @@ import { type BenchContext, eventOf, failure } from './context';
 import { CUSTOMER, type Engine } from './engine';
 import { waitForQuiet } from './measure';
 import { findChildren, machineBusyMs, readCmdline, runMeasured, totalCpuMs, treeCpuMs } from './proc';
+import { bookkeepingOf } from './scenario-small';
 import { log, percentile, requestsPer, round } from './util';
 
 const WARMUP = 20;
@@ -112,6 +113,7 @@ export async function runApiLoad(ctx: BenchContext, engine: Engine): Promise<voi
     const ok = done.statuses['201'] ?? 0;
     const jobsPerSecond = ok / (done.elapsedMs / 1000);
     const perJob = (ms: number) => round(ms / Math.max(1, ok + WARMUP), 1);
+    const requests = requestsPer(requestsBefore, requestsAfter, ok + WARMUP);
     ctx.measurements.push({
       scenario: 'job-creation',
       network: 'loopback',
@@ -137,7 +139,8 @@ export async function runApiLoad(ctx: BenchContext, engine: Engine): Promise<voi
         p99Ms: round(percentile(done.latencies, 99), 1),
         maxMs: round(Math.max(...done.latencies), 1),
         // DynamoDB requests per job (request and execution), counted like the CPU below.
-        dynamoRequestsPerJob: requestsPer(requestsBefore, requestsAfter, ok + WARMUP),
+        dynamoRequestsPerJob: requests,
+        dynamoBookkeepingPerJob: bookkeepingOf(requests),
         // CPU per job (request and its execution), by process; the warm-up requests' executions overlap the run.
         cpuMsPerJob: {
           regionProcess: perJob(apiCpuMs + stepFunctionsCpuMs),
@@ -152,7 +155,7 @@ export async function runApiLoad(ctx: BenchContext, engine: Engine): Promise<voi
       },
     });
     log(
-      `  ${ok}/${run.requests} created, ${round(jobsPerSecond, 1)} jobs/s, p50 ${round(percentile(done.latencies, 50), 1)} ms, p99 ${round(percentile(done.latencies, 99), 1)} ms`,
+      `  ${ok}/${run.requests} created, ${round(jobsPerSecond, 1)} jobs/s, p50 ${round(percentile(done.latencies, 50), 1)} ms, p99 ${round(percentile(done.latencies, 99), 1)} ms; DynamoDB requests per job ${requests.total}, of them the jobs' bookkeeping ${bookkeepingOf(requests)}`,
     );
   }
 }

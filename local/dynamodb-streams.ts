@@ -45,6 +45,9 @@ export interface StreamOptions {
   onRecord(table: string, record: LocalStreamRecord): void;
 }
 
+/** Marks the stand-in's own reads of the items written, which are not counted as requests. */
+export const STREAM_READ_HEADER = 'x-eft-local-stream-read';
+
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
 
 /** Watches `server` (a dynalite at `endpoint`) and emits stream records of the tables in `options`. */
@@ -62,6 +65,8 @@ export function watchWrites(server: Server, endpoint: string, options: StreamOpt
         'x-amz-target': 'DynamoDB_20120810.GetItem',
         authorization: `AWS4-HMAC-SHA256 Credential=local/20200101/${options.region}/dynamodb/aws4_request, SignedHeaders=host, Signature=0`,
         'x-amz-date': '20200101T000000Z',
+        // Not a request of the engine's (DynamoDB Streams carry the images): local/dynamodb.ts does not count it.
+        [STREAM_READ_HEADER]: '1',
       },
       body: JSON.stringify({ TableName: table, Key: key, ConsistentRead: true }),
     });

@@ -45,6 +45,8 @@ export class Liveness implements JobCheckpoint {
   private checkpointState: Checkpoint;
   private progressState: { bytesTransferred: number; bytesTotal?: number } | undefined;
   private lastProgressWrite = 0;
+  /** bytesTransferred as the last progress write left it (none yet: 0). */
+  private writtenBytes = 0;
   private progressTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: LeaseHeartbeat;
   private writes: Promise<unknown> = Promise.resolve();
@@ -114,6 +116,9 @@ export class Liveness implements JobCheckpoint {
       this.lastProgressWrite = this.deps.clock.now();
       const state = this.progressState;
       if (!state || this.stopped || this.progressClosed) return;
+      // Nothing moved since the last write (a small file of a batch waiting for its session): no write.
+      if (state.bytesTransferred === this.writtenBytes) return;
+      this.writtenBytes = state.bytesTransferred;
       this.record(state).catch((err: unknown) => {
         if (!lostMandate(err)) this.deps.logger.warn('progress not recorded', { error: toTransferError(err).message });
       });
@@ -154,6 +159,14 @@ export class Liveness implements JobCheckpoint {
   deliver(work: JobWork): Promise<TransferJob> {
     const origin = { actor: 'data-plane', region: this.lease.region, fence: this.lease };
     return this.write(() => this.deps.jobs.transition(this.key, 'VERIFYING', { ...origin, work }));
+  }
+
+  /**
+   * The delivery's last write made by `send` (the batch's: verified, then SUCCEEDED with the result
+   * in one write), queued and fenced like deliver.
+   */
+  finish(send: () => Promise<TransferJob>): Promise<TransferJob> {
+    return this.write(send);
   }
 
   /**

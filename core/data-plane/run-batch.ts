@@ -2,18 +2,25 @@
  * The worker's batch mode: many small files of one request (see
  * core/control-plane/transfers/batches.ts) in one task, under the lease its execution took.
  *
- * Each job goes through the same steps as a job of its own: claimed
+ * Each job goes through the same states as a job of its own: claimed
  * (QUEUED → RUNNING, see claimJob: a job another execution runs is skipped),
- * moved by runTransfer (which ends it RUNNING → VERIFYING with its result),
- * verified by verifyTransfer (VERIFYING → SUCCEEDED),
- * or FAILED with its reason. What the jobs share: the drivers' connections
+ * moved by runTransfer, its destination verified, then its result written
+ * with RUNNING → VERIFYING → SUCCEEDED in one conditional write
+ * (finishDelivery: two DynamoDB writes per file, not three), or FAILED with
+ * its reason. A job claimed VERIFYING (taken over) is verified by verifyTransfer. What the jobs share: the drivers' connections
  * (one SFTP session per endpoint), the endpoints, and the lease renewals.
  *
  * One job failing fails that job only. Losing the lease, or SIGTERM, stops
  * the whole batch (no job starts or commits afterwards) and is thrown: the
  * state machine's FailBatch then fails the jobs left unfinished.
  */
-import { claimJob, markFailed, type OrchestrationDeps, verifyTransfer } from '../control-plane/orchestration/orchestration';
+import {
+  claimJob,
+  finishDelivery,
+  markFailed,
+  type OrchestrationDeps,
+  verifyTransfer,
+} from '../control-plane/orchestration/orchestration';
 import type { Endpoint } from '../domain/endpoint';
 import { TransientError } from '../domain/errors';
 import type { TransferJob } from '../domain/job';
@@ -94,10 +101,15 @@ export async function runBatch(
           connections,
           job,
           ...(options.signal ? { signal: options.signal } : {}),
+          // Verified, then ended with its result in one write (finishDelivery), not VERIFYING first.
+          finish: (running, work) =>
+            withVerifyRetries(deps, options.signal, () =>
+              finishDelivery(orchestration, running, lease, work, { actor: 'data-plane' }),
+            ),
         });
         job = delivered.job;
       }
-      await verifyWithRetries(deps, orchestration, job, lease, options.signal);
+      if (job.status !== 'SUCCEEDED') await verifyWithRetries(deps, orchestration, job, lease, options.signal);
       summary.succeeded++;
     } catch (err) {
       const error = toTransferError(err);
@@ -137,11 +149,18 @@ async function verifyWithRetries(
   lease: LeaseToken,
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  let attempt = 0;
+  await withVerifyRetries(deps, signal, () =>
+    // The first attempt verifies the job as this worker left it; a retry reads it again.
+    verifyTransfer(orchestration, { ...job, lease }, attempt++ === 0 ? job : undefined),
+  );
+}
+
+/** `verify` again after a TransientError (a destination that could not be looked at), with backoff. */
+async function withVerifyRetries<T>(deps: WorkerDeps, signal: AbortSignal | undefined, verify: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      // The first attempt verifies the job as this worker left it; a retry reads it again.
-      await verifyTransfer(orchestration, { ...job, lease }, attempt === 1 ? job : undefined);
-      return;
+      return await verify();
     } catch (err) {
       if (!(err instanceof TransientError) || attempt >= VERIFY_ATTEMPTS) throw err;
       await sleep(deps.config.retryBaseMs * 2 ** (attempt - 1), signal ?? new AbortController().signal);

@@ -28,8 +28,8 @@ import { posix } from 'node:path';
 import type { Clock } from '../domain/clock';
 import type { Drivers, EndpointDriver } from '../domain/drivers';
 import type { Endpoint } from '../domain/endpoint';
-import { BucketOwnerUnknownError } from '../domain/errors';
-import type { TransferJob, TransferResult } from '../domain/job';
+import { BucketOwnerUnknownError, TransientError, VerificationError } from '../domain/errors';
+import type { JobWork, TransferJob, TransferResult } from '../domain/job';
 import type { LeaseToken } from '../domain/lease';
 import type { Location } from '../domain/location';
 import { resolveLocation } from '../domain/locations';
@@ -68,6 +68,11 @@ export interface RunOptions {
   connections?: ConnectionScope;
   /** The job as its claim just returned it (a batch), so it is not read again. */
   job?: TransferJob;
+  /**
+   * Ends the job with its delivery instead of handing it to verification (RUNNING → VERIFYING): a
+   * batch verifies the destination and writes the result with SUCCEEDED at once (finishDelivery).
+   */
+  finish?: (job: TransferJob, work: JobWork & { result: TransferResult }) => Promise<TransferJob>;
 }
 
 /** Exit status of the worker process for an error thrown by runTransfer: 3 when the lease was lost, else 1. */
@@ -132,12 +137,9 @@ export async function runTransfer(deps: WorkerDeps, key: JobKey, lease: LeaseTok
       alreadyPresent: outcome.alreadyPresent,
     };
     liveness.closeProgress();
-    const delivered = await liveness.deliver({
-      result,
-      bytesTransferred: total,
-      bytesTotal: total,
-      checkpoint: { ...liveness.checkpoint },
-    });
+    const work = { result, bytesTransferred: total, bytesTotal: total, checkpoint: { ...liveness.checkpoint } };
+    const finish = options.finish;
+    const delivered = finish ? await liveness.finish(() => finish(job, work)) : await liveness.deliver(work);
     deps.logger.info('transfer recorded', {
       location: result.location,
       bytes: result.bytes,
@@ -147,7 +149,11 @@ export async function runTransfer(deps: WorkerDeps, key: JobKey, lease: LeaseTok
     return { result, job: delivered };
   } catch (err) {
     const reason = controller.signal.aborted ? controller.signal.reason : err;
-    const error = toTransferError(reason);
+    // A verification's failure (finish) keeps its code: VERIFICATION_FAILED, or TRANSIENT once retried enough.
+    const error =
+      reason instanceof VerificationError || reason instanceof TransientError
+        ? new TransferError(reason.code, reason.message, { cause: reason })
+        : toTransferError(reason);
     const message = connections.scrub(error.message);
     liveness.closeProgress();
     if (!(error instanceof LeaseLostError)) {

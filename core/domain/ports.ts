@@ -40,6 +40,17 @@ export interface TransitionOptions extends ChangeOrigin {
   errorMessage?: string;
   /** Work written in the same conditional write (the data plane's result with RUNNING → VERIFYING). */
   work?: JobWork;
+  /**
+   * States entered on the way to `to` in the same conditional write, each in the history and the
+   * audit trail: RUNNING → VERIFYING → SUCCEEDED once the caller has verified the destination.
+   */
+  through?: JobStatus[];
+  /**
+   * The write's audit events are kept on the job and written with its terminal write (SUCCEEDED,
+   * FAILED, CANCELLED: whoever makes it, in one batch with its own): a batch's claim of a small file,
+   * whose end follows within moments, costs no audit request of its own.
+   */
+  auditWithEnd?: boolean;
 }
 
 export interface JobKey {

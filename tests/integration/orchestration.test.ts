@@ -24,6 +24,7 @@ import type { Drivers } from '../../core/domain/drivers';
 import { LeaseHeldError, VerificationError } from '../../core/domain/errors';
 import { deriveIdempotencyKey, type FlowType, type TransferJob, type TransferResult } from '../../core/domain/job';
 import type { LeaseToken } from '../../core/domain/lease';
+import { resolveLocation } from '../../core/domain/locations';
 import type { DestinationState } from '../../core/domain/ports';
 import { type LocalS3, startS3 } from '../../local/s3';
 import { engineDrivers } from '../support/drivers';
@@ -246,7 +247,10 @@ describe('verifyTransfer of an S3→S3 copy against the checksum S3 reports (loc
     await rm(directory, { recursive: true, force: true });
   });
 
-  /** A job whose source holds `size` random bytes, copied by the S3→S3 task, RUNNING with its result. */
+  /**
+   * A job whose source holds `size` random bytes, copied by the S3→S3 task, which verifies the copy
+   * and ends the job SUCCEEDED with its result in one write.
+   */
   async function copied(size: number, copyConfig: S3CopyConfig) {
     const job = await queuedJob(endpoints);
     const content = randomBytes(size);
@@ -256,6 +260,35 @@ describe('verifyTransfer of an S3→S3 copy against the checksum S3 reports (loc
     const lease = await started(west, job, `west-c-${seq}`);
     const result = await runServerSideCopy({ ...west, drivers: engineDrivers({ s3, copyConfig }) }, { ...job, lease });
     return { job, lease, content, result };
+  }
+
+  /** The same copy by the S3 driver alone (no verification): the job RUNNING with its result. */
+  async function copiedUnverified(size: number, copyConfig: S3CopyConfig) {
+    const job = await queuedJob(endpoints);
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: SOURCE.bucket,
+        ExpectedBucketOwner: SOURCE.owner,
+        Key: job.sourcePath,
+        Body: randomBytes(size),
+      }),
+    );
+    const lease = await started(west, job, `west-c-${seq}`);
+    const copying = engineDrivers({ s3, copyConfig });
+    const [source, target] = await Promise.all([
+      west.endpoints.get('cust', endpoints.sourceEndpointId),
+      west.endpoints.get('cust', endpoints.targetEndpointId),
+    ]);
+    if (!source || !target) throw new Error('the test endpoints are missing');
+    const running = (await west.jobs.get(job)) as TransferJob;
+    const copy = copying.driverFor(source).copyServerSide?.bind(copying.driverFor(source));
+    if (!copy) throw new Error('the S3 driver copies server-side');
+    const result = await copy(
+      resolveLocation(copying, source, job.sourcePath, 'sourcePath'),
+      resolveLocation(copying, target, job.targetPath, 'targetPath'),
+      { job: running, lease, jobs: west.jobs, renewLease: async () => undefined },
+    );
+    return { job, lease, result };
   }
 
   const verify = (job: TransferJob, lease: LeaseToken) => verifyTransfer({ ...west, drivers }, { ...job, lease });
@@ -270,6 +303,10 @@ describe('verifyTransfer of an S3→S3 copy against the checksum S3 reports (loc
   it('succeeds a single-part copy whose SHA-256 S3 reports as recorded', async () => {
     const { job, lease, content, result } = await copied(64 * 1024, DEFAULT_S3_COPY_CONFIG);
     expect(result.sha256).toBe(sha256(content).digest('hex'));
+    // Verified and ended by the copy task, through VERIFYING, in one write; VerifyTransfer has nothing left to do.
+    const ended = await west.jobs.get(job);
+    expect(ended).toMatchObject({ status: 'SUCCEEDED', result: { sha256: result.sha256 } });
+    expect(ended?.transitions.map((t) => t.status)).toEqual(['RECEIVED', 'QUEUED', 'RUNNING', 'VERIFYING', 'SUCCEEDED']);
 
     expect((await verify(job, lease)).status).toBe('SUCCEEDED');
   });
@@ -290,7 +327,7 @@ describe('verifyTransfer of an S3→S3 copy against the checksum S3 reports (loc
       (r: TransferResult) => ({ checksum: { ...(r.checksum as NonNullable<TransferResult['checksum']>), value: 'AAAA-3' } }),
     ],
   ])('refuses %s that differs from the one S3 reports, although size and ETag match', async (_case, size, config, tamper) => {
-    const { job, lease, result } = await copied(size, config);
+    const { job, lease, result } = await copiedUnverified(size, config);
     // The recorded result no longer matches the object: only the checksum tells.
     await west.jobs.recordWork(job, lease, { result: { ...result, ...tamper(result) } });
 

@@ -1385,6 +1385,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         cancelJob: [
           `dynamodb:GetItem ${tableArn(jobs)}`,
           `dynamodb:UpdateItem ${tableArn(jobs)}`,
+          `dynamodb:BatchWriteItem ${tableArn(audit)}`,
           `dynamodb:PutItem ${tableArn(audit)}`,
           `dynamodb:GetItem ${tableArn(principals)}`,
           // A started job whose execution is gone is cancelled under its partition's lease.
@@ -1413,14 +1414,15 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       const { endpoints, jobs, leases, audit } = TABLE_NAMES;
       const jobChange = [`dynamodb:GetItem ${tableArn(jobs)}`, `dynamodb:UpdateItem ${tableArn(jobs)}`];
       const leaseChange = [`dynamodb:GetItem ${tableArn(leases)}`, `dynamodb:UpdateItem ${tableArn(leases)}`];
-      const auditAppend = `dynamodb:PutItem ${tableArn(audit)}`;
+      // A write that enters several states (or ends a batch's job) writes its events in one batch.
+      const auditAppend = [`dynamodb:PutItem ${tableArn(audit)}`, `dynamodb:BatchWriteItem ${tableArn(audit)}`];
       const expected: Record<OrchestrationFunction, string[]> = {
-        startTransfer: [...jobChange, ...leaseChange, auditAppend],
+        startTransfer: [...jobChange, ...leaseChange, ...auditAppend],
         copyS3Object: [
           ...jobChange,
           `dynamodb:GetItem ${tableArn(endpoints)}`,
           ...leaseChange,
-          auditAppend,
+          ...auditAppend,
           customerBucket('s3:ListBucket', 'buckets'),
           customerBucket('s3:ListBucketMultipartUploads', 'buckets'),
           ...['GetObject', 'GetObjectVersion', 'PutObject', 'AbortMultipartUpload', 'ListMultipartUploadParts'].map((a) =>
@@ -1430,7 +1432,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         verifyTransfer: [
           ...jobChange,
           `dynamodb:GetItem ${tableArn(endpoints)}`,
-          auditAppend,
+          ...auditAppend,
           `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
           // HeadObject of what was delivered: in this region's staging bucket or a customer bucket.
           `s3:GetObject arn:\${AWS::Partition}:s3:::\${StagingBucket}/*`,
@@ -1438,16 +1440,16 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           // SFTP destinations are stat'ed in a session slot of the endpoint.
           ...SESSION_SLOTS,
         ],
-        failTransfer: [...jobChange, ...leaseChange, auditAppend],
+        failTransfer: [...jobChange, ...leaseChange, ...auditAppend],
         // Reads the batch's first job for its partition; the worker claims the jobs.
         startBatch: [`dynamodb:GetItem ${tableArn(jobs)}`, ...leaseChange],
-        failBatch: [...jobChange, ...leaseChange, auditAppend],
+        failBatch: [...jobChange, ...leaseChange, ...auditAppend],
         // The worker's task role but the batch's execution input (checked in 'issue 18: the small-file fast path').
         smallTransfer: [
           ...jobChange,
           `dynamodb:GetItem ${tableArn(endpoints)}`,
           ...leaseChange,
-          auditAppend,
+          ...auditAppend,
           `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
           ...['ListBucket', 'ListBucketMultipartUploads'].map((a) => `s3:${a} arn:\${AWS::Partition}:s3:::\${StagingBucket}`),
           ...['GetObject', 'PutObject', 'DeleteObject', 'AbortMultipartUpload', 'ListMultipartUploadParts'].map(
@@ -2134,6 +2136,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
           `dynamodb:GetItem ${tableArn(leases)}`,
           `dynamodb:UpdateItem ${tableArn(leases)}`,
           `dynamodb:PutItem ${tableArn(audit)}`,
+          `dynamodb:BatchWriteItem ${tableArn(audit)}`,
           `secretsmanager:GetSecretValue ${ENDPOINT_SECRETS}`,
           // A batch worker reads its job ids from its own execution's input.
           `states:DescribeExecution arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:${STATE_MACHINE_NAME}:*`,

@@ -14,46 +14,124 @@ import type { AuditLog, Page, PageRequest } from '../../domain/ports';
 
 const BATCH_WRITE_MAX = 25;
 const UNPROCESSED_ATTEMPTS = 6;
+/** Batch writes in flight at once, when there are full batches to write. */
+const MAX_IN_FLIGHT = 4;
+/** A write that ended this recently means events keep coming: the next waits LINGER_MS for more. */
+const BUSY_WITHIN_MS = 20;
+const LINGER_MS = 5;
 
-/** Append-only audit trail, one item per event, keyed by subject and a time-ordered id. */
+interface PendingEvent {
+  request: WriteRequest;
+  written: () => void;
+  failed: (error: unknown) => void;
+}
+
+/**
+ * Append-only audit trail, one item per event, keyed by subject and a time-ordered id.
+ *
+ * Events are written by group commit: whatever is appended while a write is under way (the 16 jobs a
+ * batch worker has in flight, a request's jobs) goes in the next BatchWriteItem, 25 per request, and
+ * each caller's promise settles only once its own events are written, so a caller that goes on (a
+ * job store returning a transition) has its event in the table exactly as with one PutItem per
+ * event. BatchWriteItem takes no condition; the ids are new (time-ordered, 80 random bits), which is
+ * what a condition attribute_not_exists(eventId) would guard. A function whose events may go
+ * together needs dynamodb:BatchWriteItem on the table (the state machine's tasks, the worker, the
+ * API's job creation and cancellation); one that writes one event at a time, PutItem only.
+ */
 export class DynamoAuditLog implements AuditLog {
+  private pending: PendingEvent[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  /** When the last batch write ended. */
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+
   constructor(
     private readonly db: DynamoDBClient,
     private readonly table: string,
     private readonly clock: Clock,
   ) {}
 
-  async append(event: AuditEvent): Promise<void> {
-    const record: AuditRecord = { ...event, eventId: timeOrderedId('evt', this.clock.now()) };
-    await this.db.send(
-      new PutItemCommand({
-        TableName: this.table,
-        Item: marshall(record, { removeUndefinedValues: true }),
-        // Append-only: an event id is never written twice.
-        ConditionExpression: 'attribute_not_exists(eventId)',
-      }),
+  append(event: AuditEvent): Promise<void> {
+    return this.appendAll([event]);
+  }
+
+  /** The events, in this order (their ids are time-ordered as they are appended), with whatever else is pending. */
+  async appendAll(events: AuditEvent[]): Promise<void> {
+    const writes = events.map(
+      (event) =>
+        new Promise<void>((written, failed) => {
+          const record: AuditRecord = { ...event, eventId: timeOrderedId('evt', this.clock.now()) };
+          this.pending.push({
+            request: { PutRequest: { Item: marshall(record, { removeUndefinedValues: true }) } },
+            written,
+            failed,
+          });
+        }),
     );
+    this.schedule();
+    await Promise.all(writes);
   }
 
   /**
-   * BatchWriteItem, 25 events per request: a folder's jobs make 2 events each,
-   * which one by one were two of every three requests of job creation.
-   * BatchWriteItem takes no condition; the ids are new (time-ordered, 80 random
-   * bits), which is what the condition of append() guards.
+   * Drains soon: after this turn of the event loop (appends made together, Promise.all of several
+   * jobs, go together), or, while writes keep coming (a batch worker's 16 files in flight), a few
+   * milliseconds later, so that a request carries more than the few events of one moment.
    */
-  async appendAll(events: AuditEvent[]): Promise<void> {
-    const requests: WriteRequest[] = events.map((event) => ({
-      PutRequest: {
-        Item: marshall({ ...event, eventId: timeOrderedId('evt', this.clock.now()) }, { removeUndefinedValues: true }),
-      },
-    }));
-    for (let start = 0; start < requests.length; start += BATCH_WRITE_MAX) {
-      await this.writeBatch(requests.slice(start, start + BATCH_WRITE_MAX));
+  private schedule(): void {
+    if (this.scheduled || this.pending.length === 0) return;
+    this.scheduled = true;
+    const run = () => {
+      this.scheduled = false;
+      this.drain();
+    };
+    const busy = this.clock.now() - this.lastWriteAt < BUSY_WITHIN_MS && this.pending.length < BATCH_WRITE_MAX;
+    if (busy) setTimeout(run, LINGER_MS);
+    else setImmediate(run);
+  }
+
+  /** Starts batch writes: one when none is under way, more while there are full batches waiting. */
+  private drain(): void {
+    while (
+      this.pending.length > 0 &&
+      (this.inFlight === 0 || (this.pending.length >= BATCH_WRITE_MAX && this.inFlight < MAX_IN_FLIGHT))
+    ) {
+      const batch = this.pending.splice(0, BATCH_WRITE_MAX);
+      this.inFlight++;
+      this.writeBatch(batch.map((p) => p.request))
+        .then(
+          () => {
+            for (const p of batch) p.written();
+          },
+          (error: unknown) => {
+            for (const p of batch) p.failed(error);
+          },
+        )
+        .finally(() => {
+          this.inFlight--;
+          this.lastWriteAt = this.clock.now();
+          if (this.inFlight === 0) this.schedule();
+          else this.drain();
+        });
     }
   }
 
-  /** Writes a batch, again for what DynamoDB left unprocessed (throttling), with backoff. */
+  /**
+   * Writes a batch, again for what DynamoDB left unprocessed (throttling), with backoff. A batch of
+   * one event is a conditional PutItem: what a function that writes one event at a time (an API
+   * call's change) is allowed to do, and the condition that its id is new.
+   */
   private async writeBatch(batch: WriteRequest[]): Promise<void> {
+    const [only] = batch;
+    if (batch.length === 1 && only?.PutRequest?.Item) {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: only.PutRequest.Item,
+          ConditionExpression: 'attribute_not_exists(eventId)',
+        }),
+      );
+      return;
+    }
     let pending = batch;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt === UNPROCESSED_ATTEMPTS) throw new Error(`${pending.length} audit events were not written`);

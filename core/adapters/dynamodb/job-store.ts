@@ -7,6 +7,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AuditEvent } from '../../domain/audit';
 import type { Clock } from '../../domain/clock';
 import { ConflictError, IllegalTransitionError, NotFoundError, StaleOwnerError } from '../../domain/errors';
 import { sha256Hex } from '../../domain/ids';
@@ -156,13 +157,20 @@ export class DynamoJobStore implements JobStore {
 
   async transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob> {
     const now = new Date(this.clock.now()).toISOString();
+    // The states entered, in order: `through` (e.g. VERIFYING), then `to`; each must follow the one before.
+    const path = [...(options.through ?? []), to];
+    path.slice(1).forEach((status, i) => {
+      const before = path[i] as JobStatus;
+      if (!ENTERED_FROM[status].includes(before)) throw new IllegalTransitionError(key.jobId, before, status);
+    });
+    const first = path[0] as JobStatus;
     // A started job is cancelled only under its partition's lease (its execution is gone: orphans.ts).
-    const from = to === 'CANCELLED' && !options.fence ? UNSTARTED : ENTERED_FROM[to];
+    const from = first === 'CANCELLED' && !options.fence ? UNSTARTED : ENTERED_FROM[first];
     const names: Record<string, string> = { '#status': 'status' };
     const values: Record<string, unknown> = {
       ':to': to,
       ':now': now,
-      ':transition': [{ status: to, at: now, region: options.region, actor: options.actor }],
+      ':transition': path.map((status) => ({ status, at: now, region: options.region, actor: options.actor })),
     };
     const sets = ['#status = :to', 'updatedAt = :now', 'transitions = list_append(transitions, :transition)'];
     from.forEach((status, i) => {
@@ -172,7 +180,8 @@ export class DynamoJobStore implements JobStore {
       from.length ? `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})` : 'attribute_not_exists(jobId)',
     ];
 
-    if (to === 'RUNNING') {
+    const running = path.includes('RUNNING');
+    if (running) {
       sets.push('startedAt = if_not_exists(startedAt, :now)', 'executionRegion = :region', 'attempts = attempts + :one');
       values[':region'] = options.region;
       values[':one'] = 1;
@@ -189,16 +198,33 @@ export class DynamoJobStore implements JobStore {
       values[':errorMessage'] = options.errorMessage ?? options.errorCode;
     }
     if (options.work) sets.push(...assignWork(options.work, names, values));
+    const events = path.map((status) => ({
+      subject: `job#${key.jobId}` as const,
+      customerId: key.customerId,
+      actor: options.actor,
+      action: `job.${status.toLowerCase()}`,
+      at: now,
+      ...(status === to && options.errorCode ? { details: { errorCode: options.errorCode } } : {}),
+    }));
+    const deferred = options.auditWithEnd === true && !isTerminal(to);
+    if (deferred) {
+      // Kept on the item (never in the job as read), for the terminal write to write.
+      sets.push('auditPending = list_append(if_not_exists(auditPending, :none), :events)');
+      values[':none'] = [];
+      values[':events'] = events;
+    }
     if (options.fence) {
       sets.push('fenceEpoch = :epoch');
       values[':epoch'] = options.fence.epoch;
-      if (to === 'RUNNING') {
+      if (running) {
         sets.push('runningExecutionId = :execution');
         values[':execution'] = options.fence.executionId;
       }
       conditions.push('(attribute_not_exists(fenceEpoch) OR fenceEpoch <= :epoch)');
     }
 
+    let job: TransferJob;
+    let pending: AuditEvent[] = [];
     try {
       const result = await this.db.send(
         new UpdateItemCommand({
@@ -211,20 +237,16 @@ export class DynamoJobStore implements JobStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      const job = toJob(result.Attributes ?? {});
-      await this.audit.append({
-        subject: `job#${job.jobId}`,
-        customerId: job.customerId,
-        actor: options.actor,
-        action: `job.${to.toLowerCase()}`,
-        at: now,
-        ...(options.errorCode ? { details: { errorCode: options.errorCode } } : {}),
-      });
-      return job;
+      job = toJob(result.Attributes ?? {});
+      if (isTerminal(to)) pending = (unmarshall(result.Attributes ?? {}).auditPending as AuditEvent[] | undefined) ?? [];
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
-      throw await this.explainRefusal(key, to, options);
+      throw await this.explainRefusal(key, first, options);
     }
+    // One event per state entered, after those kept for this terminal write, written together (the
+    // audit log batches them with other jobs'). A terminal write is the job's last: nothing is left kept.
+    if (!deferred) await this.audit.appendAll([...pending, ...events]);
+    return job;
   }
 
   async recordWork(key: JobKey, fence: LeaseToken, work: JobWork): Promise<TransferJob> {
@@ -417,6 +439,6 @@ function removeClause(attributes: string[]): string {
 }
 
 function toJob(item: Record<string, AttributeValue>): TransferJob {
-  const { requestKey: _requestKey, activeShard: _activeShard, ...job } = unmarshall(item);
+  const { requestKey: _requestKey, activeShard: _activeShard, auditPending: _auditPending, ...job } = unmarshall(item);
   return job as TransferJob;
 }

@@ -5,8 +5,13 @@ import type { TransferJob } from '../../domain/job';
 
 function jobOf(image: Record<string, unknown> | undefined): TransferJob | undefined {
   if (!image) return undefined;
-  // The table's own bookkeeping (index keys) is not the job's.
-  const { requestKey: _requestKey, activeShard: _activeShard, ...job } = unmarshall(image as Record<string, AttributeValue>);
+  // The table's own bookkeeping (index keys, audit events kept for the terminal write) is not the job's.
+  const {
+    requestKey: _requestKey,
+    activeShard: _activeShard,
+    auditPending: _auditPending,
+    ...job
+  } = unmarshall(image as Record<string, AttributeValue>);
   return job as TransferJob;
 }
 

@@ -133,8 +133,25 @@ async function copy(context: CopyContext): Promise<TransferResult> {
   // Prove we still own the job before changing anything in S3: a stale owner must
   // neither write the target nor abort the uploads of the execution that replaced it.
   await deps.renewLease?.();
+  if (source.size <= deps.config.multipartThresholdBytes) {
+    // One CopyObject, which never replaces a key: the lease just renewed, and the job as this task
+    // read it, are the proof (no write: the result's write is fenced like any other). A job written
+    // under a newer epoch, or no longer RUNNING, is another owner's.
+    refuseIfNotOurs(input.job, input.lease);
+    return copyWhole(context);
+  }
   await deps.jobs.recordWork(input.job, input.lease, { bytesTotal: source.size });
-  return source.size <= deps.config.multipartThresholdBytes ? copyWhole(context) : copyInParts(context);
+  return copyInParts(context);
+}
+
+function refuseIfNotOurs(job: TransferJob, lease: LeaseToken): void {
+  if ((job.fenceEpoch ?? 0) > lease.epoch) {
+    throw new StaleOwnerError(`job ${job.jobId} was written under lease epoch ${job.fenceEpoch}; epoch ${lease.epoch} is stale`);
+  }
+  if (job.status !== 'RUNNING') throw new StaleOwnerError(`job ${job.jobId} is ${job.status}, not RUNNING under this lease`);
+  if (job.runningExecutionId !== undefined && job.runningExecutionId !== lease.executionId) {
+    throw new StaleOwnerError(`job ${job.jobId} is run by execution ${job.runningExecutionId}, not by ${lease.executionId}`);
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 import { type Drivers, isServerSideCopy } from '../../domain/drivers';
+import type { Endpoint } from '../../domain/endpoint';
 import { isErrorCode } from '../../domain/error-codes';
 import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../../domain/errors';
 import {
   contentSha256,
   type FlowType,
   isTerminal,
+  type JobWork,
   type ObjectChecksum,
   type TransferJob,
   type TransferResult,
@@ -79,9 +81,10 @@ export async function claimJob(
   const origin = { actor: ACTOR, region: fence.region, fence };
   if (options.likelyQueued) {
     // A batch's jobs are QUEUED but for a few: try the conditional write first and only read the job
-    // when it is refused (one DynamoDB read less per file).
+    // when it is refused (one DynamoDB read less per file). A small file ends within moments: its
+    // RUNNING event is written with its end's (auditWithEnd), in one audit request.
     try {
-      const job = await jobs.transition(key, 'RUNNING', origin);
+      const job = await jobs.transition(key, 'RUNNING', { ...origin, auditWithEnd: true });
       if (job.partitionId !== fence.partitionId) throw new Error(`job ${key.jobId} is not in partition ${fence.partitionId}`);
       return { action: 'RUN', job };
     } catch (error) {
@@ -194,18 +197,51 @@ export async function verifyTransfer(
 ): Promise<TransferJob> {
   const key = { customerId: input.customerId, jobId: input.jobId };
   let job = known ?? (await loadJob(deps.jobs, key));
+  // A server-side copy verifies and ends its job itself (finishDelivery): nothing is left to do.
+  if (job.status === 'SUCCEEDED') return job;
   const origin = { actor: ACTOR, region: deps.region, fence: input.lease };
   if (job.status === 'RUNNING') job = await deps.jobs.transition(key, 'VERIFYING', origin);
   const result = job.result;
   if (!result) throw new VerificationError(`job ${job.jobId} has no delivery result to verify`);
-  const target = await deps.endpoints.get(job.customerId, job.targetEndpointId);
+  await checkDestination(deps, job, result);
+  return deps.jobs.transition(key, 'SUCCEEDED', origin);
+}
+
+/** Throws VerificationError unless the job's destination holds what `result` says was delivered. */
+export async function checkDestination(
+  deps: Pick<OrchestrationDeps, 'endpoints' | 'drivers' | 'connections'>,
+  job: TransferJob,
+  result: TransferResult,
+  /** The target endpoint, when the caller has just read it. */
+  known?: Endpoint,
+): Promise<void> {
+  const target = known ?? (await deps.endpoints.get(job.customerId, job.targetEndpointId));
   if (!target) throw new NotFoundError(`target endpoint ${job.targetEndpointId} not found`);
   const found = await deps.drivers
     .driverFor(target)
     .inspect(target, resolveLocation(deps.drivers, target, job.targetPath, 'targetPath'), deps.connections);
   const problem = mismatch(result, found);
   if (problem) throw new VerificationError(`${result.location}: ${problem}`);
-  return deps.jobs.transition(key, 'SUCCEEDED', origin);
+}
+
+/**
+ * A RUNNING job's delivery, once its destination is verified, in ONE conditional write under the
+ * lease: the result, and RUNNING → VERIFYING → SUCCEEDED (both states in its history, its audit
+ * trail and its events). What the separate VERIFYING write and VerifyTransfer's check would prove,
+ * this proves before writing: nothing is written unless the destination holds what was delivered.
+ * A crash before the write leaves the job RUNNING; its retry finds the delivery there and settles it
+ * (alreadyPresent), never delivering twice.
+ */
+export async function finishDelivery(
+  deps: Pick<OrchestrationDeps, 'jobs' | 'endpoints' | 'drivers' | 'connections' | 'region'>,
+  job: TransferJob,
+  lease: LeaseToken,
+  work: JobWork & { result: TransferResult },
+  options: { actor?: string; target?: Endpoint } = {},
+): Promise<TransferJob> {
+  const { actor = ACTOR, target } = options;
+  await checkDestination(deps, job, work.result, target);
+  return deps.jobs.transition(job, 'SUCCEEDED', { actor, region: lease.region, fence: lease, through: ['VERIFYING'], work });
 }
 
 function mismatch(expected: TransferResult, found: DestinationState | undefined): string | undefined {
@@ -396,7 +432,23 @@ export async function runServerSideCopy(deps: OrchestrationDeps, input: JobKey &
   if (!copy) throw new Error(`job ${job.jobId} (${job.flowType}) is not a server-side copy`);
   const from = resolveLocation(deps.drivers, source, job.sourcePath, 'sourcePath');
   const to = resolveLocation(deps.drivers, target, job.targetPath, 'targetPath');
+  // The copy's checkpoints go to the store as they are; its result is verified and ends the job in the
+  // same write (finishDelivery), so VerifyTransfer finds it SUCCEEDED.
+  const jobs: JobStore = {
+    create: (...args) => deps.jobs.create(...args),
+    createMany: (...args) => deps.jobs.createMany(...args),
+    get: (...args) => deps.jobs.get(...args),
+    transition: (...args) => deps.jobs.transition(...args),
+    resume: (...args) => deps.jobs.resume(...args),
+    list: (...args) => deps.jobs.list(...args),
+    recordAfterTransfer: (...args) => deps.jobs.recordAfterTransfer(...args),
+    listActive: (...args) => deps.jobs.listActive(...args),
+    recordWork: (key, fence, work) =>
+      work.result && key.jobId === job.jobId
+        ? finishDelivery(deps, job, fence, { ...work, result: work.result }, { target })
+        : deps.jobs.recordWork(key, fence, work),
+  };
   return withLeaseHeartbeat(deps.leases, input.lease, deps.leaseTtlMs, (_signal, renewLease) =>
-    copy(from, to, { job, lease: input.lease, jobs: deps.jobs, renewLease }),
+    copy(from, to, { job, lease: input.lease, jobs, renewLease }),
   );
 }
