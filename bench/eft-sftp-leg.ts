@@ -19,6 +19,7 @@
 import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { openSftp } from '../core/adapters/sftp/connect';
+import { openSftpOverSsh } from '../core/adapters/sftp/openssh-transport';
 import { moreChannelsFor } from '../core/adapters/sftp/transfer/channel';
 import { SftpReadStream } from '../core/adapters/sftp/transfer/read-stream';
 import { SftpWriteStream } from '../core/adapters/sftp/transfer/write-stream';
@@ -40,6 +41,8 @@ export interface LegArgs {
   localPath: string;
   /** CIDRs the SSRF guard lets through (the worker reads them from EFT_ALLOWED_NETWORKS). */
   allowedCidrs: string[];
+  /** The SSH layer: ssh2 in this process (default), or an OpenSSH `ssh -s sftp` child (issue 18's evaluation). */
+  transport?: 'ssh2' | 'openssh';
 }
 
 const PROGRESS_MS = 200;
@@ -53,7 +56,8 @@ async function main(): Promise<void> {
   // The worker's own tunables: its defaults, or EFT_* variables as the worker reads them.
   const config = workerConfigFromEnv();
   const started = performance.now();
-  const session = await openSftp({
+  const open = args.transport === 'openssh' ? openSftpOverSsh : openSftp;
+  const session = await open({
     host: args.host,
     port: args.port,
     username: args.username,
