@@ -180,6 +180,13 @@ describe('SFTP over OpenSSH ssh: refusals', () => {
     await expect(fs.stat(recorded)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  test('without an ssh client the session fails as CONNECTION_FAILED, saying so', async () => {
+    await expect(openSftpOverSsh(sshdTarget(), { sshPath: path.join(tmp, 'no-such-ssh') })).rejects.toMatchObject({
+      code: 'CONNECTION_FAILED',
+      message: 'could not run the OpenSSH client for the SFTP transport (ENOENT)',
+    });
+  });
+
   test('a key the server does not accept is AUTH_FAILED', async () => {
     await expect(
       openSftpOverSsh(sshdTarget({ credentials: { privateKey: encryptedKey, passphrase: PASSPHRASE } })),

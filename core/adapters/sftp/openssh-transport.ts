@@ -294,6 +294,7 @@ export async function openSftpOverSsh(target: SftpTarget, options: OpenSshOption
     child.once('error', () => {});
     const sftp = sftpOverPipes(child);
     let timedOut = false;
+    let spawnError: NodeJS.ErrnoException | undefined;
     const ready = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(
         () => {
@@ -311,7 +312,8 @@ export async function openSftpOverSsh(target: SftpTarget, options: OpenSshOption
         clearTimeout(timer);
         resolve(false);
       });
-      child.once('error', () => {
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        spawnError = err;
         clearTimeout(timer);
         resolve(false);
       });
@@ -324,6 +326,12 @@ export async function openSftpOverSsh(target: SftpTarget, options: OpenSshOption
       try {
         offered = readFileSync(offeredPath, 'utf8').trim() || undefined;
       } catch {}
+      if (spawnError) {
+        // The engine's own setup, not the partner: no ssh client installed (e.g. in Lambda).
+        throw new ConnectionFailedError(
+          `could not run the OpenSSH client for the SFTP transport (${spawnError.code ?? spawnError.message})`,
+        );
+      }
       throw classify(log, offered, target, timedOut);
     }
     // ssh has read the key and authenticated: no secret is left on disk or on offer.
