@@ -28,6 +28,8 @@ export interface Measurement {
   tool: Tool;
   /** eft's SSH security policy, on the SFTP legs (--policies); the tables label the row "eft (POLICY)". */
   policy?: SshSecurityPolicyName;
+  /** eft's SSH layer on the SFTP legs when it is not ssh2's: "openssh" (--sftp-openssh). */
+  transport?: 'openssh';
   /** bytes moved (or files, for the small-files scenario: see `files`) */
   bytes: number;
   files?: number;

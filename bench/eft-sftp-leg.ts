@@ -18,7 +18,9 @@
  */
 import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { Transform, type TransformCallback, Writable } from 'node:stream';
 import { openSftp } from '../core/adapters/sftp/connect';
+import { openSftpOverSsh } from '../core/adapters/sftp/openssh-transport';
 import { moreChannelsFor } from '../core/adapters/sftp/transfer/channel';
 import { SftpReadStream } from '../core/adapters/sftp/transfer/read-stream';
 import { SftpWriteStream } from '../core/adapters/sftp/transfer/write-stream';
@@ -40,9 +42,27 @@ export interface LegArgs {
   localPath: string;
   /** CIDRs the SSRF guard lets through (the worker reads them from EFT_ALLOWED_NETWORKS). */
   allowedCidrs: string[];
+  /** The SSH layer: ssh2 in this process (default), or an OpenSSH `ssh -s sftp` child (issue 18's evaluation). */
+  transport?: 'ssh2' | 'openssh';
+  /**
+   * A one-off measurement of the SFTP path alone (issue 18's transport evaluation): no SHA-256, and a download
+   * goes to a sink that drops it instead of the local file. The progress counts bytes all the same.
+   */
+  bare?: boolean;
 }
 
 const PROGRESS_MS = 200;
+
+/** Counts what passes as the hash would (its `position`), without hashing: the `bare` runs. */
+class Counting extends Transform {
+  constructor(private readonly hash: ResumableSha256) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.hash.position += chunk.length;
+    done(null, chunk);
+  }
+}
 
 function emit(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -53,7 +73,8 @@ async function main(): Promise<void> {
   // The worker's own tunables: its defaults, or EFT_* variables as the worker reads them.
   const config = workerConfigFromEnv();
   const started = performance.now();
-  const session = await openSftp({
+  const open = args.transport === 'openssh' ? openSftpOverSsh : openSftp;
+  const session = await open({
     host: args.host,
     port: args.port,
     username: args.username,
@@ -84,12 +105,12 @@ async function main(): Promise<void> {
               where,
               moreChannels,
             }),
-            new HashingStream(hash),
-            createWriteStream(args.localPath),
+            args.bare ? new Counting(hash) : new HashingStream(hash),
+            args.bare ? new Writable({ write: (_chunk, _encoding, done) => done() }) : createWriteStream(args.localPath),
           ]
         : [
             createReadStream(args.localPath),
-            new HashingStream(hash),
+            args.bare ? new Counting(hash) : new HashingStream(hash),
             new SftpWriteStream(session.sftp, args.remotePath, {
               requestBytes: config.sftpRequestBytes,
               maxInFlight: config.sftpMaxInFlight,

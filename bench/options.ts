@@ -21,6 +21,8 @@ export const USAGE = `Command line of \`npm run bench -- [options]\`.
   --policies P[,P…]         SSH security policies eft's SFTP download and upload run with, once each,
                             labelled "eft (P)": FIPS-2024, MODERN, LEGACY (default FIPS-2024, the
                             endpoints' default); the cipher probe reports what every policy negotiates
+  --sftp-openssh            also run eft's SFTP legs over an OpenSSH \`ssh -s sftp\` child (issue 18's evaluation),
+                            labelled "eft (P, openssh)"
   --timeout MIN             global time budget in minutes (default 45; large profile 600)
   --no-docs                 do not rewrite docs/benchmarks.md
   --cpu-prof DIR            write a V8 CPU profile of every eft process to DIR (slows them a little)
@@ -54,6 +56,8 @@ export interface Options {
   cipher: string;
   /** SSH security policies of eft's SFTP legs, each run once per round (--policies). */
   policies: SshSecurityPolicyName[];
+  /** Also run eft's SFTP legs over OpenSSH's ssh (--sftp-openssh; core/adapters/sftp/openssh-transport.ts). */
+  sftpOpenssh: boolean;
   timeoutMs: number;
   docs: boolean;
   /** Directory for V8 CPU profiles of the eft processes (--cpu-prof DIR). */
@@ -110,6 +114,7 @@ export function parseOptions(argv: string[]): Options {
         break;
       case '--no-latency':
       case '--no-docs':
+      case '--sftp-openssh':
         flags.add(name);
         break;
       case '--rounds':
@@ -162,6 +167,7 @@ export function parseOptions(argv: string[]): Options {
     only,
     cipher: raw['--cipher'] ?? 'aes128-gcm@openssh.com',
     policies,
+    sftpOpenssh: flags.has('--sftp-openssh'),
     timeoutMs: (raw['--timeout'] ? positiveInt('--timeout', raw['--timeout']) : base.timeoutMin) * 60_000,
     docs: !flags.has('--no-docs'),
     ...(raw['--cpu-prof'] ? { cpuProfDir: raw['--cpu-prof'] } : {}),

@@ -42,7 +42,8 @@ export interface Row {
 }
 
 /** How a measurement is labelled in the tables: its tool, and eft's SSH security policy if it ran with one. */
-export function labelOf(m: Pick<Measurement, 'tool' | 'policy'>): string {
+export function labelOf(m: Pick<Measurement, 'tool' | 'policy' | 'transport'>): string {
+  if (m.policy && m.transport) return `${m.tool} (${m.policy}, ${m.transport})`;
   return m.policy ? `${m.tool} (${m.policy})` : m.tool;
 }
 

@@ -40,13 +40,23 @@ export interface SftpSide {
 interface Runner {
   tool: Tool;
   policy?: SshSecurityPolicyName;
+  /** eft over an OpenSSH ssh child instead of ssh2 (--sftp-openssh). */
+  transport?: 'openssh';
   /** For logs and file names: "eft (MODERN)", "rclone". */
   label: string;
 }
 
-function runnersOf(policies: SshSecurityPolicyName[]): Runner[] {
+function runnersOf(policies: SshSecurityPolicyName[], openssh: boolean): Runner[] {
   return [
     ...policies.map((policy) => ({ tool: 'eft' as const, policy, label: `eft (${policy})` })),
+    ...(openssh
+      ? policies.map((policy) => ({
+          tool: 'eft' as const,
+          policy,
+          transport: 'openssh' as const,
+          label: `eft (${policy}, openssh)`,
+        }))
+      : []),
     { tool: 'openssh-sftp', label: 'openssh-sftp' },
     { tool: 'rclone', label: 'rclone' },
   ];
@@ -55,7 +65,7 @@ function runnersOf(policies: SshSecurityPolicyName[]): Runner[] {
 function command(
   ctx: BenchContext,
   side: SftpSide,
-  { tool, policy }: Runner,
+  { tool, policy, transport }: Runner,
   direction: 'download' | 'upload',
   remote: string,
   local: string,
@@ -73,6 +83,7 @@ function command(
         remotePath: remote,
         localPath: local,
         allowedCidrs: side.allowedCidrs,
+        ...(transport ? { transport } : {}),
       };
       return {
         command: process.execPath,
@@ -108,13 +119,13 @@ export async function runSftpLegs(ctx: BenchContext, side: SftpSide): Promise<vo
     log(`SFTP legs (${side.network}), ${formatBytes(size)}: generating the source file`);
     const sourceSha = await writeContentFile(source, size);
     await settle();
-    const runners = runnersOf(ctx.options.policies);
+    const runners = runnersOf(ctx.options.policies, ctx.options.sftpOpenssh);
     try {
       for (let r = 0; r < ctx.options.rounds; r++) {
         for (const [d, direction] of (['download', 'upload'] as const).entries()) {
           for (const runner of rotate(runners, r + d)) {
-            const { tool, policy, label } = runner;
-            const fileTag = policy ? `${tool}-${policy}` : tool;
+            const { tool, policy, transport, label } = runner;
+            const fileTag = policy ? `${tool}-${policy}${transport ? `-${transport}` : ''}` : tool;
             const local = direction === 'download' ? join(ctx.workDir, `download-${fileTag}.bin`) : source;
             const remote = direction === 'download' ? source : join(dir, `upload-${fileTag}.bin`);
             const destination = direction === 'download' ? local : remote;
@@ -149,6 +160,7 @@ export async function runSftpLegs(ctx: BenchContext, side: SftpSide): Promise<vo
                 network: side.network,
                 tool,
                 ...(policy ? { policy } : {}),
+                ...(transport ? { transport } : {}),
                 bytes: size,
                 round: r,
                 ...(observed.sshdCpuMs !== undefined ? { sshdCpuMs: round(observed.sshdCpuMs, 0) } : {}),

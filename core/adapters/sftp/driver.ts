@@ -11,8 +11,9 @@ import type { Connections, FileSource, FileTarget, TargetOptions, TransferIo } f
 import { FolderListing } from '../folder-listing';
 import type { NetworkPolicy } from '../net/network-policy';
 import { inspectFile, listFolder, statFile } from './catalog';
-import { openSftp, type SftpSession, type SftpTarget } from './connect';
+import type { SftpSession, SftpTarget } from './connect';
 import { isSftpLocation, resolveSftpLocation, type SftpEndpoint, type SftpPathLocation } from './location';
+import { sftpOpenerFromEnv } from './openssh-select';
 import { probeSftp } from './probe';
 import { type GatedOpen, sessionGate } from './session-gate';
 import { channelOf, moveFiles, removeFiles } from './source-actions';
@@ -63,7 +64,7 @@ export class SftpDriver implements EndpointDriver {
   private readonly open: GatedOpen;
 
   constructor(private readonly deps: SftpDriverDeps) {
-    this.open = sessionGate(deps.openSftp ?? openSftp, deps.slots ?? UNLIMITED_SESSIONS, deps.region ?? 'unknown');
+    this.open = sessionGate(deps.openSftp ?? sftpOpenerFromEnv(), deps.slots ?? UNLIMITED_SESSIONS, deps.region ?? 'unknown');
     this.data = sftpDataPlane({
       secrets: deps.secrets,
       networkPolicy: deps.networkPolicy,
