@@ -54,6 +54,18 @@ export function summaryText(summary: JobsSummary): string {
 /** Every job of a request, all pages of GET /jobs?requestId=. */
 export const requestJobs = (client: ApiClient, requestId: string) => client.all<JobView>('/jobs', { requestId });
 
+/** What to follow and how to report it. */
+export interface Watch {
+  fetchJobs: () => Promise<JobView[]>;
+  /** The --json result from the final views. */
+  result: (jobs: JobView[], summary: JobsSummary) => unknown;
+  /** The command that watches the same jobs again (said when Ctrl-C stops the watching). */
+  resume: string;
+  intervalMs?: number;
+  /** A first line (e.g. the request id), printed once Ctrl-C is handled: a script may interrupt as soon as it reads it. */
+  heading?: string;
+}
+
 /**
  * Follows jobs to their end with the progress display, then prints the
  * summary (the failed jobs' ids and codes too on stderr with --json, where
@@ -61,10 +73,7 @@ export const requestJobs = (client: ApiClient, requestId: string) => client.all<
  */
 export async function watchAndSummarize(
   out: Output,
-  fetchJobs: () => Promise<JobView[]>,
-  result: (jobs: JobView[], summary: JobsSummary) => unknown,
-  resume: string,
-  intervalMs?: number,
+  { fetchJobs, result, resume, intervalMs, heading }: Watch,
 ): Promise<ExitCode> {
   // Ctrl-C stops the watching, not the transfer: say so, and how to watch again.
   const interrupted = new AbortController();
@@ -72,6 +81,7 @@ export async function watchAndSummarize(
   process.once('SIGINT', interrupt);
   const stopped = () =>
     new CliError(`stopped watching; the jobs go on in the engine. Watch again: ${resume}`, EXIT.INTERRUPTED, 'INTERRUPTED');
+  if (heading) out.note(heading);
   let jobs: JobView[];
   try {
     jobs = await watchJobs({ fetchJobs, out: out.progress, signal: interrupted.signal, ...(intervalMs ? { intervalMs } : {}) });

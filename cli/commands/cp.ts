@@ -74,14 +74,13 @@ async function cp(
     context.out.result(created, () => `${created.requestId}`);
     return EXIT.OK;
   }
-  context.out.note(`${created.requestId}: ${created.jobCount} file${created.jobCount === 1 ? '' : 's'}`);
-  return watchAndSummarize(
-    context.out,
-    () => jobsOfAnswer(client, created),
-    (jobs, summary) => ({ requestId: created.requestId, ...summary, jobs }),
-    `eft jobs watch ${created.requestId}`,
-    o.interval,
-  );
+  return watchAndSummarize(context.out, {
+    fetchJobs: () => jobsOfAnswer(client, created),
+    result: (jobs, summary) => ({ requestId: created.requestId, ...summary, jobs }),
+    resume: `eft jobs watch ${created.requestId}`,
+    intervalMs: o.interval,
+    heading: `${created.requestId}: ${created.jobCount} file${created.jobCount === 1 ? '' : 's'}`,
+  });
 }
 
 export function cpCommand(program: Command): void {

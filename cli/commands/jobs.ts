@@ -46,7 +46,12 @@ async function watch(context: Context, id: string, o: { interval?: number }) {
   const client = await context.client();
   const fetchJobs = REQUEST_ID.test(id) ? () => requestJobs(client, id) : async () => [await client.get<JobView>(`/jobs/${id}`)];
   if (REQUEST_ID.test(id) && (await fetchJobs()).length === 0) throw usageError(`request ${id} has no jobs you can see`);
-  return watchAndSummarize(context.out, fetchJobs, (jobs, summary) => ({ ...summary, jobs }), `eft jobs watch ${id}`, o.interval);
+  return watchAndSummarize(context.out, {
+    fetchJobs,
+    result: (jobs, summary) => ({ ...summary, jobs }),
+    resume: `eft jobs watch ${id}`,
+    intervalMs: o.interval,
+  });
 }
 
 async function cancel(context: Context, id: string) {
@@ -63,13 +68,12 @@ async function redrive(context: Context, id: string, o: { watch?: boolean; inter
     context.out.result(job, () => `${job.jobId} ${job.status} (re-drive of ${id})\nfollow it: eft jobs watch ${job.jobId}`);
     return EXIT.OK;
   }
-  return watchAndSummarize(
-    context.out,
-    async () => [await client.get<JobView>(`/jobs/${job.jobId}`)],
-    (jobs, summary) => ({ ...summary, jobs }),
-    `eft jobs watch ${job.jobId}`,
-    o.interval,
-  );
+  return watchAndSummarize(context.out, {
+    fetchJobs: async () => [await client.get<JobView>(`/jobs/${job.jobId}`)],
+    result: (jobs, summary) => ({ ...summary, jobs }),
+    resume: `eft jobs watch ${job.jobId}`,
+    intervalMs: o.interval,
+  });
 }
 
 export function jobsCommand(program: Command): void {
