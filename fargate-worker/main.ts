@@ -17,15 +17,12 @@
  * including SIGTERM (lastError STOPPED). The last log line ("worker exit")
  * reports the peak RSS, so memory use is visible per transfer.
  */
-import { regionalS3Clients } from '../core/adapters/s3/client';
-import { s3Staging } from '../core/adapters/s3/transfer/staging';
 import { ExecutionInputReader } from '../core/adapters/step-functions';
 import { runBatch } from '../core/data-plane/run-batch';
 import { exitCodeFor, runTransfer, type WorkerDeps } from '../core/data-plane/run-transfer';
 import { StoppedError, toTransferError } from '../core/domain/transfer/errors';
 import { createLogger, type Logger, powertoolsOf } from '../core/observability/logger';
-import { metrics } from '../core/observability/metrics';
-import { buildDrivers, buildStores } from '../core/runtime/wiring';
+import { buildWorkerDeps } from '../core/runtime/worker-deps';
 import { parseBatch } from './overrides';
 import { type WorkerSettings, workerSettingsFromEnv } from './settings';
 
@@ -66,29 +63,7 @@ async function work(env: NodeJS.ProcessEnv, logger: Logger, signal: AbortSignal)
 }
 
 function workerDeps(env: NodeJS.ProcessEnv, settings: WorkerSettings, logger: Logger): WorkerDeps {
-  const stores = buildStores(env);
-  const s3 = regionalS3Clients(env);
-  return {
-    jobs: stores.jobs,
-    endpoints: stores.endpoints,
-    leases: stores.leases,
-    drivers: buildDrivers(env, {
-      s3,
-      sftpConnectTimeoutMs: settings.config.connectTimeoutMs,
-      networkPolicy: settings.networkPolicy,
-      // The partners' session slots: a session waits for one (as long as the job runs) before it opens,
-      // while the job's Liveness keeps renewing the partition lease.
-      slots: stores.sessionSlots,
-    }),
-    staging: s3Staging({ s3: s3(stores.region), ...settings.staging }),
-    clock: stores.clock,
-    logger,
-    config: settings.config,
-    region: stores.region,
-    // Each measurement is published (EMF on stdout) when it is made: nothing is left to flush at exit.
-    metrics,
-    processStartedAt: performance.timeOrigin,
-  };
+  return { ...buildWorkerDeps(env, settings), logger, processStartedAt: performance.timeOrigin };
 }
 
 /** The worker's lines: Powertools Logger (it runs outside Lambda too), service eft-worker. */

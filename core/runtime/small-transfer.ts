@@ -26,16 +26,13 @@
 import { z } from 'zod';
 import { requireEnv } from '../adapters/config';
 import { networkPolicyFromEnv } from '../adapters/net/network-policy';
-import { regionalS3Clients } from '../adapters/s3/client';
-import { s3Staging } from '../adapters/s3/transfer/staging';
 import { configurationError, TUNABLE_VARIABLES, tunablesOf } from '../data-plane/config';
 import { type Delivery, runTransfer, type WorkerDeps } from '../data-plane/run-transfer';
 import type { LeaseToken } from '../domain/lease';
 import type { JobKey } from '../domain/ports';
 import { StoppedError } from '../domain/transfer/errors';
 import type { Logger } from '../observability/logger';
-import { metrics } from '../observability/metrics';
-import { buildDrivers, buildStores } from './wiring';
+import { buildWorkerDeps } from './worker-deps';
 
 /**
  * Time kept back from the invocation's for stopping cleanly: the worker's SIGTERM path (delete the
@@ -56,30 +53,11 @@ export type SmallTransferDeps = Omit<WorkerDeps, 'logger'>;
 export function buildSmallTransfer(env: NodeJS.ProcessEnv = process.env): SmallTransferDeps {
   const tunables = z.object(TUNABLE_VARIABLES).safeParse(env);
   if (!tunables.success) throw configurationError(tunables.error);
-  const config = tunablesOf(tunables.data);
-  const stores = buildStores(env);
-  const s3 = regionalS3Clients(env);
-  return {
-    jobs: stores.jobs,
-    endpoints: stores.endpoints,
-    leases: stores.leases,
-    drivers: buildDrivers(env, {
-      s3,
-      sftpConnectTimeoutMs: config.connectTimeoutMs,
-      networkPolicy: networkPolicyFromEnv(env),
-      slots: stores.sessionSlots,
-    }),
-    // The engine's own staging bucket (SFTP→SFTP stages through it), as the worker's settings name it.
-    staging: s3Staging({
-      s3: s3(stores.region),
-      bucket: requireEnv('STAGING_BUCKET', env),
-      owner: requireEnv('ENGINE_ACCOUNT_ID', env),
-    }),
-    clock: stores.clock,
-    config,
-    region: stores.region,
-    metrics,
-  };
+  return buildWorkerDeps(env, {
+    config: tunablesOf(tunables.data),
+    networkPolicy: networkPolicyFromEnv(env),
+    staging: { bucket: requireEnv('STAGING_BUCKET', env), owner: requireEnv('ENGINE_ACCOUNT_ID', env) },
+  });
 }
 
 /**
