@@ -1,5 +1,8 @@
+import { sendCustomResourceReply } from '../adapters/cloudformation/custom-resource';
 import { requireEnv } from '../adapters/config';
 import { createDynamoClient } from '../adapters/dynamodb/client';
+import { jobImagesOf } from '../adapters/dynamodb/job-stream';
+import { latestStreamArn } from '../adapters/dynamodb/stream-arn';
 import { DynamoWebhookStore } from '../adapters/dynamodb/webhook-store';
 import { createEventBridgeClient, EventBridgeJobEvents } from '../adapters/eventbridge';
 import { checkLiteralHost, networkPolicyFromEnv } from '../adapters/net/network-policy';
@@ -7,6 +10,7 @@ import { HttpWebhookSender } from '../adapters/net/webhook-http';
 import { createSqsClient } from '../adapters/sqs/client';
 import { SqsDeliveryQueue } from '../adapters/sqs/delivery-queue';
 import { DEFAULT_RETRY_POLICY, type DeliverDeps, WebhookDeliveries } from '../control-plane/notifications/deliveries';
+import type { JobsStreamResourceDeps } from '../control-plane/notifications/jobs-stream-resource';
 import type { WebhookDeps } from '../control-plane/notifications/webhooks';
 import { systemClock } from '../domain/clock';
 import { createLogger } from '../observability/logger';
@@ -58,6 +62,17 @@ export function buildJobEventPublisher(env: NodeJS.ProcessEnv = process.env) {
     events: new EventBridgeJobEvents(createEventBridgeClient(env)),
     webhooks: new WebhookDeliveries({ webhooks: webhookStore(env), queue: deliveryQueue(env), clock: systemClock }),
     logger: createLogger({ service: 'eft-job-events', region: env.AWS_REGION }),
+    imagesOf: jobImagesOf,
+  };
+}
+
+/** lookupJobsStream (Custom::JobsStream). */
+export function buildJobsStreamResource(env: NodeJS.ProcessEnv = process.env): JobsStreamResourceDeps {
+  const db = createDynamoClient(env);
+  return {
+    streamArnOf: (table) => latestStreamArn(db, table),
+    reply: sendCustomResourceReply,
+    logger: createLogger({ service: 'eft-jobs-stream', region: env.AWS_REGION }),
   };
 }
 
