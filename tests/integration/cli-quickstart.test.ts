@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ApiClient } from '../../local/api-client';
 import { customerS3Client } from '../../local/s3';
 import { REGIONS } from '../../local/stack';
@@ -20,6 +20,7 @@ import {
   startQuickStartEngine,
   stepsOf,
 } from '../../scripts/record-cli/quickstart';
+import { readObject } from '../support/s3';
 
 let engine: QuickStartEngine;
 let s3: S3Client;
@@ -27,8 +28,7 @@ let s3: S3Client;
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 async function objectSha256(bucket: string, key: string): Promise<string> {
-  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return sha256(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+  return sha256(await readObject(s3, bucket, key));
 }
 
 /** Runs the script in bash, `input` on its stdin; an async spawn, since the engine runs in this process. */

@@ -8,9 +8,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { customerS3Client } from '../../local/s3';
 import { startTestEngine, type TestEngine } from '../support/local-engine';
+import { readObject } from '../support/s3';
 
 interface CliRun {
   code: number | null;
@@ -51,10 +52,7 @@ function eft(
   });
 }
 
-async function read(bucket: string, key: string): Promise<Buffer> {
-  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-}
+const read = (bucket: string, key: string) => readObject(s3, bucket, key);
 
 async function partnerFile(path: string, content: string | Buffer) {
   await mkdir(join(partnerRoot, path, '..'), { recursive: true });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { startTransfer } from '../../core/control-plane/orchestration/orchestration';
 import { tokenOf } from '../../core/domain/lease';
@@ -13,6 +13,7 @@ import type { ApiClient } from '../../local/api-client';
 import { awaitJob } from '../../local/jobs';
 import { REGIONS } from '../../local/stack';
 import { activeEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
+import { readObjectIfAny } from '../support/s3';
 
 /**
  * The small-file fast path through the whole local engine (API, the deployed state machine, its
@@ -32,14 +33,7 @@ let outbox: string;
 let inbox: string;
 let run = 0;
 
-async function read(bucket: string, key: string): Promise<Buffer | undefined> {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return Buffer.from(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-  } catch {
-    return undefined;
-  }
-}
+const read = (bucket: string, key: string) => readObjectIfAny(s3, bucket, key);
 
 /** The Task states the job's execution entered, in order (GetExecutionHistory of the region that ran it). */
 async function tasksOf(jobId: string): Promise<string[]> {
