@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { ApiClient } from '../../local/api-client';
-import { activeEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
+import { activeEndpoint, partnerEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
 
 /**
  * The DynamoDB requests a job's bookkeeping costs (issue 18), counted by the local DynamoDB
@@ -92,7 +92,6 @@ beforeAll(async () => {
   alice = engine.alice.west;
   const info = engine.stack.info;
   s3 = new S3Client({ endpoint: info.s3.endpoint, region: 'us-gov-west-1', forcePathStyle: true, credentials: info.credentials });
-  const privateKey = await readFile(info.partnerSftp.privateKeyPath, 'utf8');
   await mkdir(join(info.partnerSftp.root, 'outbound'), { recursive: true });
   const s3Endpoint = (name: string, bucket: string, prefix: string) => ({
     type: 'S3',
@@ -101,19 +100,7 @@ beforeAll(async () => {
     s3: { bucket, prefix, region: 'us-gov-west-1' },
   });
   [partnerOut, inbox, outbox] = await Promise.all([
-    activeEndpoint(alice, {
-      type: 'SFTP',
-      name: 'partner outbound',
-      direction: 'BOTH',
-      sftp: {
-        host: info.partnerSftp.host,
-        port: info.partnerSftp.port,
-        username: info.partnerSftp.username,
-        basePath: '/outbound',
-        hostKeyFingerprint: info.partnerSftp.hostKeyFingerprint,
-      },
-      credentials: { privateKey },
-    }),
+    activeEndpoint(alice, await partnerEndpoint(info, { name: 'partner outbound', direction: 'BOTH', basePath: '/outbound' })),
     activeEndpoint(alice, s3Endpoint('inbox', 'customer-a-inbox', 'in/')),
     activeEndpoint(alice, s3Endpoint('outbox', 'customer-a-outbox', 'out/')),
   ]);

@@ -12,7 +12,7 @@ import { buildOrchestration } from '../../core/runtime/wiring';
 import type { ApiClient } from '../../local/api-client';
 import { awaitJob } from '../../local/jobs';
 import { REGIONS } from '../../local/stack';
-import { activeEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
+import { activeEndpoint, partnerEndpoint, startTestEngine, type TestEngine } from '../support/local-engine';
 import { readObjectIfAny } from '../support/s3';
 
 /**
@@ -66,22 +66,9 @@ beforeAll(async () => {
   alice = engine.alice.west;
   const info = engine.stack.info;
   s3 = new S3Client({ endpoint: info.s3.endpoint, region: REGIONS.west, forcePathStyle: true, credentials: info.credentials });
-  const privateKey = await readFile(info.partnerSftp.privateKeyPath, 'utf8');
   await mkdir(join(info.partnerSftp.root, 'outbound'), { recursive: true });
   await mkdir(join(info.partnerSftp.root, 'inbound'), { recursive: true });
-  const sftpEndpoint = (name: string, basePath: string) => ({
-    type: 'SFTP',
-    name,
-    direction: 'BOTH',
-    sftp: {
-      host: info.partnerSftp.host,
-      port: info.partnerSftp.port,
-      username: info.partnerSftp.username,
-      basePath,
-      hostKeyFingerprint: info.partnerSftp.hostKeyFingerprint,
-    },
-    credentials: { privateKey },
-  });
+  const sftpEndpoint = (name: string, basePath: string) => partnerEndpoint(info, { name, direction: 'BOTH', basePath });
   const s3Endpoint = (name: string, bucket: string, prefix: string) => ({
     type: 'S3',
     name,
@@ -89,8 +76,8 @@ beforeAll(async () => {
     s3: { bucket, prefix, region: REGIONS.west },
   });
   [partnerOut, partnerIn, outbox, inbox] = await Promise.all([
-    activeEndpoint(alice, sftpEndpoint('partner outbound', '/outbound')),
-    activeEndpoint(alice, sftpEndpoint('partner inbound', '/inbound')),
+    activeEndpoint(alice, await sftpEndpoint('partner outbound', '/outbound')),
+    activeEndpoint(alice, await sftpEndpoint('partner inbound', '/inbound')),
     activeEndpoint(alice, s3Endpoint('outbox', 'customer-a-outbox', 'out/')),
     activeEndpoint(alice, s3Endpoint('inbox', 'customer-a-inbox', 'in/')),
   ]);
