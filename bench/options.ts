@@ -15,7 +15,8 @@ export const USAGE = `Command line of \`npm run bench -- [options]\`.
   --requests N              job-creation load: requests in total (default 1000)
   --rtt-ms N                added round-trip time of the latency run (default 20; 0 = the namespaces without netem)
   --no-latency              skip the latency run
-  --only a,b                run only these scenarios: sftp, s3, copy, small, api, emulator, triggers
+  --only a,b                run only these scenarios: sftp, s3, copy, single, small, api, emulator, triggers
+                            (single: one 1 KiB file SFTP → S3 at a time, created → SUCCEEDED)
                             (triggers: route and schedule latency; the engine then ticks every 1 s)
   --cipher NAME             cipher pinned for OpenSSH (default aes128-gcm@openssh.com)
   --policies P[,P…]         SSH security policies eft's SFTP download and upload run with, once each,
@@ -35,7 +36,7 @@ import {
 } from '../core/domain/ssh-security-policies';
 import { GiB, KiB, MiB, parseSize } from './util';
 
-export const SCENARIOS = ['sftp', 's3', 'copy', 'small', 'api', 'emulator', 'triggers'] as const;
+export const SCENARIOS = ['sftp', 's3', 'copy', 'single', 'small', 'api', 'emulator', 'triggers'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface Options {

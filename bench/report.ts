@@ -205,6 +205,16 @@ function otherVerdicts(measurements: Measurement[]): Verdict[] {
       detail: `${round(smallEft.mbps, 2)} vs ${round(smallRclone.mbps, 1)} files/s = ${round(ratio, 3)}× (eft measured on ${smallEft.files} files)`,
     });
   }
+  const single = measurements.find((m) => m.scenario === 'single-file')?.detail;
+  if (single) {
+    const seconds = single.medianSeconds as number;
+    out.push({
+      target: 'one small file ≤ 2 s',
+      subject: '1 KiB SFTP → S3, created → SUCCEEDED',
+      met: seconds <= 2,
+      detail: `median ${seconds} s (${single.minSeconds}–${single.maxSeconds})`,
+    });
+  }
   const loads = measurements.filter((m) => m.scenario === 'job-creation' && m.detail);
   const api = loads.sort((a, b) => Number(b.detail?.clients) - Number(a.detail?.clients))[0];
   if (api?.detail) {
@@ -297,6 +307,18 @@ export function markdown(
         `| ${LABEL[row.scenario]} | ${row.network} | ${formatBytes(row.bytes)} | ${tool} | ${s.cpuSPerGB} | ${s.sshdCpuSPerGB ?? '–'} | ${s.s3CpuSPerGB ?? '–'} | ${s.cores} | ${s.otherCores} (${s.otherCoresMax}) | ${Math.max(s.peakRssMiB, s.hwmMiB)} | ${flat} |`,
       );
     }
+  }
+  const single = measurements.find((m) => m.scenario === 'single-file');
+  if (single?.detail) {
+    const d = single.detail;
+    lines.push('');
+    lines.push("### One small file SFTP → S3 (one job at a time, created → SUCCEEDED by the job's timestamps)");
+    lines.push('');
+    lines.push('| file | runs | median s | min s | max s | first run s (loads the handlers) |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+    lines.push(
+      `| ${formatBytes(single.bytes)} | ${single.files} | ${d.medianSeconds} | ${d.minSeconds} | ${d.maxSeconds} | ${d.firstSeconds} |`,
+    );
   }
   const small = measurements.filter((m) => m.scenario === 'small-files');
   if (small.length > 0) {

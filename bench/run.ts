@@ -26,6 +26,7 @@ import { markdown, summarize, verdicts, writeDocs } from './report';
 import { runApiLoad } from './scenario-api';
 import { runS3Scenarios } from './scenario-s3';
 import { runSftpLegs } from './scenario-sftp';
+import { runSingleFile } from './scenario-single';
 import { runSmallFiles } from './scenario-small';
 import { runTriggers, TRIGGER_TICK_SECONDS, type TriggerResult } from './scenario-triggers';
 import { formatBytes, log, round } from './util';
@@ -217,7 +218,7 @@ async function main(): Promise<number> {
     else skip(ctx, 'latency run: --no-latency');
   }
 
-  const needsEngine = ['s3', 'copy', 'emulator', 'small', 'api', 'triggers'].some((s) => options.only.has(s as never));
+  const needsEngine = ['s3', 'copy', 'emulator', 'single', 'small', 'api', 'triggers'].some((s) => options.only.has(s as never));
   let aws: string | undefined;
   let triggers: TriggerResult[] = [];
   if (needsEngine) {
@@ -246,6 +247,7 @@ async function main(): Promise<number> {
           }),
         );
       }
+      if (options.only.has('single')) await attempt('one small file', () => runSingleFile(ctx, e));
       if (options.only.has('api')) await attempt('job creation load', () => runApiLoad(ctx, e));
       if (options.only.has('triggers'))
         await attempt('triggers', async () => {
