@@ -2661,6 +2661,12 @@ describe('issue 16: alarms, topic and dashboard', () => {
       missing: 'notBreaching',
     },
     ReconcilerErrorsAlarm: { name: 'reconciler-errors', reads: ['AWS/Lambda Errors'], threshold: 0, missing: 'notBreaching' },
+    FastPathErrorsAlarm: {
+      name: 'fast-path-errors',
+      reads: ['AWS/Lambda Errors', 'AWS/Lambda Invocations'],
+      threshold: 0.5,
+      missing: 'notBreaching',
+    },
     TableReplicationLagAlarm: {
       name: 'table-replication-lag',
       reads: Array(Object.keys(TABLE_NAMES).length).fill('AWS/DynamoDB ReplicationLatency'),
@@ -2843,6 +2849,8 @@ describe('issue 16: alarms, topic and dashboard', () => {
       expect(dims('ReconcilerErrorsAlarm')).toEqual([
         [{ Name: 'FunctionName', Value: functionNamed(template, 'reconcileJobs').Properties.FunctionName }],
       ]);
+      const smallTransfer = [{ Name: 'FunctionName', Value: functionNamed(template, 'smallTransfer').Properties.FunctionName }];
+      expect(dims('FastPathErrorsAlarm')).toEqual([smallTransfer, smallTransfer]);
       for (const dlq of DEAD_LETTER_QUEUES) {
         const queueName = template.Resources[dlq].Properties.QueueName;
         const watching = resourcesOfType(template, 'AWS::CloudWatch::Alarm').filter(([, a]) =>
