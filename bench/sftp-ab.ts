@@ -68,18 +68,23 @@ async function main(): Promise<void> {
         };
         const cpu = childrenCpuMs();
         const started = Date.now();
-        const result = spawnSync(
+        // AB_WRAP: a command to run the leg under (e.g. "strace -c -f -o FILE").
+        const command = [
+          ...(process.env.AB_WRAP?.split(' ').filter(Boolean) ?? []),
           process.execPath,
-          [...eftNodeArgs(), ...(process.env.AB_NODE_ARGS?.split(' ').filter(Boolean) ?? []), bundle, JSON.stringify(args)],
-          {
-            env: {
-              PATH: process.env.PATH ?? '',
-              ...CONTAINER_ENV,
-              ...(process.env.AB_ENV ? JSON.parse(process.env.AB_ENV) : {}),
-            },
-            maxBuffer: 64 * 1024 * 1024,
+          ...eftNodeArgs(),
+          ...(process.env.AB_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+          bundle,
+          JSON.stringify(args),
+        ];
+        const result = spawnSync(command[0] as string, command.slice(1), {
+          env: {
+            PATH: process.env.PATH ?? '',
+            ...CONTAINER_ENV,
+            ...(process.env.AB_ENV ? JSON.parse(process.env.AB_ENV) : {}),
           },
-        );
+          maxBuffer: 64 * 1024 * 1024,
+        });
         const wall = Date.now() - started;
         const after = childrenCpuMs();
         const user = after[0] - cpu[0];
