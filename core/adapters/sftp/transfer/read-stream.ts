@@ -59,32 +59,12 @@ export interface SftpReadStreamOptions {
 
 export const DEFAULT_REQUEST_BYTES = 255 * 1024;
 export const DEFAULT_MAX_IN_FLIGHT = 64;
-/**
- * Replies are read into chunks of about this size, several consecutive READs
- * each, and handed on whole: the hash, the file or S3 part and the stream
- * machinery then work per MiB instead of per 255 KiB reply (fewer buffers,
- * calls and writes; issue 18's profile).
- */
-export const CHUNK_BYTES = 1024 * 1024;
-
-/** A buffer that consecutive READs fill, handed on once every byte of it has arrived. */
-interface Chunk {
-  /** File offset of buffer[0]. */
-  offset: number;
-  buffer: Buffer;
-  /** Bytes of it assigned to READs so far (they are issued in file order). */
-  assigned: number;
-  /** Bytes arrived, counted in file order as slots are delivered. */
-  ready: number;
-}
 
 interface Slot {
   offset: number;
   length: number;
-  chunk: Chunk;
   done: boolean;
-  /** Bytes the reply carried (into chunk.buffer at offset - chunk.offset). */
-  received: number;
+  data?: Buffer;
   eof?: boolean;
 }
 
@@ -94,15 +74,12 @@ export class SftpReadStream extends Readable {
   private lanes: SftpLane[];
   private issued = 0;
   private readonly requestBytes: number;
-  private readonly chunkBytes: number;
   private readonly maxInFlight: number;
   private readonly where: string;
   private readonly size: number | undefined;
   /** The 1-byte read at `size` that must find EOF, once issued. */
   private endCheck: Slot | undefined;
   private slots: Slot[] = [];
-  /** The chunk new READs go into, until it is fully assigned. */
-  private filling: Chunk | undefined;
   private nextOffset: number;
   private eofSeen = false;
   private ended = false;
@@ -117,14 +94,10 @@ export class SftpReadStream extends Readable {
     const channels = [sftp, ...(options.moreChannels ?? [])];
     const maxRead = Math.min(...channels.map(maxReadLength));
     const requestBytes = Math.max(1, Math.min(options.requestBytes ?? DEFAULT_REQUEST_BYTES, maxRead));
-    const maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
-    // A chunk's READs must fit in the window many times over, or the window would wait for whole chunks.
-    const readsPerChunk = Math.max(1, Math.min(Math.floor(CHUNK_BYTES / requestBytes), Math.floor(maxInFlight / 4)));
-    // Node's own buffer holds about one chunk; the window is the real buffer.
-    super({ highWaterMark: readsPerChunk * requestBytes });
+    // Node's own buffer holds about one reply; the window is the real buffer.
+    super({ highWaterMark: requestBytes });
     this.requestBytes = requestBytes;
-    this.chunkBytes = readsPerChunk * requestBytes;
-    this.maxInFlight = maxInFlight;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     this.nextOffset = options.start ?? 0;
     this.where = options.where ?? 'the SFTP server';
     this.size = options.size;
@@ -152,78 +125,49 @@ export class SftpReadStream extends Readable {
     this.stopWatching?.();
     this.ended = true;
     this.slots = [];
-    this.filling = undefined;
     closeLanesQuietly(this.lanes);
     callback(error);
   }
 
-  /** Delivers completed chunks in order while the consumer wants data, then tops the window up. */
+  /** Delivers completed slots in order while the consumer wants data, then tops the window up. */
   private pump(): void {
     while (this.wanted && !this.ended) {
       const head = this.slots[0];
       if (!head?.done) break;
       this.slots.shift();
-      const chunk = head.chunk;
       if (head.eof) {
-        // What arrived of this chunk before the end, then the end.
         this.ended = true;
         this.slots = [];
-        if (chunk.ready > 0) this.deliver(chunk.buffer.subarray(0, chunk.ready));
         this.push(null);
         return;
       }
-      chunk.ready += head.received;
-      if (chunk.ready === chunk.buffer.length) this.wanted = this.deliver(chunk.buffer);
+      const data = head.data as Buffer;
+      this.bytesRead += data.length;
+      this.wanted = this.push(data);
     }
     while (this.wanted && !this.ended && !this.eofSeen && !this.endCheck && this.slots.length < this.maxInFlight) {
-      this.slots.push(this.nextSlot());
+      const left = this.size === undefined ? this.requestBytes : this.size - this.nextOffset;
+      const slot: Slot = { offset: this.nextOffset, length: left > 0 ? Math.min(this.requestBytes, left) : 1, done: false };
+      if (left <= 0) this.endCheck = slot;
+      this.nextOffset += slot.length;
+      this.slots.push(slot);
+      this.issue(slot);
     }
-  }
-
-  private deliver(data: Buffer): boolean {
-    this.bytesRead += data.length;
-    return this.push(data);
-  }
-
-  /** The next READ in file order (the 1-byte EOF check once `size` is reached), issued. */
-  private nextSlot(): Slot {
-    const left = this.size === undefined ? Number.POSITIVE_INFINITY : this.size - this.nextOffset;
-    let chunk = this.filling;
-    if (left <= 0) {
-      chunk = { offset: this.nextOffset, buffer: Buffer.allocUnsafe(1), assigned: 0, ready: 0 };
-    } else if (!chunk) {
-      chunk = { offset: this.nextOffset, buffer: Buffer.allocUnsafe(Math.min(this.chunkBytes, left)), assigned: 0, ready: 0 };
-      this.filling = chunk;
-    }
-    const length = Math.min(this.requestBytes, chunk.buffer.length - chunk.assigned);
-    const slot: Slot = { offset: this.nextOffset, length, chunk, done: false, received: 0 };
-    if (left <= 0) this.endCheck = slot;
-    chunk.assigned += length;
-    if (chunk === this.filling && chunk.assigned === chunk.buffer.length) this.filling = undefined;
-    this.nextOffset += length;
-    this.issue(slot);
-    return slot;
   }
 
   private issue(slot: Slot): void {
     const lane = this.lanes[this.issued++ % this.lanes.length] as SftpLane;
+    const buffer = Buffer.allocUnsafe(slot.length);
     try {
-      lane.channel.sftp.read(
-        lane.handle as Buffer,
-        slot.chunk.buffer,
-        slot.offset - slot.chunk.offset,
-        slot.length,
-        slot.offset,
-        (err, bytesRead) => {
-          this.onReply(slot, err, bytesRead);
-        },
-      );
+      lane.channel.sftp.read(lane.handle as Buffer, buffer, 0, slot.length, slot.offset, (err, bytesRead) => {
+        this.onReply(slot, err, bytesRead, buffer);
+      });
     } catch (err) {
       this.destroy(err as Error);
     }
   }
 
-  private onReply(slot: Slot, err: Error | null | undefined, bytesRead: number): void {
+  private onReply(slot: Slot, err: Error | null | undefined, bytesRead: number, buffer: Buffer): void {
     if (this.ended || this.destroyed) return;
     if (err) {
       this.destroy(requestError(err, this.where));
@@ -239,16 +183,9 @@ export class SftpReadStream extends Readable {
       );
       return;
     } else {
-      slot.received = bytesRead;
+      slot.data = bytesRead === slot.length ? buffer : buffer.subarray(0, bytesRead);
       if (bytesRead < slot.length) {
-        // A short reply: the rest of its part of the chunk is asked for right after it.
-        const rest: Slot = {
-          offset: slot.offset + bytesRead,
-          length: slot.length - bytesRead,
-          chunk: slot.chunk,
-          done: false,
-          received: 0,
-        };
+        const rest: Slot = { offset: slot.offset + bytesRead, length: slot.length - bytesRead, done: false };
         this.slots.splice(this.slots.indexOf(slot) + 1, 0, rest);
         this.issue(rest);
       }
