@@ -15,7 +15,9 @@
  *    NO_COMMON_ALGORITHM, naming what it offered;
  * 5. the SFTP channel's SSH receive window is 4 MiB, kept topped up
  *    (receive-window.ts): with ssh2's own 2 MiB, refilled at half, downloads
- *    over a long link are capped at ~1 MiB per round trip;
+ *    over a long link are capped at ~1 MiB per round trip; READ replies are
+ *    copied once, from the channel's data into the reader's buffer
+ *    (data-replies.ts), where ssh2 would copy them twice;
  * 6. failures become typed errors with stable codes (core/domain/connectivity-errors.ts)
  *    whose messages never carry the password, passphrase or private key.
  */
@@ -40,6 +42,7 @@ import type { NegotiatedAlgorithms } from '../../domain/endpoint';
 import type { EndpointCredentials } from '../../domain/secrets';
 import { SSH_SECURITY_POLICIES, type SshSecurityPolicyName, securityPolicyOf } from '../../domain/ssh-security-policies';
 import { type HostResolver, type NetworkPolicy, vetHost } from '../net/network-policy';
+import { copyDataRepliesOnce } from './data-replies';
 import { widenReceiveWindow } from './receive-window';
 
 export interface SftpTarget {
@@ -259,6 +262,7 @@ function openChannel(client: SftpClient): Promise<SFTPWrapper> {
       // A protocol error reaches the streams as failed requests and the channel
       // closing; as an 'error' event with no listener it would end the process.
       sftp.on('error', () => {});
+      copyDataRepliesOnce(sftp);
       widenReceiveWindow(sftp);
       resolve(sftp);
     });
@@ -358,6 +362,7 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
     const sftp = await withDeadline(connecting, deadline, () =>
       Object.assign(new Error('timed out opening the SFTP channel'), { level: 'client-timeout' }),
     );
+    copyDataRepliesOnce(sftp);
     widenReceiveWindow(sftp);
     let roundTrip: Promise<number> | undefined;
     const session: SftpSession = {
