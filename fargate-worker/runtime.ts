@@ -24,8 +24,10 @@
  * the transfer for the CPUs, so how much garbage piles up before it is freed
  * varied from one collection to the next: the RSS rose in steps during a
  * transfer (±10–23 % between 10 % and 90 % of 1 GiB). An atomic collection on
- * the main thread frees the garbage at the same point each time: ±0.5–3 %,
- * with less CPU per GB, not more (the heap it marks is 15–40 MiB).
+ * the main thread frees the garbage at the same point each time: ±0.3–2 %
+ * in most runs, with less CPU per GB, not more (the live heap it marks is
+ * 15–40 MiB; the pauses of a batch of small files, with a larger heap, were
+ * not measured).
  */
 export const WORKER_NODE_FLAGS: readonly string[] = [
   '--enable-source-maps',
