@@ -104,9 +104,25 @@ export function runTimeout(ctx: BenchContext, capMs: number): number {
 }
 
 /**
+ * Progress as (time, bytes) points that say when each value was first seen.
+ * A polled counter (the job's bytesTransferred, written at most once a
+ * second, read every 250 ms) repeats a value until the next write: the
+ * repeats say nothing about the bytes moved meanwhile, and interpolating
+ * through them would hold the progress back and then jump it.
+ */
+function progressChanges(progress: Array<{ t: number; bytes: number }>): Array<{ t: number; bytes: number }> {
+  const sorted = progress.filter((p) => Number.isFinite(p.bytes)).sort((a, b) => a.t - b.t);
+  return sorted.filter((p, i) => i === 0 || p.bytes !== (sorted[i - 1] as { bytes: number }).bytes);
+}
+
+/**
  * RSS flatness between 10 % and 90 % progress. Progress is interpolated from
  * (time, bytes) points when there are any, else taken as the fraction of the
- * run's time.
+ * run's time. Only samples inside the span of the progress points count: one
+ * taken before the first reading or after the last has no known progress
+ * (before it the process may still be starting, after it finishing), and
+ * taking the nearest reading's value for it put the worker's start-up (60 MiB
+ * while its first progress write already said 11 %) into the window.
  */
 export function rssWindow(
   samples: MemorySample[],
@@ -114,21 +130,24 @@ export function rssWindow(
   total: number,
   wallMs: number,
 ): RssWindow | undefined {
-  const points = progress.filter((p) => Number.isFinite(p.bytes)).sort((a, b) => a.t - b.t);
+  const points = progressChanges(progress);
   const useBytes = points.length >= 2 && total > 0;
-  const at = (t: number): number => {
+  const first = points[0] as { t: number; bytes: number };
+  const last = points[points.length - 1] as { t: number; bytes: number };
+  /** Progress at `t` (0–1), or undefined outside the span of the readings. */
+  const at = (t: number): number | undefined => {
     if (!useBytes) return t / wallMs;
-    if (t <= (points[0] as { t: number }).t) return (points[0] as { bytes: number }).bytes / total;
+    if (t < first.t || t > last.t) return undefined;
     for (let i = 1; i < points.length; i++) {
       const a = points[i - 1] as { t: number; bytes: number };
       const b = points[i] as { t: number; bytes: number };
       if (t <= b.t) return (a.bytes + ((b.bytes - a.bytes) * (t - a.t)) / Math.max(1e-9, b.t - a.t)) / total;
     }
-    return (points[points.length - 1] as { bytes: number }).bytes / total;
+    return last.bytes / total;
   };
   const inWindow = samples.filter((s) => {
     const p = at(s.t);
-    return p >= 0.1 && p <= 0.9;
+    return p !== undefined && p >= 0.1 && p <= 0.9;
   });
   if (inWindow.length < 3) return undefined;
   const mib = inWindow.map((s) => s.rssKiB / 1024);
