@@ -71,7 +71,7 @@ export async function createTables(endpoint: string, tables: CreateTableCommandI
     for (const table of tables) {
       const existing = await describe(db, table.TableName as string);
       if (!existing) {
-        await create(db, table);
+        await createTable(db, table);
         continue;
       }
       const [want, have] = [keySignature(table), keySignature(existing)];
@@ -140,7 +140,7 @@ async function rebuild(db: DynamoDBClient, table: CreateTableCommandInput): Prom
   } while (ExclusiveStartKey);
   await db.send(new DeleteTableCommand({ TableName }));
   await until(async () => (await describe(db, TableName)) === undefined, `${TableName} deleted`);
-  await create(db, table);
+  await createTable(db, table);
   for (let i = 0; i < items.length; i += 25) {
     let pending: WriteRequest[] = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
     while (pending.length > 0) {
@@ -152,8 +152,8 @@ async function rebuild(db: DynamoDBClient, table: CreateTableCommandInput): Prom
   }
 }
 
-/** Creates a table and returns once it is ACTIVE: dynalite answers CreateTable while the table is still CREATING. */
-async function create(db: DynamoDBClient, table: CreateTableCommandInput): Promise<void> {
+/** Creates a table and returns once it is ACTIVE: dynalite answers CreateTable while the table is still CREATING (a PutItem right after it can find no table). */
+export async function createTable(db: DynamoDBClient, table: CreateTableCommandInput): Promise<void> {
   await db.send(new CreateTableCommand(table));
   await until(async () => (await describe(db, table.TableName as string))?.TableStatus === 'ACTIVE', `${table.TableName} active`);
 }

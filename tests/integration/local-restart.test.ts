@@ -7,7 +7,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  CreateTableCommand,
   type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
@@ -26,7 +25,7 @@ import { startDynamo } from '../../local/dynamodb';
 import { awaitJob } from '../../local/jobs';
 import { loadServiceConfig, PROJECT_ROOT } from '../../local/service-config';
 import { type LocalStack, REGIONS, startLocalStack } from '../../local/stack';
-import { createTables, LOCAL_CREDENTIALS, tableDefinitions } from '../../local/tables';
+import { createTable, createTables, LOCAL_CREDENTIALS, tableDefinitions } from '../../local/tables';
 import { activeEndpoint } from '../support/local-engine';
 
 jest.setTimeout(120_000);
@@ -150,14 +149,12 @@ describe('the local engine across a restart', () => {
     const item = { TableName: 'restart-lock', Item: marshall({ id: 'kept', value: 1 }) };
     const db = dynamoOf(running.endpoint);
     try {
-      await db.send(
-        new CreateTableCommand({
-          TableName: 'restart-lock',
-          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-          AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-          BillingMode: 'PAY_PER_REQUEST',
-        }),
-      );
+      await createTable(db, {
+        TableName: 'restart-lock',
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      });
       await db.send(new PutItemCommand(item));
 
       await expect(startLocalStack({ stateDir: dir })).rejects.toThrow(/in use by another eft engine/);
