@@ -60,6 +60,13 @@ function internalsOf(sftp: SFTPWrapper): SftpInternals | undefined {
   return usable ? (s as SftpInternals) : undefined;
 }
 
+/** The SFTP channels the parser was installed on (a test asserts it still installs on the ssh2 in use). */
+const installed = new WeakSet<SFTPWrapper>();
+
+export function copiesDataRepliesOnce(sftp: SFTPWrapper): boolean {
+  return installed.has(sftp);
+}
+
 /**
  * Puts the single-copy DATA parser in front of `sftp`'s own (once its
  * VERSION exchange is done); returns false, installing nothing, if ssh2's
@@ -164,5 +171,6 @@ export function copyDataRepliesOnce(sftp: SFTPWrapper): boolean {
     }
     return undefined;
   };
+  installed.add(sftp);
   return true;
 }
