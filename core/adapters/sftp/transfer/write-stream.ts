@@ -9,10 +9,12 @@
  * write callback is held back: Node's backpressure on the producer (S3
  * GetObject, or the staging download).
  *
- * Small chunks (HTTP bodies arrive in ~16-64 KiB pieces) are coalesced into
- * requests of `requestBytes`, so the request count stays low. ssh2 copies the
- * data into its packet when a WRITE is sent, so the coalescing buffer is
- * reused at once. Memory is bounded by maxInFlight x requestBytes.
+ * Chunks (HTTP bodies arrive in 64 KiB pieces) are copied into request
+ * buffers of `requestBytes`, so the request count stays low, and each WRITE
+ * goes out from its buffer without ssh2's own copy (write-request.ts). A
+ * buffer is filled again once its WRITE is answered: at most maxInFlight + 1
+ * exist, reused for the whole file, so a transfer allocates no per-request
+ * buffers (whose churn drove V8's full collections).
  *
  * `acknowledgedOffset` is the resume point: every byte below it has been
  * acknowledged by the server. `_final` waits for all replies and closes the
@@ -167,7 +169,8 @@ export class SftpWriteStream extends Writable {
     const { chunk } = current;
     while (current.at < chunk.length) {
       if (this.outstanding.size >= this.maxInFlight) return;
-      const filling = (this.filling ??= this.spare.pop() ?? Buffer.allocUnsafeSlow(DATA_OFFSET + this.requestBytes));
+      if (!this.filling) this.filling = this.spare.pop() ?? Buffer.allocUnsafeSlow(DATA_OFFSET + this.requestBytes);
+      const filling = this.filling;
       const n = Math.min(this.requestBytes - this.coalesced, chunk.length - current.at);
       chunk.copy(filling, DATA_OFFSET + this.coalesced, current.at, current.at + n);
       this.coalesced += n;
