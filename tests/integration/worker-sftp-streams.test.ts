@@ -12,8 +12,9 @@ import { Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { SFTPWrapper } from 'ssh2';
 import { openSftp, type SftpSession, type SftpTarget } from '../../core/adapters/sftp/connect';
-import { maxReadLength, moreChannelsFor } from '../../core/adapters/sftp/transfer/channel';
+import { maxReadLength, moreChannelsFor, OPEN_FLAGS } from '../../core/adapters/sftp/transfer/channel';
 import { SftpReadStream } from '../../core/adapters/sftp/transfer/read-stream';
+import { directWrites } from '../../core/adapters/sftp/transfer/write-request';
 import { SftpWriteStream } from '../../core/adapters/sftp/transfer/write-stream';
 import { type EmbeddedSftpServer, startSftpServer } from '../../local/sftp-server';
 import { startDelayRelay } from '../support/delay-relay';
@@ -134,6 +135,45 @@ describe.each(peers)('pipelined streams against the $name', (peer) => {
     const written = await fs.readFile(peer.local(name));
     expect(written.length).toBe(size);
     expect(sha(written)).toBe(sha(content));
+  });
+
+  test('the writer sends its WRITEs without the copy ssh2 makes: the SFTP object is the one write-request.ts was written against', () => {
+    expect(directWrites(session.sftp)).toBeDefined();
+  });
+
+  test('writes byte for byte while it reuses its request buffers (2 WRITEs in flight, each buffer filled ~10 times)', async () => {
+    const content = randomBytes(5 * 1024 * 1024 + 13);
+    const name = 'write-reused.bin';
+    const pieces = Array.from({ length: Math.ceil(content.length / 65_536) }, (_, i) =>
+      content.subarray(i * 65_536, (i + 1) * 65_536),
+    );
+    const writer = new SftpWriteStream(session.sftp, peer.remote(name), { maxInFlight: 2 });
+    await pipeline(Readable.from(pieces), writer);
+    const written = await fs.readFile(peer.local(name));
+    expect(sha(written)).toBe(sha(content));
+  });
+
+  test('writes at offsets beyond 4 GiB (a resumed write of a large file): the high word of the offset reaches the server', async () => {
+    const start = 5 * 1024 ** 3 + 3;
+    const content = randomBytes(261_120 + 1000);
+    const name = 'write-beyond-4gib.bin';
+    await fs.writeFile(peer.local(name), '');
+    try {
+      const writer = new SftpWriteStream(session.sftp, peer.remote(name), { flags: OPEN_FLAGS.WRITE, start });
+      await pipeline(Readable.from([content]), writer);
+      expect(writer.acknowledgedOffset).toBe(start + content.length);
+      expect((await fs.stat(peer.local(name))).size).toBe(start + content.length);
+      const handle = await fs.open(peer.local(name), 'r');
+      try {
+        const back = Buffer.alloc(content.length);
+        await handle.read(back, 0, content.length, start);
+        expect(sha(back)).toBe(sha(content));
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await fs.rm(peer.local(name), { force: true });
+    }
   });
 
   test('reading a missing file fails with NO_SUCH_FILE; writing into a missing folder too', async () => {

@@ -7,6 +7,13 @@ import { requireBucketOwner } from './bucket-owner';
  * function's environment. Checksums only when an operation requires them: with
  * the SDK's default (WHEN_SUPPORTED) a stream of unknown length fails
  * client-side, and transfers stream from SFTP without knowing the length.
+ * Nor does a GetObject ask for the object's checksum to check it (the SDK's
+ * default does): S3 keeps a full-object checksum (CRC64NVME by default) for
+ * most objects, which the SDK checks in JavaScript at ~3 CPU-s per GB, a
+ * second pass over every byte that the transfer already hashes with SHA-256
+ * (a staged copy's second hop is held to the first hop's SHA-256; TLS guards
+ * the bytes in transit). An explicit ChecksumMode (HeadObject for
+ * verification) is unaffected.
  * Path-style addressing is for the local emulator (EFT_S3_FORCE_PATH_STYLE=true).
  * Every request must name the bucket's expected owner (requireBucketOwner).
  */
@@ -17,6 +24,7 @@ export function createS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
         ...awsClientConfig('S3', env),
         forcePathStyle: env.EFT_S3_FORCE_PATH_STYLE === 'true',
         requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
       }),
     ),
   );

@@ -9,10 +9,12 @@
  * write callback is held back: Node's backpressure on the producer (S3
  * GetObject, or the staging download).
  *
- * Small chunks (HTTP bodies arrive in ~16-64 KiB pieces) are coalesced into
- * requests of `requestBytes`, so the request count stays low. ssh2 copies the
- * data into its packet when a WRITE is sent, so the coalescing buffer is
- * reused at once. Memory is bounded by maxInFlight x requestBytes.
+ * Chunks (HTTP bodies arrive in 64 KiB pieces) are copied into request
+ * buffers of `requestBytes`, so the request count stays low, and each WRITE
+ * goes out from its buffer without ssh2's own copy (write-request.ts). A
+ * buffer is filled again once its WRITE is answered: at most maxInFlight + 1
+ * exist, reused for the whole file, so a transfer allocates no per-request
+ * buffers (whose churn drove V8's full collections).
  *
  * `acknowledgedOffset` is the resume point: every byte below it has been
  * acknowledged by the server. `_final` waits for all replies and closes the
@@ -38,6 +40,7 @@ import {
   type SftpLane,
   watchLanes,
 } from './channel';
+import { DATA_OFFSET, type DirectWrites, directWrites } from './write-request';
 
 export interface SftpWriteStreamOptions {
   /** SSH_FXF_* open flags. Default WRITE | CREAT | TRUNC. Use EXCL to refuse an existing file. */
@@ -65,13 +68,18 @@ type Done = (error?: Error | null) => void;
 
 export class SftpWriteStream extends Writable {
   private lanes: SftpLane[];
+  /** Each channel's WRITEs without ssh2's copy (write-request.ts), where its internals allow. */
+  private readonly direct = new Map<SFTPWrapper, DirectWrites | undefined>();
   private issued = 0;
   private readonly requestBytes: number;
   private readonly maxInFlight: number;
   private readonly where: string;
   private offset: number;
-  private readonly coalesce: Buffer;
+  /** The request being filled (its data at DATA_OFFSET), and how much of it is. */
+  private filling: Buffer | undefined;
   private coalesced = 0;
+  /** Request buffers whose WRITE was answered, to fill again: at most maxInFlight + 1 exist. */
+  private readonly spare: Buffer[] = [];
   /** Start offsets of the WRITEs not yet answered. */
   private readonly outstanding = new Set<number>();
   /** The chunk being sent, when the window filled up before all of it was. */
@@ -94,7 +102,7 @@ export class SftpWriteStream extends Writable {
     this.offset = options.start ?? 0;
     this.where = options.where ?? 'the SFTP server';
     this.lanes = lanesOver(channels, this.where);
-    this.coalesce = Buffer.allocUnsafe(requestBytes);
+    for (const channel of channels) this.direct.set(channel, directWrites(channel));
   }
 
   /** Every byte below this file offset has been written and acknowledged. */
@@ -161,14 +169,10 @@ export class SftpWriteStream extends Writable {
     const { chunk } = current;
     while (current.at < chunk.length) {
       if (this.outstanding.size >= this.maxInFlight) return;
-      if (this.coalesced === 0 && chunk.length - current.at >= this.requestBytes) {
-        // A whole request's worth: send straight from the chunk (ssh2 copies it).
-        this.send(chunk, current.at, this.requestBytes);
-        current.at += this.requestBytes;
-        continue;
-      }
+      if (!this.filling) this.filling = this.spare.pop() ?? Buffer.allocUnsafeSlow(DATA_OFFSET + this.requestBytes);
+      const filling = this.filling;
       const n = Math.min(this.requestBytes - this.coalesced, chunk.length - current.at);
-      chunk.copy(this.coalesce, this.coalesced, current.at, current.at + n);
+      chunk.copy(filling, DATA_OFFSET + this.coalesced, current.at, current.at + n);
       this.coalesced += n;
       current.at += n;
       if (this.coalesced === this.requestBytes) this.flushCoalesced();
@@ -198,27 +202,34 @@ export class SftpWriteStream extends Writable {
   }
 
   private flushCoalesced(): void {
-    if (this.coalesced === 0) return;
+    const buffer = this.filling;
+    if (!buffer || this.coalesced === 0) return;
     const length = this.coalesced;
+    this.filling = undefined;
     this.coalesced = 0;
-    this.send(this.coalesce, 0, length);
+    this.send(buffer, length);
   }
 
-  private send(buffer: Buffer, from: number, length: number): void {
+  /** WRITE of buffer[DATA_OFFSET, +length) at the next offset; the buffer is spare again once answered. */
+  private send(buffer: Buffer, length: number): void {
     const start = this.offset;
     this.offset += length;
     this.outstanding.add(start);
     const lane = this.lanes[this.issued++ % this.lanes.length] as SftpLane;
+    const answered = (err?: Error | null) => {
+      if (this.destroyed) return;
+      if (err) {
+        this.destroy(requestError(err, this.where));
+        return;
+      }
+      this.spare.push(buffer);
+      this.outstanding.delete(start);
+      this.release();
+    };
     try {
-      lane.channel.sftp.write(lane.handle as Buffer, buffer, from, length, start, (err) => {
-        if (this.destroyed) return;
-        if (err) {
-          this.destroy(requestError(err, this.where));
-          return;
-        }
-        this.outstanding.delete(start);
-        this.release();
-      });
+      const direct = this.direct.get(lane.channel.sftp);
+      if (direct) direct.write(lane.handle as Buffer, buffer, length, start, answered);
+      else lane.channel.sftp.write(lane.handle as Buffer, buffer, DATA_OFFSET, length, start, answered);
     } catch (err) {
       this.destroy(err as Error);
     }
