@@ -12,6 +12,7 @@ import { Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { SFTPWrapper } from 'ssh2';
 import { openSftp, type SftpSession, type SftpTarget } from '../../core/adapters/sftp/connect';
+import { copiesDataRepliesOnce } from '../../core/adapters/sftp/data-replies';
 import { maxReadLength, moreChannelsFor, OPEN_FLAGS } from '../../core/adapters/sftp/transfer/channel';
 import { SftpReadStream } from '../../core/adapters/sftp/transfer/read-stream';
 import { directWrites } from '../../core/adapters/sftp/transfer/write-request';
@@ -113,6 +114,10 @@ describe.each(peers)('pipelined streams against the $name', (peer) => {
 
   test('the server lets ssh2 send 255 KiB requests (limits@openssh.com)', () => {
     expect(maxReadLength(session.sftp)).toBe(261_120);
+  });
+
+  test('READ replies are copied once: the single-copy parser (data-replies.ts) is installed on the real channel', () => {
+    expect(copiesDataRepliesOnce(session.sftp)).toBe(true);
   });
 
   test.each([0, 1, 1000, 261_120, 261_120 * 3 + 11, 5 * 1024 * 1024 + 3])('reads a %i-byte file byte for byte', async (size) => {

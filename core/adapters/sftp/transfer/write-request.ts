@@ -15,7 +15,8 @@
  * may still hold parts of it (queued behind the SSH window). A reply means
  * the server has received the whole request, so none of it is queued then.
  *
- * It relies on ssh2's SFTP internals (ssh2 1.x, pinned in package.json);
+ * It relies on ssh2's SFTP internals (ssh2 1.x; package-lock.json pins the release, and
+ * tests/integration/worker-sftp-streams.test.ts checks them on a real channel);
  * `directWrites` returns undefined when they are not as expected, and the
  * caller falls back to `sftp.write`.
  */
