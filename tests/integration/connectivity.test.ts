@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { utils } from 'ssh2';
 import type { NetworkPolicy } from '../../core/adapters/net/network-policy';
-import { createS3Client } from '../../core/adapters/s3/client';
 import { probeS3 } from '../../core/adapters/s3/probe';
 import { openSftp, type SftpTarget } from '../../core/adapters/sftp/connect';
 import { probeSftp } from '../../core/adapters/sftp/probe';
@@ -25,6 +24,7 @@ import {
   sshKeyFingerprint,
   startSftpServer,
 } from '../../local/sftp-server';
+import { localS3Client } from '../support/s3';
 import { freePort, type Sshd, startSshd } from '../support/sshd';
 
 const LOOPBACK: NetworkPolicy = { allowedCidrs: ['127.0.0.0/8'] };
@@ -455,13 +455,7 @@ describe('S3 validation against the local emulator', () => {
   let s3: S3Client;
   beforeAll(async () => {
     s3server = await startS3({ directory: path.join(tmp, 's3'), buckets: [{ name: 'landing', owner: OWNER }] });
-    s3 = createS3Client({
-      AWS_REGION: 'us-gov-west-1',
-      AWS_ENDPOINT_URL_S3: s3server.endpoint,
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      EFT_S3_FORCE_PATH_STYLE: 'true',
-    });
+    s3 = localS3Client(s3server.endpoint);
   });
   afterAll(async () => {
     s3?.destroy();

@@ -7,29 +7,23 @@ import * as fs from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CopyObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { createS3Client } from '../../core/adapters/s3/client';
+import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { readObject } from '../../core/adapters/s3/transfer/objects';
 import { LOCAL_ACCOUNT_ID } from '../../local/cfn-values';
 import { type LocalS3, startS3 } from '../../local/s3';
+import { localS3Client } from '../support/s3';
 
 jest.setTimeout(30_000);
 
 const BUCKET = 'object-read';
 let tmp: string;
 let local: LocalS3;
-let s3: ReturnType<typeof createS3Client>;
+let s3: S3Client;
 
 beforeAll(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'eft-s3-object-read-'));
   local = await startS3({ directory: tmp, buckets: [BUCKET] });
-  s3 = createS3Client({
-    AWS_REGION: 'us-gov-west-1',
-    AWS_ENDPOINT_URL_S3: local.endpoint,
-    EFT_S3_FORCE_PATH_STYLE: 'true',
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  });
+  s3 = localS3Client(local.endpoint);
 });
 
 afterAll(async () => {

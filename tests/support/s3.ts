@@ -1,4 +1,16 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createS3Client } from '../../core/adapters/s3/client';
+
+/** The engine's S3 client (createS3Client) against a local S3 emulator (startS3). */
+export function localS3Client(endpoint: string): S3Client {
+  return createS3Client({
+    AWS_REGION: 'us-gov-west-1',
+    AWS_ENDPOINT_URL_S3: endpoint,
+    EFT_S3_FORCE_PATH_STYLE: 'true',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  });
+}
 
 /** An object's bytes, read whole (test objects are small). */
 export async function readObject(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
