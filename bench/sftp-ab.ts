@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd } from '../tests/support/sshd';
 import { writeContentFile } from './content';
-import type { LegArgs } from './eft-sftp-leg';
 import { CONTAINER_ENV, eftNodeArgs } from './engine';
+import { loopbackLegArgs } from './leg-args';
 
 /** User and system CPU ms of this process's reaped children (the legs). */
 function childrenCpuMs(): [number, number] {
@@ -54,18 +54,10 @@ async function main(): Promise<void> {
         const [name, bundle] = tools[(i + r) % tools.length] as [string, string];
         rmSync(local, { force: true });
         rmSync(join(sshd.dataDir, 'upload.bin'), { force: true });
-        const args: LegArgs = {
-          direction,
-          host: sshd.host,
-          port: sshd.port,
-          username: sshd.username,
-          privateKeyPath: key,
-          hostKeyFingerprint: sshd.hostKeyFingerprint,
-          securityPolicy: 'FIPS-2024',
-          remotePath: direction === 'download' ? source : join(sshd.dataDir, 'upload.bin'),
-          localPath: direction === 'download' ? local : source,
-          allowedCidrs: ['127.0.0.0/8'],
-        };
+        const args = loopbackLegArgs(sshd, key, direction, {
+          remote: direction === 'download' ? source : join(sshd.dataDir, 'upload.bin'),
+          local: direction === 'download' ? local : source,
+        });
         const cpu = childrenCpuMs();
         const started = Date.now();
         // AB_WRAP: a command to run the leg under (e.g. "strace -c -f -o FILE").

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd } from '../tests/support/sshd';
 import { writeContentFile } from './content';
-import type { LegArgs } from './eft-sftp-leg';
 import { CONTAINER_ENV, eftNodeArgs } from './engine';
+import { loopbackLegArgs } from './leg-args';
 
 function childrenCpuMs(): number {
   const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
@@ -41,20 +41,16 @@ async function main(): Promise<void> {
     const key = join(dir, 'key');
     writeFileSync(key, sshd.privateKey, { mode: 0o600 });
     const eft = (transport: 'ssh2' | 'openssh', bare: boolean) => (direction: 'download' | 'upload') => {
-      const args: LegArgs = {
+      const args = loopbackLegArgs(
+        sshd,
+        key,
         direction,
-        host: sshd.host,
-        port: sshd.port,
-        username: sshd.username,
-        privateKeyPath: key,
-        hostKeyFingerprint: sshd.hostKeyFingerprint,
-        securityPolicy: 'FIPS-2024',
-        remotePath: direction === 'download' ? source : join(sshd.dataDir, 'upload.bin'),
-        localPath: direction === 'download' ? join(dir, 'download.bin') : source,
-        allowedCidrs: ['127.0.0.0/8'],
-        transport,
-        bare,
-      };
+        {
+          remote: direction === 'download' ? source : join(sshd.dataDir, 'upload.bin'),
+          local: direction === 'download' ? join(dir, 'download.bin') : source,
+        },
+        { transport, bare },
+      );
       return spawnSync(process.execPath, [...eftNodeArgs(), bundle, JSON.stringify(args)], {
         env: { PATH: process.env.PATH ?? '', ...CONTAINER_ENV },
       });
