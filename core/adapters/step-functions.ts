@@ -1,5 +1,5 @@
 import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { BatchInput, ExecutionOptions, ExecutionStarter, JobKey } from '../domain/ports';
+import type { BatchInput, ExecutionJob, ExecutionOptions, ExecutionStarter } from '../domain/ports';
 import { awsClientConfig, engineClient } from './aws-client-config';
 
 /** One Step Functions client per starter or reader, built from the function's environment. */
@@ -22,8 +22,9 @@ export class StepFunctionsStarter implements ExecutionStarter {
     this.client = createSfnClient(env);
   }
 
-  start(job: JobKey, options: ExecutionOptions = {}): Promise<void> {
-    return this.startExecution(options.name ?? job.jobId, { customerId: job.customerId, jobId: job.jobId });
+  start(job: ExecutionJob, options: ExecutionOptions = {}): Promise<void> {
+    const { customerId, jobId, partitionId, flowType } = job;
+    return this.startExecution(options.name ?? jobId, { customerId, jobId, partitionId, flowType });
   }
 
   /** A batch of small files: named by the batch id, which is derived from its jobs. */

@@ -76,7 +76,8 @@ export async function runBatch(
     const key = { customerId: batch.customerId, jobId };
     let claim: Awaited<ReturnType<typeof claimJob>>;
     try {
-      claim = await claimJob(deps.jobs, key, lease, { likelyQueued: true });
+      // A small file ends within moments: its RUNNING event is written with its end's.
+      claim = await claimJob(deps.jobs, key, lease, { likelyQueued: true, auditWithEnd: true });
     } catch (err) {
       // The job store is failing us: stop here; FailBatch fails what is left.
       stop ??= toTransferError(err);
@@ -181,6 +182,10 @@ class CachedEndpoints implements EndpointStore {
       this.cache.set(key, endpoint);
     }
     return endpoint;
+  }
+
+  getPair(customerId: string, firstId: string, secondId: string): Promise<[Endpoint | undefined, Endpoint | undefined]> {
+    return Promise.all([this.get(customerId, firstId), this.get(customerId, secondId)]);
   }
 
   create: EndpointStore['create'] = (...args) => this.store.create(...args);

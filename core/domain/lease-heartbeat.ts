@@ -7,6 +7,12 @@ export interface HeartbeatTiming {
   leaseTtlMs: number;
   /** How often the lease is renewed (a third of the TTL by default). */
   heartbeatMs: number;
+  /**
+   * A write of the lease less than this long ago (a renewal, or the acquisition the token records
+   * as renewedAt) answers for `confirm`: nobody can take the lease until a whole TTL after it.
+   * Unset: every confirm renews.
+   */
+  freshForMs?: number;
 }
 
 export interface HeartbeatEvents {
@@ -33,6 +39,8 @@ export class LeaseExpiredError extends StaleOwnerError {
 export class LeaseHeartbeat {
   private timer: NodeJS.Timeout | undefined;
   private lastRenewal: number;
+  /** When the last write of the lease that confirm may rely on began, if any. */
+  private lastWrite: number | undefined;
   private lostReason: unknown;
 
   constructor(
@@ -43,6 +51,7 @@ export class LeaseHeartbeat {
     private readonly events: HeartbeatEvents,
   ) {
     this.lastRenewal = clock.now();
+    this.lastWrite = lease.renewedAt;
   }
 
   /** Why the mandate ended, if it did. */
@@ -50,7 +59,7 @@ export class LeaseHeartbeat {
     return this.lostReason;
   }
 
-  /** Renews once now (so work never starts under a lost lease), then every heartbeat. */
+  /** Confirms once now (so work never starts under a lost lease), then renews every heartbeat. */
   async start(): Promise<void> {
     await this.confirm();
     this.timer = setInterval(() => void this.beat(), this.timing.heartbeatMs);
@@ -62,12 +71,20 @@ export class LeaseHeartbeat {
     this.timer = undefined;
   }
 
-  /** Renews now; throws why the mandate ended if it has. Called right before committing anything. */
+  /**
+   * Renews now, unless the lease was written less than freshForMs ago; throws why the mandate ended
+   * if it has. Called right before committing anything.
+   */
   async confirm(): Promise<void> {
     if (this.lostReason !== undefined) throw this.lostReason;
+    const { freshForMs } = this.timing;
+    if (freshForMs !== undefined && this.lastWrite !== undefined && this.clock.now() - this.lastWrite < freshForMs) return;
     try {
+      // The lease expires a TTL after the store's write, which comes after this moment.
+      const writing = this.clock.now();
       await this.leases.renew(this.lease, this.timing.leaseTtlMs);
       this.lastRenewal = this.clock.now();
+      this.lastWrite = writing;
     } catch (error) {
       if (error instanceof StaleOwnerError) this.end(error);
       throw error;

@@ -28,8 +28,20 @@ export interface LeaseOwner {
 export interface LeaseToken extends LeaseOwner {
   partitionId: string;
   epoch: number;
+  /**
+   * When the lease was last written for this holder (its heartbeatAt, ms since the epoch). Nobody can
+   * take a lease before it expires, a whole TTL after that write, so a holder may act on a write this
+   * recent without renewing first (LeaseHeartbeat's freshForMs).
+   */
+  renewedAt?: number;
 }
 
 export function tokenOf(lease: Lease, executionId: string): LeaseToken {
-  return { partitionId: lease.partitionId, executionId, region: lease.ownerRegion, epoch: lease.epoch };
+  return {
+    partitionId: lease.partitionId,
+    executionId,
+    region: lease.ownerRegion,
+    epoch: lease.epoch,
+    renewedAt: lease.heartbeatAt,
+  };
 }

@@ -133,6 +133,8 @@ export type EndpointChanges = Partial<Omit<EndpointBase, 'customerId' | 'endpoin
 export interface EndpointStore {
   create(endpoint: NewEndpoint, actor: string): Promise<Endpoint>;
   get(customerId: string, endpointId: string): Promise<Endpoint | undefined>;
+  /** A job's two endpoints in one read (the same id twice is read once). */
+  getPair(customerId: string, firstId: string, secondId: string): Promise<[Endpoint | undefined, Endpoint | undefined]>;
   list(customerId: string, page: PageRequest): Promise<Page<Endpoint>>;
   /** Applies the changes if the endpoint is still at `expectedVersion`. */
   update(
@@ -179,8 +181,14 @@ export interface BatchInput {
 }
 
 /** Starts state machine executions; starting one twice is harmless (the execution name is the job or batch id). */
+/**
+ * What a job's execution is started with: its key, and the two facts StartTransfer needs before it
+ * has read the job (the partition to lease, the flow to claim it for), so it need not read it first.
+ */
+export type ExecutionJob = JobKey & Pick<TransferJob, 'partitionId' | 'flowType'>;
+
 export interface ExecutionStarter {
-  start(job: JobKey, options?: ExecutionOptions): Promise<void>;
+  start(job: ExecutionJob, options?: ExecutionOptions): Promise<void>;
   startBatch(batch: BatchInput, options?: ExecutionOptions): Promise<void>;
 }
 

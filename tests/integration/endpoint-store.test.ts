@@ -49,6 +49,21 @@ describe('endpoint store', () => {
     expect(await endpoints.get('cust-a', mine.endpointId)).toEqual(mine);
   });
 
+  it('reads a job’s two endpoints in one request, and never another customer’s', async () => {
+    const source = await endpoints.create(sftpEndpoint('cust-pair'), 'customer:alice');
+    clock.advance(1);
+    const target = await endpoints.create(sftpEndpoint('cust-pair'), 'customer:alice');
+    const theirs = await endpoints.create(sftpEndpoint('cust-other'), 'customer:mallory');
+
+    expect(await endpoints.getPair('cust-pair', source.endpointId, target.endpointId)).toEqual([source, target]);
+    expect(await endpoints.getPair('cust-pair', target.endpointId, source.endpointId)).toEqual([target, source]);
+    // The same endpoint as source and target (a copy within one bucket) is one key, read once.
+    expect(await endpoints.getPair('cust-pair', source.endpointId, source.endpointId)).toEqual([source, source]);
+    expect(await endpoints.getPair('cust-pair', source.endpointId, 'ep_missing')).toEqual([source, undefined]);
+    // Another customer's id, even a real one, is not found under this customer.
+    expect(await endpoints.getPair('cust-pair', theirs.endpointId, target.endpointId)).toEqual([undefined, target]);
+  });
+
   it('applies an update only at the expected version', async () => {
     const endpoint = await endpoints.create(sftpEndpoint('cust-v'), 'customer:alice');
     const updated = await endpoints.update(

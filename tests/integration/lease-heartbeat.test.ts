@@ -82,6 +82,47 @@ describe('the lease heartbeat', () => {
     }
   });
 
+  it('lets a write of the lease less than freshForMs old answer for a confirm, and renews once it is older', async () => {
+    const token = await heldByWest(); // acquired now: renewedAt is this moment
+    const renewals: number[] = [];
+    const counting: LeaseStore = {
+      acquire: (...args) => store.acquire(...args),
+      release: (...args) => store.release(...args),
+      get: (...args) => store.get(...args),
+      renew: (...args) => {
+        renewals.push(clock.now());
+        return store.renew(...args);
+      },
+    };
+    const fresh = new LeaseHeartbeat(counting, clock, token, { ...TIMING, freshForMs: 1000 }, { onLost: () => undefined });
+    await fresh.start();
+    clock.advance(999);
+    await fresh.confirm();
+    expect(renewals).toEqual([]);
+
+    clock.advance(1);
+    await fresh.confirm();
+    expect(renewals).toEqual([clock.now()]);
+    expect((await store.get(token.partitionId))?.expiresAt).toBe(clock.now() + TTL);
+    clock.advance(999);
+    await fresh.confirm(); // the renewal just made answers now
+    expect(renewals).toHaveLength(1);
+
+    // A token that does not say when the lease was written (a worker's, from its environment): renewed at once.
+    const { renewedAt: _unknown, ...withoutTime } = token;
+    const unknown = new LeaseHeartbeat(
+      counting,
+      clock,
+      withoutTime,
+      { ...TIMING, freshForMs: 1000 },
+      { onLost: () => undefined },
+    );
+    await unknown.start();
+    expect(renewals).toHaveLength(2);
+    fresh.stop();
+    unknown.stop();
+  });
+
   it('rides out failed renewals until a whole TTL has passed without one, then ends with LeaseExpiredError', async () => {
     const token = await heldByWest();
     const leases = new FlakyLeaseStore(store);
@@ -135,24 +176,36 @@ describe('withLeaseHeartbeat (the Lambda S3→S3 copy)', () => {
   it('aborts the work once the lease is taken over and throws the refusal, even if the work swallowed it', async () => {
     const token = await heldByWest();
     let aborted: unknown;
-    const outcome = withLeaseHeartbeat(store, token, TTL, async (signal, renewNow) => {
-      clock.advance(TTL + 1);
-      await store.acquire(token.partitionId, EAST, TTL);
-      await renewNow().catch(() => undefined);
-      aborted = signal.reason;
-      return 'committed';
-    });
+    const outcome = withLeaseHeartbeat(
+      store,
+      token,
+      TTL,
+      async (signal, renewNow) => {
+        clock.advance(TTL + 1);
+        await store.acquire(token.partitionId, EAST, TTL);
+        await renewNow().catch(() => undefined);
+        aborted = signal.reason;
+        return 'committed';
+      },
+      clock,
+    );
     await expect(outcome).rejects.toBeInstanceOf(StaleOwnerError);
     await expect(outcome).rejects.toBe(aborted);
   });
 
   it('returns what the work returns while the lease is held, renewing it', async () => {
     const token = await heldByWest();
-    const result = withLeaseHeartbeat(store, token, TTL, async (_signal, renewNow) => {
-      clock.advance(TTL / 2);
-      await renewNow();
-      return 'done';
-    });
+    const result = withLeaseHeartbeat(
+      store,
+      token,
+      TTL,
+      async (_signal, renewNow) => {
+        clock.advance(TTL / 2);
+        await renewNow();
+        return 'done';
+      },
+      clock,
+    );
     await expect(result).resolves.toBe('done');
     expect((await store.get(token.partitionId))?.expiresAt).toBe(clock.now() + TTL);
   });

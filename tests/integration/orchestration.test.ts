@@ -129,6 +129,32 @@ describe('startTransfer', () => {
     expect(await east.leases.get(job.partitionId)).toBeUndefined();
   });
 
+  it('claims without reading the job first when the execution input names its partition and flow', async () => {
+    const job = await queuedJob();
+    const reads: string[] = [];
+    const counting: OrchestrationDeps = {
+      ...west,
+      jobs: Object.assign(Object.create(west.jobs), {
+        get: (key: TransferJob) => {
+          reads.push(key.jobId);
+          return west.jobs.get(key);
+        },
+      }),
+    };
+    const input = { customerId: job.customerId, jobId: job.jobId, partitionId: job.partitionId, flowType: job.flowType };
+    const result = await startTransfer(counting, { ...input, executionId: 'west-input-1', input });
+    expect(result).toMatchObject({ action: 'RUN', flowType: 'S3_TO_S3', serverSideCopy: true, lease: { epoch: 1 } });
+    expect(reads).toEqual([]);
+    expect(await west.jobs.get(job)).toMatchObject({ status: 'RUNNING', runningExecutionId: 'west-input-1' });
+
+    // A job that is no longer QUEUED: the refused claim reads it, skips it and gives the lease back.
+    if (result.action === 'SKIP') throw new Error('skipped');
+    await west.jobs.transition(job, 'CANCELLED', { actor: 'customer', region: 'us-gov-west-1', fence: result.lease });
+    const again = await startTransfer(counting, { ...input, executionId: 'west-input-2', input });
+    expect(again).toMatchObject({ action: 'SKIP', reason: 'job is already CANCELLED' });
+    expect((await west.leases.get(job.partitionId))?.executions ?? []).not.toContain('west-input-2');
+  });
+
   it('refuses to start while the other region holds the partition, leaving the job queued', async () => {
     const job = await queuedJob();
     const other = await queuedJob();

@@ -1362,7 +1362,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
       const { endpoints, jobs, audit, principals } = TABLE_NAMES;
       const expected: Record<TransferFunction, string[]> = {
         createTransfers: [
-          `dynamodb:GetItem ${tableArn(endpoints)}`,
+          `dynamodb:BatchGetItem ${tableArn(endpoints)}`,
           `dynamodb:PutItem ${tableArn(jobs)}`,
           `dynamodb:GetItem ${tableArn(jobs)}`,
           `dynamodb:BatchWriteItem ${tableArn(audit)}`,
@@ -1420,7 +1420,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         startTransfer: [...jobChange, ...leaseChange, ...auditAppend],
         copyS3Object: [
           ...jobChange,
-          `dynamodb:GetItem ${tableArn(endpoints)}`,
+          `dynamodb:BatchGetItem ${tableArn(endpoints)}`,
           ...leaseChange,
           ...auditAppend,
           customerBucket('s3:ListBucket', 'buckets'),

@@ -1,14 +1,26 @@
-import { type DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  type DynamoDBClient,
+  GetItemCommand,
+  type KeysAndAttributes,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Clock } from '../../domain/clock';
 import type { Endpoint } from '../../domain/endpoint';
-import { ConflictError, NotFoundError } from '../../domain/errors';
+import { ConflictError, NotFoundError, TransientError } from '../../domain/errors';
 import { timeOrderedId } from '../../domain/ids';
 import type { AuditLog, EndpointChanges, EndpointStore, NewEndpoint, Page, PageRequest } from '../../domain/ports';
 import { securityPolicyOf } from '../../domain/ssh-security-policies';
 import { isConditionFailed } from './client';
 import { CursorCodec } from './pagination';
 import { versionedUpdate } from './versioned-update';
+
+/** How many times keys DynamoDB left unprocessed are asked for before giving up. */
+const UNPROCESSED_ROUNDS = 5;
 
 /**
  * What the audit trail records of an endpoint's security settings when they
@@ -60,6 +72,27 @@ export class DynamoEndpointStore implements EndpointStore {
       new GetItemCommand({ TableName: this.table, Key: marshall({ customerId, endpointId }), ConsistentRead: true }),
     );
     return result.Item ? (unmarshall(result.Item) as Endpoint) : undefined;
+  }
+
+  async getPair(customerId: string, firstId: string, secondId: string): Promise<[Endpoint | undefined, Endpoint | undefined]> {
+    const found = new Map<string, Endpoint>();
+    let pending: KeysAndAttributes['Keys'] = [...new Set([firstId, secondId])].map((endpointId) =>
+      marshall({ customerId, endpointId }),
+    );
+    // Keys DynamoDB leaves unprocessed (throttling) are asked for again after a pause, a few times.
+    for (let round = 0; pending?.length; round++) {
+      if (round === UNPROCESSED_ROUNDS) throw new TransientError(`DynamoDB left ${pending.length} endpoint reads unprocessed`);
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
+      const result: BatchGetItemCommandOutput = await this.db.send(
+        new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      for (const item of result.Responses?.[this.table] ?? []) {
+        const endpoint = unmarshall(item) as Endpoint;
+        found.set(endpoint.endpointId, endpoint);
+      }
+      pending = result.UnprocessedKeys?.[this.table]?.Keys;
+    }
+    return [found.get(firstId), found.get(secondId)];
   }
 
   async list(customerId: string, page: PageRequest): Promise<Page<Endpoint>> {

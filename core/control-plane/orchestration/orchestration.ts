@@ -76,15 +76,24 @@ export async function claimJob(
   jobs: JobStore,
   key: JobKey,
   fence: LeaseToken,
-  options: { likelyQueued?: boolean; known?: TransferJob } = {},
+  options: {
+    /** Most often QUEUED: the conditional write is tried first, and the job read only when it is refused. */
+    likelyQueued?: boolean;
+    /** The job as the caller has just read it. */
+    known?: TransferJob;
+    /**
+     * The claim's audit event goes with the job's end (auditWithEnd), for work that ends within
+     * moments or one task: a batch's small file, a server-side copy.
+     */
+    auditWithEnd?: boolean;
+  } = {},
 ): Promise<Claim> {
   const origin = { actor: ACTOR, region: fence.region, fence };
+  const running = { ...origin, auditWithEnd: options.auditWithEnd === true };
   if (options.likelyQueued) {
-    // A batch's jobs are QUEUED but for a few: try the conditional write first and only read the job
-    // when it is refused (one DynamoDB read less per file). A small file ends within moments: its
-    // RUNNING event is written with its end's (auditWithEnd), in one audit request.
+    // One DynamoDB read less per claim when the job is QUEUED, as it is but for a few.
     try {
-      const job = await jobs.transition(key, 'RUNNING', { ...origin, auditWithEnd: true });
+      const job = await jobs.transition(key, 'RUNNING', running);
       if (job.partitionId !== fence.partitionId) throw new Error(`job ${key.jobId} is not in partition ${fence.partitionId}`);
       return { action: 'RUN', job };
     } catch (error) {
@@ -103,7 +112,7 @@ export async function claimJob(
     }
     try {
       if (job.status === 'RECEIVED') job = await jobs.transition(key, 'QUEUED', origin);
-      if (job.status === 'QUEUED') return { action: 'RUN', job: await jobs.transition(key, 'RUNNING', origin) };
+      if (job.status === 'QUEUED') return { action: 'RUN', job: await jobs.transition(key, 'RUNNING', running) };
     } catch (error) {
       // Another execution moved it first: look again at what it is now.
       if (error instanceof IllegalTransitionError) continue;
@@ -130,23 +139,39 @@ function runByAnother(job: TransferJob, fence: LeaseToken): boolean {
  * First task of an execution: take the partition lease for this region and
  * claim the job (see claimJob). A job that is already terminal (cancelled, or
  * finished by the other region) or run by another execution is skipped.
+ * `input`, the execution's input, names the job's partition and flow when the
+ * engine's starter gave them: then the lease is taken and the claim written
+ * without reading the job first (it is read only if the claim is refused).
  */
-export async function startTransfer(deps: OrchestrationDeps, input: JobKey & { executionId: string }): Promise<StartResult> {
+export async function startTransfer(
+  deps: OrchestrationDeps,
+  input: JobKey & {
+    executionId: string;
+    input?: { partitionId?: string | undefined; flowType?: string | undefined } | undefined;
+  },
+): Promise<StartResult> {
   const key = { customerId: input.customerId, jobId: input.jobId };
-  const job = await loadJob(deps.jobs, key);
-  if (isTerminal(job.status)) return { action: 'SKIP', ...key, reason: `job is already ${job.status}` };
-  const fence = await takeLease(deps, job.partitionId, input.executionId);
-  const claim = await claimJob(deps.jobs, key, fence, { known: job });
+  const given = input.input?.partitionId && input.input.flowType ? input.input : undefined;
+  const job = given ? undefined : await loadJob(deps.jobs, key);
+  if (job && isTerminal(job.status)) return { action: 'SKIP', ...key, reason: `job is already ${job.status}` };
+  const { partitionId, flowType } = (job ?? given) as { partitionId: string; flowType: string };
+  const fence = await takeLease(deps, partitionId, input.executionId);
+  const serverSideCopy = isServerSideCopy(deps.drivers, flowType as FlowType);
+  // A server-side copy claims, copies and ends its job within one Lambda invocation (at most 15
+  // minutes): its RUNNING event is written with its end's, in one audit request.
+  const claim = await claimJob(deps.jobs, key, fence, {
+    ...(job ? { known: job } : { likelyQueued: true }),
+    auditWithEnd: serverSideCopy,
+  });
   if (claim.action === 'SKIP') {
     await releaseQuietly(deps, fence);
     return { action: 'SKIP', ...key, reason: claim.reason };
   }
-  const { flowType } = claim.job;
   return {
     action: claim.action,
     ...key,
-    flowType,
-    serverSideCopy: isServerSideCopy(deps.drivers, flowType),
+    flowType: claim.job.flowType,
+    serverSideCopy: isServerSideCopy(deps.drivers, claim.job.flowType),
     ...(claim.job.bytesTotal !== undefined ? { bytesTotal: claim.job.bytesTotal } : {}),
     lease: fence,
     job: key,
@@ -422,10 +447,7 @@ function messageOf(error: StateError | undefined): string {
  */
 export async function runServerSideCopy(deps: OrchestrationDeps, input: JobKey & { lease: LeaseToken }): Promise<TransferResult> {
   const job = await loadJob(deps.jobs, input);
-  const [source, target] = await Promise.all([
-    deps.endpoints.get(job.customerId, job.sourceEndpointId),
-    deps.endpoints.get(job.customerId, job.targetEndpointId),
-  ]);
+  const [source, target] = await deps.endpoints.getPair(job.customerId, job.sourceEndpointId, job.targetEndpointId);
   if (!source || !target) throw new NotFoundError(`job ${job.jobId} refers to an endpoint that no longer exists`);
   const driver = deps.drivers.driverFor(source);
   const copy = driver === deps.drivers.driverFor(target) ? driver.copyServerSide?.bind(driver) : undefined;
@@ -433,7 +455,13 @@ export async function runServerSideCopy(deps: OrchestrationDeps, input: JobKey &
   const from = resolveLocation(deps.drivers, source, job.sourcePath, 'sourcePath');
   const to = resolveLocation(deps.drivers, target, job.targetPath, 'targetPath');
   // The copy's checkpoints go to the store as they are; its result is verified and ends the job in the
-  // same write (finishDelivery), so VerifyTransfer finds it SUCCEEDED.
+  // same write (finishDelivery), so the state machine goes from here straight to ReleaseLease.
+  let ended = false;
+  const end = async (fence: LeaseToken, work: JobWork & { result: TransferResult }) => {
+    const done = await finishDelivery(deps, job, fence, work, { target });
+    ended = true;
+    return done;
+  };
   const jobs: JobStore = {
     create: (...args) => deps.jobs.create(...args),
     createMany: (...args) => deps.jobs.createMany(...args),
@@ -445,10 +473,13 @@ export async function runServerSideCopy(deps: OrchestrationDeps, input: JobKey &
     listActive: (...args) => deps.jobs.listActive(...args),
     recordWork: (key, fence, work) =>
       work.result && key.jobId === job.jobId
-        ? finishDelivery(deps, job, fence, { ...work, result: work.result }, { target })
+        ? end(fence, { ...work, result: work.result })
         : deps.jobs.recordWork(key, fence, work),
   };
-  return withLeaseHeartbeat(deps.leases, input.lease, deps.leaseTtlMs, (_signal, renewLease) =>
-    copy(from, to, { job, lease: input.lease, jobs, renewLease }),
-  );
+  return withLeaseHeartbeat(deps.leases, input.lease, deps.leaseTtlMs, async (_signal, renewLease) => {
+    const result = await copy(from, to, { job, lease: input.lease, jobs, renewLease });
+    // A driver that returned its result without recording it: it ends the job here all the same.
+    if (!ended) await end(input.lease, { result, bytesTransferred: result.bytes, bytesTotal: result.bytes });
+    return result;
+  });
 }

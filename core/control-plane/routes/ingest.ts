@@ -262,5 +262,8 @@ function onceEach(store: EndpointStore): EndpointStore {
       }
       return read;
     },
+    getPair(customerId, firstId, secondId) {
+      return Promise.all([this.get(customerId, firstId), this.get(customerId, secondId)]);
+    },
   };
 }

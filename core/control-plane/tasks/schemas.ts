@@ -14,6 +14,7 @@ export const LeaseTokenSchema = z.object({
   executionId: id,
   region: id,
   epoch: z.number().int().min(0),
+  renewedAt: z.number().int().min(0).optional(),
 });
 
 /** What a `Catch` with ResultPath $.error adds: the failed state's error name and cause. */
@@ -22,8 +23,14 @@ const StateErrorSchema = z.object({ Error: z.string(), Cause: z.string().optiona
 const JobKeySchema = z.object({ customerId: id, jobId: id });
 const BatchSchema = z.object({ customerId: id, batchId: id, jobIds: z.array(id) });
 
-/** StartTransfer: `executionId` is $$.Execution.Id, the lease's owner. */
-export const StartTransferInputSchema = JobKeySchema.extend({ executionId: id });
+/**
+ * StartTransfer: `executionId` is $$.Execution.Id, the lease's owner; `input` the execution's input,
+ * whose partitionId and flowType (given by the engine's starter since issue 18) spare reading the job first.
+ */
+export const StartTransferInputSchema = JobKeySchema.extend({
+  executionId: id,
+  input: z.object({ partitionId: id.optional(), flowType: id.optional() }).optional(),
+});
 
 /** CopyS3Object and VerifyTransfer: the job and the lease it runs under. */
 export const LeasedJobInputSchema = JobKeySchema.extend({ lease: LeaseTokenSchema });

@@ -8,7 +8,7 @@ import { deterministicId } from '../../domain/ids';
 import { deriveIdempotencyKey, type TransferJob } from '../../domain/job';
 import type { Location } from '../../domain/location';
 import { resolveFolderLocation, resolveLocation } from '../../domain/locations';
-import { bothInOrder, inParallel } from '../../domain/parallel';
+import { inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
 import type {
   CreatedJob,
@@ -48,7 +48,20 @@ export async function usableEndpoint(
   endpointId: string,
   role: 'source' | 'target',
 ): Promise<Endpoint> {
-  const endpoint = await deps.endpoints.get(actor.customerId, endpointId);
+  return usable(await deps.endpoints.get(actor.customerId, endpointId), endpointId, role);
+}
+
+/** A source and a target as usableEndpoint checks them, read together; the source's problem is named first. */
+async function usableEndpoints(
+  deps: Pick<TransferDeps, 'endpoints'>,
+  actor: Actor,
+  request: CreateTransferRequest,
+): Promise<[Endpoint, Endpoint]> {
+  const [source, target] = await deps.endpoints.getPair(actor.customerId, request.source.endpointId, request.target.endpointId);
+  return [usable(source, request.source.endpointId, 'source'), usable(target, request.target.endpointId, 'target')];
+}
+
+function usable(endpoint: Endpoint | undefined, endpointId: string, role: 'source' | 'target'): Endpoint {
   if (!endpoint) throw new NotFoundError(`endpoint ${endpointId} not found`);
   if (endpoint.status !== 'ACTIVE') {
     throw new ConflictError(
@@ -152,10 +165,7 @@ export async function createTransfers(
   request: CreateTransferRequest,
   clientKey: string | undefined,
 ): Promise<{ created: boolean; requestId: string; jobs: TransferJob[] }> {
-  const [source, target] = await bothInOrder(
-    usableEndpoint(deps, actor, request.source.endpointId, 'source'),
-    usableEndpoint(deps, actor, request.target.endpointId, 'target'),
-  );
+  const [source, target] = await usableEndpoints(deps, actor, request);
   const folder = isFolder(request);
   const fileTarget = fileTargetOf(request);
   const from = folder
