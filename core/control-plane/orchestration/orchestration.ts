@@ -145,23 +145,17 @@ function runByAnother(job: TransferJob, fence: LeaseToken): boolean {
  */
 export async function startTransfer(
   deps: OrchestrationDeps,
-  input: JobKey & {
-    executionId: string;
-    input?: { partitionId?: string | undefined; flowType?: string | undefined } | undefined;
-  },
+  input: JobKey & { executionId: string; input?: { partitionId?: string; flowType?: string } | undefined },
 ): Promise<StartResult> {
   const key = { customerId: input.customerId, jobId: input.jobId };
-  const given = input.input?.partitionId && input.input.flowType ? input.input : undefined;
-  const job = given ? undefined : await loadJob(deps.jobs, key);
-  if (job && isTerminal(job.status)) return { action: 'SKIP', ...key, reason: `job is already ${job.status}` };
-  const { partitionId, flowType } = (job ?? given) as { partitionId: string; flowType: string };
-  const fence = await takeLease(deps, partitionId, input.executionId);
-  const serverSideCopy = isServerSideCopy(deps.drivers, flowType as FlowType);
+  const { facts, known } = await factsFor(deps.jobs, key, input.input);
+  if (known && isTerminal(known.status)) return { action: 'SKIP', ...key, reason: `job is already ${known.status}` };
+  const fence = await takeLease(deps, facts.partitionId, input.executionId);
   // A server-side copy claims, copies and ends its job within one Lambda invocation (at most 15
   // minutes): its RUNNING event is written with its end's, in one audit request.
   const claim = await claimJob(deps.jobs, key, fence, {
-    ...(job ? { known: job } : { likelyQueued: true }),
-    auditWithEnd: serverSideCopy,
+    ...(known ? { known } : { likelyQueued: true }),
+    auditWithEnd: isServerSideCopy(deps.drivers, facts.flowType),
   });
   if (claim.action === 'SKIP') {
     await releaseQuietly(deps, fence);
@@ -176,6 +170,25 @@ export async function startTransfer(
     lease: fence,
     job: key,
   };
+}
+
+/** What StartTransfer needs of a job before claiming it. */
+type JobFacts = Pick<TransferJob, 'partitionId' | 'flowType'>;
+
+/**
+ * The job's partition and flow as the execution's input gives them (the engine's starter puts both
+ * there), or else as the job, read here, says; `known` is the job when it was read.
+ */
+async function factsFor(
+  jobs: JobStore,
+  key: JobKey,
+  given: { partitionId?: string; flowType?: string } | undefined,
+): Promise<{ facts: JobFacts; known?: TransferJob }> {
+  if (given?.partitionId && given.flowType) {
+    return { facts: { partitionId: given.partitionId, flowType: given.flowType as FlowType } };
+  }
+  const known = await loadJob(jobs, key);
+  return { facts: known, known };
 }
 
 async function takeLease(deps: OrchestrationDeps, partitionId: string, executionId: string): Promise<LeaseToken> {

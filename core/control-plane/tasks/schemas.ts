@@ -29,7 +29,15 @@ const BatchSchema = z.object({ customerId: id, batchId: id, jobIds: z.array(id) 
  */
 export const StartTransferInputSchema = JobKeySchema.extend({
   executionId: id,
-  input: z.object({ partitionId: id.optional(), flowType: id.optional() }).optional(),
+  input: z
+    .object({
+      partitionId: id.optional(),
+      flowType: z
+        .string()
+        .regex(/^[A-Z0-9]+_TO_[A-Z0-9]+$/, 'must be a flow type such as S3_TO_S3')
+        .optional(),
+    })
+    .optional(),
 });
 
 /** CopyS3Object and VerifyTransfer: the job and the lease it runs under. */
