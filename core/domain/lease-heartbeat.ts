@@ -9,8 +9,10 @@ export interface HeartbeatTiming {
   heartbeatMs: number;
   /**
    * A write of the lease less than this long ago (a renewal, or the acquisition the token records
-   * as renewedAt) answers for `confirm`: nobody can take the lease until a whole TTL after it.
-   * Unset: every confirm renews.
+   * as renewedAt) answers for `confirm`: nobody can take the lease until a whole TTL after it, unless
+   * it was released, which only its own execution does, once its tasks have ended (the S3→S3 copy
+   * relies on that). Unset (the worker, the fast path): every confirm renews, so even a lease
+   * released and taken by another holder moments ago stops the work before it commits.
    */
   freshForMs?: number;
 }
