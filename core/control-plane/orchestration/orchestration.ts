@@ -491,8 +491,8 @@ export async function runServerSideCopy(deps: OrchestrationDeps, input: JobKey &
   };
   return withLeaseHeartbeat(deps.leases, input.lease, deps.leaseTtlMs, async (_signal, renewLease) => {
     const result = await copy(from, to, { job, lease: input.lease, jobs, renewLease });
-    // A driver that returned its result without recording it: it ends the job here all the same.
-    if (!ended) await end(input.lease, { result, bytesTransferred: result.bytes, bytesTotal: result.bytes });
+    // The execution goes on to ReleaseLease: a job left RUNNING would wait for the reconciler.
+    if (!ended) throw new Error(`the ${job.flowType} copy of job ${job.jobId} returned without recording its result`);
     return result;
   });
 }
