@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { SFTPWrapper } from 'ssh2';
 import { SftpReadStream } from '../../core/adapters/sftp/transfer/read-stream';
 import { SftpWriteStream } from '../../core/adapters/sftp/transfer/write-stream';
+import { toTransferError } from '../../core/domain/transfer/errors';
 
 const STATUS_ERROR = (code: number, message: string) => Object.assign(new Error(message), { code });
 
@@ -276,6 +277,20 @@ describe('SftpReadStream (pipelined reader)', () => {
   test('a missing file fails with the server status', async () => {
     const sftp = new FakeSftp();
     await expect(pipeline(new SftpReadStream(sftp.asWrapper(), '/nope'), collector().sink)).rejects.toMatchObject({ code: 2 });
+  });
+
+  test('a channel lost while the file is being opened fails as a retryable CONNECTION_LOST, not INTERNAL', async () => {
+    const sftp = new FakeSftp();
+    sftp.files.set('/in', pattern(10_000));
+    const reader = new SftpReadStream(sftp.asWrapper(), '/in', { size: 10_000 });
+    const failed = pipeline(reader, collector().sink).catch((err: unknown) => err);
+    // The OPEN is on its way (the stream constructs on the next tick); then the channel closes under it.
+    await new Promise((resolve) => process.nextTick(resolve));
+    sftp.readable = false;
+    sftp.emit('end');
+    // Node reports the stream's own error and the OPEN's together (an AggregateError).
+    const error = toTransferError(await failed);
+    expect(error).toMatchObject({ code: 'CONNECTION_LOST', retryable: true });
   });
 
   test('an error reply mid-stream fails the stream and closes the handle', async () => {
