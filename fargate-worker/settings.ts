@@ -72,7 +72,7 @@ export const WorkerSettingsSchema = z.preprocess(
       SECRETS_KMS_KEY_ID: required.optional(),
       EFT_LOCAL_SECRETS_DIR: z.string().optional(),
       EFT_ALLOWED_NETWORKS: allowedNetworks,
-      /** How soon a crashed holder's partner session slot is free again (core/runtime/wiring.ts buildSessionSlots). */
+      /** How soon a crashed holder's partner session slot is free again (core/runtime/wiring.ts sessionSlotTtlMs). */
       EFT_SESSION_SLOT_TTL_MS: z.coerce.number('must be a positive integer').int().min(1).optional(),
       ...TUNABLE_VARIABLES,
     })

@@ -29,7 +29,7 @@ import { type Clock, systemClock } from '../domain/clock';
 import type { Drivers } from '../domain/drivers';
 import { DEFAULT_LEASE_TTL_MS } from '../domain/lease-service';
 import type { SecretStore } from '../domain/secrets';
-import { SessionSlotPool, type SessionSlots, slotOrderFor, slotTimingFor } from '../domain/session-slots';
+import { DEFAULT_SLOT_TIMING, SessionSlotPool, type SessionSlots, slotOrderFor, slotTimingFor } from '../domain/session-slots';
 import { withJobMetrics } from '../observability/job-metrics';
 import { logger } from '../observability/logger';
 import { metrics } from '../observability/metrics';
@@ -125,9 +125,10 @@ export interface DriverOptions {
 
 /**
  * The partners' session slots in the leases table, shared by every function
- * and worker of both regions. EFT_SESSION_SLOT_TTL_MS (default 60 s) is how
- * soon a crashed holder's slot is free again; the regions walk the slots from
- * opposite ends (slotOrderFor).
+ * and worker of both regions. EFT_SESSION_SLOT_TTL_MS is how soon a crashed
+ * holder's slot is free again: by default 60 s, or the lease TTL if that is
+ * shorter (sessionSlotTtlMs). The regions walk the slots from opposite ends
+ * (slotOrderFor).
  */
 export function buildSessionSlots(
   env: NodeJS.ProcessEnv = process.env,
@@ -135,14 +136,30 @@ export function buildSessionSlots(
   db = createDynamoClient(env),
 ): SessionSlots {
   const region = requireEnv('AWS_REGION', env);
-  const ttl = positiveInteger(env, 'EFT_SESSION_SLOT_TTL_MS');
   return new SessionSlotPool(
     new DynamoSessionSlotStore(db, tableNamesFromEnv(env).leases),
     clock,
     region,
     slotOrderFor(region, env.PEER_REGION),
-    slotTimingFor(ttl ?? 60_000),
+    slotTimingFor(sessionSlotTtlMs(env)),
   );
+}
+
+/**
+ * EFT_SESSION_SLOT_TTL_MS, else 60 s, or the lease TTL if that is shorter. Why the lease TTL bounds it:
+ * a dead process's partition leases and partner session slots both lapse unrenewed, and a takeover
+ * waits only for the lease. With slots outliving the lease (a lease TTL shortened below 60 s, as the
+ * local failover drill's 3 s), the new holder found the partner's maxConcurrency taken by the dead
+ * region's sessions and waited up to 60 s with nothing to show, its jobs RUNNING and untouched. With
+ * the slot TTL ≤ the lease TTL, a dead holder's slots are free by the time its lease is.
+ */
+export function sessionSlotTtlMs(env: NodeJS.ProcessEnv = process.env): number {
+  const explicit = positiveInteger(env, 'EFT_SESSION_SLOT_TTL_MS');
+  if (explicit !== undefined) return explicit;
+  const leaseTtlMs = leaseTtlMsFromEnv(env);
+  return Number.isFinite(leaseTtlMs) && leaseTtlMs > 0
+    ? Math.min(DEFAULT_SLOT_TIMING.ttlMs, leaseTtlMs)
+    : DEFAULT_SLOT_TIMING.ttlMs;
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {

@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { TransferJob } from '../../core/domain/job';
+import { isRunning } from '../region-control';
 import { type DrillEngine, EAST, WEST } from './engine';
 import { type Fault, inject, TAKEOVER_FAULTS } from './faults';
 import {
@@ -62,6 +63,8 @@ export interface RoundResult {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+/** The drill's endpoints keep the default maxConcurrency (4); a few more are looked at in case. */
+const MAX_SLOTS_SHOWN = 8;
 /**
  * One round: every flow started in west through its API, a fault injected in west when a random
  * job has moved a random share of its bytes, west back after a while; then every job must end,
@@ -162,9 +165,11 @@ export async function runRound(
       partials: watcher.sightings.filter((s) => s.kind === 'partial').map((s) => `${s.location}: ${s.detail}`),
       lost: [],
       stuck: [
-        ...outcomes
-          .filter((o) => !TERMINAL.has(o.status) && o.status !== 'MISSING')
-          .map((o) => `${o.flow} ${o.jobId} ${o.status}`),
+        ...(await Promise.all(
+          outcomes
+            .filter((o) => !TERMINAL.has(o.status) && o.status !== 'MISSING')
+            .map(async (o) => `${o.flow} ${o.jobId} ${o.status}${await stuckDetail(engine, last.get(o.jobId))}`),
+        )),
         ...outcomes
           .filter((o) => o.redrive && !TERMINAL.has(o.redrive.status) && o.redrive.status !== 'REFUSED')
           .map((o) => `${o.flow} ${o.jobId}'s re-drive ${o.redrive?.jobId} ${o.redrive?.status}`),
@@ -200,6 +205,47 @@ export async function runRound(
   } finally {
     await watcher.stop().catch(() => undefined);
   }
+}
+
+/**
+ * What a stuck job was waiting for, as east's replica has it: its epoch, execution and last write,
+ * and its partition's lease (holder, epoch, executions, expiry). A live lease keeps the reconciler away.
+ */
+async function stuckDetail(engine: DrillEngine, job: TransferJob | undefined): Promise<string> {
+  if (!job) return '';
+  const now = Date.now();
+  const lease = await engine
+    .stores(EAST)
+    .leases.get(job.partitionId)
+    .catch(() => undefined);
+  const leaseText = lease
+    ? `lease ${lease.ownerRegion} epoch ${lease.epoch} ${lease.expiresAt === 0 ? 'released' : `expires in ${lease.expiresAt - now} ms`}, heartbeat ${now - lease.heartbeatAt} ms ago, executions [${lease.executions.join(', ')}]`
+    : 'no lease';
+  const slots = await heldSlots(engine, [job.sourceEndpointId, job.targetEndpointId], now);
+  const bytes = job.bytesTotal !== undefined ? `, ${job.bytesTransferred ?? 0}/${job.bytesTotal} bytes` : '';
+  return ` (epoch ${job.fenceEpoch ?? '-'}, execution ${job.runningExecutionId ?? '-'}, region ${job.executionRegion ?? '-'}, written ${now - Date.parse(job.updatedAt)} ms ago${bytes}${job.lastError ? `, last error ${job.lastError.code}: ${job.lastError.message}` : ''}; ${leaseText}${slots})`;
+}
+
+/**
+ * The partner session slots (maxConcurrency) of these endpoints held right now, with who holds them:
+ * a session waiting for a slot writes nothing, so a job behind a killed holder's slot looks idle.
+ */
+async function heldSlots(engine: DrillEngine, endpointIds: string[], now: number): Promise<string> {
+  const held: string[] = [];
+  for (const endpointId of new Set(endpointIds)) {
+    for (let slot = 0; slot < MAX_SLOTS_SHOWN; slot++) {
+      const item = (await engine
+        .stores(EAST)
+        .leases.get(`session#${endpointId}#${slot}`)
+        .catch(() => undefined)) as (Record<string, unknown> & { expiresAt?: number }) | undefined;
+      if (!item?.expiresAt || item.expiresAt < now) continue;
+      // The holder is `<region> <host>:<pid> <purpose>` (session-gate.ts): say whether its process still runs.
+      const pid = Number(/:(\d+) /.exec(String(item.holder))?.[1]);
+      const state = Number.isInteger(pid) && pid > 0 ? (isRunning(pid) ? 'running' : 'dead') : 'unknown';
+      held.push(`${endpointId}#${slot} by ${item.holder} (${state}) for ${item.expiresAt - now} ms more`);
+    }
+  }
+  return held.length ? `; session slots held: ${held.join(', ')}` : '';
 }
 
 /** Partitions each region's replica says it owns, live, right now: both regions believe the partition is theirs. */

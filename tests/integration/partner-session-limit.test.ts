@@ -39,7 +39,7 @@ import {
   slotTimingFor,
 } from '../../core/domain/session-slots';
 import { createLogger } from '../../core/observability/logger';
-import { buildStores, type Stores } from '../../core/runtime/wiring';
+import { buildSessionSlots, buildStores, type Stores, sessionSlotTtlMs } from '../../core/runtime/wiring';
 import { LOCAL_ACCOUNT_ID } from '../../local/cfn-values';
 import { customerS3Client, type LocalS3, startS3 } from '../../local/s3';
 import { startTestDynamo, type TestDynamo } from '../support/local-dynamo';
@@ -306,6 +306,34 @@ describe('maxConcurrency: the sessions a partner sees from the engine', () => {
     // The crashed holder's renewal is refused: its token is gone.
     expect(await slotStore.renew(endpointId, 0, 'crashed', clock.now(), 30_000)).toBe(false);
     await taken.release();
+  });
+
+  it('frees a crashed holder’s slot within the lease TTL when that is under 60 s: a takeover never waits behind a dead region’s sessions', async () => {
+    // The failover drill's setting: a 3 s lease TTL (env), no EFT_SESSION_SLOT_TTL_MS. A holder whose process died
+    // at t0 renews no more; its clock stopped there stands for that (its renewals rewrite the same expiry).
+    expect(env.EFT_LEASE_TTL_MS).toBe('3000');
+    expect(env.EFT_SESSION_SLOT_TTL_MS).toBeUndefined();
+    const t0 = Date.now();
+    const dead = buildSessionSlots(env, new ManualClock(t0), dynamo.db);
+    const clock = new ManualClock(t0);
+    const survivor = buildSessionSlots(env, clock, dynamo.db);
+    const endpointId = unique('ep');
+    const lost = await dead.acquire({ endpointId, limit: 1, holder: 'us-gov-west-1 killed' });
+    const noticed = new Promise<string>((resolve) => lost.onLost((reason) => resolve(reason.message)));
+
+    await expect(survivor.acquire({ endpointId, limit: 1, holder: 'us-gov-east-1', waitMs: 0 })).rejects.toBeInstanceOf(
+      PartnerBusyError,
+    );
+    // The dead holder's lease would have lapsed by now, so the other region is taking its jobs over: the slot is free.
+    clock.advance(3_001);
+    const taken = await survivor.acquire({ endpointId, limit: 1, holder: 'us-gov-east-1', waitMs: 0 });
+    expect(taken.slot).toBe(0);
+    // Had the dead holder come back, its next renewal would have been refused and its session closed.
+    await expect(noticed).resolves.toMatch(/taken over/);
+    await taken.release();
+    // An explicit slot TTL still wins over the lease's.
+    expect(sessionSlotTtlMs({ ...env, EFT_SESSION_SLOT_TTL_MS: '45000' })).toBe(45_000);
+    expect(sessionSlotTtlMs({ ...env, EFT_LEASE_TTL_MS: undefined })).toBe(60_000);
   });
 
   it('gives up an API-facing wait after its bound with PARTNER_BUSY (503, Retry-After), and serves the waiter once a slot frees', async () => {

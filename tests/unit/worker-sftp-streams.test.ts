@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { SFTPWrapper } from 'ssh2';
 import { SftpReadStream } from '../../core/adapters/sftp/transfer/read-stream';
 import { SftpWriteStream } from '../../core/adapters/sftp/transfer/write-stream';
+import { toTransferError } from '../../core/domain/transfer/errors';
 
 const STATUS_ERROR = (code: number, message: string) => Object.assign(new Error(message), { code });
 
@@ -278,6 +279,20 @@ describe('SftpReadStream (pipelined reader)', () => {
     await expect(pipeline(new SftpReadStream(sftp.asWrapper(), '/nope'), collector().sink)).rejects.toMatchObject({ code: 2 });
   });
 
+  test('a channel lost while the file is being opened fails as a retryable CONNECTION_LOST, not INTERNAL', async () => {
+    const sftp = new FakeSftp();
+    sftp.files.set('/in', pattern(10_000));
+    const reader = new SftpReadStream(sftp.asWrapper(), '/in', { size: 10_000 });
+    const failed = pipeline(reader, collector().sink).catch((err: unknown) => err);
+    // The OPEN is on its way (the stream constructs on the next tick); then the channel closes under it.
+    await new Promise((resolve) => process.nextTick(resolve));
+    sftp.readable = false;
+    sftp.emit('end');
+    // Node reports the stream's own error and the OPEN's together (an AggregateError).
+    const error = toTransferError(await failed);
+    expect(error).toMatchObject({ code: 'CONNECTION_LOST', retryable: true });
+  });
+
   test('an error reply mid-stream fails the stream and closes the handle', async () => {
     const sftp = new FakeSftp({ failAtOffset: 40_000 });
     sftp.files.set('/f', pattern(100_000));
@@ -320,6 +335,21 @@ describe('SftpWriteStream (pipelined writer)', () => {
     // Small pieces are coalesced into whole requests.
     expect(sftp.requests).toBe(Math.ceil(size / 4096));
   });
+
+  // `bytes` only sizes the buffers allocated at the start: a wrong count (a resumed offset past the size, an
+  // unknown size) must neither throw nor change what is written.
+  test.each([0, 10, 50_000, 10_000_000, -20_000, Number.NaN])(
+    'told it will write %d bytes, writes a 50,000-byte file byte for byte',
+    async (bytes) => {
+      const sftp = new FakeSftp();
+      const content = pattern(50_000, 9);
+      const writer = new SftpWriteStream(sftp.asWrapper(), '/out', { requestBytes: 4096, maxInFlight: 8, bytes });
+      await pipeline(source(content), writer);
+      expect(sftp.files.get('/out')?.equals(content)).toBe(true);
+      expect(writer.acknowledgedOffset).toBe(50_000);
+      expect(sftp.maxOutstanding).toBeLessThanOrEqual(8);
+    },
+  );
 
   test('keeps many writes in flight, never more than maxInFlight', async () => {
     const sftp = new FakeSftp();

@@ -70,6 +70,14 @@ const TRANSIENT_CONNECTIVITY_CODES = new Set(['CONNECTION_REFUSED', 'TIMEOUT', '
  */
 export function toTransferError(err: unknown): TransferError {
   if (err instanceof TransferError) return err;
+  // A Node stream destroyed while its _construct was failing reports both errors as one AggregateError: an
+  // SFTP channel lost during OPEN is seen by the stream's watch and by the OPEN alike. Classified by what it
+  // holds (a lost connection stays retryable; a stop or a lost lease among them wins), not as INTERNAL.
+  const aggregated = aggregatedErrors(err);
+  if (aggregated) {
+    const errors = aggregated.map(toTransferError);
+    return errors.find((error) => !error.retryable) ?? (errors[0] as TransferError);
+  }
   if (err instanceof StaleOwnerError) return new LeaseLostError(err.message, err);
   if (err instanceof ConnectivityError) {
     return new TransferError(err.code, err.message, { retryable: TRANSIENT_CONNECTIVITY_CODES.has(err.code), cause: err });
@@ -80,4 +88,11 @@ export function toTransferError(err: unknown): TransferError {
   // ssh2 fails every outstanding SFTP request with this when its channel closes.
   if (message === 'No response from server') return connectionLost('the SFTP server', err);
   return new TransferError('INTERNAL', `unexpected failure: ${message}`, { cause: err });
+}
+
+/** The errors of an AggregateError (by name and shape: Node's internals may build it in another realm), if it is one. */
+function aggregatedErrors(err: unknown): unknown[] | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { name, errors } = err as { name?: unknown; errors?: unknown };
+  return name === 'AggregateError' && Array.isArray(errors) && errors.length > 0 ? errors : undefined;
 }
