@@ -116,7 +116,6 @@ async function main(): Promise<void> {
               maxInFlight: config.sftpMaxInFlight,
               where,
               moreChannels,
-              bytes: size,
             }),
           ];
     await runPipeline(streams, {

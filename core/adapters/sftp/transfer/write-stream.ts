@@ -59,13 +59,6 @@ export interface SftpWriteStreamOptions {
   where?: string;
   /** Further SFTP channels of the same connection to spread the WRITEs over. */
   moreChannels?: SFTPWrapper[];
-  /**
-   * How many bytes the caller will write, when it knows: the request buffers this file can use
-   * (at most maxInFlight + 1) are allocated at the start rather than when the depth in flight first
-   * reaches each level, which a server pausing its replies can make happen all at once, mid-file
-   * (a step of up to 16 MiB in the worker's RSS).
-   */
-  bytes?: number;
 }
 
 export const DEFAULT_WRITE_REQUEST_BYTES = 255 * 1024;
@@ -110,12 +103,6 @@ export class SftpWriteStream extends Writable {
     this.where = options.where ?? 'the SFTP server';
     this.lanes = lanesOver(channels, this.where);
     for (const channel of channels) this.direct.set(channel, directWrites(channel));
-    const requests = Math.min(this.maxInFlight + 1, Math.ceil((options.bytes ?? 0) / requestBytes));
-    for (let i = 0; i < requests; i++) this.spare.push(this.newRequestBuffer());
-  }
-
-  private newRequestBuffer(): Buffer {
-    return Buffer.allocUnsafeSlow(DATA_OFFSET + this.requestBytes);
   }
 
   /** Every byte below this file offset has been written and acknowledged. */
@@ -182,7 +169,7 @@ export class SftpWriteStream extends Writable {
     const { chunk } = current;
     while (current.at < chunk.length) {
       if (this.outstanding.size >= this.maxInFlight) return;
-      if (!this.filling) this.filling = this.spare.pop() ?? this.newRequestBuffer();
+      if (!this.filling) this.filling = this.spare.pop() ?? Buffer.allocUnsafeSlow(DATA_OFFSET + this.requestBytes);
       const filling = this.filling;
       const n = Math.min(this.requestBytes - this.coalesced, chunk.length - current.at);
       chunk.copy(filling, DATA_OFFSET + this.coalesced, current.at, current.at + n);
