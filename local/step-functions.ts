@@ -85,6 +85,9 @@ export function localWorkerLauncher(root: string, onLine: (line: string) => void
       const worker = [
         '--require',
         join(root, 'local', 'worker-output.cjs'),
+        // ssh2's native crypto binding, as the container's worker has it (local/worker-native.cjs).
+        '--require',
+        join(root, 'local', 'worker-native.cjs'),
         '--import',
         'tsx',
         join(root, 'fargate-worker', 'main.ts'),

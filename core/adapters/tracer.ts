@@ -5,17 +5,43 @@
  * Secrets Manager call is a subsegment of the invocation's trace.
  *
  * Powertools turns the Tracer off by itself outside Lambda (AWS_EXECUTION_ENV
- * not AWS_Lambda_*) and when POWERTOOLS_TRACE_ENABLED=false: there
- * captureAWSv3Client returns the client untouched, so the local engine, the
- * tests and the Fargate worker (which has no X-Ray daemon beside it today:
- * planned) run the plain clients.
+ * not set) and when POWERTOOLS_TRACE_ENABLED=false: there captureAWSv3Client
+ * returns the client untouched, so the local engine, the tests and the Fargate
+ * worker (which has no X-Ray daemon beside it today: planned) run the plain
+ * clients.
+ *
+ * Where it would be off, the Tracer is not even loaded: loading it loads the
+ * X-Ray SDK, which in its automatic mode installs an async hook (cls-hooked,
+ * with a destroy hook) on every promise and callback of the process, traced or
+ * not. In a batch of small files that hook cost the worker and the local
+ * region processes about a tenth of their CPU (docs/benchmarks.md, issue 18).
  */
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 
-/** Service `eft`, as the logs and metrics name it (core/observability). */
-export const tracer = new Tracer({ serviceName: 'eft' });
+/**
+ * Whether Powertools could turn tracing on in this process: the conditions under which its Tracer
+ * turns itself off (Tracer.setTracingEnabled), read the same way. When true the Tracer still decides.
+ */
+export function tracingPossible(env: NodeJS.ProcessEnv = process.env): boolean {
+  const executionEnv = env.AWS_EXECUTION_ENV ?? '';
+  if (executionEnv === '' || executionEnv === 'AWS_Lambda_amplify-mock') return false;
+  if ((env.AWS_SAM_LOCAL ?? '') !== '') return false;
+  return (env.POWERTOOLS_TRACE_ENABLED ?? '').toLowerCase() !== 'false';
+}
+
+let tracer: Tracer | undefined;
+
+/** Service `eft`, as the logs and metrics name it (core/observability); loaded on first use, where tracing is possible. */
+function theTracer(): Tracer {
+  if (!tracer) {
+    // A require, not an import: the module (and the X-Ray SDK's hook) is loaded only here.
+    const powertools = require('@aws-lambda-powertools/tracer') as typeof import('@aws-lambda-powertools/tracer');
+    tracer = new powertools.Tracer({ serviceName: 'eft' });
+  }
+  return tracer;
+}
 
 /** The client, its calls traced where tracing is on (in Lambda). */
 export function traced<Client>(client: Client): Client {
-  return tracer.captureAWSv3Client(client);
+  return tracingPossible() ? theTracer().captureAWSv3Client(client) : client;
 }

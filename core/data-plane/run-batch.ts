@@ -28,7 +28,7 @@ import type { Lease, LeaseOwner, LeaseToken } from '../domain/lease';
 import type { BatchInput, EndpointStore, LeaseStore } from '../domain/ports';
 import { LeaseLostError, StoppedError, TransferError, toTransferError } from '../domain/transfer/errors';
 import { sleep } from '../domain/transfer/retry';
-import { createLogger } from '../observability/logger';
+import { childLogger } from '../observability/logger';
 import { ConnectionScope } from './connections';
 import { runTransfer, type WorkerDeps } from './run-transfer';
 
@@ -91,13 +91,10 @@ export async function runBatch(
     try {
       let job = claim.job;
       if (claim.action === 'RUN') {
-        const logger = createLogger({
-          service: 'eft-worker',
-          region: deps.region,
-          ...key,
-          batchId: batch.batchId,
-          executionId: lease.executionId,
-        });
+        const keys = { region: deps.region, ...key, batchId: batch.batchId, executionId: lease.executionId };
+        // The batch's logger with the job's keys on every line: a Powertools logger of its own per
+        // job cost ~0.4 ms of CPU per small file to construct (it reads its settings from the environment).
+        const logger = childLogger(deps.logger, keys);
         const delivered = await runTransfer({ ...shared, logger }, key, lease, {
           connections,
           job,

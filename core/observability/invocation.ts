@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { type Logger, logger, portFor, powertoolsOf, runWithLogger } from './logger';
+import { currentLoggerKeys, type Logger, logger, portFor, powertoolsOf, runWithLogger } from './logger';
 
 /** The keys that tie a log line to its job (or batch), customer, Step Functions execution and request. */
 export interface CorrelationKeys {
@@ -34,9 +34,14 @@ export function withInvocationLogger<Event, Result>(
   };
 }
 
-/** Adds keys to the current invocation's lines from here on (ids learnt while handling it, e.g. a created job's). */
+/**
+ * Adds keys to the current invocation's lines from here on (ids learnt while handling it, e.g. a
+ * created job's); inside withCorrelationKeys, to that message's lines only.
+ */
 export function appendCorrelationKeys(keys: CorrelationKeys, base: Logger = logger): void {
-  powertoolsOf(base).appendKeys(defined(keys));
+  const messageKeys = currentLoggerKeys();
+  if (messageKeys) Object.assign(messageKeys, defined(keys));
+  else powertoolsOf(base).appendKeys(defined(keys));
 }
 
 function defined(keys: CorrelationKeys): Record<string, string | number | boolean | string[]> {
@@ -46,9 +51,12 @@ function defined(keys: CorrelationKeys): Record<string, string | number | boolea
   >;
 }
 
-/** Runs `work` with a child of the current logger that adds `keys` (one message of a batch, say). */
+/**
+ * Runs `work` with `keys` added to every line of the current logger (one message of a batch, say).
+ * The keys ride in the async context, not on a Powertools child logger: constructing one per
+ * message (it reads its settings from the environment) cost ~1.5 ms of CPU per small file in the
+ * local event functions.
+ */
 export function withCorrelationKeys<T>(keys: CorrelationKeys, work: () => T, base: Logger = logger): T {
-  const child = powertoolsOf(base).createChild();
-  child.appendKeys(defined(keys));
-  return runWithLogger(child, work);
+  return runWithLogger(powertoolsOf(base), work, { ...currentLoggerKeys(), ...defined(keys) });
 }

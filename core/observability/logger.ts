@@ -122,21 +122,37 @@ export const powertoolsLogger = createPowertoolsLogger();
  * in one process: the local runtime runs a function's invocations concurrently,
  * as a worker runs a batch's jobs.
  */
-const invocationLogger = new AsyncLocalStorage<PowertoolsLogger>();
+interface LoggerContext {
+  log: PowertoolsLogger;
+  /** Keys added to every line written through `logger` in this context (withCorrelationKeys: one message of a batch). */
+  keys?: Record<string, unknown>;
+}
 
-export function runWithLogger<T>(log: PowertoolsLogger, work: () => T): T {
-  return invocationLogger.run(log, work);
+const invocationLogger = new AsyncLocalStorage<LoggerContext>();
+
+/** Runs `work` with `log` as the current logger, every line of `logger` there adding `keys` (a line's own fields win). */
+export function runWithLogger<T>(log: PowertoolsLogger, work: () => T, keys?: Record<string, unknown>): T {
+  return invocationLogger.run(keys ? { log, keys } : { log }, work);
+}
+
+/** The keys the current context adds to every line (runWithLogger's), for a nested context to extend. */
+export function currentLoggerKeys(): Record<string, unknown> | undefined {
+  return invocationLogger.getStore()?.keys;
 }
 
 const portOwners = new WeakMap<Logger, () => PowertoolsLogger>();
 
-/** The Logger port over a Powertools logger (`resolve` is called per line). */
-function portOf(resolve: () => PowertoolsLogger): Logger {
+/** The Logger port over a Powertools logger (`resolve` is called per line), adding `keys()` to each line's fields. */
+function portOf(resolve: () => PowertoolsLogger, keys: () => Record<string, unknown> | undefined = () => undefined): Logger {
+  const fieldsOf = (fields: Record<string, unknown> | undefined) => {
+    const added = keys();
+    return added ? { ...added, ...fields } : (fields ?? {});
+  };
   const port: Logger = {
-    debug: (message, fields) => resolve().debug(message, fields ?? {}),
-    info: (message, fields) => resolve().info(message, fields ?? {}),
-    warn: (message, fields) => resolve().warn(message, fields ?? {}),
-    error: (message, fields) => resolve().error(message, fields ?? {}),
+    debug: (message, fields) => resolve().debug(message, fieldsOf(fields)),
+    info: (message, fields) => resolve().info(message, fieldsOf(fields)),
+    warn: (message, fields) => resolve().warn(message, fieldsOf(fields)),
+    error: (message, fields) => resolve().error(message, fieldsOf(fields)),
   };
   portOwners.set(port, resolve);
   return port;
@@ -150,7 +166,10 @@ export function powertoolsOf(port: Logger): PowertoolsLogger {
 }
 
 /** What domain code gets: the current invocation's logger, else the process's. */
-export const logger: Logger = portOf(() => invocationLogger.getStore() ?? powertoolsLogger);
+export const logger: Logger = portOf(
+  () => invocationLogger.getStore()?.log ?? powertoolsLogger,
+  () => invocationLogger.getStore()?.keys,
+);
 
 /** The port over one Powertools logger of its own (a worker's job, a test). */
 export function portFor(log: PowertoolsLogger): Logger {

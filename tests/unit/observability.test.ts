@@ -138,6 +138,38 @@ describe('an invocation and its correlation keys', () => {
       ['request', undefined, undefined, 'req-2'],
     ]);
   });
+
+  it('keeps the keys of each message of a batch, and those learnt while handling it, to that message’s lines', async () => {
+    const { lines, log } = collecting();
+    const handler = withInvocationLogger<{ messages: string[] }, void>(
+      async (event) => {
+        await Promise.all(
+          event.messages.map((messageId) =>
+            withCorrelationKeys({ messageId }, async () => {
+              await withCorrelationKeys({ attempt: 1 }, async () => logger.info('nested'));
+              appendCorrelationKeys({ jobId: `job_${messageId}` });
+              await Promise.resolve();
+              logger.info('handled', { messageId: `${messageId}-own` });
+            }),
+          ),
+        );
+        logger.info('batch done');
+      },
+      () => ({}),
+      log,
+    );
+
+    await handler({ messages: ['m-1', 'm-2'] }, lambdaContext('req-1'));
+
+    expect(lines.map((l) => [l.message, l.messageId, l.attempt, l.jobId, l.requestId])).toEqual([
+      ['nested', 'm-1', 1, undefined, 'req-1'],
+      ['nested', 'm-2', 1, undefined, 'req-1'],
+      // A line's own field wins over the message's key.
+      ['handled', 'm-1-own', undefined, 'job_m-1', 'req-1'],
+      ['handled', 'm-2-own', undefined, 'job_m-2', 'req-1'],
+      ['batch done', undefined, undefined, undefined, 'req-1'],
+    ]);
+  });
 });
 
 const JOB: TransferJob = {
@@ -197,6 +229,38 @@ describe('metrics', () => {
     expect(docs[1]).toMatchObject({ service: 'eft', Flow: 'SFTP_TO_S3', BytesMoved: 8000, JobDuration: 5000 });
     expect(docs[1]?._aws.CloudWatchMetrics[0]).toMatchObject({ Dimensions: [['service', 'Flow']] });
     expect(docs[1]).not.toHaveProperty('JobsSucceeded');
+  });
+
+  it('publishes each document on its own: no dimension, id or measurement of one reaches the next', () => {
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const metrics = powertoolsMetrics();
+    try {
+      metrics.publish(jobEnded(JOB), { jobId: 'job_1', customerId: 'c1' });
+      metrics.publish([{ name: 'Takeovers', value: 1 }], { jobId: 'job_2' });
+      metrics.publish([{ name: 'Takeovers', value: 1 }], { customerId: 'c3' });
+      metrics.publish([{ name: 'Takeovers', value: 2 }], {});
+    } finally {
+      spy.mockRestore();
+    }
+
+    const docs = written.map((w) => JSON.parse(w) as Line & { _aws: { CloudWatchMetrics: Line[] } });
+    const takeovers = docs.filter((doc) => 'Takeovers' in doc);
+    expect(takeovers.map((doc) => [doc.Takeovers, doc.jobId, doc.customerId])).toEqual([
+      [1, 'job_2', undefined],
+      [1, undefined, 'c3'],
+      [2, undefined, undefined],
+    ]);
+    for (const doc of takeovers) {
+      expect(doc).not.toHaveProperty('Flow');
+      expect(doc).not.toHaveProperty('JobsSucceeded');
+      expect(doc._aws.CloudWatchMetrics).toEqual([
+        { Namespace: 'eft', Dimensions: [['service']], Metrics: [{ Name: 'Takeovers', Unit: 'Count' }] },
+      ]);
+    }
   });
 
   it('counts a failed job by its error code, and a delivery that found the content already there as no bytes moved', () => {
