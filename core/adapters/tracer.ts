@@ -4,11 +4,11 @@
  * captured by Powertools Tracer, so every DynamoDB, S3, SQS, Step Functions and
  * Secrets Manager call is a subsegment of the invocation's trace.
  *
- * Powertools turns the Tracer off by itself outside Lambda (AWS_EXECUTION_ENV
- * not set) and when POWERTOOLS_TRACE_ENABLED=false: there captureAWSv3Client
- * returns the client untouched, so the local engine, the tests and the Fargate
- * worker (which has no X-Ray daemon beside it today: planned) run the plain
- * clients.
+ * Powertools turns the Tracer off by itself where AWS_EXECUTION_ENV is not set
+ * (the local engine, the tests) and when POWERTOOLS_TRACE_ENABLED=false (the
+ * Fargate worker's task definition says so: ECS sets AWS_EXECUTION_ENV, and no
+ * X-Ray daemon runs beside the worker today: planned): there the clients are
+ * the plain ones.
  *
  * Where it would be off, the Tracer is not even loaded: loading it loads the
  * X-Ray SDK, which in its automatic mode installs an async hook (cls-hooked,

@@ -2063,7 +2063,12 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
     });
 
     test('its environment is the functions’ (tables, staging bucket, peer region, secrets), but the state machine ARN and cursor key', () => {
-      const env = Object.fromEntries((container().Environment as Json[]).map((v) => [v.Name, v.Value]));
+      const { POWERTOOLS_TRACE_ENABLED: workerTracing, ...env } = Object.fromEntries(
+        (container().Environment as Json[]).map((v) => [v.Name, v.Value]),
+      );
+      // Tracing off: no X-Ray daemon runs beside the worker, and ECS sets AWS_EXECUTION_ENV, which
+      // Powertools takes for Lambda.
+      expect(workerTracing).toBe('false');
       // The worker never lists, so it has no use for the list cursor key's name; nor does it start
       // transfers by itself (routes, schedules: their tables, queues and minimum rate); nor does it touch
       // webhooks (its job changes reach them through the jobs stream). Its logger and metrics name the
