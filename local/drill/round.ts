@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { slotItemId } from '../../core/adapters/dynamodb/session-slots';
 import type { TransferJob } from '../../core/domain/job';
 import { isRunning } from '../region-control';
 import { type DrillEngine, EAST, WEST } from './engine';
@@ -236,7 +237,7 @@ async function heldSlots(engine: DrillEngine, endpointIds: string[], now: number
     for (let slot = 0; slot < MAX_SLOTS_SHOWN; slot++) {
       const item = (await engine
         .stores(EAST)
-        .leases.get(`session#${endpointId}#${slot}`)
+        .leases.get(slotItemId(endpointId, slot))
         .catch(() => undefined)) as (Record<string, unknown> & { expiresAt?: number }) | undefined;
       if (!item?.expiresAt || item.expiresAt < now) continue;
       // The holder is `<region> <host>:<pid> <purpose>` (session-gate.ts): say whether its process still runs.

@@ -134,8 +134,13 @@ export class DynamoSessionSlotStore implements SessionSlotStore {
   }
 }
 
+/** The leases table item of an endpoint's session slot (the drill reads it to say who holds a slot). */
+export function slotItemId(endpointId: string, slot: number): string {
+  return `session#${endpointId}#${slot}`;
+}
+
 function slotKey(endpointId: string, slot: number) {
-  return marshall({ partitionId: `session#${endpointId}#${slot}` });
+  return marshall({ partitionId: slotItemId(endpointId, slot) });
 }
 
 function queueKey(endpointId: string) {
