@@ -23,8 +23,8 @@ export class StepFunctionsStarter implements ExecutionStarter {
   }
 
   start(job: ExecutionJob, options: ExecutionOptions = {}): Promise<void> {
-    const { customerId, jobId, partitionId, flowType } = job;
-    return this.startExecution(options.name ?? jobId, { customerId, jobId, partitionId, flowType });
+    const { customerId, jobId, partitionId, flowType, endpoints } = job;
+    return this.startExecution(options.name ?? jobId, { customerId, jobId, partitionId, flowType, endpoints });
   }
 
   /** A batch of small files: named by the batch id, which is derived from its jobs. */

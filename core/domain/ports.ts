@@ -180,13 +180,27 @@ export interface BatchInput {
   jobIds: string[];
 }
 
-/** Starts state machine executions; starting one twice is harmless (the execution name is the job or batch id). */
 /**
  * What a job's execution is started with: its key, and the two facts StartTransfer needs before it
  * has read the job (the partition to lease, the flow to claim it for), so it need not read it first.
  */
-export type ExecutionJob = JobKey & Pick<TransferJob, 'partitionId' | 'flowType'>;
+export type ExecutionJob = JobKey &
+  Pick<TransferJob, 'partitionId' | 'flowType'> & {
+    /**
+     * A server-side copy's two endpoints as the request that created the job read and checked them: the
+     * copy runs against them instead of reading them again. Absent (a restart by the reconciler, a
+     * re-drive): the copy reads them when it starts.
+     */
+    endpoints?: EndpointPair;
+  };
 
+/** A job's source and target endpoints. */
+export interface EndpointPair {
+  source: Endpoint;
+  target: Endpoint;
+}
+
+/** Starts state machine executions; starting one twice is harmless (the execution name is the job or batch id). */
 export interface ExecutionStarter {
   start(job: ExecutionJob, options?: ExecutionOptions): Promise<void>;
   startBatch(batch: BatchInput, options?: ExecutionOptions): Promise<void>;

@@ -344,6 +344,106 @@ describe('verifyTransfer of an S3→S3 copy against the checksum S3 reports (loc
     expect((await verify(job, lease)).status).toBe('SUCCEEDED');
   });
 
+  /** A job whose source holds `size` bytes, started as the engine starts a server-side copy: its endpoints in the input. */
+  async function startedCopy(size: number) {
+    const job = await queuedJob(endpoints);
+    const content = randomBytes(size);
+    await s3.send(
+      new PutObjectCommand({ Bucket: SOURCE.bucket, ExpectedBucketOwner: SOURCE.owner, Key: job.sourcePath, Body: content }),
+    );
+    const [source, target] = await west.endpoints.getPair('cust', endpoints.sourceEndpointId, endpoints.targetEndpointId);
+    if (!source || !target) throw new Error('the test endpoints are missing');
+    const input = { ...job, endpoints: { source, target } };
+    const start = await startTransfer(west, { ...job, executionId: `west-h-${seq}`, input });
+    if (start.action !== 'RUN') throw new Error(`the copy did not start: ${JSON.stringify(start)}`);
+    return { job, content, start, source, target };
+  }
+
+  /** `deps` whose job and endpoint reads are recorded. */
+  function recordingReads(deps: OrchestrationDeps) {
+    const reads: string[] = [];
+    const recorded: OrchestrationDeps = {
+      ...deps,
+      jobs: Object.assign(Object.create(deps.jobs), {
+        get: (key: TransferJob) => {
+          reads.push(`job ${key.jobId}`);
+          return deps.jobs.get(key);
+        },
+      }),
+      endpoints: Object.assign(Object.create(deps.endpoints), {
+        get: (customerId: string, endpointId: string) => {
+          reads.push(`endpoint ${endpointId}`);
+          return deps.endpoints.get(customerId, endpointId);
+        },
+        getPair: (customerId: string, first: string, second: string) => {
+          reads.push(`endpoints ${first} ${second}`);
+          return deps.endpoints.getPair(customerId, first, second);
+        },
+      }),
+    };
+    return { recorded, reads };
+  }
+
+  it('copies with the job its claim wrote and the endpoints the request checked, reading neither', async () => {
+    const { job, content, start, source, target } = await startedCopy(64 * 1024);
+    expect(start.claimed).toMatchObject({ jobId: job.jobId, status: 'RUNNING', fenceEpoch: start.lease.epoch });
+    expect(start.endpoints).toEqual({ source, target });
+
+    const { recorded, reads } = recordingReads({ ...west, drivers });
+    const result = await runServerSideCopy(recorded, start);
+
+    expect(reads).toEqual([]);
+    expect(result.sha256).toBe(sha256(content).digest('hex'));
+    expect(await west.jobs.get(job)).toMatchObject({ status: 'SUCCEEDED', result: { sha256: result.sha256 } });
+  });
+
+  it("reads the job's own endpoints when those handed on are another job's", async () => {
+    const { job, start, source } = await startedCopy(1024);
+    // Endpoints that are not this job's (here: the source twice) are not used, whoever put them there.
+    const { recorded, reads } = recordingReads({ ...west, drivers });
+    await runServerSideCopy(recorded, { ...start, endpoints: { source, target: source } });
+
+    expect(reads).toEqual([`endpoints ${endpoints.sourceEndpointId} ${endpoints.targetEndpointId}`]);
+    expect(await west.jobs.get(job)).toMatchObject({
+      status: 'SUCCEEDED',
+      result: { location: `s3://${TARGET.bucket}/${job.targetPath}` },
+    });
+  });
+
+  it("continues a retried multipart copy from the checkpoint its first attempt wrote, though given the claim's job", async () => {
+    const { job, content, start } = await startedCopy(3.5 * MiB);
+    // The first attempt: S3 throttles one part after others were copied, and the task fails to be retried.
+    const sent: string[] = [];
+    let throttled = false;
+    const flaky = Object.assign(Object.create(s3), {
+      send: (command: { constructor: { name: string }; input: { PartNumber?: number } }, ...rest: unknown[]) => {
+        sent.push(command.constructor.name);
+        if (!throttled && command.constructor.name === 'UploadPartCopyCommand' && command.input.PartNumber === 3) {
+          throttled = true;
+          return Promise.reject(
+            Object.assign(new Error('Please reduce your request rate.'), {
+              name: 'SlowDown',
+              $metadata: { httpStatusCode: 503 },
+            }),
+          );
+        }
+        return (s3.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+      },
+    }) as S3Client;
+    const copying = { ...west, drivers: engineDrivers({ s3: flaky, copyConfig: { ...MULTIPART, partConcurrency: 1 } }) };
+    await expect(runServerSideCopy(copying, start)).rejects.toMatchObject({ name: 'TransientError' });
+    expect((await west.jobs.get(job))?.checkpoint?.s3Copy).toMatchObject({ parts: [{ PartNumber: 1 }, { PartNumber: 2 }] });
+
+    // The retry gets the same input (the job as its claim wrote it, with no checkpoint) and continues the upload.
+    const result = await runServerSideCopy(copying, start);
+
+    expect(sent.filter((name) => name === 'CreateMultipartUploadCommand')).toHaveLength(1);
+    expect(sent.filter((name) => name === 'AbortMultipartUploadCommand')).toHaveLength(0);
+    expect(sent.filter((name) => name === 'UploadPartCopyCommand')).toHaveLength(5); // parts 1–4, part 3 twice
+    expect(result.checksum?.value).toBe(composite(content, MiB));
+    expect((await west.jobs.get(job))?.status).toBe('SUCCEEDED');
+  });
+
   it.each([
     ['a single-part copy’s SHA-256', 64 * 1024, DEFAULT_S3_COPY_CONFIG, (_r: TransferResult) => ({ sha256: 'ab'.repeat(32) })],
     [

@@ -64,8 +64,23 @@ describe('the transfer state machine', () => {
     expect(result.states).toEqual(['StartTransfer', 'CopyS3Object', 'ReleaseLease']);
     // The execution's input goes along whole: its partitionId and flowType spare StartTransfer a read.
     expect(result.calls[0]?.input).toEqual({ ...START, executionId: expect.stringContaining(':execution:'), input: START });
-    expect(result.calls[1]?.input).toEqual({ ...START, lease: LEASE });
+    expect(result.calls[1]?.input).toEqual(started('S3_TO_S3')());
     expect(result.calls[2]?.input).toEqual(LEASE);
+  });
+
+  it("hands StartTransfer's claimed job and the execution's endpoints on to the copy, and runs it without them", async () => {
+    const endpoints = { source: { customerId: 'c', endpointId: 's' }, target: { customerId: 'c', endpointId: 't' } };
+    const claimed = { ...START, status: 'RUNNING' };
+    const handedOn = await run(
+      { StartTransfer: () => ({ ...started('S3_TO_S3')(), claimed, endpoints }), CopyS3Object: ok, ReleaseLease: ok },
+      { ...START, endpoints },
+    );
+    expect(handedOn.calls[0]?.input).toMatchObject({ input: { ...START, endpoints } });
+    expect(handedOn.calls[1]?.input).toMatchObject({ ...START, lease: LEASE, claimed, endpoints });
+    // An older StartTransfer's output, or a job too large to carry: no path that is absent fails the state.
+    const without = await run({ StartTransfer: started('S3_TO_S3'), CopyS3Object: ok, ReleaseLease: ok });
+    expect(without.ok).toBe(true);
+    expect(without.calls[1]?.input).not.toHaveProperty('claimed');
   });
 
   it.each(['SFTP_TO_S3', 'S3_TO_SFTP', 'SFTP_TO_SFTP'])(

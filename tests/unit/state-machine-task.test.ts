@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import {
+  CopyInputSchema,
   FailBatchInputSchema,
   FailTransferInputSchema,
   LeasedJobInputSchema,
@@ -75,6 +76,29 @@ describe('stateMachineTask', () => {
 
     expect(error).toBeInstanceOf(LeaseHeldError);
     expect((error as Error).name).toBe('LeaseHeldError');
+  });
+
+  it("takes StartTransfer's whole output as the copy's input, and names the field of a claimed job that is not RUNNING", async () => {
+    const seen: unknown[] = [];
+    const task = taskWith(CopyInputSchema, async (input) => void seen.push(input));
+    const claimed = { customerId: 'c1', jobId: 'job_1', sourceEndpointId: 'ep_a', targetEndpointId: 'ep_b', status: 'RUNNING' };
+    const endpoints = {
+      source: { customerId: 'c1', endpointId: 'ep_a', type: 'S3', s3: { bucket: 'a' } },
+      target: { customerId: 'c1', endpointId: 'ep_b', type: 'S3', s3: { bucket: 'b' } },
+    };
+    const output = { action: 'RUN', customerId: 'c1', jobId: 'job_1', serverSideCopy: true, lease: LEASE, claimed, endpoints };
+
+    await task.invoke(output);
+    // Without either (an older StartTransfer, a job too large to carry): the copy reads them.
+    await task.invoke({ customerId: 'c1', jobId: 'job_1', lease: LEASE });
+    const error = await task.invoke({ ...output, claimed: { ...claimed, status: 'QUEUED' } }).catch((e: unknown) => e);
+
+    // Records go through whole (every field of the endpoint), the rest of the state is dropped.
+    expect(seen).toEqual([
+      { customerId: 'c1', jobId: 'job_1', lease: LEASE, claimed, endpoints },
+      { customerId: 'c1', jobId: 'job_1', lease: LEASE },
+    ]);
+    expect((error as ValidationError).issues.map((i) => i.field)).toEqual(['claimed.status']);
   });
 
   it('logs start and outcome once each, every line with the job, customer, execution and request ids', async () => {

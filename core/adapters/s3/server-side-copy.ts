@@ -16,6 +16,7 @@ import { type Clock, systemClock } from '../../domain/clock';
 import {
   AccessDeniedError,
   CopySourceNotFoundError,
+  NotFoundError,
   SourceChangedError,
   SourceMissingError,
   StaleOwnerError,
@@ -119,9 +120,12 @@ interface CopyContext {
   source: SourceObject;
 }
 
-export async function copyS3Object(deps: S3CopyDeps, input: S3CopyInput): Promise<TransferResult> {
-  const source = await headSource(deps.s3, input.source);
-  const existing = await headTarget(deps.s3, input.target);
+export async function copyS3Object(deps: S3CopyDeps, given: S3CopyInput): Promise<TransferResult> {
+  const source = await headSource(deps.s3, given.source);
+  const existing = await headTarget(deps.s3, given.target);
+  // A multipart copy continues from the job's checkpoint as the store has it now: the job given may be
+  // the one its claim wrote, older than the checkpoint an earlier attempt of this task wrote.
+  const input = isMultipart(deps, source) ? { ...given, job: await storedJob(deps.jobs, given.job) } : given;
   const context = { deps, input, source };
   const result = existing ? alreadyDelivered(context, existing) : await copy(context);
   await deps.jobs.recordWork(input.job, input.lease, { result, bytesTransferred: result.bytes, bytesTotal: source.size });
@@ -133,15 +137,25 @@ async function copy(context: CopyContext): Promise<TransferResult> {
   // Prove we still own the job before changing anything in S3: a stale owner must
   // neither write the target nor abort the uploads of the execution that replaced it.
   await deps.renewLease?.();
-  if (source.size <= deps.config.multipartThresholdBytes) {
+  if (!isMultipart(deps, source)) {
     // One CopyObject, which never replaces a key: the lease just renewed, and the job as this task
-    // read it, are the proof (no write: the result's write is fenced like any other). A job written
-    // under a newer epoch, or no longer RUNNING, is another owner's.
+    // got it (read, or as its claim wrote it), are the proof (no write: the result's write is fenced
+    // like any other). A job written under a newer epoch, or no longer RUNNING, is another owner's.
     refuseIfNotOurs(input.job, input.lease);
     return copyWhole(context);
   }
   await deps.jobs.recordWork(input.job, input.lease, { bytesTotal: source.size });
   return copyInParts(context);
+}
+
+function isMultipart(deps: S3CopyDeps, source: SourceObject): boolean {
+  return source.size > deps.config.multipartThresholdBytes;
+}
+
+async function storedJob(jobs: JobStore, job: TransferJob): Promise<TransferJob> {
+  const stored = await jobs.get(job);
+  if (!stored) throw new NotFoundError(`job ${job.jobId} not found`);
+  return stored;
 }
 
 function refuseIfNotOurs(job: TransferJob, lease: LeaseToken): void {

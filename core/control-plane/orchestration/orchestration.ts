@@ -13,7 +13,7 @@ import {
 } from '../../domain/job';
 import { type LeaseToken, tokenOf } from '../../domain/lease';
 import { resolveLocation } from '../../domain/locations';
-import type { BatchInput, DestinationState, EndpointStore, JobKey, JobStore, LeaseStore } from '../../domain/ports';
+import type { BatchInput, DestinationState, EndpointPair, EndpointStore, JobKey, JobStore, LeaseStore } from '../../domain/ports';
 import { INTERRUPTED_EXIT } from '../../domain/transfer/errors';
 import type { Connections } from '../../domain/transfer/io';
 import { withLeaseHeartbeat } from './heartbeat';
@@ -40,20 +40,27 @@ export interface OrchestrationDeps {
 
 const ACTOR = 'step-functions';
 
-export type StartResult =
-  | { action: 'SKIP'; customerId: string; jobId: string; reason: string }
-  | {
-      action: 'RUN' | 'VERIFY';
-      customerId: string;
-      jobId: string;
-      flowType: FlowType;
-      /** For the state machine's ChooseFlow: a server-side copy runs in a Lambda, anything else on the worker. */
-      serverSideCopy: boolean;
-      /** The file's size when the job was created (ChooseFlow: a small one takes the fast path). */
-      bytesTotal?: number;
-      lease: LeaseToken;
-      job: JobKey;
-    };
+export type StartResult = { action: 'SKIP'; customerId: string; jobId: string; reason: string } | RunStart;
+
+/** StartTransfer's answer when the execution runs (or verifies) the job. */
+export interface RunStart {
+  action: 'RUN' | 'VERIFY';
+  customerId: string;
+  jobId: string;
+  flowType: FlowType;
+  /** For the state machine's ChooseFlow: a server-side copy runs in a Lambda, anything else on the worker. */
+  serverSideCopy: boolean;
+  /** The file's size when the job was created (ChooseFlow: a small one takes the fast path). */
+  bytesTotal?: number;
+  lease: LeaseToken;
+  job: JobKey;
+  /**
+   * A server-side copy's job as the claim wrote it, and its endpoints as the execution's input gave
+   * them (ClaimedCopy): the copy then reads neither.
+   */
+  claimed?: TransferJob;
+  endpoints?: EndpointPair;
+}
 
 async function loadJob(jobs: JobStore, key: JobKey): Promise<TransferJob> {
   const job = await jobs.get(key);
@@ -145,7 +152,10 @@ function runByAnother(job: TransferJob, fence: LeaseToken): boolean {
  */
 export async function startTransfer(
   deps: OrchestrationDeps,
-  input: JobKey & { executionId: string; input?: { partitionId?: string; flowType?: string } | undefined },
+  input: JobKey & {
+    executionId: string;
+    input?: { partitionId?: string; flowType?: string; endpoints?: EndpointPair } | undefined;
+  },
 ): Promise<StartResult> {
   const key = { customerId: input.customerId, jobId: input.jobId };
   const { facts, known } = await factsFor(deps.jobs, key, input.input);
@@ -161,16 +171,34 @@ export async function startTransfer(
     await releaseQuietly(deps, fence);
     return { action: 'SKIP', ...key, reason: claim.reason };
   }
+  const serverSideCopy = isServerSideCopy(deps.drivers, claim.job.flowType);
   return {
     action: claim.action,
     ...key,
     flowType: claim.job.flowType,
-    serverSideCopy: isServerSideCopy(deps.drivers, claim.job.flowType),
+    serverSideCopy,
     ...(claim.job.bytesTotal !== undefined ? { bytesTotal: claim.job.bytesTotal } : {}),
     lease: fence,
     job: key,
+    ...(serverSideCopy && claim.action === 'RUN' ? handedToCopy(claim.job, input.input?.endpoints) : {}),
   };
 }
+
+/**
+ * What StartTransfer hands a server-side copy besides its lease, so that the copy reads neither the job
+ * nor its endpoints: the job as the claim wrote it (whatever is written after is another epoch's, which
+ * the copy's fenced writes refuse), unless it is too large for the execution's state (a checkpoint of
+ * many parts); and the endpoints the execution was started with, if it was.
+ */
+function handedToCopy(job: TransferJob, endpoints: EndpointPair | undefined): Pick<RunStart, 'claimed' | 'endpoints'> {
+  return {
+    ...(JSON.stringify(job).length <= CLAIMED_JOB_MAX_CHARS ? { claimed: job } : {}),
+    ...(endpoints ? { endpoints } : {}),
+  };
+}
+
+/** A state may hold 256 KiB (Step Functions' quota); a claimed job larger than this is read by the copy instead. */
+const CLAIMED_JOB_MAX_CHARS = 32 * 1024;
 
 /** What StartTransfer needs of a job before claiming it. */
 type JobFacts = Pick<TransferJob, 'partitionId' | 'flowType'>;
@@ -458,9 +486,14 @@ function messageOf(error: StateError | undefined): string {
  * their driver copy, while heartbeating the lease. A TransientError from the
  * driver is retried by the state machine (the copy resumes from its checkpoint).
  */
-export async function runServerSideCopy(deps: OrchestrationDeps, input: JobKey & { lease: LeaseToken }): Promise<TransferResult> {
-  const job = await loadJob(deps.jobs, input);
-  const [source, target] = await deps.endpoints.getPair(job.customerId, job.sourceEndpointId, job.targetEndpointId);
+export async function runServerSideCopy(
+  deps: OrchestrationDeps,
+  input: JobKey & { lease: LeaseToken; claimed?: TransferJob | undefined; endpoints?: EndpointPair | undefined },
+): Promise<TransferResult> {
+  const job = isThisJob(input.claimed, input) ? input.claimed : await loadJob(deps.jobs, input);
+  const [source, target] = areJobsEndpoints(input.endpoints, job)
+    ? [input.endpoints.source, input.endpoints.target]
+    : await deps.endpoints.getPair(job.customerId, job.sourceEndpointId, job.targetEndpointId);
   if (!source || !target) throw new NotFoundError(`job ${job.jobId} refers to an endpoint that no longer exists`);
   const driver = deps.drivers.driverFor(source);
   const copy = driver === deps.drivers.driverFor(target) ? driver.copyServerSide?.bind(driver) : undefined;
@@ -495,4 +528,17 @@ export async function runServerSideCopy(deps: OrchestrationDeps, input: JobKey &
     if (!ended) throw new Error(`the ${job.flowType} copy of job ${job.jobId} returned without recording its result`);
     return result;
   });
+}
+
+function isThisJob(job: TransferJob | undefined, key: JobKey): job is TransferJob {
+  return job?.customerId === key.customerId && job.jobId === key.jobId;
+}
+
+function areJobsEndpoints(pair: EndpointPair | undefined, job: TransferJob): pair is EndpointPair {
+  return (
+    pair?.source.customerId === job.customerId &&
+    pair.source.endpointId === job.sourceEndpointId &&
+    pair.target.customerId === job.customerId &&
+    pair.target.endpointId === job.targetEndpointId
+  );
 }

@@ -12,6 +12,7 @@ import { inParallel } from '../../domain/parallel';
 import { hasDotSegment } from '../../domain/path-segments';
 import type {
   CreatedJob,
+  EndpointPair,
   EndpointStore,
   ExecutionStarter,
   JobStore,
@@ -269,10 +270,12 @@ export async function createJobsForFiles(
     };
   });
   const results = await deps.jobs.createMany(newJobs, { actor: params.actor, region: deps.region }, { queued: true });
+  // A server-side copy's execution carries the endpoints as checked here, so the copy does not read them again.
+  const serverSideCopy = copiesServerSide(source.driver, target.driver);
   await startExecutions(
     deps,
     results.map((r) => r.job),
-    { serverSideCopy: copiesServerSide(source.driver, target.driver) },
+    serverSideCopy ? { serverSideCopy, endpoints: { source: source.endpoint, target: target.endpoint } } : { serverSideCopy },
   );
   return results;
 }
@@ -285,12 +288,13 @@ export async function createJobsForFiles(
 async function startExecutions(
   deps: Pick<TransferDeps, 'executions'>,
   jobs: TransferJob[],
-  pair: { serverSideCopy: boolean },
+  pair: { serverSideCopy: boolean; endpoints?: EndpointPair },
 ): Promise<void> {
   const waiting = (job: TransferJob) => job.status === 'QUEUED';
   await inParallel(planExecutions(jobs, pair), START_CONCURRENCY, async (plan) => {
     if (plan.kind === 'job') {
-      if (waiting(plan.job)) await deps.executions.start(plan.job);
+      if (waiting(plan.job))
+        await deps.executions.start({ ...plan.job, ...(pair.endpoints ? { endpoints: pair.endpoints } : {}) });
     } else if (plan.jobs.some(waiting)) {
       await deps.executions.startBatch({
         customerId: plan.customerId,
