@@ -56,7 +56,7 @@ export interface RunStart {
   job: JobKey;
   /**
    * A server-side copy's job as the claim wrote it, and its endpoints as the execution's input gave
-   * them (ClaimedCopy): the copy then reads neither.
+   * them (handedToCopy): the copy then reads neither.
    */
   claimed?: TransferJob;
   endpoints?: EndpointPair;
@@ -485,6 +485,8 @@ function messageOf(error: StateError | undefined): string {
  * The server-side copy task (S3→S3): resolves the job's locations and has
  * their driver copy, while heartbeating the lease. A TransientError from the
  * driver is retried by the state machine (the copy resumes from its checkpoint).
+ * The job and its endpoints are read only when StartTransfer did not hand them
+ * on (`claimed`, `endpoints`), or handed on ones that are not this job's.
  */
 export async function runServerSideCopy(
   deps: OrchestrationDeps,
