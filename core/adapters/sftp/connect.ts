@@ -90,7 +90,7 @@ export interface SftpSession {
    * requests that cost the server nothing (REALPATH of "."), measured once.
    */
   roundTripMs(): Promise<number>;
-  /** Ends the session; safe to call more than once, never throws. */
+  /** Ends the session, once: a later call waits for the same close. Never throws. */
   close(): Promise<void>;
 }
 
@@ -365,6 +365,7 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
     copyDataRepliesOnce(sftp);
     widenReceiveWindow(sftp);
     let roundTrip: Promise<number> | undefined;
+    let closing: Promise<void> | undefined;
     const session: SftpSession = {
       client,
       sftp,
@@ -377,10 +378,17 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
         roundTrip ??= measureRoundTrip(sftp);
         return roundTrip;
       },
-      close: async () => {
-        // A polite SSH disconnect, bounded: a peer that never closes must not hold us.
-        await withDeadline(client.end(), Date.now() + CLOSE_TIMEOUT_MS, () => new Error('close timed out')).catch(() => false);
-        sock.destroy();
+      // Once per session, whoever calls: a batch's files that fail on a shared session each reset it, often 16
+      // at once, and every call of ssh2-sftp-client's end() adds 'close' (two), 'end' and 'error' listeners to
+      // ssh2's Client until the connection has closed (up to CLOSE_TIMEOUT_MS on a stalled link): eleven
+      // 'close' listeners and Node's MaxListenersExceededWarning after five. Later callers wait for the first.
+      close: () => {
+        closing ??= (async () => {
+          // A polite SSH disconnect, bounded: a peer that never closes must not hold us.
+          await withDeadline(client.end(), Date.now() + CLOSE_TIMEOUT_MS, () => new Error('close timed out')).catch(() => false);
+          sock.destroy();
+        })();
+        return closing;
       },
     };
     return session;

@@ -344,6 +344,7 @@ export async function openSftpOverSsh(target: SftpTarget, options: OpenSshOption
     // ssh2-sftp-client's methods use only its `sftp` once connected.
     (client as unknown as { sftp: SFTPWrapper }).sftp = sftp;
     let roundTrip: Promise<number> | undefined;
+    let closing: Promise<void> | undefined;
     return {
       client,
       sftp,
@@ -359,10 +360,14 @@ export async function openSftpOverSsh(target: SftpTarget, options: OpenSshOption
         roundTrip ??= measureRoundTrip(sftp);
         return roundTrip;
       },
-      close: async () => {
-        child.stdin.end();
-        await waitForExit(child, CLOSE_TIMEOUT_MS);
-        await cleanup();
+      // Once per session (each call would add an 'exit' listener to the child until it exits; see connect.ts).
+      close: () => {
+        closing ??= (async () => {
+          child.stdin.end();
+          await waitForExit(child, CLOSE_TIMEOUT_MS);
+          await cleanup();
+        })();
+        return closing;
       },
     };
   } catch (err) {

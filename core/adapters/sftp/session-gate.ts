@@ -43,9 +43,14 @@ export function sessionGate(open: OpenSftp, slots: SessionSlots, region: string)
       await slot.release();
       throw err;
     }
-    const close = async () => {
-      await session.close();
-      await slot.release();
+    // Once: the slot's loss and every file of a batch that drops the session may close it, all at once.
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        await session.close();
+        await slot.release();
+      })();
+      return closing;
     };
     // Taken over (expired unrenewed, or won by the other region): the connection goes now; whoever used it
     // sees a lost connection, retries, and waits for a slot again.

@@ -111,6 +111,7 @@ export class SftpConnector implements Connection {
     const current = await pending.catch(() => undefined);
     if (failed && current !== failed) return;
     if (this.session === pending) this.session = undefined;
+    // The files that failed on it at once all get here; the session closes once and they all wait for it (connect.ts).
     await current?.close();
   }
 
