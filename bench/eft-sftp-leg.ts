@@ -116,6 +116,7 @@ async function main(): Promise<void> {
               maxInFlight: config.sftpMaxInFlight,
               where,
               moreChannels,
+              bytes: size,
             }),
           ];
     await runPipeline(streams, {

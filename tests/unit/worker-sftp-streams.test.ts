@@ -336,6 +336,21 @@ describe('SftpWriteStream (pipelined writer)', () => {
     expect(sftp.requests).toBe(Math.ceil(size / 4096));
   });
 
+  // `bytes` only sizes the buffers allocated at the start: a wrong count (a resumed offset past the size, an
+  // unknown size) must neither throw nor change what is written.
+  test.each([0, 10, 50_000, 10_000_000, -20_000, Number.NaN])(
+    'told it will write %d bytes, writes a 50,000-byte file byte for byte',
+    async (bytes) => {
+      const sftp = new FakeSftp();
+      const content = pattern(50_000, 9);
+      const writer = new SftpWriteStream(sftp.asWrapper(), '/out', { requestBytes: 4096, maxInFlight: 8, bytes });
+      await pipeline(source(content), writer);
+      expect(sftp.files.get('/out')?.equals(content)).toBe(true);
+      expect(writer.acknowledgedOffset).toBe(50_000);
+      expect(sftp.maxOutstanding).toBeLessThanOrEqual(8);
+    },
+  );
+
   test('keeps many writes in flight, never more than maxInFlight', async () => {
     const sftp = new FakeSftp();
     await pipeline(

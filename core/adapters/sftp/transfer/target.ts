@@ -148,6 +148,7 @@ export class SftpFileTarget implements FileTarget {
       fsync: 'fsync@openssh.com' in session.supportedExtensions,
       where: this.connector.where,
       moreChannels,
+      bytes: this.size - offset,
     });
     writer.once('close', () => endChannels(moreChannels));
     this.writer = writer;
