@@ -146,6 +146,13 @@ describe.each(peers)('a batch session to the $name', (peer) => {
   });
 
   /** `files` files that have each connected and made a request on the shared session. */
+  /** FILES files on one session, with the client's listener counts before, their peak from now on, and its end() calls. */
+  async function watchedSession() {
+    const session = await filesOnOneSession(FILES);
+    const ssh = sshOf(session);
+    return { session, ssh, before: counts(ssh), peak: peakListeners(ssh), ends: jest.spyOn(session.client, 'end') };
+  }
+
   async function filesOnOneSession(files: number): Promise<SftpSession> {
     const connected = await Promise.all(Array.from({ length: files }, () => connector.connect()));
     await Promise.all(connected.map(({ channel }) => channel.stat(peer.folder())));
@@ -180,11 +187,7 @@ describe.each(peers)('a batch session to the $name', (peer) => {
   });
 
   test(`${FILES} files reset the session at once: one disconnect, the client's listeners stay bounded`, async () => {
-    const session = await filesOnOneSession(FILES);
-    const ssh = sshOf(session);
-    const before = counts(ssh);
-    const peak = peakListeners(ssh);
-    const ends = jest.spyOn(session.client, 'end');
+    const { session, ssh, before, peak, ends } = await watchedSession();
 
     // Each file's attempt failed on this session, and each drops it (copy-file.ts: source.reset(), target.reset()).
     await Promise.all(Array.from({ length: FILES }, () => connector.reset(session)));
@@ -216,11 +219,7 @@ describe.each(peers)('a batch session to the $name', (peer) => {
     outcomes.map((outcome) => (outcome.status === 'rejected' ? (outcome.reason as { code?: string }).code : 'answered'));
 
   test(`a stalled link: ${FILES} files give up and reset the session; their requests fail with CONNECTION_LOST as it closes, one disconnect`, async () => {
-    const session = await filesOnOneSession(FILES);
-    const ssh = sshOf(session);
-    const before = counts(ssh);
-    const peak = peakListeners(ssh);
-    const ends = jest.spyOn(session.client, 'end');
+    const { session, ssh, before, peak, ends } = await watchedSession();
     const { settled } = await stalledRequests(FILES);
 
     // Each file's stall watchdog gives up on it (copy-file.ts: a stalled connection is dropped).
@@ -235,11 +234,7 @@ describe.each(peers)('a batch session to the $name', (peer) => {
   });
 
   test(`the slot is taken over (split brain) while ${FILES} files wait on the session: they fail with CONNECTION_LOST, it is closed once, the slot released once`, async () => {
-    const session = await filesOnOneSession(FILES);
-    const ssh = sshOf(session);
-    const before = counts(ssh);
-    const peak = peakListeners(ssh);
-    const ends = jest.spyOn(session.client, 'end');
+    const { session, ssh, before, peak, ends } = await watchedSession();
     const { settled } = await stalledRequests(FILES);
 
     // The gate closes the session at once; each file's request fails, and the file resets the session (source.ts's stat).
