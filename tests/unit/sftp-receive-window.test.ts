@@ -5,8 +5,10 @@
  * real servers, on loopback and through the delay relay:
  * tests/integration/worker-sftp-streams.test.ts.)
  */
+import { EventEmitter } from 'node:events';
 import type { SFTPWrapper } from 'ssh2';
 import {
+  ConnectionWindows,
   MAX_RECEIVE_WINDOW_BYTES,
   RECEIVE_WINDOW_BYTES,
   RoundTrips,
@@ -90,7 +92,7 @@ describe('RoundTrips: the shortest of the setup round trips, from ssh2 debug lin
 });
 
 /** ssh2's channel as far as the window top-up uses it: its windows, its WINDOW_ADJUSTs (recorded) and push. */
-class FakeChannel {
+class FakeChannel extends EventEmitter {
   incoming = { window: 2 * MiB };
   outgoing = { id: 5, state: 'open' };
   adjusts: number[] = [];
@@ -108,12 +110,15 @@ class FakeChannel {
     this.incoming.window -= bytes;
     this.push(Buffer.alloc(bytes));
   }
+  asWrapper(): SFTPWrapper {
+    return this as unknown as SFTPWrapper;
+  }
 }
 
 describe('widenReceiveWindow on a stand-in for ssh2 channel', () => {
   test('raises the window to the size asked for, and tops it up after each 1/16th used', () => {
     const channel = new FakeChannel();
-    expect(widenReceiveWindow(channel as unknown as SFTPWrapper, 8 * MiB)).toBe(true);
+    expect(widenReceiveWindow(channel.asWrapper(), 8 * MiB)).toBeDefined();
     expect(channel.adjusts).toEqual([6 * MiB]);
     expect(channel.incoming.window).toBe(8 * MiB);
     channel.receive(MiB / 4);
@@ -124,6 +129,54 @@ describe('widenReceiveWindow on a stand-in for ssh2 channel', () => {
   });
 
   test('leaves a channel that does not look like ssh2s alone', () => {
-    expect(widenReceiveWindow({ push: () => true } as unknown as SFTPWrapper, 8 * MiB)).toBe(false);
+    expect(widenReceiveWindow({ push: () => true } as unknown as SFTPWrapper, 8 * MiB)).toBeUndefined();
+  });
+
+  test('resized narrower, tops up only once the server has used the window down to the new size', () => {
+    const channel = new FakeChannel();
+    const window = widenReceiveWindow(channel.asWrapper(), 8 * MiB);
+    window?.resize(4 * MiB);
+    channel.receive(3 * MiB);
+    expect(channel.adjusts).toEqual([6 * MiB]);
+    channel.receive(MiB + MiB / 4);
+    expect(channel.adjusts).toEqual([6 * MiB, MiB / 4]);
+    expect(channel.incoming.window).toBe(4 * MiB);
+  });
+});
+
+describe('ConnectionWindows: the open channels share the link window, each keeping at least 4 MiB', () => {
+  test('one channel gets the link window; a second halves both; its close gives the first all again', () => {
+    const windows = new ConnectionWindows(16 * MiB);
+    const first = new FakeChannel();
+    expect(windows.add(first.asWrapper())).toBe(true);
+    expect(first.incoming.window).toBe(16 * MiB);
+    const second = new FakeChannel();
+    expect(windows.add(second.asWrapper())).toBe(true);
+    // The second is given its share from the start; the first is not topped up past 8 MiB any more.
+    expect(second.incoming.window).toBe(8 * MiB);
+    expect(windows.eachBytes).toBe(8 * MiB);
+    first.receive(9 * MiB);
+    expect(first.adjusts).toEqual([14 * MiB, MiB]);
+    expect(first.incoming.window).toBe(8 * MiB);
+    second.emit('close');
+    expect(windows.eachBytes).toBe(16 * MiB);
+    expect(first.incoming.window).toBe(16 * MiB);
+  });
+
+  test('at 20 ms (8 MB) two channels keep 4 MiB each, not 4 MB', () => {
+    const windows = new ConnectionWindows(receiveWindowFor(20));
+    const [first, second] = [new FakeChannel(), new FakeChannel()];
+    windows.add(first.asWrapper());
+    windows.add(second.asWrapper());
+    expect(second.incoming.window).toBe(RECEIVE_WINDOW_BYTES);
+    expect(windows.eachBytes).toBe(RECEIVE_WINDOW_BYTES);
+  });
+
+  test('a channel that does not look like ssh2s is not counted', () => {
+    const windows = new ConnectionWindows(16 * MiB);
+    const first = new FakeChannel();
+    windows.add(first.asWrapper());
+    expect(windows.add(Object.assign(new EventEmitter(), { push: () => true }) as unknown as SFTPWrapper)).toBe(false);
+    expect(first.incoming.window).toBe(16 * MiB);
   });
 });

@@ -13,9 +13,10 @@
  *    (core/domain/ssh-security-policies.ts; FIPS-2024 unless the target names
  *    another); a partner that supports none of one class is refused with
  *    NO_COMMON_ALGORITHM, naming what it offered;
- * 5. the SFTP channel's SSH receive window is sized to the link (4 MiB on a
+ * 5. the SFTP channels' SSH receive window is sized to the link (4 MiB on a
  *    short one, up to 16 MiB on a long one: the round trip of the session's
- *    own setup times the rate aimed at) and kept topped up
+ *    own setup times the rate aimed at; the connection's open channels share
+ *    it, each keeping at least 4 MiB) and kept topped up
  *    (receive-window.ts): with ssh2's own 2 MiB, refilled at half, downloads
  *    over a long link are capped at ~1 MiB per round trip; READ replies are
  *    copied once, from the channel's data into the reader's buffer
@@ -45,7 +46,7 @@ import type { EndpointCredentials } from '../../domain/secrets';
 import { SSH_SECURITY_POLICIES, type SshSecurityPolicyName, securityPolicyOf } from '../../domain/ssh-security-policies';
 import { type HostResolver, type NetworkPolicy, vetHost } from '../net/network-policy';
 import { copyDataRepliesOnce } from './data-replies';
-import { RoundTrips, receiveWindowFor, widenReceiveWindow } from './receive-window';
+import { ConnectionWindows, RoundTrips, receiveWindowFor } from './receive-window';
 
 export interface SftpTarget {
   host: string;
@@ -93,10 +94,11 @@ export interface SftpSession {
    */
   roundTripMs(): Promise<number>;
   /**
-   * The SSH receive window each of the session's SFTP channels keeps, and the
-   * round trip it was sized to (receive-window.ts: the shortest of the setup's
-   * service request and channel open; undefined if neither was seen);
-   * undefined where ssh2's channel internals are not as expected (ssh2's own window then).
+   * The SSH receive window of the session's SFTP channels together (each open
+   * one keeps an equal share, at least 4 MiB), and the round trip it was sized
+   * to (receive-window.ts: the shortest of the setup's service request and
+   * channel open; undefined if neither was seen); undefined where ssh2's
+   * channel internals are not as expected (ssh2's own window then).
    */
   receiveWindow?: { bytes: number; roundTripMs: number | undefined };
   /** Ends the session; safe to call more than once, never throws. */
@@ -263,7 +265,7 @@ function advertisedExtensions(sftp: SFTPWrapper): Record<string, string> {
 }
 
 /** One more SFTP channel on the client's SSH connection (ssh2-sftp-client keeps its ssh2 Client, untyped, in `client`). */
-function openChannel(client: SftpClient, windowBytes: number): Promise<SFTPWrapper> {
+function openChannel(client: SftpClient, windows: ConnectionWindows): Promise<SFTPWrapper> {
   const ssh = (client as unknown as { client: Client }).client;
   const opening = new Promise<SFTPWrapper>((resolve, reject) => {
     ssh.sftp((err, sftp) => {
@@ -272,17 +274,17 @@ function openChannel(client: SftpClient, windowBytes: number): Promise<SFTPWrapp
       // closing; as an 'error' event with no listener it would end the process.
       sftp.on('error', () => {});
       copyDataRepliesOnce(sftp);
-      widenReceiveWindow(sftp, windowBytes);
+      windows.add(sftp);
       resolve(sftp);
     });
   });
   return withDeadline(opening, Date.now() + CHANNEL_OPEN_TIMEOUT_MS, () => new Error('timed out opening an SFTP channel'));
 }
 
-async function openChannels(client: SftpClient, count: number, windowBytes: number): Promise<SFTPWrapper[]> {
+async function openChannels(client: SftpClient, count: number, windows: ConnectionWindows): Promise<SFTPWrapper[]> {
   const channels: SFTPWrapper[] = [];
   try {
-    while (channels.length < count) channels.push(await openChannel(client, windowBytes));
+    while (channels.length < count) channels.push(await openChannel(client, windows));
   } catch {
     // The server allows no more (or the connection is going): use what was opened.
   }
@@ -377,9 +379,9 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
     );
     // Not for every data packet from here on: the setup's round trips are in.
     timing = false;
-    const windowBytes = receiveWindowFor(roundTrips.shortestMs);
+    const windows = new ConnectionWindows(receiveWindowFor(roundTrips.shortestMs));
     copyDataRepliesOnce(sftp);
-    const widened = widenReceiveWindow(sftp, windowBytes);
+    const widened = windows.add(sftp);
     let roundTrip: Promise<number> | undefined;
     const session: SftpSession = {
       client,
@@ -388,12 +390,12 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
       hostKeyFingerprint: (hostKey as HostKeyVerdict | undefined)?.offered ?? '',
       address,
       negotiated: negotiated as NegotiatedAlgorithms,
-      openChannels: (count) => openChannels(client, count, windowBytes),
+      openChannels: (count) => openChannels(client, count, windows),
       roundTripMs: () => {
         roundTrip ??= measureRoundTrip(sftp);
         return roundTrip;
       },
-      ...(widened ? { receiveWindow: { bytes: windowBytes, roundTripMs: roundTrips.shortestMs } } : {}),
+      ...(widened ? { receiveWindow: { bytes: windows.bytes, roundTripMs: roundTrips.shortestMs } } : {}),
       close: async () => {
         // A polite SSH disconnect, bounded: a peer that never closes must not hold us.
         await withDeadline(client.end(), Date.now() + CLOSE_TIMEOUT_MS, () => new Error('close timed out')).catch(() => false);

@@ -19,7 +19,11 @@
  * On a short link (loopback, in-region: under ~10 ms) that is 4 MiB: there the
  * client, not the window, is the limit, and the server buffers up to the
  * window with a CPU cost that grows faster than the window does. At 20 ms it
- * is ~7.6 MiB: with 4 MiB one channel is window-bound there. The round trip is
+ * is 8 MB: with 4 MiB one channel is window-bound there. That is the window
+ * of the link: a stream spread over several channels of the connection
+ * (moreChannels) needs it in total, so the open channels share it, each
+ * keeping at least 4 MiB (ConnectionWindows; with two channels at 20 ms each
+ * has 4 MiB, as measured enough, and sshd buffers no more). The round trip is
  * one the session makes anyway (RoundTrips): the shortest of the SSH service
  * request and the channel opens, timed from ssh2's debug lines, so measuring
  * it costs no probe and no setup time; not measured (an ssh2 whose lines
@@ -106,11 +110,21 @@ function internalsOf(sftp: SFTPWrapper): ChannelInternals | undefined {
   return usable ? (channel as ChannelInternals) : undefined;
 }
 
-/** Widens `sftp`'s receive window to `bytes` and keeps it there; returns false if ssh2's internals are not as expected. */
-export function widenReceiveWindow(sftp: SFTPWrapper, bytes = RECEIVE_WINDOW_BYTES): boolean {
+/** A channel's widened window. */
+export interface ReceiveWindow {
+  /** Keeps `bytes` from now on: a wider window at once, a narrower one as the server uses up what it was given. */
+  resize(bytes: number): void;
+}
+
+/**
+ * Widens `sftp`'s receive window to `bytes` and keeps it there; undefined if
+ * ssh2's internals are not as expected (the window is then left alone).
+ */
+export function widenReceiveWindow(sftp: SFTPWrapper, initialBytes = RECEIVE_WINDOW_BYTES): ReceiveWindow | undefined {
   const channel = internalsOf(sftp);
-  if (!channel) return false;
-  const step = Math.floor(bytes / 16);
+  if (!channel) return undefined;
+  let bytes = initialBytes;
+  let step = Math.floor(bytes / 16);
   const topUp = () => {
     const amount = bytes - channel.incoming.window;
     if (amount < step || channel.outgoing.state === 'closed') return;
@@ -127,5 +141,50 @@ export function widenReceiveWindow(sftp: SFTPWrapper, bytes = RECEIVE_WINDOW_BYT
     return result;
   };
   topUp();
-  return true;
+  return {
+    resize: (next) => {
+      bytes = next;
+      step = Math.floor(bytes / 16);
+      topUp();
+    },
+  };
+}
+
+/**
+ * The receive windows of one SSH connection's SFTP channels: together the
+ * link's window (`bytes`, from receiveWindowFor), shared equally by the open
+ * channels, each at least RECEIVE_WINDOW_BYTES. A channel that closes leaves
+ * its share to the others.
+ */
+export class ConnectionWindows {
+  private readonly windows = new Map<SFTPWrapper, ReceiveWindow>();
+
+  constructor(readonly bytes: number) {}
+
+  /** Widens `sftp`'s window to its share; false if ssh2's internals are not as expected. */
+  add(sftp: SFTPWrapper): boolean {
+    const window = widenReceiveWindow(sftp, this.share(this.windows.size + 1));
+    if (!window) return false;
+    this.windows.set(sftp, window);
+    sftp.once('close', () => {
+      this.windows.delete(sftp);
+      this.reshare();
+    });
+    this.reshare();
+    return true;
+  }
+
+  /** Each open channel's window now. */
+  get eachBytes(): number {
+    return this.share(this.windows.size);
+  }
+
+  private share(channels: number): number {
+    return Math.max(RECEIVE_WINDOW_BYTES, Math.floor(this.bytes / Math.max(1, channels)));
+  }
+
+  private reshare(): void {
+    const each = this.share(this.windows.size);
+    for (const window of this.windows.values()) window.resize(each);
+  }
 }
