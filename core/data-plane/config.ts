@@ -8,8 +8,9 @@
  *   For larger files the part size grows so the parts still fit (see partSizeFor).
  * - SFTP: 64 requests of up to 255 KiB in flight each way (OpenSSH's sftp
  *   keeps 64 of 32 KiB), at most 16 MiB per stream. What the link carries per
- *   round trip is bounded by the SSH channel windows: reads get our 4 MiB
- *   (core/adapters/sftp/receive-window.ts), writes the server's (OpenSSH:
+ *   round trip is bounded by the SSH channel windows: reads get ours, 4 MiB
+ *   below 10 ms of round trip and up to 16 MiB above (8 MB at 20 ms;
+ *   core/adapters/sftp/receive-window.ts), writes the server's (OpenSSH:
  *   2 MiB), so on a link with a round trip of 5 ms or more a file's READs
  *   and WRITEs from 64 MiB up take turns on two channels (two windows);
  *   writes only where the endpoint's server was seen to keep two handles'

@@ -13,6 +13,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import type { SFTPWrapper } from 'ssh2';
 import { openSftp, type SftpSession, type SftpTarget } from '../../core/adapters/sftp/connect';
 import { copiesDataRepliesOnce } from '../../core/adapters/sftp/data-replies';
+import { MAX_RECEIVE_WINDOW_BYTES, receiveWindowFor } from '../../core/adapters/sftp/receive-window';
 import { maxReadLength, moreChannelsFor, OPEN_FLAGS } from '../../core/adapters/sftp/transfer/channel';
 import { SftpReadStream } from '../../core/adapters/sftp/transfer/read-stream';
 import { directWrites } from '../../core/adapters/sftp/transfer/write-request';
@@ -237,6 +238,62 @@ describe.each(peers)('the SSH receive window with the $name', (peer) => {
       expect(sha(Buffer.concat(await Promise.all(reads)))).toBe(sha(content));
     } finally {
       await session.close();
+      await proxy.close();
+    }
+  });
+});
+
+describe.each(peers)('the receive window sized to the round trip of the session setup, with the $name', (peer) => {
+  const MiB = 1024 * 1024;
+  // As below: loopback's round trips stay far under 50 ms even on a busy machine; the relay adds 50 by construction.
+  const thresholdMs = 50;
+
+  test('on loopback: a short round trip, so the window the rule gives for it (4 MiB below 10 ms)', async () => {
+    const session = await openSftp(peer.target());
+    try {
+      const window = session.receiveWindow;
+      expect(window?.roundTripMs).toBeLessThan(thresholdMs);
+      expect(window?.bytes).toBe(receiveWindowFor(window?.roundTripMs));
+    } finally {
+      await session.close();
+    }
+  });
+
+  test(`over a link with ${thresholdMs} ms of round trip: 16 MiB, so the server sends 8 MiB of replies before the client has received any`, async () => {
+    const request = 261_120;
+    const content = randomBytes(48 * request);
+    await fs.writeFile(peer.local('wide-window.bin'), content);
+    const target = peer.target();
+    const proxy = await startTcpProxy({ host: target.host, port: target.port });
+    const relay = await startDelayRelay({ target: { host: proxy.host, port: proxy.port }, oneWayMs: thresholdMs / 2 });
+    const session = await openSftp({ ...target, host: '127.0.0.1', port: (relay.address() as AddressInfo).port });
+    try {
+      expect(session.receiveWindow?.roundTripMs).toBeGreaterThanOrEqual(thresholdMs);
+      expect(session.receiveWindow?.bytes).toBe(MAX_RECEIVE_WINDOW_BYTES);
+      const handle = await new Promise<Buffer>((resolve, reject) =>
+        session.sftp.open(peer.remote('wide-window.bin'), 'r', (err, h) => (err ? reject(err) : resolve(h))),
+      );
+      const readFile = () =>
+        Array.from(
+          { length: 48 },
+          (_, i) =>
+            new Promise<Buffer>((resolve, reject) => {
+              const buffer = Buffer.alloc(request);
+              session.sftp.read(handle, buffer, 0, request, i * request, (err, n) =>
+                err ? reject(err) : resolve(buffer.subarray(0, n)),
+              );
+            }),
+        );
+      expect(sha(Buffer.concat(await Promise.all(readFile())))).toBe(sha(content));
+      // The client now hears nothing, so sends no window update: with 4 MiB the server would stop at 4.
+      const sentUnanswered = proxy.keepFromTarget(8 * MiB);
+      const reads = readFile();
+      await orStalled(sentUnanswered, () => `the server stopped after ${proxy.keptBytes} bytes, waiting for a window update`);
+      proxy.deliverKept();
+      expect(sha(Buffer.concat(await Promise.all(reads)))).toBe(sha(content));
+    } finally {
+      await session.close();
+      await new Promise((resolve) => relay.close(resolve));
       await proxy.close();
     }
   });

@@ -13,7 +13,10 @@
  *    (core/domain/ssh-security-policies.ts; FIPS-2024 unless the target names
  *    another); a partner that supports none of one class is refused with
  *    NO_COMMON_ALGORITHM, naming what it offered;
- * 5. the SFTP channel's SSH receive window is 4 MiB, kept topped up
+ * 5. the SFTP channels' SSH receive window is sized to the link (4 MiB on a
+ *    short one, up to 16 MiB on a long one: the round trip of the session's
+ *    own setup times the rate aimed at; the connection's open channels share
+ *    it, each keeping at least 4 MiB) and kept topped up
  *    (receive-window.ts): with ssh2's own 2 MiB, refilled at half, downloads
  *    over a long link are capped at ~1 MiB per round trip; READ replies are
  *    copied once, from the channel's data into the reader's buffer
@@ -43,7 +46,7 @@ import type { EndpointCredentials } from '../../domain/secrets';
 import { SSH_SECURITY_POLICIES, type SshSecurityPolicyName, securityPolicyOf } from '../../domain/ssh-security-policies';
 import { type HostResolver, type NetworkPolicy, vetHost } from '../net/network-policy';
 import { copyDataRepliesOnce } from './data-replies';
-import { widenReceiveWindow } from './receive-window';
+import { ConnectionWindows, RoundTrips, receiveWindowFor } from './receive-window';
 
 export interface SftpTarget {
   host: string;
@@ -90,6 +93,14 @@ export interface SftpSession {
    * requests that cost the server nothing (REALPATH of "."), measured once.
    */
   roundTripMs(): Promise<number>;
+  /**
+   * The SSH receive window of the session's SFTP channels together (each open
+   * one keeps an equal share, at least 4 MiB), and the round trip it was sized
+   * to (receive-window.ts: the shortest of the setup's service request and
+   * channel open; undefined if neither was seen); undefined where ssh2's
+   * channel internals are not as expected (ssh2's own window then).
+   */
+  receiveWindow?: { bytes: number; roundTripMs: number | undefined };
   /** Ends the session, once: a later call waits for the same close. Never throws. */
   close(): Promise<void>;
 }
@@ -254,7 +265,7 @@ function advertisedExtensions(sftp: SFTPWrapper): Record<string, string> {
 }
 
 /** One more SFTP channel on the client's SSH connection (ssh2-sftp-client keeps its ssh2 Client, untyped, in `client`). */
-function openChannel(client: SftpClient): Promise<SFTPWrapper> {
+function openChannel(client: SftpClient, windows: ConnectionWindows): Promise<SFTPWrapper> {
   const ssh = (client as unknown as { client: Client }).client;
   const opening = new Promise<SFTPWrapper>((resolve, reject) => {
     ssh.sftp((err, sftp) => {
@@ -263,17 +274,17 @@ function openChannel(client: SftpClient): Promise<SFTPWrapper> {
       // closing; as an 'error' event with no listener it would end the process.
       sftp.on('error', () => {});
       copyDataRepliesOnce(sftp);
-      widenReceiveWindow(sftp);
+      windows.add(sftp);
       resolve(sftp);
     });
   });
   return withDeadline(opening, Date.now() + CHANNEL_OPEN_TIMEOUT_MS, () => new Error('timed out opening an SFTP channel'));
 }
 
-async function openChannels(client: SftpClient, count: number): Promise<SFTPWrapper[]> {
+async function openChannels(client: SftpClient, count: number, windows: ConnectionWindows): Promise<SFTPWrapper[]> {
   const channels: SFTPWrapper[] = [];
   try {
-    while (channels.length < count) channels.push(await openChannel(client));
+    while (channels.length < count) channels.push(await openChannel(client, windows));
   } catch {
     // The server allows no more (or the connection is going): use what was opened.
   }
@@ -309,8 +320,12 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
   let rawError: SshError | undefined;
   let negotiated: NegotiatedAlgorithms | undefined;
   const offer: PartnerOffer = {};
+  // The round trips of the session's own setup (service request, channel open), for the receive window.
+  const roundTrips = new RoundTrips();
+  let timing = true;
   // The partner's lists reach us only through ssh2's debug output; kept until the first handshake completes.
   const debug = (line: string) => {
+    if (timing) roundTrips.observe(line);
     if (negotiated || !line.startsWith('Handshake: (remote)')) return;
     for (const [pattern, algorithmClass] of REMOTE_OFFER_LINES) {
       const match = pattern.exec(line);
@@ -362,8 +377,11 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
     const sftp = await withDeadline(connecting, deadline, () =>
       Object.assign(new Error('timed out opening the SFTP channel'), { level: 'client-timeout' }),
     );
+    // Not for every data packet from here on: the setup's round trips are in.
+    timing = false;
+    const windows = new ConnectionWindows(receiveWindowFor(roundTrips.shortestMs));
     copyDataRepliesOnce(sftp);
-    widenReceiveWindow(sftp);
+    const widened = windows.add(sftp);
     let roundTrip: Promise<number> | undefined;
     let closing: Promise<void> | undefined;
     const session: SftpSession = {
@@ -373,11 +391,12 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
       hostKeyFingerprint: (hostKey as HostKeyVerdict | undefined)?.offered ?? '',
       address,
       negotiated: negotiated as NegotiatedAlgorithms,
-      openChannels: (count) => openChannels(client, count),
+      openChannels: (count) => openChannels(client, count, windows),
       roundTripMs: () => {
         roundTrip ??= measureRoundTrip(sftp);
         return roundTrip;
       },
+      ...(widened ? { receiveWindow: { bytes: windows.bytes, roundTripMs: roundTrips.shortestMs } } : {}),
       // Once per session, whoever calls: a batch's files that fail on a shared session each reset it, often 16
       // at once, and every call of ssh2-sftp-client's end() adds 'close' (two), 'end' and 'error' listeners to
       // ssh2's Client until the connection has closed (up to CLOSE_TIMEOUT_MS on a stalled link): eleven

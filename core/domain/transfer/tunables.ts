@@ -11,7 +11,7 @@ export interface WorkerConfig {
   partConcurrency: number;
   sftpRequestBytes: number;
   sftpMaxInFlight: number;
-  /** SFTP channels one file's READs are spread over (each has its own SSH window, ours: 4 MiB). */
+  /** SFTP channels one file's READs are spread over (each has its own SSH window, ours: 4–16 MiB by the round trip). */
   sftpReadChannels: number;
   /** SFTP channels one file's WRITEs are spread over (each has its own SSH window, the server's: OpenSSH 2 MiB). */
   sftpWriteChannels: number;
