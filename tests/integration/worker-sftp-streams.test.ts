@@ -196,6 +196,22 @@ describe.each(peers)('pipelined streams against the $name', (peer) => {
  * reports a failure: passing never depends on it (a busy machine takes
  * seconds, a correct peer gets there however slow).
  */
+function openForReading(sftp: SFTPWrapper, remote: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => sftp.open(remote, 'r', (err, handle) => (err ? reject(err) : resolve(handle))));
+}
+
+/** The file's `count` READs of `request` bytes, all sent at once: the replies, in order. */
+function readAtOnce(sftp: SFTPWrapper, handle: Buffer, request: number, count: number): Promise<Buffer>[] {
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const buffer = Buffer.alloc(request);
+        sftp.read(handle, buffer, 0, request, i * request, (err, n) => (err ? reject(err) : resolve(buffer.subarray(0, n))));
+      }),
+  );
+}
+
 async function orStalled(event: Promise<void>, what: () => string): Promise<void> {
   let bound: NodeJS.Timeout | undefined;
   const stalled = new Promise<never>((_, reject) => {
@@ -213,20 +229,8 @@ describe.each(peers)('the SSH receive window with the $name', (peer) => {
     const proxy = await startTcpProxy({ host: target.host, port: target.port });
     const session = await openSftp({ ...target, host: proxy.host, port: proxy.port });
     try {
-      const handle = await new Promise<Buffer>((resolve, reject) =>
-        session.sftp.open(peer.remote('window.bin'), 'r', (err, h) => (err ? reject(err) : resolve(h))),
-      );
-      const readFile = () =>
-        Array.from(
-          { length: 48 },
-          (_, i) =>
-            new Promise<Buffer>((resolve, reject) => {
-              const buffer = Buffer.alloc(request);
-              session.sftp.read(handle, buffer, 0, request, i * request, (err, n) =>
-                err ? reject(err) : resolve(buffer.subarray(0, n)),
-              );
-            }),
-        );
+      const handle = await openForReading(session.sftp, peer.remote('window.bin'));
+      const readFile = () => readAtOnce(session.sftp, handle, request, 48);
       // Once normally: the window is used up and topped up again as replies arrive.
       expect(sha(Buffer.concat(await Promise.all(readFile())))).toBe(sha(content));
       // Then the client hears nothing, so it cannot send a window update: the
@@ -270,20 +274,8 @@ describe.each(peers)('the receive window sized to the round trip of the session 
     try {
       expect(session.receiveWindow?.roundTripMs).toBeGreaterThanOrEqual(thresholdMs);
       expect(session.receiveWindow?.bytes).toBe(MAX_RECEIVE_WINDOW_BYTES);
-      const handle = await new Promise<Buffer>((resolve, reject) =>
-        session.sftp.open(peer.remote('wide-window.bin'), 'r', (err, h) => (err ? reject(err) : resolve(h))),
-      );
-      const readFile = () =>
-        Array.from(
-          { length: 48 },
-          (_, i) =>
-            new Promise<Buffer>((resolve, reject) => {
-              const buffer = Buffer.alloc(request);
-              session.sftp.read(handle, buffer, 0, request, i * request, (err, n) =>
-                err ? reject(err) : resolve(buffer.subarray(0, n)),
-              );
-            }),
-        );
+      const handle = await openForReading(session.sftp, peer.remote('wide-window.bin'));
+      const readFile = () => readAtOnce(session.sftp, handle, request, 48);
       expect(sha(Buffer.concat(await Promise.all(readFile())))).toBe(sha(content));
       // The client now hears nothing, so sends no window update: with 4 MiB the server would stop at 4.
       const sentUnanswered = proxy.keepFromTarget(8 * MiB);
