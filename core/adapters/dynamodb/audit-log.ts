@@ -11,6 +11,7 @@ import type { Clock } from '../../domain/clock';
 import { ValidationError } from '../../domain/errors';
 import { timeOrderedId } from '../../domain/ids';
 import type { AuditLog, Page, PageRequest } from '../../domain/ports';
+import { sendUntilProcessed } from './client';
 
 const BATCH_WRITE_MAX = 25;
 const UNPROCESSED_ATTEMPTS = 6;
@@ -132,13 +133,15 @@ export class DynamoAuditLog implements AuditLog {
       );
       return;
     }
-    let pending = batch;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt === UNPROCESSED_ATTEMPTS) throw new Error(`${pending.length} audit events were not written`);
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
-      const result = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }));
-      pending = result.UnprocessedItems?.[this.table] ?? [];
-    }
+    await sendUntilProcessed(
+      batch,
+      async (pending) =>
+        (await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }))).UnprocessedItems?.[
+          this.table
+        ],
+      UNPROCESSED_ATTEMPTS,
+      (left) => new Error(`${left} audit events were not written`),
+    );
   }
 
   async list(subject: AuditEvent['subject'], page: PageRequest): Promise<Page<AuditRecord>> {

@@ -10,3 +10,22 @@ export function createDynamoClient(env: NodeJS.ProcessEnv = process.env): Dynamo
 export function isConditionFailed(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
+
+/**
+ * Sends a batch request (BatchGetItem, BatchWriteItem) for `items`, then again for what DynamoDB answered
+ * it left unprocessed (throttling), pausing 100, 200, 400 … ms between rounds; after `rounds` rounds
+ * with some still left, throws `refused(how many)`.
+ */
+export async function sendUntilProcessed<T>(
+  items: T[],
+  send: (pending: T[]) => Promise<T[] | undefined>,
+  rounds: number,
+  refused: (left: number) => Error,
+): Promise<void> {
+  let pending = items;
+  for (let round = 0; pending.length > 0; round++) {
+    if (round === rounds) throw refused(pending.length);
+    if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
+    pending = (await send(pending)) ?? [];
+  }
+}

@@ -1,9 +1,7 @@
 import {
   BatchGetItemCommand,
-  type BatchGetItemCommandOutput,
   type DynamoDBClient,
   GetItemCommand,
-  type KeysAndAttributes,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
@@ -15,7 +13,7 @@ import { ConflictError, NotFoundError, TransientError } from '../../domain/error
 import { timeOrderedId } from '../../domain/ids';
 import type { AuditLog, EndpointChanges, EndpointStore, NewEndpoint, Page, PageRequest } from '../../domain/ports';
 import { securityPolicyOf } from '../../domain/ssh-security-policies';
-import { isConditionFailed } from './client';
+import { isConditionFailed, sendUntilProcessed } from './client';
 import { CursorCodec } from './pagination';
 import { versionedUpdate } from './versioned-update';
 
@@ -76,22 +74,22 @@ export class DynamoEndpointStore implements EndpointStore {
 
   async getPair(customerId: string, firstId: string, secondId: string): Promise<[Endpoint | undefined, Endpoint | undefined]> {
     const found = new Map<string, Endpoint>();
-    let pending: KeysAndAttributes['Keys'] = [...new Set([firstId, secondId])].map((endpointId) =>
-      marshall({ customerId, endpointId }),
+    const keys = [...new Set([firstId, secondId])].map((endpointId) => marshall({ customerId, endpointId }));
+    await sendUntilProcessed(
+      keys,
+      async (pending) => {
+        const result = await this.db.send(
+          new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        for (const item of result.Responses?.[this.table] ?? []) {
+          const endpoint = unmarshall(item) as Endpoint;
+          found.set(endpoint.endpointId, endpoint);
+        }
+        return result.UnprocessedKeys?.[this.table]?.Keys;
+      },
+      UNPROCESSED_ROUNDS,
+      (left) => new TransientError(`DynamoDB left ${left} endpoint reads unprocessed`),
     );
-    // Keys DynamoDB leaves unprocessed (throttling) are asked for again after a pause, a few times.
-    for (let round = 0; pending?.length; round++) {
-      if (round === UNPROCESSED_ROUNDS) throw new TransientError(`DynamoDB left ${pending.length} endpoint reads unprocessed`);
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-      const result: BatchGetItemCommandOutput = await this.db.send(
-        new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      for (const item of result.Responses?.[this.table] ?? []) {
-        const endpoint = unmarshall(item) as Endpoint;
-        found.set(endpoint.endpointId, endpoint);
-      }
-      pending = result.UnprocessedKeys?.[this.table]?.Keys;
-    }
     return [found.get(firstId), found.get(secondId)];
   }
 

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Sighting, SightingStore } from '../../domain/schedule-polls';
+import { sendUntilProcessed } from './client';
 
 /** BatchWriteItem's maximum. */
 const BATCH = 25;
@@ -64,13 +65,15 @@ export class DynamoSightingStore implements SightingStore {
 
   private async write(requests: WriteRequest[]): Promise<void> {
     for (let i = 0; i < requests.length; i += BATCH) {
-      let pending: WriteRequest[] = requests.slice(i, i + BATCH);
-      for (let round = 0; pending.length > 0; round++) {
-        if (round === UNPROCESSED_ROUNDS) throw new Error(`DynamoDB left ${pending.length} sighting writes unprocessed`);
-        if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-        const result = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }));
-        pending = result.UnprocessedItems?.[this.table] ?? [];
-      }
+      await sendUntilProcessed(
+        requests.slice(i, i + BATCH),
+        async (pending) =>
+          (await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }))).UnprocessedItems?.[
+            this.table
+          ],
+        UNPROCESSED_ROUNDS,
+        (left) => new Error(`DynamoDB left ${left} sighting writes unprocessed`),
+      );
     }
   }
 }
