@@ -435,6 +435,25 @@ describe('SFTP validation against OpenSSH sshd', () => {
     expectNoSecrets(outcome, target.credentials);
   });
 
+  test('openSftp signs in with the endpoint key at once, not asking with "none" first (a round trip per connection)', async () => {
+    // sshd's DEBUG1 log names the method of every authentication request it receives.
+    const watched = await startSshd({ logLevel: 'DEBUG1' });
+    try {
+      const session = await openSftp({
+        ...target,
+        port: watched.port,
+        username: watched.username,
+        credentials: { privateKey: watched.privateKey },
+        hostKeyFingerprint: watched.hostKeyFingerprint,
+      });
+      await session.close();
+      const methods = [...watched.logs().matchAll(/userauth-request for user \S+ service \S+ method (\S+)/g)].map((m) => m[1]);
+      expect(methods).toEqual(['publickey', 'publickey']); // the key offered, then signed: OpenSSH's own two steps
+    } finally {
+      await watched.stop();
+    }
+  });
+
   test('a missing base path is PATH_MISSING', async () => {
     const missing = path.join(sshd.dataDir, 'nope');
     await expect(probeSftp(target, missing)).resolves.toMatchObject({

@@ -429,6 +429,8 @@ describe('the round trip decides whether a stream gets a second channel', () => 
     const session = await openSftp({ ...target, port: (relay.address() as AddressInfo).port });
     try {
       expect(await session.roundTripMs()).toBeGreaterThanOrEqual(thresholdMs);
+      // The round trip the setup timed (for the receive window): no probe of its own, three round trips saved.
+      expect(await session.roundTripMs()).toBe(session.receiveWindow?.roundTripMs);
       const more = await moreChannelsFor(session, 1024, 2, limits);
       expect(more).toHaveLength(1);
       const content = randomBytes(3 * 261_120 + 7);
