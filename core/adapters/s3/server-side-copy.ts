@@ -51,7 +51,8 @@ export const SOURCE_ETAG_METADATA = 'eft-source-etag';
 
 export interface S3CopyDeps {
   s3: S3Client;
-  jobs: JobStore;
+  /** What the copy reads and writes of its job: its checkpoint, and its progress and result. */
+  jobs: Pick<JobStore, 'get' | 'recordWork'>;
   config: S3CopyConfig;
   /** Extends the partition lease; throws StaleOwnerError once it has moved on, so a stale owner never commits. */
   renewLease?: () => Promise<void>;
@@ -152,7 +153,7 @@ function isMultipart(deps: S3CopyDeps, source: SourceObject): boolean {
   return source.size > deps.config.multipartThresholdBytes;
 }
 
-async function storedJob(jobs: JobStore, job: TransferJob): Promise<TransferJob> {
+async function storedJob(jobs: S3CopyDeps['jobs'], job: TransferJob): Promise<TransferJob> {
   const stored = await jobs.get(job);
   if (!stored) throw new NotFoundError(`job ${job.jobId} not found`);
   return stored;
