@@ -79,6 +79,8 @@ export interface JobStore {
    */
   createMany(jobs: readonly NewJob[], origin: ChangeOrigin, options?: { queued?: boolean }): Promise<CreatedJob[]>;
   get(key: JobKey): Promise<TransferJob | undefined>;
+  /** The jobs of these keys that exist, read as get() reads one, in any order: one request per 100 keys. */
+  getMany(keys: readonly JobKey[]): Promise<TransferJob[]>;
   transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob>;
   /**
    * Records progress, checkpoints, results or errors of a RUNNING job; refused

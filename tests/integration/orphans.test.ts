@@ -151,6 +151,19 @@ describe('the reconciler', () => {
     expect(new Set(started.map((s) => s.name)).size).toBe(1);
   });
 
+  it('reads the waiting jobs of a partition 100 to a request, every one of them restarted', async () => {
+    const queued = await queuedJobs(250, 'SFTP_TO_S3');
+    clock.advance(GRACE);
+    const reads = () => {
+      const counts = dynamo.requestCounts();
+      return { batches: counts['BatchGetItem jobs'] ?? 0, single: counts['GetItem jobs'] ?? 0 };
+    };
+    const before = reads();
+    expect(await reconcile(reconciler())).toMatchObject({ active: 250, restarted: 250 });
+    expect(reads()).toEqual({ batches: before.batches + 3, single: before.single });
+    expect(restartedIds()).toEqual(queued.map((j) => j.jobId).sort());
+  });
+
   it('reports a job that restarts do not move as stuck', async () => {
     const [job] = (await queuedJobs(1)) as [TransferJob];
     clock.advance(10 * TTL);

@@ -1550,7 +1550,7 @@ describe.each(Object.keys(REGIONS) as RegionKey[])('%s template', (key) => {
         // It reads and starts executions; the executions write, under the lease they take.
         reconcileJobs: [
           `dynamodb:Query ${tableArn(jobs)}/index/byActive`,
-          `dynamodb:GetItem ${tableArn(jobs)}`,
+          `dynamodb:BatchGetItem ${tableArn(jobs)}`,
           `dynamodb:GetItem ${tableArn(TABLE_NAMES.leases)}`,
           `states:StartExecution ${STATE_MACHINE_ARN}`,
         ],

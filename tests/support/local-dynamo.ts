@@ -8,6 +8,8 @@ export interface TestDynamo {
   endpoint: string;
   db: DynamoDBClient;
   tables: TableNames & TriggerTableNames;
+  /** Requests served so far, by operation and table (LocalDynamo.requestCounts). */
+  requestCounts(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -21,6 +23,7 @@ export async function startTestDynamo(): Promise<TestDynamo> {
     endpoint: dynamo.endpoint,
     db,
     tables: tableNamesFromEnv(config.provider.environment as NodeJS.ProcessEnv),
+    requestCounts: () => dynamo.requestCounts(),
     close: async () => {
       db.destroy();
       await dynamo.close();

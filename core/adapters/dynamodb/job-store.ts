@@ -1,5 +1,6 @@
 import {
   type AttributeValue,
+  BatchGetItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -9,7 +10,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AuditEvent } from '../../domain/audit';
 import type { Clock } from '../../domain/clock';
-import { ConflictError, IllegalTransitionError, NotFoundError, StaleOwnerError } from '../../domain/errors';
+import { ConflictError, IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError } from '../../domain/errors';
 import { sha256Hex } from '../../domain/ids';
 import {
   activeShardOf,
@@ -37,7 +38,7 @@ import type {
   TransitionOptions,
 } from '../../domain/ports';
 import type { AfterTransferOutcome } from '../../domain/triggers';
-import { isConditionFailed } from './client';
+import { isConditionFailed, sendUntilProcessed } from './client';
 import { CursorCodec } from './pagination';
 
 /** GSI that lists a customer's jobs by the request that created them. */
@@ -50,6 +51,10 @@ const BY_ACTIVE_INDEX = 'byActive';
 
 /** Conditional puts in flight at once when a request creates many jobs. */
 const CREATE_CONCURRENCY = 16;
+
+/** Keys per BatchGetItem (DynamoDB's limit), and rounds for the keys it leaves unprocessed. */
+const BATCH_GET_KEYS = 100;
+const UNPROCESSED_ROUNDS = 5;
 
 function fingerprint(job: NewJob): string {
   return sha256Hex(
@@ -153,6 +158,27 @@ export class DynamoJobStore implements JobStore {
       }),
     );
     return result.Item ? toJob(result.Item) : undefined;
+  }
+
+  async getMany(keys: readonly JobKey[]): Promise<TransferJob[]> {
+    const unique = new Map(keys.map(({ customerId, jobId }) => [`${customerId}/${jobId}`, { customerId, jobId }]));
+    const marshalled = [...unique.values()].map((key) => marshall(key));
+    const found: TransferJob[] = [];
+    for (let start = 0; start < marshalled.length; start += BATCH_GET_KEYS) {
+      await sendUntilProcessed(
+        marshalled.slice(start, start + BATCH_GET_KEYS),
+        async (pending) => {
+          const result = await this.db.send(
+            new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+          );
+          found.push(...(result.Responses?.[this.table] ?? []).map(toJob));
+          return result.UnprocessedKeys?.[this.table]?.Keys;
+        },
+        UNPROCESSED_ROUNDS,
+        (left) => new TransientError(`DynamoDB left ${left} job reads unprocessed`),
+      );
+    }
+    return found;
   }
 
   async transition(key: JobKey, to: JobStatus, options: TransitionOptions): Promise<TransferJob> {

@@ -514,6 +514,7 @@ export async function runServerSideCopy(
     create: (...args) => deps.jobs.create(...args),
     createMany: (...args) => deps.jobs.createMany(...args),
     get: (...args) => deps.jobs.get(...args),
+    getMany: (...args) => deps.jobs.getMany(...args),
     transition: (...args) => deps.jobs.transition(...args),
     resume: (...args) => deps.jobs.resume(...args),
     list: (...args) => deps.jobs.list(...args),

@@ -109,12 +109,13 @@ async function listActiveJobs(jobs: JobStore): Promise<ActiveJob[]> {
   return pages.flat();
 }
 
-/** The partition's jobs, read again (the index lags), that are still not ended and past the grace. */
+/**
+ * The partition's jobs, read again (the index lags), that are still not ended and past the grace.
+ * Read 100 to a request: a batch of small files waiting for its execution is thousands of jobs.
+ */
 async function orphansOf(deps: ReconcileDeps, members: ActiveJob[], now: number): Promise<TransferJob[]> {
-  const jobs = await inParallel(members, CONCURRENCY, (member) => deps.jobs.get(member));
-  return jobs.filter(
-    (job): job is TransferJob => job !== undefined && !isTerminal(job.status) && now - Date.parse(job.updatedAt) >= deps.graceMs,
-  );
+  const jobs = await deps.jobs.getMany(members);
+  return jobs.filter((job) => !isTerminal(job.status) && now - Date.parse(job.updatedAt) >= deps.graceMs);
 }
 
 /**
