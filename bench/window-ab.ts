@@ -10,7 +10,8 @@
  * `node fargate-worker/build.mjs OUT.js bench/eft-sftp-leg.ts`, the relay's with
  * `node fargate-worker/build.mjs DIR/delay-relay.js bench/delay-relay.ts` (RELAY_BUNDLE, default
  * /tmp/wab/delay-relay.js); ENV_JSON adds the worker's EFT_* settings, e.g.
- * `A1=/tmp/wab/leg-A.js={"EFT_SFTP_READ_CHANNELS":"1"}` for one channel.
+ * `A1=/tmp/wab/leg-A.js={"EFT_SFTP_READ_CHANNELS":"1"}` for one channel; its NODE_ARGS (space-separated)
+ * are added to the worker's Node flags, e.g. `{"NODE_ARGS":"--single-threaded"}`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,10 +65,15 @@ async function main(): Promise<void> {
             const sshdBefore = sshdPid ? totalCpuMs(sshdPid) : 0;
             const relayBefore = relay ? totalCpuMs(relay.pid) : 0;
             const started = Date.now();
-            const result = spawnSync(process.execPath, [...eftNodeArgs(), bundle, JSON.stringify(args)], {
-              env: { PATH: process.env.PATH ?? '', ...CONTAINER_ENV, ...env },
-              maxBuffer: 64 * 1024 * 1024,
-            });
+            const { NODE_ARGS: nodeArgs = '', ...legEnv } = env;
+            const result = spawnSync(
+              process.execPath,
+              [...eftNodeArgs(), ...nodeArgs.split(' ').filter(Boolean), bundle, JSON.stringify(args)],
+              {
+                env: { PATH: process.env.PATH ?? '', ...CONTAINER_ENV, ...legEnv },
+                maxBuffer: 64 * 1024 * 1024,
+              },
+            );
             const wall = Date.now() - started;
             for (let k = 0; k < 60 && sshdPid && processTree(sshdPid).length > 1; k++)
               await new Promise((res) => setTimeout(res, 50));

@@ -28,12 +28,19 @@
  * in most runs, with less CPU per GB, not more (the live heap it marks is
  * 15–40 MiB; the pauses of a batch of small files, with a larger heap, were
  * not measured).
+ * --single-threaded (which includes --single-threaded-gc): no V8 background
+ * tasks at all, so JIT compilation runs on the main thread too. Node can
+ * deadlock at exit while a background compile job waits for a collection
+ * only the main thread can make, and the main thread, exiting, waits for that
+ * job (nodejs/node#54918, open): a worker hung that way after recording its
+ * job, its process never ending (a Fargate task left running). Measured: the
+ * same MB/s and CPU per GB (docs/benchmarks.md, "Tuning choices").
  */
 export const WORKER_NODE_FLAGS: readonly string[] = [
   '--enable-source-maps',
   '--max-semi-space-size=8',
   '--no-incremental-marking',
-  '--single-threaded-gc',
+  '--single-threaded',
 ];
 
 /**
