@@ -94,8 +94,8 @@ export type SourceActionResult =
 export interface ServerSideCopyRun {
   job: TransferJob;
   lease: LeaseToken;
-  /** Where the copy checkpoints its progress (fenced by the lease). */
-  jobs: JobStore;
+  /** Where the copy reads its checkpoint and records its progress and result (fenced by the lease). */
+  jobs: Pick<JobStore, 'get' | 'recordWork'>;
   /** Extends the lease; throws once it has moved on, so a stale owner never commits. */
   renewLease: () => Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { type Drivers, isServerSideCopy } from '../../domain/drivers';
+import { type Drivers, isServerSideCopy, type ServerSideCopyRun } from '../../domain/drivers';
 import type { Endpoint } from '../../domain/endpoint';
 import { isErrorCode } from '../../domain/error-codes';
 import { IllegalTransitionError, NotFoundError, StaleOwnerError, TransientError, VerificationError } from '../../domain/errors';
@@ -510,16 +510,8 @@ export async function runServerSideCopy(
     ended = true;
     return done;
   };
-  const jobs: JobStore = {
-    create: (...args) => deps.jobs.create(...args),
-    createMany: (...args) => deps.jobs.createMany(...args),
-    get: (...args) => deps.jobs.get(...args),
-    getMany: (...args) => deps.jobs.getMany(...args),
-    transition: (...args) => deps.jobs.transition(...args),
-    resume: (...args) => deps.jobs.resume(...args),
-    list: (...args) => deps.jobs.list(...args),
-    recordAfterTransfer: (...args) => deps.jobs.recordAfterTransfer(...args),
-    listActive: (...args) => deps.jobs.listActive(...args),
+  const jobs: ServerSideCopyRun['jobs'] = {
+    get: (key) => deps.jobs.get(key),
     recordWork: (key, fence, work) =>
       work.result && key.jobId === job.jobId
         ? end(fence, { ...work, result: work.result })
