@@ -220,6 +220,28 @@ async function orStalled(event: Promise<void>, what: () => string): Promise<void
   await Promise.race([event, stalled]).finally(() => clearTimeout(bound));
 }
 
+/**
+ * Reads the file (48 requests at once) normally, then again while the proxy withholds every reply:
+ * the server must still send `unansweredBytes`, on the window it already has, before hearing back.
+ */
+async function expectSentUnanswered(
+  session: SftpSession,
+  proxy: TcpProxy,
+  path: string,
+  content: Buffer,
+  request: number,
+  unansweredBytes: number,
+): Promise<void> {
+  const handle = await openForReading(session.sftp, path);
+  const readFile = () => readAtOnce(session.sftp, handle, request, 48);
+  expect(sha(Buffer.concat(await Promise.all(readFile())))).toBe(sha(content));
+  const sentUnanswered = proxy.keepFromTarget(unansweredBytes);
+  const reads = readFile();
+  await orStalled(sentUnanswered, () => `the server stopped after ${proxy.keptBytes} bytes, waiting for a window update`);
+  proxy.deliverKept();
+  expect(sha(Buffer.concat(await Promise.all(reads)))).toBe(sha(content));
+}
+
 describe.each(peers)('the SSH receive window with the $name', (peer) => {
   test('the server sends 3 MiB of replies before the client has received any, after 12 MiB already moved (ssh2 alone allows 2 MiB)', async () => {
     const request = 261_120;
@@ -229,17 +251,9 @@ describe.each(peers)('the SSH receive window with the $name', (peer) => {
     const proxy = await startTcpProxy({ host: target.host, port: target.port });
     const session = await openSftp({ ...target, host: proxy.host, port: proxy.port });
     try {
-      const handle = await openForReading(session.sftp, peer.remote('window.bin'));
-      const readFile = () => readAtOnce(session.sftp, handle, request, 48);
-      // Once normally: the window is used up and topped up again as replies arrive.
-      expect(sha(Buffer.concat(await Promise.all(readFile())))).toBe(sha(content));
-      // Then the client hears nothing, so it cannot send a window update: the
-      // server may send only what the window already allows.
-      const sentUnanswered = proxy.keepFromTarget(3 * 1024 * 1024);
-      const reads = readFile();
-      await orStalled(sentUnanswered, () => `the server stopped after ${proxy.keptBytes} bytes, waiting for a window update`);
-      proxy.deliverKept();
-      expect(sha(Buffer.concat(await Promise.all(reads)))).toBe(sha(content));
+      // Once normally (the window used up and topped up again as replies arrive), then the client
+      // hears nothing, so it cannot send a window update: the server may send only what it allows.
+      await expectSentUnanswered(session, proxy, peer.remote('window.bin'), content, request, 3 * 1024 * 1024);
     } finally {
       await session.close();
       await proxy.close();
@@ -274,15 +288,8 @@ describe.each(peers)('the receive window sized to the round trip of the session 
     try {
       expect(session.receiveWindow?.roundTripMs).toBeGreaterThanOrEqual(thresholdMs);
       expect(session.receiveWindow?.bytes).toBe(MAX_RECEIVE_WINDOW_BYTES);
-      const handle = await openForReading(session.sftp, peer.remote('wide-window.bin'));
-      const readFile = () => readAtOnce(session.sftp, handle, request, 48);
-      expect(sha(Buffer.concat(await Promise.all(readFile())))).toBe(sha(content));
-      // The client now hears nothing, so sends no window update: with 4 MiB the server would stop at 4.
-      const sentUnanswered = proxy.keepFromTarget(8 * MiB);
-      const reads = readFile();
-      await orStalled(sentUnanswered, () => `the server stopped after ${proxy.keptBytes} bytes, waiting for a window update`);
-      proxy.deliverKept();
-      expect(sha(Buffer.concat(await Promise.all(reads)))).toBe(sha(content));
+      // With 4 MiB the server would stop at 4.
+      await expectSentUnanswered(session, proxy, peer.remote('wide-window.bin'), content, request, 8 * MiB);
     } finally {
       await session.close();
       await new Promise((resolve) => relay.close(resolve));
