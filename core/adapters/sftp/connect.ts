@@ -386,7 +386,8 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
     );
     // Not for every data packet from here on: the setup's round trips are in.
     timing = false;
-    const windows = new ConnectionWindows(receiveWindowFor(roundTrips.shortestMs));
+    const setupRoundTripMs = roundTrips.shortestMs;
+    const windows = new ConnectionWindows(receiveWindowFor(setupRoundTripMs));
     copyDataRepliesOnce(sftp);
     const widened = windows.add(sftp);
     let roundTrip: Promise<number> | undefined;
@@ -401,11 +402,10 @@ export async function openSftp(target: SftpTarget, options: OpenSftpOptions = {}
       openChannels: (count) => openChannels(client, count, windows),
       // The setup's round trip saves three more on every large file's stream (60 ms at 20 ms RTT).
       roundTripMs: () => {
-        const measured = roundTrips.shortestMs;
-        roundTrip ??= measured === undefined ? measureRoundTrip(sftp) : Promise.resolve(measured);
+        roundTrip ??= setupRoundTripMs === undefined ? measureRoundTrip(sftp) : Promise.resolve(setupRoundTripMs);
         return roundTrip;
       },
-      ...(widened ? { receiveWindow: { bytes: windows.bytes, roundTripMs: roundTrips.shortestMs } } : {}),
+      ...(widened ? { receiveWindow: { bytes: windows.bytes, roundTripMs: setupRoundTripMs } } : {}),
       // Once per session, whoever calls: a batch's files that fail on a shared session each reset it, often 16
       // at once, and every call of ssh2-sftp-client's end() adds 'close' (two), 'end' and 'error' listeners to
       // ssh2's Client until the connection has closed (up to CLOSE_TIMEOUT_MS on a stalled link): eleven
